@@ -1,0 +1,70 @@
+//! Command-line contract (SYSTEM.md section 8). One module per subcommand.
+
+mod export;
+mod init;
+mod load;
+mod schema;
+mod snapshot;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Engine(#[from] omnigraph_engine::EngineError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "omnigraph-data-plane", version, about = "Omnigraph data plane: serve graphs over HTTP, or work on a local graph directly")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a graph at STORE from a schema file.
+    Init(init::InitArgs),
+    /// Bulk-load a JSONL file as one atomic change.
+    Load(load::LoadArgs),
+    /// Show the graph's schema.
+    Schema {
+        #[command(subcommand)]
+        command: schema::SchemaCommand,
+    },
+    /// Show the graph version and every table's version and row count.
+    Snapshot(snapshot::SnapshotArgs),
+    /// Write the graph as JSONL (the load format) to stdout.
+    Export(export::ExportArgs),
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Init(a) => init::run(a).await,
+        Command::Load(a) => load::run(a).await,
+        Command::Schema { command } => schema::run(command).await,
+        Command::Snapshot(a) => snapshot::run(a).await,
+        Command::Export(a) => export::run(a).await,
+    }
+}
+
+/// The actor recorded in versions published from the command line.
+pub const CLI_ACTOR: &str = "cli";
+
+pub fn read_file(path: &PathBuf) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.clone(), source })
+}
+
+pub fn print_json(v: &impl serde::Serialize) -> Result<(), CliError> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| CliError::Usage(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Developer entry points (the README's two set-up commands):
+#   ./dev.sh up     build, then start a local deployment on local storage with an example graph
+#   ./dev.sh test   install what the tests need, then run every test
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# The build cache lives outside the clone so that repeated runs (and fresh clones) reuse it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
+
+need_protoc() {
+    if ! command -v protoc >/dev/null 2>&1; then
+        echo "installing protobuf-compiler (Lance builds its protobuf code with protoc)" >&2
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq protobuf-compiler >/dev/null
+    fi
+}
+
+cmd_test() {
+    need_protoc
+    if cargo fmt --version >/dev/null 2>&1; then
+        cargo fmt --all -- --check
+    fi
+    cargo build --workspace --bins
+    cargo test --workspace -- --test-threads=2
+}
+
+cmd_up() {
+    need_protoc
+    cargo build --workspace --bins
+    exec deploy/local/up.sh "$CARGO_TARGET_DIR/debug"
+}
+
+case "${1:-}" in
+    test) cmd_test ;;
+    up) cmd_up ;;
+    *) echo "usage: $0 up|test" >&2; exit 2 ;;
+esac

@@ -1,0 +1,183 @@
+//! Data-plane request and response bodies (`/read`, `/change`, `/ingest`, `/schema`,
+//! `/snapshot`, `/export`, and their aliases `/query`, `/mutate`, `/load`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+/// Content type of `/export` bodies and of `IngestRequest::data`.
+pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
+
+/// Query parameters: a JSON object, name -> value.
+pub type QueryParams = Map<String, Value>;
+
+/// `POST /read` (alias `/query`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReadRequest {
+    /// One or more queries in the query language.
+    pub query_source: String,
+    /// Which query of `query_source` to run; required when it holds several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<QueryParams>,
+    /// Branch to read; the default branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Read the graph as of this manifest version (see `SnapshotResponse`) instead of
+    /// the branch head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<u64>,
+}
+
+/// Which consistent graph version a read saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReadTarget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    pub manifest_version: u64,
+}
+
+/// Answer of `POST /read`; `rows` are objects keyed by `columns`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReadResponse {
+    pub query_name: String,
+    pub target: ReadTarget,
+    pub row_count: u64,
+    pub columns: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Map<String, Value>>,
+}
+
+/// `POST /change` (alias `/mutate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeRequest {
+    pub query_source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<QueryParams>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeResponse {
+    pub branch: String,
+    pub query_name: String,
+    pub affected_nodes: u64,
+    pub affected_edges: u64,
+    /// The authenticated actor; absent in open mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+}
+
+/// How `/ingest` combines new rows with existing ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestMode {
+    /// Replace the contents of every table the data touches.
+    Overwrite,
+    /// Add rows; a key that already exists is an error.
+    Append,
+    /// Upsert by key.
+    #[default]
+    Merge,
+}
+
+impl IngestMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestMode::Overwrite => "overwrite",
+            IngestMode::Append => "append",
+            IngestMode::Merge => "merge",
+        }
+    }
+}
+
+/// `POST /ingest` (alias `/load`); body limit 32 MiB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IngestRequest {
+    /// NDJSON, one node or edge per line (the format `/export` writes).
+    pub data: String,
+    #[serde(default)]
+    pub mode: IngestMode,
+    /// Target branch; the default branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// When `branch` does not exist yet: create it from this branch first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// Rows written to one table by a load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TableLoadCount {
+    /// e.g. `node:Person`, `edge:Knows`.
+    pub table_key: String,
+    pub rows_loaded: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IngestResponse {
+    pub uri: String,
+    pub branch: String,
+    pub mode: IngestMode,
+    pub tables: Vec<TableLoadCount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+}
+
+/// `GET /schema`: the accepted schema text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SchemaResponse {
+    pub schema_source: String,
+}
+
+/// `POST /schema/apply`. Flat `schema_source`, unlike `CreateGraphRequest::schema`,
+/// to match `SchemaResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SchemaApplyRequest {
+    pub schema_source: String,
+    /// Allow migration steps that drop data (removed types or properties).
+    #[serde(default)]
+    pub allow_data_loss: bool,
+}
+
+/// Query string of `GET /snapshot` (and of other branch-scoped GETs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BranchQuery {
+    /// Branch; the default branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+/// One table of a graph version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SnapshotTable {
+    pub table_key: String,
+    pub table_path: String,
+    pub table_version: u64,
+    pub row_count: u64,
+}
+
+/// `GET /snapshot`: the manifest of a branch head: which version of which table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SnapshotResponse {
+    pub branch: String,
+    pub manifest_version: u64,
+    pub tables: Vec<SnapshotTable>,
+}
+
+/// `POST /export`: streams NDJSON in the ingest format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExportRequest {
+    /// Node and edge type names to export; every type when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}

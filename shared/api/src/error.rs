@@ -1,0 +1,255 @@
+//! The error envelope every non-2xx answer of both planes carries, and [`ApiError`]: the
+//! one place where an HTTP status is chosen.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Machine-readable error class; each maps to exactly one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 401: missing, malformed or unknown bearer token.
+    Unauthorized,
+    /// 403: authenticated, but the policy does not allow it.
+    Forbidden,
+    /// 400: malformed JSON, wrong content type, invalid input.
+    BadRequest,
+    /// 404: unknown route, graph, branch, ...
+    NotFound,
+    /// 405
+    MethodNotAllowed,
+    /// 409: duplicate, or a concurrent writer won (`manifest_conflict`), or a merge
+    /// conflict (`merge_conflicts`).
+    Conflict,
+    /// 413
+    PayloadTooLarge,
+    /// 429: admission control; `Retry-After` says when to retry.
+    TooManyRequests,
+    /// 503: e.g. omnigraph.yaml drifted from what the control plane loaded.
+    ServiceUnavailable,
+    /// 500
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The code for a status produced outside our handlers (framework rejections,
+    /// middleware). Client errors without a code of their own (415, 422, ...) are
+    /// `bad_request`; server errors other than 503 are `internal`.
+    pub fn from_status(status: StatusCode) -> ErrorCode {
+        match status {
+            StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+            StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+            StatusCode::NOT_FOUND => ErrorCode::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+            StatusCode::CONFLICT => ErrorCode::Conflict,
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            StatusCode::TOO_MANY_REQUESTS => ErrorCode::TooManyRequests,
+            StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServiceUnavailable,
+            s if s.is_client_error() => ErrorCode::BadRequest,
+            _ => ErrorCode::Internal,
+        }
+    }
+
+    /// The snake_case wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// A concurrent writer published first: the table's manifest version moved from
+/// `expected` (what this writer started from) to `actual`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ManifestConflict {
+    /// e.g. `node:Person`.
+    pub table_key: String,
+    pub expected: u64,
+    pub actual: u64,
+}
+
+/// One conflicting row of a branch merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MergeConflict {
+    pub table_key: String,
+    /// The conflicting row's key, when the table has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// The JSON body of every non-2xx answer:
+/// `{ "error": "...", "code": "bad_request", "manifest_conflict"?: {..}, "merge_conflicts"?: [..] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Human-readable message.
+    pub error: String,
+    pub code: ErrorCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_conflict: Option<ManifestConflict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_conflicts: Option<Vec<MergeConflict>>,
+}
+
+/// An error answer. Handlers return `Result<_, ApiError>`; `IntoResponse` picks the
+/// status from the code, writes the envelope, and adds `Retry-After` (429, 503) and
+/// `WWW-Authenticate: Bearer` (401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", body.error)]
+pub struct ApiError {
+    body: ErrorBody,
+    retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            body: ErrorBody {
+                error: message.into(),
+                code,
+                manifest_conflict: None,
+                merge_conflicts: None,
+            },
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::MethodNotAllowed, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PayloadTooLarge, message)
+    }
+
+    /// 429 with `Retry-After: <retry_after_secs>`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::new(ErrorCode::TooManyRequests, message).with_retry_after(retry_after_secs)
+    }
+
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ServiceUnavailable, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+    }
+
+    /// 409 for a writer that lost a race on one table's manifest version.
+    pub fn manifest_conflict(message: impl Into<String>, conflict: ManifestConflict) -> Self {
+        let mut err = Self::conflict(message);
+        err.body.manifest_conflict = Some(conflict);
+        err
+    }
+
+    /// 409 for a merge that found conflicting rows.
+    pub fn merge_conflicts(message: impl Into<String>, conflicts: Vec<MergeConflict>) -> Self {
+        let mut err = Self::conflict(message);
+        err.body.merge_conflicts = Some(conflicts);
+        err
+    }
+
+    /// Adds `Retry-After` (seconds) to the response.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.body.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.body.code.status()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.body.error
+    }
+
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
+    }
+
+    pub fn into_body(self) -> ErrorBody {
+        self.body
+    }
+}
+
+impl From<ErrorBody> for ApiError {
+    fn from(body: ErrorBody) -> Self {
+        ApiError {
+            body,
+            retry_after_secs: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, Json(self.body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests;

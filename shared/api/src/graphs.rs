@@ -1,0 +1,81 @@
+//! Management API of the control plane: `GET /graphs`, `POST /graphs`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One registered graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GraphInfo {
+    pub graph_id: String,
+    pub uri: String,
+}
+
+/// `GET /graphs`: every registered graph, sorted by `graph_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GraphListResponse {
+    pub graphs: Vec<GraphInfo>,
+}
+
+/// `schema: { source }` of [`CreateGraphRequest`]. Nested (unlike the flat
+/// `schema_source` of `SchemaApplyRequest`) to leave room for more fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SchemaSource {
+    /// Schema text, e.g. `node Person { name: String @key }`.
+    pub source: String,
+}
+
+/// `policy` of [`CreateGraphRequest`]: exactly one of
+/// - `file`: a policy file path on the control plane's host, relative to the directory
+///   of omnigraph.yaml unless absolute; recorded in omnigraph.yaml as given;
+/// - `content`: the policy text itself, for clients that cannot place files on the
+///   control plane's host; the control plane stores it beside omnigraph.yaml and records
+///   that file, so a restart from omnigraph.yaml yields the same registry.
+///
+/// Either way it is validated before anything is created, and workers receive the text.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct GraphPolicySpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// Where a [`GraphPolicySpec`] takes its policy from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySource<'a> {
+    File(&'a str),
+    Content(&'a str),
+}
+
+/// A [`GraphPolicySpec`] that names no policy, or two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PolicySpecError {
+    #[error("`policy` needs exactly one of `file` or `content`, and it must not be blank")]
+    Missing,
+    #[error("`policy` takes `file` or `content`, not both")]
+    Both,
+}
+
+impl GraphPolicySpec {
+    pub fn source(&self) -> Result<PolicySource<'_>, PolicySpecError> {
+        let non_blank = |v: &Option<String>| v.as_deref().filter(|s| !s.trim().is_empty());
+        match (non_blank(&self.file), non_blank(&self.content)) {
+            (Some(file), None) => Ok(PolicySource::File(file)),
+            (None, Some(content)) => Ok(PolicySource::Content(content)),
+            (Some(_), Some(_)) => Err(PolicySpecError::Both),
+            (None, None) => Err(PolicySpecError::Missing),
+        }
+    }
+}
+
+/// `POST /graphs` body. 201 answers with the new [`GraphInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreateGraphRequest {
+    /// `^[a-zA-Z0-9-]{1,64}$`, not starting with `_`, not a reserved route name.
+    pub graph_id: String,
+    /// Storage location: a local path or `s3://bucket/prefix`.
+    pub uri: String,
+    pub schema: SchemaSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<GraphPolicySpec>,
+}

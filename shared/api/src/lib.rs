@@ -1,0 +1,30 @@
+//! Wire types shared by the control plane, the data plane and their clients (serde +
+//! utoipa schemas), the JSON error envelope, and the axum glue that makes every error
+//! (including the framework's own) answer with that envelope.
+
+mod data;
+mod error;
+mod extract;
+mod graphs;
+mod health;
+mod registry;
+
+pub use data::{
+    BranchQuery, ChangeRequest, ChangeResponse, ExportRequest, IngestMode, IngestRequest,
+    IngestResponse, QueryParams, ReadRequest, ReadResponse, ReadTarget, SchemaApplyRequest,
+    SchemaResponse, SnapshotResponse, SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
+};
+pub use error::{ApiError, ErrorBody, ErrorCode, ManifestConflict, MergeConflict};
+pub use extract::{
+    error_envelope, json_rejection_error, method_not_allowed, route_not_found, ApiJson,
+    ApiPath, ApiQuery, DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES,
+};
+pub use graphs::{
+    CreateGraphRequest, GraphInfo, GraphListResponse, GraphPolicySpec, PolicySource,
+    PolicySpecError, SchemaSource,
+};
+pub use health::{AuthModeReport, HealthResponse, HealthStatus, ServeMode, WorkerStatus};
+pub use registry::{
+    RegistryAck, RegistryDocument, RegistryGraph, WorkerRegistration, INTERNAL_TOKEN_ENV,
+    REGISTER_WORKER_PATH, REGISTRY_PATH,
+};

@@ -1,0 +1,124 @@
+//! Normalizing graph storage uris, so that two spellings of one location are recognised
+//! as duplicates (`/data/a.omni/`, `file:///data/a.omni`, `/data/./a.omni`).
+
+use std::path::{Component, Path};
+
+/// Returns a canonical spelling of a graph uri for duplicate detection. It is lexical
+/// only (no file system access, no symlink resolution): the uri may not exist yet.
+///
+/// - surrounding whitespace is trimmed;
+/// - `file://` and `file://localhost` prefixes are removed (the rest is a local path);
+/// - local paths: `.` segments and repeated `/` are dropped, `..` removes the segment
+///   before it where there is one, and trailing `/` are trimmed;
+/// - `scheme://authority/path` uris (s3, gs, az, ...): the scheme and authority are
+///   lowercased (bucket names are case-insensitive host names) and the path is cleaned
+///   like a local path, keeping its leading `/`.
+pub fn normalize_uri(uri: &str) -> String {
+    let trimmed = uri.trim();
+    if let Some(rest) = strip_prefix_ignore_case(trimmed, "file://") {
+        let rest = strip_prefix_ignore_case(rest, "localhost").unwrap_or(rest);
+        return normalize_local_path(rest);
+    }
+    if let Some((scheme, rest)) = split_scheme(trimmed) {
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => rest.split_at(slash),
+            None => (rest, ""),
+        };
+        let path = normalize_local_path(path);
+        let path = if path == "/" || path == "." {
+            ""
+        } else {
+            &path
+        };
+        return format!(
+            "{}://{}{}",
+            scheme.to_ascii_lowercase(),
+            authority.to_ascii_lowercase(),
+            path
+        );
+    }
+    normalize_local_path(trimmed)
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// Splits `scheme://rest` where scheme follows RFC 3986 (`ALPHA *( ALPHA / DIGIT / + - . )`).
+fn split_scheme(s: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = s.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (first_ok && rest_ok).then_some((scheme, rest))
+}
+
+fn normalize_local_path(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for component in Path::new(path).components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_str().unwrap_or_default()),
+            Component::ParentDir => {
+                if parts.last().is_some_and(|last| *last != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_uri;
+
+    #[test]
+    fn normalize_uri_trims_trailing_slashes_and_whitespace() {
+        assert_eq!(normalize_uri("/data/a.omni/"), "/data/a.omni");
+        assert_eq!(normalize_uri("  /data/a.omni//  "), "/data/a.omni");
+        assert_eq!(normalize_uri("/"), "/");
+    }
+
+    #[test]
+    fn normalize_uri_resolves_file_scheme() {
+        assert_eq!(normalize_uri("file:///data/a.omni"), "/data/a.omni");
+        assert_eq!(normalize_uri("FILE:///data/a.omni/"), "/data/a.omni");
+        assert_eq!(
+            normalize_uri("file://localhost/data/a.omni"),
+            "/data/a.omni"
+        );
+        assert_eq!(normalize_uri("file://./rel/a.omni"), "rel/a.omni");
+    }
+
+    #[test]
+    fn normalize_uri_cleans_dot_segments_and_double_slashes() {
+        assert_eq!(normalize_uri("/data/./x/../a.omni"), "/data/a.omni");
+        assert_eq!(normalize_uri("/data//a.omni"), "/data/a.omni");
+        assert_eq!(normalize_uri("./graphs/a.omni"), "graphs/a.omni");
+        assert_eq!(normalize_uri("../a.omni"), "../a.omni");
+        assert_eq!(normalize_uri("/../a.omni"), "/a.omni");
+    }
+
+    #[test]
+    fn normalize_uri_lowercases_scheme_and_bucket_of_object_store_uris() {
+        assert_eq!(
+            normalize_uri("S3://My-Bucket/prefix//alpha.omni/"),
+            "s3://my-bucket/prefix/alpha.omni"
+        );
+        assert_eq!(normalize_uri("s3://bucket"), "s3://bucket");
+        assert_eq!(normalize_uri("s3://bucket/"), "s3://bucket");
+        // Object keys are case-sensitive: the path keeps its case.
+        assert_ne!(normalize_uri("s3://b/Alpha"), normalize_uri("s3://b/alpha"));
+    }
+}

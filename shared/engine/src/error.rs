@@ -1,0 +1,76 @@
+//! Engine errors. The HTTP edge maps each variant to one status code.
+
+use omnigraph_lang::LangError;
+
+/// One refused line of a bulk load (1-based line number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineError {
+    pub line: u64,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Schema or query text did not parse or type-check.
+    #[error("{0}")]
+    Lang(#[from] LangError),
+    /// Bulk-load lines were refused (the first ones, in file order); nothing was loaded.
+    #[error("{}", format_line_errors(.0))]
+    Load(Vec<LineError>),
+    /// A write would break a schema constraint; nothing was written.
+    #[error("constraint violation: {0}")]
+    Constraint(String),
+    /// The request is well-formed but not valid for this graph (bad params, unknown query name, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// Another writer published first and touched a table this change touched.
+    #[error("manifest conflict on {table_key}: expected version {expected}, found {actual}")]
+    Conflict {
+        table_key: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// Another writer published the graph version this change meant to publish.
+    #[error("graph version {0} was published by another writer")]
+    VersionTaken(u64),
+    /// No graph at this location, or no such graph version.
+    #[error("{0}")]
+    NotFound(String),
+    /// `init` at a location that already holds a graph.
+    #[error("a graph already exists at {0}")]
+    AlreadyExists(String),
+    #[error("storage error: {0}")]
+    Lance(#[from] lance::Error),
+    #[error("object store error: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    #[error("arrow error: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Stored state that the engine cannot make sense of (corrupt manifest, ...).
+    #[error("corrupt graph storage: {0}")]
+    Corrupt(String),
+}
+
+impl EngineError {
+    /// True for errors caused by what the caller sent (a 4xx at the HTTP edge).
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Lang(_)
+                | EngineError::Load(_)
+                | EngineError::Constraint(_)
+                | EngineError::Invalid(_)
+        )
+    }
+}
+
+fn format_line_errors(errors: &[LineError]) -> String {
+    let mut s = format!("{} bad line(s), nothing loaded", errors.len());
+    for e in errors {
+        s.push_str(&format!("; line {}: {}", e.line, e.message));
+    }
+    s
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

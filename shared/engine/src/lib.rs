@@ -1,0 +1,28 @@
+//! The Omnigraph graph engine: graphs stored as Lance tables under one manifest.
+//!
+//! - `location`: where a graph lives (local directory or `s3://`), one object-store path.
+//! - `manifest`: graph versions, published by create-if-absent (the cross-process CAS).
+//! - `table`: Lance datasets per node/edge type, staged and committed detached.
+//! - `graph`: open/init a graph, pin snapshots, publish changes.
+//! - `load`/`export`: the JSONL bulk format in and out.
+//! - `columns`/`constraints`: schema types as Arrow columns; per-row rules.
+
+pub mod columns;
+pub mod constraints;
+pub mod error;
+pub mod export;
+pub mod graph;
+pub mod load;
+pub mod location;
+pub mod manifest;
+pub mod query;
+pub mod table;
+pub mod table_key;
+
+pub use error::{EngineError, LineError, Result};
+pub use export::{export, ExportFilter};
+pub use graph::{Change, Graph, Snapshot};
+pub use load::{load, LoadMode, LoadReport, TableLoadReport};
+pub use manifest::{GraphManifest, TableEntry};
+pub use query::{run_query, QueryResult};
+pub use table_key::{TableKey, TableKind};

@@ -1,0 +1,463 @@
+//! Bulk load of JSONL (`{"type": ..., "data": {...}}` / `{"edge": ..., "from", "to", "data"}`)
+//! as one atomic change, streamed in batches.
+//!
+//! Rows are validated line by line and written as uncommitted Lance data files as they are
+//! read, so memory is bounded by the key sets (one entry per node), not the file. Checks that
+//! need the whole file (endpoints that appear later, unique values, @card) run at the end.
+//! Any bad line means nothing is published.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufRead;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{make_builder, ArrayBuilder, ArrayRef};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use omnigraph_lang::{Catalog, PropType};
+use serde_json::{Map, Value};
+
+mod checks;
+
+use crate::columns::{append_json, cell_key_text, coerce_key, edge_schema, key_text, node_schema, DST_COLUMN, SRC_COLUMN};
+use crate::constraints::RowRules;
+use crate::error::{EngineError, LineError, Result};
+use crate::graph::{Change, Graph, Snapshot};
+use crate::table::{scan_columns, write_fragments, StagedTable};
+use crate::table_key::{TableKey, TableKind};
+
+/// Column Lance adds for `with_row_address`.
+const ROW_ADDR: &str = "_rowaddr";
+/// Rows per batch handed to Lance.
+const BATCH_ROWS: usize = 131_072;
+/// Bad lines reported before the loader stops reading.
+const MAX_REPORTED_ERRORS: usize = 20;
+/// Batches being encoded in the background at once (bounds memory, overlaps parse and write).
+const MAX_INFLIGHT_BATCHES: usize = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadMode {
+    Overwrite,
+    Append,
+    Merge,
+}
+
+impl FromStr for LoadMode {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "overwrite" => Ok(LoadMode::Overwrite),
+            "append" => Ok(LoadMode::Append),
+            "merge" => Ok(LoadMode::Merge),
+            _ => Err(EngineError::Invalid(format!(
+                "unknown load mode `{s}`: use overwrite, append or merge"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for LoadMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LoadMode::Overwrite => "overwrite",
+            LoadMode::Append => "append",
+            LoadMode::Merge => "merge",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TableLoadReport {
+    pub table_key: String,
+    pub rows_loaded: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LoadReport {
+    pub mode: LoadMode,
+    /// The graph version the load published.
+    pub version: u64,
+    pub tables: Vec<TableLoadReport>,
+}
+
+/// Load `input` into `graph` as one new version.
+pub async fn load(graph: &Arc<Graph>, input: impl BufRead + Send, mode: LoadMode, actor: &str) -> Result<LoadReport> {
+    let (manifest, tables) = graph
+        .write(actor, |snap| async move {
+            let mut loader = Loader::new(snap, mode);
+            loader.read_all(input).await?;
+            loader.finish().await
+        })
+        .await?;
+    Ok(LoadReport { mode, version: manifest.version, tables })
+}
+
+struct Column {
+    name: String,
+    ty: PropType,
+    required: bool,
+}
+
+/// Rows of one table collected into Arrow builders.
+struct TableRows {
+    schema: SchemaRef,
+    columns: Vec<Column>,
+    builders: Vec<Box<dyn ArrayBuilder>>,
+    rows: usize,
+    total: u64,
+    rules: RowRules,
+}
+
+impl TableRows {
+    fn new(schema: SchemaRef, columns: Vec<Column>, rules: RowRules) -> Self {
+        let builders = schema.fields().iter().map(|f| make_builder(f.data_type(), BATCH_ROWS)).collect();
+        TableRows { schema, columns, builders, rows: 0, total: 0, rules }
+    }
+
+    /// Check one row and append it.
+    fn push(&mut self, values: &[&Value]) -> std::result::Result<(), String> {
+        for (col, v) in self.columns.iter().zip(values) {
+            if col.required && v.is_null() {
+                return Err(format!("missing required property `{}`", col.name));
+            }
+        }
+        self.rules.check(&self.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), values)?;
+        // A refused value may leave this batch's builders uneven; that is harmless because a
+        // load with any refused line never flushes again and never publishes.
+        for ((col, v), b) in self.columns.iter().zip(values).zip(self.builders.iter_mut()) {
+            append_json(b.as_mut(), &col.ty, v).map_err(|e| format!("property `{}`: {e}", col.name))?;
+        }
+        self.rows += 1;
+        self.total += 1;
+        Ok(())
+    }
+
+    fn take_batch(&mut self) -> Result<RecordBatch> {
+        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        self.rows = 0;
+        Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
+    }
+}
+
+/// Node keys of one type: those stored (with row addresses) and those in the file.
+#[derive(Default)]
+struct NodeKeys {
+    stored: Option<HashMap<String, u64>>,
+    file: HashMap<String, u64>,
+}
+
+struct PendingEndpoint {
+    line: u64,
+    node_type: String,
+    key: String,
+}
+
+struct Loader {
+    snap: Snapshot,
+    catalog: Arc<Catalog>,
+    mode: LoadMode,
+    tables: BTreeMap<TableKey, TableRows>,
+    staged: BTreeMap<TableKey, StagedTable>,
+    keys: HashMap<String, NodeKeys>,
+    edge_pairs: HashMap<String, HashSet<(String, String)>>,
+    unique_values: HashMap<(String, usize), HashMap<String, (String, u64)>>,
+    pending: Vec<PendingEndpoint>,
+    /// Edges per source node in the file, for edge types with a @card maximum.
+    src_counts: HashMap<String, HashMap<String, u32>>,
+    errors: Vec<LineError>,
+    inflight: std::collections::VecDeque<(TableKey, u64, tokio::task::JoinHandle<Result<Vec<lance_table::format::Fragment>>>)>,
+}
+
+impl Loader {
+    fn new(snap: Snapshot, mode: LoadMode) -> Self {
+        Loader {
+            catalog: snap.catalog.clone(),
+            snap,
+            mode,
+            tables: BTreeMap::new(),
+            staged: BTreeMap::new(),
+            keys: HashMap::new(),
+            edge_pairs: HashMap::new(),
+            unique_values: HashMap::new(),
+            pending: vec![],
+            src_counts: HashMap::new(),
+            errors: vec![],
+            inflight: Default::default(),
+        }
+    }
+
+    async fn read_all(&mut self, input: impl BufRead) -> Result<()> {
+        let mut line_no = 0u64;
+        for line in input.lines() {
+            line_no += 1;
+            let line = line.map_err(|e| EngineError::Load(vec![LineError { line: line_no, message: format!("unreadable line: {e}") }]))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Err(message) = self.line(line_no, &line).await? {
+                self.errors.push(LineError { line: line_no, message });
+                if self.errors.len() >= MAX_REPORTED_ERRORS {
+                    break;
+                }
+            }
+        }
+        if !self.errors.is_empty() {
+            return Err(EngineError::Load(std::mem::take(&mut self.errors)));
+        }
+        Ok(())
+    }
+
+    /// Outer error: storage failure. Inner error: this line is bad.
+    async fn line(&mut self, line_no: u64, line: &str) -> Result<std::result::Result<(), String>> {
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(format!("invalid JSON: {e}"))),
+        };
+        let Value::Object(obj) = v else {
+            return Ok(Err("expected a JSON object".into()));
+        };
+        let empty = Map::new();
+        let data = match obj.get("data") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(d)) => d,
+            Some(_) => return Ok(Err("`data` must be an object".into())),
+        };
+        match (obj.get("type"), obj.get("edge")) {
+            (Some(Value::String(t)), None) => self.node_line(line_no, t, data).await,
+            (None, Some(Value::String(e))) => {
+                let from = obj.get("from").unwrap_or(&Value::Null);
+                let to = obj.get("to").unwrap_or(&Value::Null);
+                self.edge_line(line_no, e, from, to, data).await
+            }
+            _ => Ok(Err("a line needs either \"type\" (a node) or \"edge\" (an edge), as a string".into())),
+        }
+    }
+
+    async fn node_line(&mut self, line_no: u64, type_name: &str, data: &Map<String, Value>) -> Result<std::result::Result<(), String>> {
+        let Some(node) = self.catalog.node(type_name) else {
+            return Ok(Err(format!("unknown node type `{type_name}`")));
+        };
+        let node = node.clone();
+        if let Some(unknown) = data.keys().find(|k| node.property(k).is_none()) {
+            return Ok(Err(format!("unknown property `{unknown}` on {type_name}")));
+        }
+        let Some(key) = data.get(&node.key).and_then(key_text) else {
+            return Ok(Err(format!("missing key property `{}`", node.key)));
+        };
+        if self.mode != LoadMode::Overwrite {
+            self.ensure_stored_keys(type_name).await?;
+        }
+        let keys = self.keys.entry(type_name.to_string()).or_default();
+        if let Some(first) = keys.file.get(&key) {
+            return Ok(Err(format!("duplicate key `{key}` for {type_name} (first on line {first})")));
+        }
+        if self.mode == LoadMode::Append && keys.stored.as_ref().is_some_and(|s| s.contains_key(&key)) {
+            return Ok(Err(format!("{type_name} `{key}` already exists (append mode adds new keys only)")));
+        }
+        for (i, set) in node.unique.iter().enumerate() {
+            let value = unique_value(set, data);
+            if let Some(value) = value {
+                let seen = self.unique_values.entry((type_name.to_string(), i)).or_default();
+                if let Some((_, first)) = seen.get(&value) {
+                    return Ok(Err(format!("duplicate value for @unique({}) (first on line {first})", set.join(", "))));
+                }
+                seen.insert(value, (key.clone(), line_no));
+            }
+        }
+        let tk = TableKey::node(type_name);
+        self.ensure_table(&tk)?;
+        let values: Vec<&Value> = node.properties.iter().map(|p| data.get(&p.name).unwrap_or(&Value::Null)).collect();
+        let rows = self.tables.get_mut(&tk).expect("table ensured");
+        if let Err(e) = rows.push(&values) {
+            return Ok(Err(e));
+        }
+        self.keys.entry(type_name.to_string()).or_default().file.insert(key, line_no);
+        self.maybe_flush(&tk).await?;
+        Ok(Ok(()))
+    }
+
+    async fn edge_line(&mut self, line_no: u64, edge_name: &str, from: &Value, to: &Value, data: &Map<String, Value>) -> Result<std::result::Result<(), String>> {
+        let Some(edge) = self.catalog.edge(edge_name) else {
+            return Ok(Err(format!("unknown edge type `{edge_name}`")));
+        };
+        let edge = edge.clone();
+        if let Some(unknown) = data.keys().find(|k| edge.property(k).is_none()) {
+            return Ok(Err(format!("unknown property `{unknown}` on edge {edge_name}")));
+        }
+        let (Some(from_key), Some(to_key)) = (key_text(from), key_text(to)) else {
+            return Ok(Err("an edge needs \"from\" and \"to\" keys (strings or integers)".into()));
+        };
+        for (end_type, key) in [(&edge.from, &from_key), (&edge.to, &to_key)] {
+            if let Err(e) = self.check_endpoint(line_no, end_type, key).await? {
+                return Ok(Err(e));
+            }
+        }
+        if self.mode == LoadMode::Merge {
+            let pairs = self.edge_pairs.entry(edge_name.to_string()).or_default();
+            if !pairs.insert((from_key.clone(), to_key.clone())) {
+                return Ok(Err(format!("duplicate edge {edge_name} {from_key} -> {to_key} in the file")));
+            }
+        }
+        let tk = TableKey::edge(edge_name);
+        self.ensure_table(&tk)?;
+        let from_v = coerce_key(from, &self.catalog.node(&edge.from).map(|n| n.key_property().ty.clone()).unwrap_or(PropType::Base(omnigraph_lang::BaseType::String)));
+        let to_v = coerce_key(to, &self.catalog.node(&edge.to).map(|n| n.key_property().ty.clone()).unwrap_or(PropType::Base(omnigraph_lang::BaseType::String)));
+        let mut values: Vec<&Value> = vec![&from_v, &to_v];
+        values.extend(edge.properties.iter().map(|p| data.get(&p.name).unwrap_or(&Value::Null)));
+        let rows = self.tables.get_mut(&tk).expect("table ensured");
+        if let Err(e) = rows.push(&values) {
+            return Ok(Err(e));
+        }
+        if let Some(max) = edge.card.and_then(|c| c.max) {
+            let counts = self.src_counts.entry(edge_name.to_string()).or_default();
+            let n = counts.entry(from_key.clone()).or_default();
+            *n += 1;
+            if *n > max {
+                return Ok(Err(format!("@card: {} `{from_key}` would have more than {max} {edge_name} edge(s)", edge.from)));
+            }
+        }
+        self.maybe_flush(&tk).await?;
+        Ok(Ok(()))
+    }
+
+    /// An endpoint is fine if the file has the node, or storage has it and this load keeps it.
+    async fn check_endpoint(&mut self, line: u64, node_type: &str, key: &str) -> Result<std::result::Result<(), String>> {
+        if self.keys.get(node_type).is_some_and(|k| k.file.contains_key(key)) {
+            return Ok(Ok(()));
+        }
+        if self.mode != LoadMode::Overwrite {
+            self.ensure_stored_keys(node_type).await?;
+            if self.keys.get(node_type).and_then(|k| k.stored.as_ref()).is_some_and(|s| s.contains_key(key)) {
+                return Ok(Ok(()));
+            }
+        }
+        // The node may come later in the file (or, in overwrite mode, survive if its type is not replaced).
+        self.pending.push(PendingEndpoint { line, node_type: node_type.to_string(), key: key.to_string() });
+        Ok(Ok(()))
+    }
+
+    async fn ensure_stored_keys(&mut self, node_type: &str) -> Result<()> {
+        if self.keys.get(node_type).is_some_and(|k| k.stored.is_some()) {
+            return Ok(());
+        }
+        let node = self.catalog.node(node_type).ok_or_else(|| EngineError::Corrupt(format!("no node type {node_type}")))?;
+        let ds = self.snap.table(&TableKey::node(node_type)).await?;
+        let mut stored = HashMap::new();
+        for batch in scan_columns(&ds, &[node.key.as_str()], true).await? {
+            let keys = batch.column(0);
+            let addrs = batch.column_by_name(ROW_ADDR).ok_or_else(|| EngineError::Corrupt("scan without row address".into()))?;
+            let addrs = addrs.as_any().downcast_ref::<arrow::array::UInt64Array>().ok_or_else(|| EngineError::Corrupt("row address type".into()))?;
+            for i in 0..batch.num_rows() {
+                stored.insert(cell_key_text(keys.as_ref(), i), addrs.value(i));
+            }
+        }
+        self.keys.entry(node_type.to_string()).or_default().stored = Some(stored);
+        Ok(())
+    }
+
+    fn ensure_table(&mut self, tk: &TableKey) -> Result<()> {
+        if self.tables.contains_key(tk) {
+            return Ok(());
+        }
+        let (schema, columns, rules) = match tk.kind {
+            TableKind::Node => {
+                let node = self.catalog.node(&tk.type_name).ok_or_else(|| EngineError::Corrupt(tk.to_string()))?;
+                let cols = node.properties.iter().map(|p| Column { name: p.name.clone(), ty: p.ty.clone(), required: !p.nullable }).collect();
+                (node_schema(node), cols, RowRules::new(&node.ranges, &node.checks)?)
+            }
+            TableKind::Edge => {
+                let edge = self.catalog.edge(&tk.type_name).ok_or_else(|| EngineError::Corrupt(tk.to_string()))?;
+                let key_ty = |t: &str| self.catalog.node(t).map(|n| n.key_property().ty.clone()).unwrap_or(PropType::Base(omnigraph_lang::BaseType::String));
+                let mut cols = vec![
+                    Column { name: SRC_COLUMN.into(), ty: key_ty(&edge.from), required: true },
+                    Column { name: DST_COLUMN.into(), ty: key_ty(&edge.to), required: true },
+                ];
+                cols.extend(edge.properties.iter().map(|p| Column { name: p.name.clone(), ty: p.ty.clone(), required: !p.nullable }));
+                (edge_schema(&self.catalog, edge), cols, RowRules::new(&edge.ranges, &edge.checks)?)
+            }
+        };
+        self.tables.insert(tk.clone(), TableRows::new(schema, columns, rules));
+        Ok(())
+    }
+
+    async fn maybe_flush(&mut self, tk: &TableKey) -> Result<()> {
+        if self.errors.is_empty() && self.tables.get(tk).is_some_and(|t| t.rows >= BATCH_ROWS) {
+            self.flush(tk).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, tk: &TableKey) -> Result<()> {
+        let rows = self.tables.get_mut(tk).expect("flushed table exists");
+        if rows.rows == 0 {
+            return Ok(());
+        }
+        let batch = rows.take_batch()?;
+        let n = batch.num_rows() as u64;
+        let base = self.snap.table(tk).await?;
+        self.inflight.push_back((tk.clone(), n, tokio::spawn(write_fragments(base, batch))));
+        while self.inflight.len() > MAX_INFLIGHT_BATCHES {
+            self.collect_one().await?;
+        }
+        Ok(())
+    }
+
+    async fn collect_one(&mut self) -> Result<()> {
+        if let Some((tk, n, handle)) = self.inflight.pop_front() {
+            let fragments = handle.await.map_err(|e| EngineError::Corrupt(format!("writer task failed: {e}")))??;
+            let staged = self.staged_mut(&tk).await?;
+            staged.add_fragments(fragments, n);
+        }
+        Ok(())
+    }
+
+    async fn staged_mut(&mut self, tk: &TableKey) -> Result<&mut StagedTable> {
+        if !self.staged.contains_key(tk) {
+            let mut staged = StagedTable::new(self.snap.table(tk).await?);
+            if self.mode == LoadMode::Overwrite {
+                staged.set_overwrite();
+            }
+            self.staged.insert(tk.clone(), staged);
+        }
+        Ok(self.staged.get_mut(tk).expect("inserted above"))
+    }
+
+    /// Flush the rest, run whole-file checks, and hand over the change.
+    async fn finish(mut self) -> Result<(Change, Vec<TableLoadReport>)> {
+        let keys: Vec<TableKey> = self.tables.keys().cloned().collect();
+        for tk in &keys {
+            self.flush(tk).await?;
+            self.staged_mut(tk).await?;
+        }
+        while !self.inflight.is_empty() {
+            self.collect_one().await?;
+        }
+        self.run_checks().await?;
+        let mut change = Change::new();
+        let mut report = vec![];
+        for (tk, rows) in &self.tables {
+            report.push(TableLoadReport { table_key: tk.to_string(), rows_loaded: rows.total });
+        }
+        // Edges were validated against node tables this load did not write: a concurrent
+        // writer that changes them must make this load conflict rather than re-apply.
+        for edge in self.tables.keys().filter(|k| k.kind == TableKind::Edge) {
+            if let Some(e) = self.catalog.edge(&edge.type_name) {
+                change.read_deps.insert(TableKey::node(&e.from));
+                change.read_deps.insert(TableKey::node(&e.to));
+            }
+        }
+        change.staged = std::mem::take(&mut self.staged);
+        Ok((change, report))
+    }
+}
+
+fn unique_value(set: &[String], data: &Map<String, Value>) -> Option<String> {
+    let parts: Vec<&Value> = set.iter().map(|p| data.get(p).unwrap_or(&Value::Null)).collect();
+    if parts.iter().any(|v| v.is_null()) {
+        return None; // nulls never collide
+    }
+    Some(serde_json::to_string(&parts).unwrap_or_default())
+}
+
+

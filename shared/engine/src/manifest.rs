@@ -1,0 +1,186 @@
+//! The graph manifest: which Lance version of every table forms one graph version.
+//!
+//! Each graph version is one immutable JSON object `_manifest/<version>.json`, created with
+//! create-if-absent, which is the compare-and-swap that makes publishing atomic across
+//! processes and machines (a local rename-without-overwrite, an S3 `If-None-Match: *`).
+//! `_manifest/_latest` is only a hint that saves probing from version 1.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use object_store::{PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::location::GraphLocation;
+
+pub const MANIFEST_DIR: &str = "_manifest";
+const LATEST_HINT: &str = "_manifest/_latest";
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// Path of the Lance dataset relative to the graph root.
+    pub path: String,
+    /// Lance version of the dataset that belongs to this graph version.
+    pub version: u64,
+    pub row_count: u64,
+    /// The graph version that last changed this table (what conflicts are reported in).
+    pub changed_in: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphManifest {
+    pub format: u32,
+    pub version: u64,
+    pub parent: Option<u64>,
+    pub created_at: String,
+    /// Who published this version (`cli`, or the server-resolved actor).
+    pub actor: String,
+    pub schema_source: String,
+    /// Table key (`node:Person`) -> entry.
+    pub tables: BTreeMap<String, TableEntry>,
+}
+
+impl GraphManifest {
+    pub fn first(schema_source: String, tables: BTreeMap<String, TableEntry>, actor: &str) -> Self {
+        GraphManifest {
+            format: FORMAT,
+            version: 1,
+            parent: None,
+            created_at: now(),
+            actor: actor.to_string(),
+            schema_source,
+            tables,
+        }
+    }
+
+    /// The successor of this version with some tables replaced.
+    pub fn next(&self, changed: BTreeMap<String, TableEntry>, actor: &str) -> Self {
+        let mut tables = self.tables.clone();
+        let version = self.version + 1;
+        tables.extend(changed.into_iter().map(|(k, mut e)| {
+            e.changed_in = version;
+            (k, e)
+        }));
+        GraphManifest {
+            format: FORMAT,
+            version,
+            parent: Some(self.version),
+            created_at: now(),
+            actor: actor.to_string(),
+            schema_source: self.schema_source.clone(),
+            tables,
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn version_path(version: u64) -> String {
+    format!("{MANIFEST_DIR}/{version:020}.json")
+}
+
+/// Reads and publishes the manifest versions of one graph.
+#[derive(Debug, Clone)]
+pub struct ManifestStore {
+    loc: GraphLocation,
+}
+
+impl ManifestStore {
+    pub fn new(loc: GraphLocation) -> Self {
+        ManifestStore { loc }
+    }
+
+    pub async fn read(&self, version: u64) -> Result<GraphManifest> {
+        let path = self.loc.path(&version_path(version));
+        let bytes = match self.loc.store.get(&path).await {
+            Ok(r) => r.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(EngineError::NotFound(format!(
+                    "graph version {version} does not exist at {}",
+                    self.loc.uri
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let m: GraphManifest = serde_json::from_slice(&bytes)
+            .map_err(|e| EngineError::Corrupt(format!("manifest {version}: {e}")))?;
+        if m.version != version || m.format != FORMAT {
+            return Err(EngineError::Corrupt(format!("manifest {version} has wrong version/format")));
+        }
+        Ok(m)
+    }
+
+    async fn exists(&self, version: u64) -> Result<bool> {
+        match self.loc.store.head(&self.loc.path(&version_path(version))).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The newest published version number: the hint, then probe forward.
+    pub async fn latest_version(&self) -> Result<u64> {
+        let mut v = self.read_hint().await.unwrap_or(1).max(1);
+        if !self.exists(v).await? {
+            // A hint never runs ahead of a published version unless storage was tampered with;
+            // fall back to probing from the start.
+            v = 1;
+            if !self.exists(1).await? {
+                return Err(EngineError::NotFound(format!("no graph at {}", self.loc.uri)));
+            }
+        }
+        while self.exists(v + 1).await? {
+            v += 1;
+        }
+        Ok(v)
+    }
+
+    pub async fn read_latest(&self) -> Result<GraphManifest> {
+        let v = self.latest_version().await?;
+        self.read(v).await
+    }
+
+    async fn read_hint(&self) -> Option<u64> {
+        let r = self.loc.store.get(&self.loc.path(LATEST_HINT)).await.ok()?;
+        let b = r.bytes().await.ok()?;
+        std::str::from_utf8(&b).ok()?.trim().parse().ok()
+    }
+
+    /// Publish `m` as version `m.version` if and only if nobody has published that version yet.
+    pub async fn publish(&self, m: &GraphManifest) -> Result<()> {
+        let body = serde_json::to_vec_pretty(m)
+            .map_err(|e| EngineError::Corrupt(format!("serialize manifest: {e}")))?;
+        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+        let path = self.loc.path(&version_path(m.version));
+        match self.loc.store.put_opts(&path, PutPayload::from(Bytes::from(body)), opts).await {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
+                return Err(EngineError::VersionTaken(m.version))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // The hint is advisory: a failure to write it costs a few probes later, nothing more.
+        let hint = PutPayload::from(Bytes::from(m.version.to_string()));
+        if let Err(e) = self.loc.store.put(&self.loc.path(LATEST_HINT), hint).await {
+            tracing::warn!(error = %e, "could not update the latest-version hint");
+        }
+        Ok(())
+    }
+
+    /// Every published version, oldest first (lists the manifest directory).
+    pub async fn list_versions(&self) -> Result<Vec<u64>> {
+        use futures::TryStreamExt;
+        let prefix = self.loc.path(MANIFEST_DIR);
+        let metas: Vec<_> = self.loc.store.list(Some(&prefix)).try_collect().await?;
+        let mut versions: Vec<u64> = metas
+            .iter()
+            .filter_map(|m| m.location.filename()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        versions.sort_unstable();
+        Ok(versions)
+    }
+}

@@ -1,0 +1,252 @@
+//! Running a plan: nested loops over node ids, depth first, so that a consumer that has
+//! enough rows (a `limit` without `order`) stops the whole enumeration at once.
+//!
+//! Rows come out in the order of the plan's variables, each enumerated in key order (node
+//! ids are key ranks), so a read without `order` is deterministic for a graph version.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::cond::CompiledCond;
+use super::data::{Csr, EdgeData, NodeData};
+use super::plan::{Analysis, Plan, Step};
+use crate::error::Result;
+
+/// Rows of a chunk evaluated by one Arrow kernel call when scanning a variable.
+const SCAN_CHUNK: usize = 8192;
+
+/// Everything a plan runs against, loaded and compiled.
+pub struct Prepared {
+    pub analysis: Analysis,
+    /// Per variable: its node type's data.
+    pub nodes: Vec<Arc<NodeData>>,
+    /// Per traversal: its edge type's adjacency.
+    pub edges: Vec<Arc<EdgeData>>,
+    /// Per condition.
+    pub conds: Vec<CompiledCond>,
+    pub plan: Plan,
+    /// Per variable: its node type's key property.
+    pub keys: Vec<String>,
+}
+
+/// Receives each complete row of bindings (`ids[var]`); returns false to stop.
+pub type Sink<'s> = dyn FnMut(&[u32]) -> bool + 's;
+
+pub struct Executor<'p> {
+    prep: &'p Prepared,
+    /// Candidates of inner `Scan` steps, by slot, computed on first use.
+    scan_cache: RefCell<HashMap<usize, Rc<Vec<u32>>>>,
+}
+
+impl<'p> Executor<'p> {
+    pub fn new(prep: &'p Prepared) -> Self {
+        Executor { prep, scan_cache: RefCell::new(HashMap::new()) }
+    }
+
+    /// Feed every match of the query to `sink`.
+    pub fn run(&self, sink: &mut Sink) -> Result<()> {
+        let mut ids = vec![u32::MAX; self.prep.nodes.len()];
+        self.steps(&self.prep.plan, 0, true, &mut ids, sink)?;
+        Ok(())
+    }
+
+    /// Run `plan.steps[at..]`; Ok(false) means the sink asked to stop.
+    fn steps(&self, plan: &Plan, at: usize, root: bool, ids: &mut [u32], sink: &mut Sink) -> Result<bool> {
+        let Some(step) = plan.steps.get(at) else {
+            return Ok(sink(ids));
+        };
+        match step {
+            Step::Scan { var, conds, slot } => {
+                if root && at == 0 {
+                    // The outermost loop streams its candidates, so an early stop saves work.
+                    let mut failure = None;
+                    let go_on = self.for_each_candidate(*var, conds, &mut |id| {
+                        ids[*var] = id;
+                        match self.steps(plan, at + 1, root, ids, sink) {
+                            Ok(go_on) => go_on,
+                            Err(e) => {
+                                failure = Some(e);
+                                false
+                            }
+                        }
+                    })?;
+                    return failure.map_or(Ok(go_on), Err);
+                }
+                let candidates = self.cached_candidates(*var, conds, *slot)?;
+                for id in candidates.iter() {
+                    ids[*var] = *id;
+                    if !self.steps(plan, at + 1, root, ids, sink)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Step::Expand { traversal, reverse, conds } => {
+                let tr = &self.prep.analysis.traversals[*traversal];
+                let (from, to) = if *reverse { (tr.dst, tr.src) } else { (tr.src, tr.dst) };
+                let csr = self.csr(*traversal, *reverse);
+                let start = ids[from];
+                let reached;
+                let targets: &[u32] = if tr.min_hops == 1 && tr.max_hops == 1 {
+                    csr.neighbors(start)
+                } else {
+                    reached = reach(csr, start, tr.min_hops, tr.max_hops);
+                    &reached
+                };
+                for id in targets {
+                    ids[to] = *id;
+                    if conds.iter().all(|c| self.prep.conds[*c].holds(ids)) && !self.steps(plan, at + 1, root, ids, sink)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Step::Connected { traversal } => {
+                let tr = &self.prep.analysis.traversals[*traversal];
+                let (src, dst) = (ids[tr.src], ids[tr.dst]);
+                let csr = self.csr(*traversal, false);
+                let times = if tr.min_hops == 1 && tr.max_hops == 1 {
+                    let n = csr.neighbors(src);
+                    n.partition_point(|x| *x <= dst) - n.partition_point(|x| *x < dst)
+                } else {
+                    usize::from(reach(csr, src, tr.min_hops, tr.max_hops).binary_search(&dst).is_ok())
+                };
+                for _ in 0..times {
+                    if !self.steps(plan, at + 1, root, ids, sink)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Step::Filter { cond } => {
+                if self.prep.conds[*cond].holds(ids) {
+                    return self.steps(plan, at + 1, root, ids, sink);
+                }
+                Ok(true)
+            }
+            Step::Not { plan: inner } => {
+                let mut found = false;
+                self.steps(inner, 0, false, ids, &mut |_| {
+                    found = true;
+                    false
+                })?;
+                if found {
+                    return Ok(true);
+                }
+                self.steps(plan, at + 1, root, ids, sink)
+            }
+        }
+    }
+
+    fn csr(&self, traversal: usize, reverse: bool) -> &Csr {
+        let e = &self.prep.edges[traversal];
+        if reverse {
+            &e.reverse
+        } else {
+            &e.forward
+        }
+    }
+
+    fn cached_candidates(&self, var: usize, conds: &[usize], slot: usize) -> Result<Rc<Vec<u32>>> {
+        if let Some(c) = self.scan_cache.borrow().get(&slot) {
+            return Ok(c.clone());
+        }
+        let mut all = vec![];
+        self.for_each_candidate(var, conds, &mut |id| {
+            all.push(id);
+            true
+        })?;
+        let all = Rc::new(all);
+        self.scan_cache.borrow_mut().insert(slot, all.clone());
+        Ok(all)
+    }
+
+    /// Call `f` with each node id of `var`'s type that passes `conds`, in id order, until it
+    /// returns false. A key equality is a point lookup; other comparisons of a column with a
+    /// constant run as Arrow kernels over chunks; the rest row by row.
+    fn for_each_candidate(&self, var: usize, conds: &[usize], f: &mut dyn FnMut(u32) -> bool) -> Result<bool> {
+        let node = &self.prep.nodes[var];
+        let compiled: Vec<&CompiledCond> = conds.iter().map(|c| &self.prep.conds[*c]).collect();
+        let mut row = vec![u32::MAX; self.prep.nodes.len()];
+        let passes = |id: u32, row: &mut [u32], only_scalar: bool| {
+            row[var] = id;
+            compiled.iter().all(|c| (only_scalar && c.vector.is_some()) || c.holds(row))
+        };
+        if let Some((_, key)) = compiled.iter().find_map(|c| c.key_lookup.as_ref()) {
+            return Ok(match node.lookup(key) {
+                Some(id) if passes(id, &mut row, false) => f(id),
+                _ => true,
+            });
+        }
+        let vectors: Vec<_> = compiled.iter().filter_map(|c| c.vector.as_ref()).collect();
+        let mut offset = 0;
+        while offset < node.len() {
+            let len = SCAN_CHUNK.min(node.len() - offset);
+            let mut mask: Option<arrow::array::BooleanArray> = None;
+            for v in &vectors {
+                let m = v.mask(offset, len)?;
+                mask = Some(match mask {
+                    None => m,
+                    Some(prev) => arrow::compute::and(&prev, &m)?,
+                });
+            }
+            for i in 0..len {
+                if mask.as_ref().is_some_and(|m| !m.is_valid(i) || !m.value(i)) {
+                    continue;
+                }
+                let id = (offset + i) as u32;
+                if passes(id, &mut row, true) && !f(id) {
+                    return Ok(false);
+                }
+            }
+            offset += len;
+        }
+        Ok(true)
+    }
+}
+
+/// Nodes reachable from `start` by a walk of `min..=max` edges, each once, in id order.
+pub fn reach(csr: &Csr, start: u32, min: u32, max: u32) -> Vec<u32> {
+    let mut out: HashSet<u32> = HashSet::new();
+    if min == 0 {
+        out.insert(start);
+    }
+    if max == 0 {
+        return out.into_iter().collect();
+    }
+    if min <= 1 {
+        // Breadth first: every node first reached within `max` steps (at least one).
+        let mut frontier: Vec<u32> = vec![start];
+        let mut seen: HashSet<u32> = HashSet::new();
+        for _ in 0..max {
+            let mut next = vec![];
+            for n in frontier.iter().flat_map(|id| csr.neighbors(*id)) {
+                if seen.insert(*n) {
+                    next.push(*n);
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        out.extend(seen);
+    } else {
+        // Exactly-k level sets, since a node may be reachable in k steps but not fewer.
+        let mut level: HashSet<u32> = HashSet::from([start]);
+        for k in 1..=max {
+            level = level.iter().flat_map(|id| csr.neighbors(*id).iter().copied()).collect();
+            if k >= min {
+                out.extend(level.iter().copied());
+            }
+            if level.is_empty() {
+                break;
+            }
+        }
+    }
+    let mut v: Vec<u32> = out.into_iter().collect();
+    v.sort_unstable();
+    v
+}

@@ -1,0 +1,238 @@
+//! The read-query executor.
+//!
+//! - `data`/`cache`: per table version, node keys interned to dense ids (key ranks), lazily
+//!   loaded columns, CSR adjacency per edge type; cached process-wide, never stale.
+//! - `plan`: clause ordering; `cond`: compiled conditions; `exec`: depth-first execution.
+//! - `project`/`aggregate`/`order`: result columns, groups, order and limit.
+//!
+//! Results follow LANGUAGE.md "Results": columns named `f.name` / alias / `p`, one row per
+//! match (no implicit distinct), aggregates grouped by the other projections.
+
+mod aggregate;
+pub mod cache;
+mod cond;
+pub mod data;
+mod exec;
+mod order;
+pub mod params;
+mod plan;
+mod project;
+pub mod value;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use omnigraph_lang::query::typed::{Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use self::aggregate::Groups;
+use self::cond::{CompiledCond, VarColumns};
+use self::data::{edge_data, node_data, NodeData};
+use self::exec::{Executor, Prepared};
+use self::order::{SortRow, TopRows};
+use self::params::{bind_params, BoundParams};
+use self::plan::{plan_query, Analysis, Stats};
+use self::project::VarColumn;
+use crate::error::{EngineError, Result};
+use crate::graph::Snapshot;
+
+/// The answer to a read: visible columns in order, and one JSON object per row keyed by them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Map<String, Json>>,
+}
+
+/// Run a read query at the snapshot's version, with `params` checked against its declarations.
+pub async fn run_query(snap: &Snapshot, query: &TypedQuery, params: &Map<String, Json>) -> Result<QueryResult> {
+    let QueryBody::Read(read) = &query.body else {
+        return Err(EngineError::Invalid(format!(
+            "query `{}` is a mutation; run it as a mutation (mutate, POST /change)",
+            query.name
+        )));
+    };
+    let params = bind_params(&query.params, params)?;
+    run_read(snap, read, &params).await
+}
+
+/// Run a checked read query with bound parameters.
+pub async fn run_read(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result<QueryResult> {
+    let columns: Vec<String> = q.columns().into_iter().map(str::to_string).collect();
+    if q.limit == Some(0) {
+        return Ok(QueryResult { columns, rows: vec![] });
+    }
+    let prep = prepare(snap, q, params).await?;
+    let q = q.clone();
+    // Execution is CPU-bound; keep it off the async workers.
+    let rows = tokio::task::spawn_blocking(move || collect_rows(&prep, &q))
+        .await
+        .map_err(|e| EngineError::Corrupt(format!("query task failed: {e}")))??;
+    Ok(QueryResult { columns, rows })
+}
+
+/// Load node data, adjacency and columns the query needs, compile its conditions, plan it.
+async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result<Prepared> {
+    let catalog = snap.catalog.clone();
+    let mut by_type: HashMap<String, Arc<NodeData>> = HashMap::new();
+    let mut nodes = vec![];
+    let mut keys = vec![];
+    for v in &q.vars {
+        let node = catalog
+            .node(&v.node_type)
+            .ok_or_else(|| EngineError::Invalid(format!("unknown node type `{}`", v.node_type)))?;
+        keys.push(node.key.clone());
+        nodes.push(cached_node(snap, &mut by_type, &v.node_type).await?);
+    }
+    let analysis = Analysis::of(q);
+    let mut edges = vec![];
+    for t in &analysis.traversals {
+        let edge = catalog
+            .edge(&t.edge)
+            .ok_or_else(|| EngineError::Invalid(format!("unknown edge type `{}`", t.edge)))?;
+        let src = cached_node(snap, &mut by_type, &edge.from).await?;
+        let dst = cached_node(snap, &mut by_type, &edge.to).await?;
+        edges.push(edge_data(snap, edge, &src, &dst).await?);
+    }
+    for (var, prop) in needed_columns(q, &analysis, &keys) {
+        nodes[var].load_column(&prop).await?;
+    }
+    let prop_type = |var: usize, prop: &str| {
+        catalog.node(&q.vars.get(var)?.node_type)?.property(prop).map(|p| p.ty.clone())
+    };
+    let columns = VarColumns { nodes: &nodes, keys: &keys, prop_type: &prop_type };
+    let conds = analysis
+        .conditions
+        .iter()
+        .map(|c| CompiledCond::compile(c, &columns, params))
+        .collect::<Result<Vec<_>>>()?;
+    let stats = Stats {
+        var_rows: nodes.iter().map(|n| n.len() as f64).collect(),
+        var_keys: keys.clone(),
+        degrees: edges.iter().map(|e| (e.forward.mean_degree(), e.reverse.mean_degree())).collect(),
+    };
+    let plan = plan_query(&analysis, &stats);
+    Ok(Prepared { analysis, nodes, edges, conds, plan, keys })
+}
+
+async fn cached_node(snap: &Snapshot, by_type: &mut HashMap<String, Arc<NodeData>>, node_type: &str) -> Result<Arc<NodeData>> {
+    if let Some(n) = by_type.get(node_type) {
+        return Ok(n.clone());
+    }
+    let n = node_data(snap, node_type).await?;
+    by_type.insert(node_type.to_string(), n.clone());
+    Ok(n)
+}
+
+/// Non-key property columns read by conditions and projections, as (variable, property).
+fn needed_columns(q: &ReadQuery, analysis: &Analysis, keys: &[String]) -> BTreeSet<(usize, String)> {
+    let mut needed = BTreeSet::new();
+    let mut add = |var: usize, prop: &str| {
+        if keys.get(var).is_some_and(|k| k != prop) {
+            needed.insert((var, prop.to_string()));
+        }
+    };
+    for c in &analysis.conditions {
+        for o in [&c.lhs, &c.rhs] {
+            if let Operand::Prop { var, prop } = o {
+                add(*var, prop);
+            }
+        }
+    }
+    for p in &q.returns {
+        let expr = match &p.expr {
+            ProjExpr::Agg { arg, .. } => arg.as_ref(),
+            e => e,
+        };
+        if let ProjExpr::Prop { var, prop } = expr {
+            add(*var, prop);
+        }
+    }
+    needed
+}
+
+/// Execute and shape the rows: plain, ordered, or aggregated.
+fn collect_rows(prep: &Prepared, q: &ReadQuery) -> Result<Vec<Map<String, Json>>> {
+    let columns = q
+        .returns
+        .iter()
+        .map(|p| VarColumn::of(&p.expr, &prep.nodes, &prep.keys))
+        .collect::<Result<Vec<_>>>()?;
+    let exec = Executor::new(prep);
+    let limit = q.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+    if q.is_aggregate() {
+        return aggregate_rows(&exec, q, columns, limit);
+    }
+    let render = |ids: &[u32]| -> Map<String, Json> {
+        q.returns
+            .iter()
+            .zip(&columns)
+            .filter(|(p, _)| !p.hidden)
+            .map(|(p, c)| (p.column.clone(), c.json(ids)))
+            .collect()
+    };
+    if q.order.is_empty() {
+        let mut rows = vec![];
+        exec.run(&mut |ids| {
+            rows.push(render(ids));
+            limit.is_none_or(|l| rows.len() < l)
+        })?;
+        return Ok(rows);
+    }
+    // Ties are broken by the keys of the match's variables, in declaration order.
+    let tie_vars: Vec<usize> = (0..q.vars.len()).filter(|v| !q.vars[*v].negated).collect();
+    let mut top = TopRows::new(q.order.iter().map(|k| k.descending).collect(), limit);
+    exec.run(&mut |ids| {
+        top.push(SortRow {
+            keys: q.order.iter().map(|k| columns[k.column].scalar(ids)).collect(),
+            tie: tie_vars.iter().map(|v| ids[*v]).collect(),
+            item: ids.to_vec(),
+        });
+        true
+    })?;
+    Ok(top.finish().iter().map(|ids| render(ids)).collect())
+}
+
+fn aggregate_rows(
+    exec: &Executor,
+    q: &ReadQuery,
+    columns: Vec<VarColumn>,
+    limit: Option<usize>,
+) -> Result<Vec<Map<String, Json>>> {
+    let mut groups = Groups::new(&q.returns, columns);
+    exec.run(&mut |ids| {
+        groups.add(ids);
+        true
+    })?;
+    let rows = groups.finish();
+    let group_keys = q.group_keys();
+    // Ordered by the order keys, then by the group keys, then by first appearance.
+    let descending = q.order.iter().map(|k| k.descending).chain(group_keys.iter().map(|_| false));
+    let mut top = TopRows::new(if q.order.is_empty() { vec![] } else { descending.collect() }, limit);
+    for (i, r) in rows.into_iter().enumerate() {
+        let keys = if q.order.is_empty() {
+            vec![]
+        } else {
+            q.order
+                .iter()
+                .map(|k| k.column)
+                .chain(group_keys.iter().copied())
+                .map(|c| r.scalars[c].clone())
+                .collect()
+        };
+        top.push(SortRow { keys, tie: vec![i as u32], item: r.json });
+    }
+    let rendered = top
+        .finish()
+        .into_iter()
+        .map(|json| {
+            q.returns
+                .iter()
+                .zip(json)
+                .filter(|(p, _)| !p.hidden)
+                .map(|(p, v)| (p.column.clone(), v))
+                .collect()
+        })
+        .collect();
+    Ok(rendered)
+}

@@ -1,0 +1,182 @@
+//! One Lance dataset per node or edge type, read at the version a manifest names and
+//! written with *detached* commits.
+//!
+//! A detached commit creates a new table version off the main Lance history without moving the
+//! table's HEAD. The graph manifest is the only lineage that matters: a table version becomes
+//! visible only when a published manifest names it. So rows of a change that never published
+//! (crash, conflict, validation failure) are unreachable by construction, for readers and for
+//! the next writer alike, with no repair step.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::{RecordBatch, RecordBatchIterator};
+use lance::dataset::builder::DatasetBuilder;
+use lance::dataset::transaction::{Operation, Transaction};
+use lance::dataset::{CommitBuilder, InsertBuilder, WriteMode, WriteParams};
+use lance::session::Session;
+use lance::Dataset;
+use lance_table::format::Fragment;
+
+use crate::error::{EngineError, Result};
+
+/// Rows per Lance data file; large enough for sequential scans, small enough to parallelise.
+const MAX_ROWS_PER_FILE: usize = 1024 * 1024;
+
+/// Create an empty dataset with `schema` at `uri`; returns its version.
+pub async fn create_empty(uri: &str, schema: SchemaRef) -> Result<u64> {
+    let params = WriteParams {
+        mode: WriteMode::Create,
+        // Never let Lance collect versions: a published manifest may still name them.
+        auto_cleanup: None,
+        skip_auto_cleanup: true,
+        ..Default::default()
+    };
+    let reader = RecordBatchIterator::new(Vec::<std::result::Result<RecordBatch, _>>::new(), schema);
+    let ds = Dataset::write(reader, uri, Some(params)).await?;
+    Ok(ds.version().version)
+}
+
+/// Open a dataset at exactly `version` (cheap: no listing of the version directory).
+pub async fn open_at(session: &Arc<Session>, uri: &str, version: u64) -> Result<Arc<Dataset>> {
+    let ds = DatasetBuilder::from_uri(uri)
+        .with_session(session.clone())
+        .with_version(version)
+        .load()
+        .await?;
+    Ok(Arc::new(ds))
+}
+
+/// Deletions and appended rows for one table, staged against a base version and committed
+/// as detached versions only when the whole change is valid.
+pub struct StagedTable {
+    pub base: Arc<Dataset>,
+    /// Fragment id -> row offsets to delete.
+    deletions: BTreeMap<u64, Vec<u32>>,
+    /// Replace every row of the base instead of deleting some.
+    overwrite: bool,
+    new_fragments: Vec<Fragment>,
+    pub rows_written: u64,
+}
+
+impl StagedTable {
+    pub fn new(base: Arc<Dataset>) -> Self {
+        StagedTable { base, deletions: BTreeMap::new(), overwrite: false, new_fragments: vec![], rows_written: 0 }
+    }
+
+    pub fn set_overwrite(&mut self) {
+        self.overwrite = true;
+        self.deletions.clear();
+    }
+
+    /// Mark a row of the base (by Lance row address) as deleted.
+    pub fn delete_row_address(&mut self, addr: u64) {
+        if !self.overwrite {
+            self.deletions.entry(addr >> 32).or_default().push(addr as u32);
+        }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.overwrite || !self.deletions.is_empty() || !self.new_fragments.is_empty()
+    }
+
+    /// Write a batch of rows as data files, not yet part of any version.
+    pub async fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        let rows = batch.num_rows() as u64;
+        let fragments = write_fragments(self.base.clone(), batch).await?;
+        self.add_fragments(fragments, rows);
+        Ok(())
+    }
+
+    /// Adopt data files written by `write_fragments`.
+    pub fn add_fragments(&mut self, fragments: Vec<Fragment>, rows: u64) {
+        self.rows_written += rows;
+        self.new_fragments.extend(fragments);
+    }
+
+    /// Commit the staged change as detached versions; returns the final version and row count.
+    /// Nothing here is visible to anyone until a manifest naming the version is published.
+    pub async fn commit(self) -> Result<(u64, u64)> {
+        let mut ds = self.base.clone();
+        if self.overwrite {
+            let op = Operation::Overwrite {
+                fragments: self.new_fragments,
+                schema: ds.schema().clone(),
+                config_upsert_values: None,
+                initial_bases: None,
+            };
+            ds = commit_detached(&ds, op).await?;
+            let rows = ds.count_rows(None).await? as u64;
+            return Ok((ds.version().version, rows));
+        }
+        if !self.deletions.is_empty() {
+            let mut updated = vec![];
+            let mut removed = vec![];
+            for (frag_id, offsets) in self.deletions {
+                let frag = ds
+                    .get_fragment(frag_id as usize)
+                    .ok_or_else(|| EngineError::Corrupt(format!("fragment {frag_id} missing")))?;
+                match frag.extend_deletions(offsets).await? {
+                    Some(f) => updated.push(f.metadata().clone()),
+                    None => removed.push(frag_id),
+                }
+            }
+            let op = Operation::Delete {
+                updated_fragments: updated,
+                deleted_fragment_ids: removed,
+                predicate: "omnigraph staged delete".into(),
+            };
+            ds = commit_detached(&ds, op).await?;
+        }
+        if !self.new_fragments.is_empty() {
+            ds = commit_detached(&ds, Operation::Append { fragments: self.new_fragments }).await?;
+        }
+        let rows = ds.count_rows(None).await? as u64;
+        Ok((ds.version().version, rows))
+    }
+}
+
+/// Write rows as data files for `base`'s table without committing anything.
+pub async fn write_fragments(base: Arc<Dataset>, batch: RecordBatch) -> Result<Vec<Fragment>> {
+    if batch.num_rows() == 0 {
+        return Ok(vec![]);
+    }
+    let params = WriteParams {
+        mode: WriteMode::Append,
+        max_rows_per_file: MAX_ROWS_PER_FILE,
+        skip_auto_cleanup: true,
+        ..Default::default()
+    };
+    let txn = InsertBuilder::new(base).with_params(&params).execute_uncommitted(vec![batch]).await?;
+    match txn.operation {
+        Operation::Append { fragments } | Operation::Overwrite { fragments, .. } => Ok(fragments),
+        other => Err(EngineError::Corrupt(format!("unexpected staged operation {other:?}"))),
+    }
+}
+
+/// Scan `columns` of a table version, optionally with each row's Lance row address.
+pub async fn scan_columns(
+    ds: &Dataset,
+    columns: &[&str],
+    with_row_address: bool,
+) -> Result<Vec<RecordBatch>> {
+    use futures::TryStreamExt;
+    let mut scanner = ds.scan();
+    scanner.project(columns)?;
+    if with_row_address {
+        scanner.with_row_address();
+    }
+    let stream = scanner.try_into_stream().await?;
+    Ok(stream.try_collect().await?)
+}
+
+async fn commit_detached(base: &Arc<Dataset>, op: Operation) -> Result<Arc<Dataset>> {
+    let txn = Transaction::new(base.version().version, op, None);
+    let ds = CommitBuilder::new(base.clone())
+        .with_detached(true)
+        .with_skip_auto_cleanup(true)
+        .execute(txn)
+        .await?;
+    Ok(Arc::new(ds))
+}

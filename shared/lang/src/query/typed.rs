@@ -1,0 +1,284 @@
+//! The checked form of a query: every name resolved against the catalog, so an executor
+//! can run it without looking anything up by query-language names again.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::PropType;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypedQuery {
+    pub name: String,
+    pub params: Vec<ParamDecl>,
+    pub body: QueryBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamDecl {
+    /// Without the `$`.
+    pub name: String,
+    pub ty: PropType,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QueryBody {
+    Read(ReadQuery),
+    /// Statements in order; they form one atomic change.
+    Mutation(Vec<MutationStmt>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadQuery {
+    pub vars: Vec<VarInfo>,
+    /// Clauses in source order.
+    pub clauses: Vec<Clause>,
+    /// Visible columns first in source order, then hidden ones added for `order`.
+    pub returns: Vec<Projection>,
+    pub order: Vec<OrderKey>,
+    pub limit: Option<u64>,
+}
+
+impl ReadQuery {
+    /// True when some projection aggregates: the non-aggregate projections are then the
+    /// group keys.
+    pub fn is_aggregate(&self) -> bool {
+        self.returns.iter().any(|p| p.expr.is_aggregate())
+    }
+
+    /// Indexes into `returns` of the group keys (empty for a non-aggregate query).
+    pub fn group_keys(&self) -> Vec<usize> {
+        if !self.is_aggregate() {
+            return Vec::new();
+        }
+        (0..self.returns.len())
+            .filter(|i| !self.returns[*i].expr.is_aggregate())
+            .collect()
+    }
+
+    /// Names of the visible columns, in order.
+    pub fn columns(&self) -> Vec<&str> {
+        self.returns
+            .iter()
+            .filter(|p| !p.hidden)
+            .map(|p| p.column.as_str())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VarInfo {
+    /// Without the `$`; anonymous variables are named `_1`, `_2`, ...
+    pub name: String,
+    pub node_type: String,
+    pub anonymous: bool,
+    /// Introduced inside a `not { }` block: exists only within that block.
+    pub negated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Clause {
+    /// `$p: Person { name: $name }`: `var` ranges over nodes of its type whose listed
+    /// properties equal the operands.
+    Bind {
+        var: usize,
+        props: Vec<(String, Operand)>,
+    },
+    /// Edge of type `edge` (its type name, e.g. "Knows") from `src` to `dst`, as stored.
+    /// For `{m,n}` the pair is connected by a path of m to n such edges (reachability).
+    Traverse {
+        src: usize,
+        edge: String,
+        dst: usize,
+        min_hops: u32,
+        max_hops: u32,
+    },
+    Filter {
+        lhs: Operand,
+        op: CompareOp,
+        rhs: Operand,
+    },
+    /// No match of the inner clauses exists for the outer bindings.
+    Not(Vec<Clause>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Operand {
+    Literal(Literal),
+    /// A parameter name, without the `$`.
+    Param(String),
+    Prop {
+        var: usize,
+        prop: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Null => write!(f, "null"),
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Int(i) => write!(f, "{i}"),
+            Literal::Float(x) => write!(f, "{x}"),
+            Literal::String(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// Substring of a String, or element of a list.
+    Contains,
+    StartsWith,
+}
+
+impl CompareOp {
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            CompareOp::Eq => "=",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+            CompareOp::Contains => "contains",
+            CompareOp::StartsWith => "starts_with",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Projection {
+    /// `"f.name"`, the alias, `"p"` for a bare variable, or e.g. `"count(f)"`.
+    pub column: String,
+    pub expr: ProjExpr,
+    pub result_type: ResultType,
+    /// Added only so `order` can sort by it; not part of the result.
+    pub hidden: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ProjExpr {
+    Prop {
+        var: usize,
+        prop: String,
+    },
+    /// The node's key value.
+    VarKey {
+        var: usize,
+    },
+    Agg {
+        func: AggFunc,
+        arg: Box<ProjExpr>,
+    },
+}
+
+impl ProjExpr {
+    pub fn is_aggregate(&self) -> bool {
+        matches!(self, ProjExpr::Agg { .. })
+    }
+}
+
+/// The type of a result column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultType {
+    pub ty: PropType,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AggFunc {
+    /// Integer count of rows (`count($x)`) or of non-null values (`count($x.prop)`).
+    Count,
+    /// Float sum of non-null values.
+    Sum,
+    /// Float mean of non-null values.
+    Avg,
+    Min,
+    Max,
+}
+
+impl AggFunc {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<AggFunc> {
+        [
+            AggFunc::Count,
+            AggFunc::Sum,
+            AggFunc::Avg,
+            AggFunc::Min,
+            AggFunc::Max,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderKey {
+    /// Index into `returns`.
+    pub column: usize,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MutationStmt {
+    /// Values in source order; omitted properties are null.
+    InsertNode {
+        node_type: String,
+        values: Vec<(String, Operand)>,
+    },
+    /// `from`/`to` are the endpoints' key values.
+    InsertEdge {
+        edge_type: String,
+        from: Operand,
+        to: Operand,
+        values: Vec<(String, Operand)>,
+    },
+    Update {
+        node_type: String,
+        set: Vec<(String, Operand)>,
+        filter: Option<Predicate>,
+    },
+    DeleteNode {
+        node_type: String,
+        filter: Option<Predicate>,
+    },
+    /// The predicate's `prop` may be "from" or "to" (endpoint keys).
+    DeleteEdge {
+        edge_type: String,
+        filter: Option<Predicate>,
+    },
+}
+
+/// `prop op value` in a `where`; `value` is a literal or a parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Predicate {
+    pub prop: String,
+    pub op: CompareOp,
+    pub value: Operand,
+}

@@ -1,0 +1,105 @@
+//! Shared support for end-to-end tests: find the real binaries, run CLI commands, and start
+//! servers on free 127.0.0.1 ports in temp dirs (killed on drop).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Path of a workspace binary, built by `cargo test` next to the test executable.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let path = dir.join(name);
+    assert!(path.exists(), "binary {} not built; run the tests with `cargo test --workspace`", path.display());
+    path
+}
+
+pub fn data_plane() -> Command {
+    Command::new(bin("omnigraph-data-plane"))
+}
+
+pub fn control_plane() -> Command {
+    Command::new(bin("omnigraph-control-plane"))
+}
+
+/// The outcome of one CLI run.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            status: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Run the data-plane CLI with `args`.
+pub fn dp(args: &[&str]) -> Run {
+    data_plane().args(args).output().expect("run omnigraph-data-plane").into()
+}
+
+/// Run and require success; returns stdout.
+pub fn dp_ok(args: &[&str]) -> String {
+    let r = dp(args);
+    assert_eq!(r.status, 0, "omnigraph-data-plane {args:?} failed:\n{}", r.stderr);
+    r.stdout
+}
+
+/// Run with `--json` output and parse it.
+pub fn dp_json(args: &[&str]) -> serde_json::Value {
+    let out = dp_ok(args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// A temp dir holding a graph initialised from a fixture schema.
+pub struct TempGraph {
+    pub dir: tempfile::TempDir,
+    pub store: String,
+}
+
+impl TempGraph {
+    pub fn new(schema_fixture: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = dir.path().join("graph.omni").to_string_lossy().into_owned();
+        let schema = fixture(schema_fixture);
+        dp_ok(&["init", "--schema", schema.to_str().unwrap(), &store]);
+        TempGraph { dir, store }
+    }
+
+    pub fn write_file(&self, name: &str, contents: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).expect("write temp file");
+        p.to_string_lossy().into_owned()
+    }
+
+    pub fn snapshot(&self) -> serde_json::Value {
+        dp_json(&["snapshot", "--store", &self.store, "--json"])
+    }
+
+    pub fn row_count(&self, table_key: &str) -> u64 {
+        let snap = self.snapshot();
+        snap["tables"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["table_key"] == table_key))
+            .and_then(|t| t["row_count"].as_u64())
+            .unwrap_or_else(|| panic!("no table {table_key} in {snap}"))
+    }
+
+    /// Exported JSONL lines, sorted, for whole-graph comparisons.
+    pub fn export_sorted(&self) -> Vec<String> {
+        let out = dp_ok(&["export", "--store", &self.store]);
+        let mut lines: Vec<String> = out.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    }
+}
