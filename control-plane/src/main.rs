@@ -1,1 +1,85 @@
-fn main() {}
+//! `omnigraph-control-plane`: the one process that owns a deployment's omnigraph.yaml,
+//! serves the `/graphs` management API and pushes the registry of graphs to the
+//! data-plane workers; plus the admin client and policy tools.
+
+mod app;
+mod auth;
+mod cli;
+mod client;
+mod config_file;
+mod error;
+mod graph_create;
+mod graph_policy;
+mod handlers;
+mod openapi;
+mod policy_cmd;
+mod push;
+mod registry;
+mod serve;
+mod state;
+mod watch;
+
+use std::error::Error;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, PolicyCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging();
+            run_async(serve::serve(args))
+        }
+        Command::Graphs(command) => run_async(client::run(command)),
+        Command::Policy(PolicyCommand::Test(args)) => match policy_cmd::run(args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => report(&e),
+        },
+    }
+}
+
+fn run_async<E: Error>(future: impl std::future::Future<Output = Result<(), E>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return report(&e),
+    };
+    match runtime.block_on(future) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+/// The error and its causes on stderr; exit status 1.
+fn report(error: &dyn Error) -> ExitCode {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    ExitCode::FAILURE
+}
+
+/// Logs on stderr; `RUST_LOG` filters (default `info`), `OMNIGRAPH_LOG_FORMAT=json`
+/// switches to JSON lines.
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    if std::env::var("OMNIGRAPH_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

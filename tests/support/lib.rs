@@ -1,6 +1,14 @@
 //! Shared support for end-to-end tests: find the real binaries, run CLI commands, and start
 //! servers on free 127.0.0.1 ports in temp dirs (killed on drop).
 
+mod control_plane;
+mod control_plane_fixtures;
+mod fake_worker;
+
+pub use control_plane::*;
+pub use control_plane_fixtures::*;
+pub use fake_worker::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -3,6 +3,9 @@
 mod export;
 mod init;
 mod load;
+mod mutate;
+mod query;
+mod query_source;
 mod schema;
 mod snapshot;
 
@@ -35,6 +38,10 @@ pub enum Command {
     Init(init::InitArgs),
     /// Bulk-load a JSONL file as one atomic change.
     Load(load::LoadArgs),
+    /// Run a read query and print its rows.
+    Query(query::QueryArgs),
+    /// Run a mutation (insert/update/delete statements) as one atomic change.
+    Mutate(mutate::MutateArgs),
     /// Show the graph's schema.
     Schema {
         #[command(subcommand)]
@@ -50,6 +57,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Init(a) => init::run(a).await,
         Command::Load(a) => load::run(a).await,
+        Command::Query(a) => query::run(a).await,
+        Command::Mutate(a) => mutate::run(a).await,
         Command::Schema { command } => schema::run(command).await,
         Command::Snapshot(a) => snapshot::run(a).await,
         Command::Export(a) => export::run(a).await,

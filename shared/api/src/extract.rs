@@ -3,14 +3,24 @@
 //! route, a wrong method and an oversized body.
 //!
 //! Wiring (in each binary's `fn router(state) -> Router`):
-//! ```ignore
-//! Router::new()
-//!     .route("/read", post(read))                     // handlers take ApiJson<T>
+//! ```
+//! use axum::{extract::DefaultBodyLimit, routing::post, Router};
+//! use omnigraph_api::*;
+//!
+//! async fn read(ApiJson(req): ApiJson<ReadRequest>) -> Result<ApiJson<SchemaResponse>, ApiError> {
+//!     Err(ApiError::bad_request(format!("cannot run {}", req.query_source)))
+//! }
+//! async fn ingest(ApiJson(_req): ApiJson<IngestRequest>) -> Result<ApiJson<IngestResponse>, ApiError> {
+//!     Err(ApiError::internal("not in this example"))
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/read", post(read))
 //!     .route("/ingest", post(ingest).layer(DefaultBodyLimit::max(LARGE_BODY_LIMIT_BYTES)))
 //!     .method_not_allowed_fallback(method_not_allowed) // after the routes it covers
 //!     .fallback(route_not_found)
 //!     .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT_BYTES))
-//!     .layer(axum::middleware::from_fn(error_envelope)) // catches anything else
+//!     .layer(axum::middleware::from_fn(error_envelope)); // catches anything else
 //! ```
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -61,18 +71,18 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
 /// The envelope for a `Json` extractor rejection.
 pub fn json_rejection_error(rejection: &JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
-            "expected a JSON body with `Content-Type: application/json`",
-        ),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::bad_request("expected a JSON body with `Content-Type: application/json`")
+        }
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::bad_request(format!("malformed JSON body: {}", rejection.body_text()))
         }
         JsonRejection::JsonDataError(_) => {
             ApiError::bad_request(format!("invalid request body: {}", rejection.body_text()))
         }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(
-            format!("request body is too large: {}", other.body_text()),
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::payload_too_large(format!("request body is too large: {}", other.body_text()))
+        }
         other => ApiError::new(
             ErrorCode::from_status(other.status()),
             format!("cannot read the request body: {}", other.body_text()),
@@ -133,10 +143,7 @@ pub async fn route_not_found(method: Method, uri: Uri) -> ApiError {
 /// `Router::method_not_allowed_fallback` handler: 405 envelope. axum still adds the
 /// `Allow` header.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::method_not_allowed(format!(
-        "method {method} is not allowed on {}",
-        uri.path()
-    ))
+    ApiError::method_not_allowed(format!("method {method} is not allowed on {}", uri.path()))
 }
 
 /// Longest plain-text error body carried over into an envelope's message.

@@ -58,7 +58,6 @@ pub enum PolicySpecError {
 
 impl GraphPolicySpec {
     pub fn source(&self) -> Result<PolicySource<'_>, PolicySpecError> {
-        let non_blank = |v: &Option<String>| v.as_deref().filter(|s| !s.trim().is_empty());
         match (non_blank(&self.file), non_blank(&self.content)) {
             (Some(file), None) => Ok(PolicySource::File(file)),
             (None, Some(content)) => Ok(PolicySource::Content(content)),
@@ -66,6 +65,10 @@ impl GraphPolicySpec {
             (None, None) => Err(PolicySpecError::Missing),
         }
     }
+}
+
+fn non_blank(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|s| !s.trim().is_empty())
 }
 
 /// `POST /graphs` body. 201 answers with the new [`GraphInfo`].

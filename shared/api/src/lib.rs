@@ -9,6 +9,9 @@ mod graphs;
 mod health;
 mod registry;
 
+#[cfg(test)]
+mod wire_tests;
+
 pub use data::{
     BranchQuery, ChangeRequest, ChangeResponse, ExportRequest, IngestMode, IngestRequest,
     IngestResponse, QueryParams, ReadRequest, ReadResponse, ReadTarget, SchemaApplyRequest,
@@ -16,8 +19,8 @@ pub use data::{
 };
 pub use error::{ApiError, ErrorBody, ErrorCode, ManifestConflict, MergeConflict};
 pub use extract::{
-    error_envelope, json_rejection_error, method_not_allowed, route_not_found, ApiJson,
-    ApiPath, ApiQuery, DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES,
+    error_envelope, json_rejection_error, method_not_allowed, route_not_found, ApiJson, ApiPath,
+    ApiQuery, DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES,
 };
 pub use graphs::{
     CreateGraphRequest, GraphInfo, GraphListResponse, GraphPolicySpec, PolicySource,

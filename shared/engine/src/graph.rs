@@ -228,8 +228,9 @@ fn check_untouched<'a>(
             actual: latest.version,
         });
     }
-    let read_keys: Vec<String> = read.iter().map(|k| k.to_string()).collect();
-    for key in written.chain(read_keys.iter()) {
+    let mut keys: Vec<String> = written.cloned().collect();
+    keys.extend(read.iter().map(|k| k.to_string()));
+    for key in &keys {
         let before = base.manifest.tables.get(key);
         let now = latest.tables.get(key);
         if before.map(|e| e.version) != now.map(|e| e.version) {

@@ -6,23 +6,28 @@
 //! - `graph`: open/init a graph, pin snapshots, publish changes.
 //! - `load`/`export`: the JSONL bulk format in and out.
 //! - `columns`/`constraints`: schema types as Arrow columns; per-row rules.
+//! - `query`/`mutate`/`execute`: the .gq executor, mutations, and one entry point for both.
 
 pub mod columns;
 pub mod constraints;
 pub mod error;
+pub mod execute;
 pub mod export;
 pub mod graph;
 pub mod load;
 pub mod location;
 pub mod manifest;
+pub mod mutate;
 pub mod query;
 pub mod table;
 pub mod table_key;
 
 pub use error::{EngineError, LineError, Result};
+pub use execute::{execute, Outcome};
 pub use export::{export, ExportFilter};
 pub use graph::{Change, Graph, Snapshot};
 pub use load::{load, LoadMode, LoadReport, TableLoadReport};
 pub use manifest::{GraphManifest, TableEntry};
+pub use mutate::{run_mutation, MutationReport};
 pub use query::{run_query, QueryResult};
 pub use table_key::{TableKey, TableKind};

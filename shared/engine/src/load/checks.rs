@@ -149,7 +149,7 @@ impl Loader {
             }
             let ds = self.snap.table(&TableKey::edge(&t)).await?;
             let replaced = self.edge_pairs.get(&t);
-            let mut counts: HashMap<String, u32> = self.src_counts[&t].clone();
+            let mut counts: HashMap<String, (u32, u64)> = self.src_counts[&t].clone();
             for batch in scan_columns(&ds, &[SRC_COLUMN, DST_COLUMN], false).await? {
                 for row in 0..batch.num_rows() {
                     let src = cell_key_text(batch.column(0).as_ref(), row);
@@ -161,12 +161,12 @@ impl Loader {
                         continue;
                     }
                     let n = counts.entry(src.clone()).or_default();
-                    *n += 1;
-                    if *n > max {
-                        return Err(EngineError::Constraint(format!(
-                            "@card: {} `{src}` would have more than {max} {t} edge(s)",
-                            edge.from
-                        )));
+                    n.0 += 1;
+                    if n.0 > max {
+                        return Err(EngineError::Load(vec![LineError {
+                            line: n.1,
+                            message: format!("@card: {} `{src}` would have more than {max} {t} edge(s)", edge.from),
+                        }]));
                     }
                 }
             }

@@ -164,7 +164,7 @@ struct Loader {
     unique_values: HashMap<(String, usize), HashMap<String, (String, u64)>>,
     pending: Vec<PendingEndpoint>,
     /// Edges per source node in the file, for edge types with a @card maximum.
-    src_counts: HashMap<String, HashMap<String, u32>>,
+    src_counts: HashMap<String, HashMap<String, (u32, u64)>>,
     errors: Vec<LineError>,
     inflight: std::collections::VecDeque<(TableKey, u64, tokio::task::JoinHandle<Result<Vec<lance_table::format::Fragment>>>)>,
 }
@@ -311,9 +311,10 @@ impl Loader {
         }
         if let Some(max) = edge.card.and_then(|c| c.max) {
             let counts = self.src_counts.entry(edge_name.to_string()).or_default();
-            let n = counts.entry(from_key.clone()).or_default();
-            *n += 1;
-            if *n > max {
+            let n = counts.entry(from_key.clone()).or_insert((0, line_no));
+            n.0 += 1;
+            n.1 = line_no;
+            if n.0 > max {
                 return Ok(Err(format!("@card: {} `{from_key}` would have more than {max} {edge_name} edge(s)", edge.from)));
             }
         }

@@ -12,11 +12,39 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::OnceCell;
 
-use super::data::{EdgeData, NodeData};
+use super::edges::EdgeData;
+use super::nodes::NodeData;
 use crate::error::Result;
 
 /// Budget of the cache, in MiB, unless `OMNIGRAPH_QUERY_CACHE_MB` says otherwise.
 const DEFAULT_BUDGET_MB: u64 = 2048;
+
+/// A table version's query data: the table (URI), its Lance version, and for adjacency the
+/// node id spaces (lineages) it is expressed in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    uri: String,
+    version: u64,
+    /// The graph version that published this table version: Lance numbers detached versions
+    /// arbitrarily, so this is what orders the versions of one table.
+    epoch: u64,
+    lineages: Option<(u64, u64)>,
+}
+
+impl CacheKey {
+    pub fn node(uri: &str, version: u64, epoch: u64) -> CacheKey {
+        CacheKey { uri: uri.to_string(), version, epoch, lineages: None }
+    }
+
+    pub fn edge(uri: &str, version: u64, epoch: u64, src_lineage: u64, dst_lineage: u64) -> CacheKey {
+        CacheKey { uri: uri.to_string(), version, epoch, lineages: Some((src_lineage, dst_lineage)) }
+    }
+
+    /// Same table and id spaces, published earlier.
+    fn is_earlier_than(&self, other: &CacheKey) -> bool {
+        self.uri == other.uri && self.lineages == other.lineages && self.epoch < other.epoch
+    }
+}
 
 #[derive(Clone)]
 pub enum CachedTable {
@@ -39,9 +67,20 @@ struct Slot {
 }
 
 pub struct TableDataCache {
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<HashMap<CacheKey, Slot>>,
     clock: AtomicU64,
     budget_bytes: u64,
+    built: AtomicU64,
+    patched: AtomicU64,
+}
+
+/// How table data came to be, since the process started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheCounters {
+    /// Built from a full scan of the table.
+    pub built: u64,
+    /// Derived from an earlier version's data and the delta between the versions.
+    pub patched: u64,
 }
 
 /// The one cache of this process.
@@ -58,12 +97,27 @@ pub fn table_data_cache() -> &'static TableDataCache {
 
 impl TableDataCache {
     pub fn new(budget_bytes: u64) -> Self {
-        TableDataCache { slots: Mutex::new(HashMap::new()), clock: AtomicU64::new(0), budget_bytes }
+        TableDataCache {
+            slots: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+            budget_bytes,
+            built: AtomicU64::new(0),
+            patched: AtomicU64::new(0),
+        }
+    }
+
+    pub fn counters(&self) -> CacheCounters {
+        CacheCounters { built: self.built.load(Ordering::Relaxed), patched: self.patched.load(Ordering::Relaxed) }
+    }
+
+    pub(crate) fn count_build(&self, patched: bool) {
+        let counter = if patched { &self.patched } else { &self.built };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The entry under `key`, built by `build` if absent. Concurrent callers of one key share
     /// one build; a failed build leaves nothing behind.
-    pub async fn get_or_build<F, Fut>(&self, key: String, build: F) -> Result<CachedTable>
+    pub async fn get_or_build<F, Fut>(&self, key: CacheKey, build: F) -> Result<CachedTable>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<CachedTable>>,
@@ -77,25 +131,42 @@ impl TableDataCache {
         Ok(entry)
     }
 
-    fn slot(&self, key: &str) -> Arc<OnceCell<CachedTable>> {
+    /// The entry under `key` if it is built (never builds).
+    pub fn get_built(&self, key: &CacheKey) -> Option<CachedTable> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.get(key).and_then(|s| s.cell.get().cloned())
+    }
+
+    /// The built entry of the latest earlier-published version of the same table (and id
+    /// spaces): the starting point for a patch.
+    pub fn newest_before(&self, key: &CacheKey) -> Option<CachedTable> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .iter()
+            .filter(|(k, s)| k.is_earlier_than(key) && s.cell.initialized())
+            .max_by_key(|(k, _)| k.epoch)
+            .and_then(|(_, s)| s.cell.get().cloned())
+    }
+
+    fn slot(&self, key: &CacheKey) -> Arc<OnceCell<CachedTable>> {
         let now = self.clock.fetch_add(1, Ordering::Relaxed);
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let slot = slots
-            .entry(key.to_string())
+            .entry(key.clone())
             .or_insert_with(|| Slot { cell: Arc::new(OnceCell::new()), last_used: now });
         slot.last_used = now;
         slot.cell.clone()
     }
 
     /// Drop least-recently-used entries (never `keep`) until the cache fits its budget.
-    fn evict_over_budget(&self, keep: &str) {
+    fn evict_over_budget(&self, keep: &CacheKey) {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let size = |s: &Slot| s.cell.get().map(|e| e.approx_bytes()).unwrap_or(0);
         let mut total: u64 = slots.values().map(size).sum();
         while total > self.budget_bytes {
             let victim = slots
                 .iter()
-                .filter(|(k, s)| k.as_str() != keep && s.cell.initialized())
+                .filter(|(k, s)| *k != keep && s.cell.initialized())
                 .min_by_key(|(_, s)| s.last_used)
                 .map(|(k, _)| k.clone());
             let Some(victim) = victim else { break };

@@ -9,7 +9,11 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::cond::CompiledCond;
+use std::borrow::Cow;
+
+use arrow::array::{Array, BooleanArray};
+
+use super::cond::{CompiledCond, VectorForm};
 use super::data::{Csr, EdgeData, NodeData};
 use super::plan::{Analysis, Plan, Step};
 use crate::error::Result;
@@ -95,7 +99,7 @@ impl<'p> Executor<'p> {
                     reached = reach(csr, start, tr.min_hops, tr.max_hops);
                     &reached
                 };
-                for id in targets {
+                for id in in_key_order(&self.prep.nodes[to], targets).iter() {
                     ids[to] = *id;
                     if conds.iter().all(|c| self.prep.conds[*c].holds(ids)) && !self.steps(plan, at + 1, root, ids, sink)? {
                         return Ok(false);
@@ -180,34 +184,56 @@ impl<'p> Executor<'p> {
                 _ => true,
             });
         }
-        let vectors: Vec<_> = compiled.iter().filter_map(|c| c.vector.as_ref()).collect();
-        let mut offset = 0;
-        while offset < node.len() {
-            let len = SCAN_CHUNK.min(node.len() - offset);
-            let mut mask: Option<arrow::array::BooleanArray> = None;
-            for v in &vectors {
-                let m = v.mask(offset, len)?;
-                mask = Some(match mask {
-                    None => m,
-                    Some(prev) => arrow::compute::and(&prev, &m)?,
-                });
-            }
-            for i in 0..len {
-                if mask.as_ref().is_some_and(|m| !m.is_valid(i) || !m.value(i)) {
+        let vectors: Vec<&VectorForm> = compiled.iter().filter_map(|c| c.vector.as_ref()).collect();
+        // Masks are computed per chunk of ids on first need: enumeration in key order visits
+        // ids mostly in sequence, so an early stop leaves most chunks unevaluated.
+        let mut masks: Vec<Option<BooleanArray>> = vec![None; node.id_count().div_ceil(SCAN_CHUNK)];
+        for id in node.order() {
+            if !vectors.is_empty() {
+                let chunk = *id as usize / SCAN_CHUNK;
+                if masks[chunk].is_none() {
+                    masks[chunk] = Some(chunk_mask(&vectors, chunk, node.id_count())?);
+                }
+                let i = *id as usize % SCAN_CHUNK;
+                if masks[chunk].as_ref().is_some_and(|m| !m.is_valid(i) || !m.value(i)) {
                     continue;
                 }
-                let id = (offset + i) as u32;
-                if passes(id, &mut row, true) && !f(id) {
-                    return Ok(false);
-                }
             }
-            offset += len;
+            if passes(*id, &mut row, true) && !f(*id) {
+                return Ok(false);
+            }
         }
         Ok(true)
     }
 }
 
-/// Nodes reachable from `start` by a walk of `min..=max` edges, each once, in id order.
+/// The rows of `chunk` (of ids) passing every vectorised condition.
+fn chunk_mask(vectors: &[&VectorForm], chunk: usize, ids: usize) -> Result<BooleanArray> {
+    let offset = chunk * SCAN_CHUNK;
+    let len = SCAN_CHUNK.min(ids - offset);
+    let mut mask: Option<BooleanArray> = None;
+    for v in vectors {
+        let m = v.mask(offset, len)?;
+        mask = Some(match mask {
+            None => m,
+            Some(prev) => arrow::compute::and(&prev, &m)?,
+        });
+    }
+    Ok(mask.unwrap_or_else(|| BooleanArray::from(vec![true; len])))
+}
+
+/// Live nodes among `ids` (sorted by id), in key order.
+fn in_key_order<'a>(node: &NodeData, ids: &'a [u32]) -> Cow<'a, [u32]> {
+    let ordered = ids.iter().all(|id| node.is_alive(*id)) && ids.windows(2).all(|w| node.rank(w[0]) <= node.rank(w[1]));
+    if ordered {
+        return Cow::Borrowed(ids);
+    }
+    let mut live: Vec<u32> = ids.iter().copied().filter(|id| node.is_alive(*id)).collect();
+    live.sort_by_key(|id| node.rank(*id));
+    Cow::Owned(live)
+}
+
+/// Nodes reachable from `start` by a walk of `min..=max` edges, each once, sorted by id.
 pub fn reach(csr: &Csr, start: u32, min: u32, max: u32) -> Vec<u32> {
     let mut out: HashSet<u32> = HashSet::new();
     if min == 0 {

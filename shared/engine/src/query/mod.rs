@@ -12,6 +12,9 @@ mod aggregate;
 pub mod cache;
 mod cond;
 pub mod data;
+mod delta;
+mod edges;
+mod nodes;
 mod exec;
 mod order;
 pub mod params;
@@ -22,7 +25,7 @@ pub mod value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use omnigraph_lang::query::typed::{Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery};
+use omnigraph_lang::query::typed::{Clause, Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
@@ -107,7 +110,7 @@ async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result
         .map(|c| CompiledCond::compile(c, &columns, params))
         .collect::<Result<Vec<_>>>()?;
     let stats = Stats {
-        var_rows: nodes.iter().map(|n| n.len() as f64).collect(),
+        var_rows: nodes.iter().map(|n| n.alive_count() as f64).collect(),
         var_keys: keys.clone(),
         degrees: edges.iter().map(|e| (e.forward.mean_degree(), e.reverse.mean_degree())).collect(),
     };
@@ -179,18 +182,47 @@ fn collect_rows(prep: &Prepared, q: &ReadQuery) -> Result<Vec<Map<String, Json>>
         })?;
         return Ok(rows);
     }
-    // Ties are broken by the keys of the match's variables, in declaration order.
-    let tie_vars: Vec<usize> = (0..q.vars.len()).filter(|v| !q.vars[*v].negated).collect();
+    // Ties are broken by the keys of the match's variables, in order of first appearance.
+    let tie_vars = appearance_order(q);
     let mut top = TopRows::new(q.order.iter().map(|k| k.descending).collect(), limit);
     exec.run(&mut |ids| {
         top.push(SortRow {
             keys: q.order.iter().map(|k| columns[k.column].scalar(ids)).collect(),
-            tie: tie_vars.iter().map(|v| ids[*v]).collect(),
+            tie: tie_vars.iter().map(|v| prep.nodes[*v].rank(ids[*v])).collect(),
             item: ids.to_vec(),
         });
         true
     })?;
     Ok(top.finish().iter().map(|ids| render(ids)).collect())
+}
+
+/// The match's (non-negated) variables in the order they first appear in the query text.
+fn appearance_order(q: &ReadQuery) -> Vec<usize> {
+    let mut order = vec![];
+    let mut note = |v: usize| {
+        if !order.contains(&v) && q.vars.get(v).is_some_and(|i| !i.negated) {
+            order.push(v);
+        }
+    };
+    for c in &q.clauses {
+        match c {
+            Clause::Bind { var, .. } => note(*var),
+            Clause::Traverse { src, dst, .. } => {
+                note(*src);
+                note(*dst);
+            }
+            Clause::Filter { lhs, rhs, .. } => {
+                for o in [lhs, rhs] {
+                    if let Operand::Prop { var, .. } = o {
+                        note(*var);
+                    }
+                }
+            }
+            Clause::Not(_) => {}
+        }
+    }
+    (0..q.vars.len()).for_each(&mut note);
+    order
 }
 
 fn aggregate_rows(

@@ -221,7 +221,7 @@ impl<'a> Planner<'a> {
     /// The cheapest way to bind one more variable of the block, with the rows it leaves.
     fn best_choice(&self, st: &BlockState, rows: f64) -> Option<(Choice, f64)> {
         let mut best: Option<(Choice, f64)> = None;
-        let mut consider = |c: Choice, est: f64, best: &mut Option<(Choice, f64)>| {
+        let consider = |c: Choice, est: f64, best: &mut Option<(Choice, f64)>| {
             if best.as_ref().is_none_or(|(_, b)| est < *b) {
                 *best = Some((c, est));
             }
@@ -259,7 +259,7 @@ impl<'a> Planner<'a> {
     /// Fraction of `var`'s nodes expected to pass the block's conditions on it alone.
     fn selectivity(&self, st: &BlockState, var: usize) -> f64 {
         let rows = self.stats.var_rows[var].max(1.0);
-        let mut sel = 1.0;
+        let mut sel: f64 = 1.0;
         for (i, c) in st.block.conditions.iter().enumerate() {
             let cond = &self.analysis.conditions[*c];
             if st.cond_done[i] || cond.vars() != BTreeSet::from([var]) {

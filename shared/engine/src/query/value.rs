@@ -9,7 +9,11 @@
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
-use arrow::array::*;
+use arrow::array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, FixedSizeListArray, Float32Array, Float64Array,
+    Int32Array, Int64Array, LargeStringArray, ListArray, StringArray, TimestampMillisecondArray, UInt32Array,
+    UInt64Array,
+};
 use arrow::datatypes::DataType;
 use omnigraph_lang::query::typed::{CompareOp, Literal};
 use omnigraph_lang::{BaseType, PropType};
@@ -148,6 +152,9 @@ impl Scalar {
             (Date(a), DateTime(b)) => (i64::from(*a) * 86_400_000).cmp(b),
             (DateTime(a), Date(b)) => a.cmp(&(i64::from(*b) * 86_400_000)),
             (Bytes(a), Bytes(b)) => a.cmp(b),
+            // Strings stand for dates in ISO form (a String parameter compared with a Date).
+            (Str(s), Date(_) | DateTime(_)) => Scalar::DateTime(parse_datetime(s)?).value_cmp(other)?,
+            (Date(_) | DateTime(_), Str(s)) => self.value_cmp(&Scalar::DateTime(parse_datetime(s)?))?,
             (List(a), List(b)) => {
                 for (x, y) in a.iter().zip(b) {
                     match x.total_cmp(y) {

@@ -1,0 +1,294 @@
+//! `POST /graphs`, steps 3 to 7 of section 4: validate, pre-check duplicates, create
+//! the graph's storage, rewrite omnigraph.yaml atomically, publish and push. Steps 1
+//! (mode) and 2 (auth) are the handler's.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use omnigraph_api::{CreateGraphRequest, GraphInfo, PolicySource, PolicySpecError};
+use omnigraph_config::{GraphEntry, GraphId, GraphIdError};
+use omnigraph_engine::{EngineError, Graph};
+use omnigraph_lang::LangError;
+use omnigraph_policy::{ActorId, AuthMode, PolicyError};
+
+use crate::config_file::AddGraphError;
+use crate::graph_policy::{read_graph_policy, validate_graph_policy};
+use crate::registry::{RegisteredGraph, RegistryConflict};
+use crate::state::AppState;
+
+/// Engine actor recorded in the first manifest when the request has none (open mode).
+const OPEN_MODE_ACTOR: &str = "control-plane";
+/// Where `policy: { content }` is stored, relative to omnigraph.yaml's directory.
+const STORED_POLICY_DIR: &str = "policies";
+
+/// Why a graph was not created. Statuses are chosen in `crate::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateGraphError {
+    #[error(transparent)]
+    InvalidGraphId(#[from] GraphIdError),
+    #[error("invalid uri: {0}")]
+    InvalidUri(String),
+    #[error("`schema.source` is empty")]
+    EmptySchema,
+    #[error("invalid schema: {0}")]
+    InvalidSchema(Box<LangError>),
+    #[error("invalid `policy`: {0}")]
+    PolicySpec(#[from] PolicySpecError),
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(#[from] PolicyError),
+    #[error("this control plane runs in open mode (--unauthenticated), where policies are not enforced and a policy in omnigraph.yaml would refuse the next start; configure bearer tokens to give graphs policies")]
+    PolicyInOpenMode,
+    #[error(transparent)]
+    Duplicate(#[from] RegistryConflict),
+    #[error("a graph already exists at {0}; it was left untouched")]
+    StorageExists(String),
+    #[error("cannot create the graph's storage at {uri}: {source}")]
+    StorageRejected {
+        uri: String,
+        source: Box<EngineError>,
+    },
+    #[error("cannot create the graph's storage at {uri}: {source}")]
+    StorageFailed {
+        uri: String,
+        source: Box<EngineError>,
+    },
+    #[error("policy file {} already exists; pass `policy: {{ file }}` to use it", .0.display())]
+    StoredPolicyExists(PathBuf),
+    #[error("cannot store the policy at {}: {source}", path.display())]
+    StorePolicy {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Drift(String),
+    #[error(transparent)]
+    Rewrite(#[from] AddGraphError),
+    #[error("internal task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// A validated request.
+struct NewGraph {
+    id: GraphId,
+    uri: String,
+    schema_source: String,
+    policy: NewPolicy,
+}
+
+enum NewPolicy {
+    None,
+    /// `policy: { file }`: recorded in the yaml as written.
+    File {
+        as_written: PathBuf,
+        text: String,
+    },
+    /// `policy: { content }`: stored beside the yaml before the rewrite.
+    Content(String),
+}
+
+/// Steps 3-7. `actor` is the authenticated caller (`None` in open mode).
+pub async fn create_graph(
+    state: &AppState,
+    request: CreateGraphRequest,
+    actor: Option<&ActorId>,
+) -> Result<GraphInfo, CreateGraphError> {
+    let new = validate(state, request).await?;
+    let reservation = state.registry.reserve(&new.id, &new.uri)?;
+    refuse_if_drifted(state).await?;
+    init_storage(&new, actor).await?;
+
+    let (entry, stored_policy) = record_policy(state, &new).await?;
+    let config = state.config.clone();
+    let id = new.id.clone();
+    let rewrite = tokio::task::spawn_blocking(move || config.add_graph(id, entry)).await;
+    if !matches!(rewrite, Ok(Ok(_))) {
+        if let Some(path) = &stored_policy {
+            remove_stored_policy(path).await;
+        }
+    }
+    rewrite??;
+
+    let policy = match new.policy {
+        NewPolicy::None => None,
+        NewPolicy::File { text, .. } | NewPolicy::Content(text) => Some(text),
+    };
+    let graph = RegisteredGraph {
+        uri: new.uri.clone(),
+        policy,
+    };
+    let document = state.registry.publish(reservation, graph)?;
+    tracing::info!(graph_id = %new.id, uri = %new.uri, generation = document.generation, "graph created");
+    state
+        .workers
+        .wait_for(document.generation, state.push_wait)
+        .await;
+    Ok(GraphInfo {
+        graph_id: new.id.into_string(),
+        uri: new.uri,
+    })
+}
+
+/// Step 3: graph id, uri, schema, policy.
+async fn validate(
+    state: &AppState,
+    request: CreateGraphRequest,
+) -> Result<NewGraph, CreateGraphError> {
+    let id = GraphId::try_from(request.graph_id)?;
+    let uri = validate_uri(&request.uri).await?;
+    if request.schema.source.trim().is_empty() {
+        return Err(CreateGraphError::EmptySchema);
+    }
+    omnigraph_lang::parse_schema_named(&request.schema.source, "schema.source")
+        .map_err(|e| CreateGraphError::InvalidSchema(Box::new(e)))?;
+    let policy = match &request.policy {
+        None => NewPolicy::None,
+        Some(_) if matches!(state.auth, AuthMode::Open) => {
+            return Err(CreateGraphError::PolicyInOpenMode)
+        }
+        Some(spec) => match spec.source()? {
+            PolicySource::File(file) => {
+                let as_written = PathBuf::from(file.trim());
+                let resolved = state.config.resolve(&as_written);
+                let text =
+                    tokio::task::spawn_blocking(move || read_graph_policy(&resolved)).await??;
+                NewPolicy::File { as_written, text }
+            }
+            PolicySource::Content(text) => {
+                validate_graph_policy(text, "policy.content")?;
+                NewPolicy::Content(text.to_owned())
+            }
+        },
+    };
+    Ok(NewGraph {
+        id,
+        uri,
+        schema_source: request.schema.source,
+        policy,
+    })
+}
+
+/// A uri every process can resolve the same way: an absolute local path, `file://` with
+/// an absolute path, or `s3://bucket/...`. A relative path would mean a different
+/// place to the control plane and to each worker.
+async fn validate_uri(raw: &str) -> Result<String, CreateGraphError> {
+    let uri = raw.trim();
+    let invalid = |why: &str| Err(CreateGraphError::InvalidUri(format!("{uri:?}: {why}")));
+    if uri.is_empty() {
+        return Err(CreateGraphError::InvalidUri("`uri` is empty".into()));
+    }
+    if let Some(rest) = uri.strip_prefix("s3://") {
+        if rest.split('/').next().is_none_or(str::is_empty) {
+            return invalid("no bucket after s3://");
+        }
+        return Ok(uri.to_owned());
+    }
+    let local = match uri.strip_prefix("file://") {
+        Some(path) => path,
+        None if uri.contains("://") => {
+            return invalid("unsupported scheme; use an absolute path, file:// or s3://")
+        }
+        None => uri,
+    };
+    if !Path::new(local).is_absolute() {
+        return invalid("a local path must be absolute (workers resolve it on their own hosts)");
+    }
+    if let Ok(meta) = tokio::fs::metadata(local).await {
+        if !meta.is_dir() {
+            return invalid("it exists and is not a directory");
+        }
+    }
+    Ok(uri.to_owned())
+}
+
+/// The cheap early form of the drift check of step 6, so that a drifted file refuses
+/// the request before any storage is created. Step 6 checks again under the lock.
+async fn refuse_if_drifted(state: &AppState) -> Result<(), CreateGraphError> {
+    let config = state.config.clone();
+    match tokio::task::spawn_blocking(move || config.check_drift()).await? {
+        Some(drift) => Err(CreateGraphError::Drift(drift.message)),
+        None => Ok(()),
+    }
+}
+
+/// Step 5. The engine refuses a uri that already holds a graph; nothing is cleaned up
+/// here (what a failed init leaves are table directories unique to that init).
+async fn init_storage(new: &NewGraph, actor: Option<&ActorId>) -> Result<(), CreateGraphError> {
+    let actor = actor.map_or(OPEN_MODE_ACTOR, ActorId::as_str);
+    match Graph::init(&new.uri, &new.schema_source, actor).await {
+        Ok(_) => Ok(()),
+        Err(EngineError::AlreadyExists(_)) => Err(CreateGraphError::StorageExists(new.uri.clone())),
+        Err(EngineError::Lang(e)) => Err(CreateGraphError::InvalidSchema(Box::new(e))),
+        Err(source) if is_rejected_location(&source) => Err(CreateGraphError::StorageRejected {
+            uri: new.uri.clone(),
+            source: Box::new(source),
+        }),
+        Err(source) => Err(CreateGraphError::StorageFailed {
+            uri: new.uri.clone(),
+            source: Box::new(source),
+        }),
+    }
+}
+
+/// Errors caused by the location the caller chose rather than by this server.
+fn is_rejected_location(err: &EngineError) -> bool {
+    use std::io::ErrorKind::*;
+    match err {
+        EngineError::Invalid(_) => true,
+        EngineError::Io(e) => matches!(
+            e.kind(),
+            PermissionDenied | NotADirectory | ReadOnlyFilesystem | InvalidInput | AlreadyExists
+        ),
+        _ => false,
+    }
+}
+
+/// The yaml entry; stores `policy: { content }` as a new file first (returned, so that
+/// a failed rewrite can remove exactly that file).
+async fn record_policy(
+    state: &AppState,
+    new: &NewGraph,
+) -> Result<(GraphEntry, Option<PathBuf>), CreateGraphError> {
+    let entry = GraphEntry::new(new.uri.clone());
+    match &new.policy {
+        NewPolicy::None => Ok((entry, None)),
+        NewPolicy::File { as_written, .. } => Ok((entry.with_policy_file(as_written), None)),
+        NewPolicy::Content(text) => {
+            let as_written = Path::new(STORED_POLICY_DIR).join(format!("{}.yaml", new.id));
+            let path = state.config.resolve(&as_written);
+            let text = text.clone();
+            let target = path.clone();
+            tokio::task::spawn_blocking(move || store_policy(&target, &text)).await??;
+            Ok((entry.with_policy_file(as_written), Some(path)))
+        }
+    }
+}
+
+/// Creates `path` with `text`, refusing to replace an existing file.
+fn store_policy(path: &Path, text: &str) -> Result<(), CreateGraphError> {
+    let fail = |source| CreateGraphError::StorePolicy {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(CreateGraphError::StoredPolicyExists(path.to_path_buf()))
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}
+
+async fn remove_stored_policy(path: &Path) {
+    if let Err(e) = tokio::fs::remove_file(path).await {
+        tracing::warn!(path = %path.display(), "cannot remove the stored policy of a failed creation: {e}");
+    }
+}

@@ -1,0 +1,61 @@
+//! Internal routes for data-plane workers (guarded by `auth::require_internal`):
+//! registration and registry pull.
+
+use axum::extract::State;
+use omnigraph_api::{ApiError, ApiJson, RegistryDocument, WorkerRegistration};
+use reqwest::Url;
+
+use crate::state::AppState;
+
+/// Longest accepted worker id.
+const MAX_WORKER_ID_LEN: usize = 128;
+
+/// `POST /internal/workers`: a worker announces `{ worker_id, url }` and receives the
+/// current registry. Pushes to it start at once.
+pub async fn register_worker(
+    State(state): State<AppState>,
+    ApiJson(registration): ApiJson<WorkerRegistration>,
+) -> Result<ApiJson<RegistryDocument>, ApiError> {
+    let worker_id = validate_worker_id(&registration.worker_id)?;
+    let url = validate_worker_url(&registration.url)?;
+    // The document first: the push task then has nothing older to send.
+    let document = state.registry.document();
+    state.workers.register(worker_id, url);
+    Ok(ApiJson((*document).clone()))
+}
+
+/// `GET /internal/registry`: the current registry (workers pull it at start and
+/// periodically).
+pub async fn get_registry(State(state): State<AppState>) -> ApiJson<RegistryDocument> {
+    ApiJson((*state.registry.document()).clone())
+}
+
+fn validate_worker_id(raw: &str) -> Result<String, ApiError> {
+    let id = raw.trim();
+    if id.is_empty() {
+        return Err(ApiError::bad_request("`worker_id` is empty"));
+    }
+    if id.len() > MAX_WORKER_ID_LEN {
+        return Err(ApiError::bad_request(format!(
+            "`worker_id` has {} bytes, at most {MAX_WORKER_ID_LEN} are allowed",
+            id.len()
+        )));
+    }
+    if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::bad_request(
+            "`worker_id` may not contain whitespace or control characters",
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+fn validate_worker_url(raw: &str) -> Result<Url, ApiError> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| ApiError::bad_request(format!("`url` {raw:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ApiError::bad_request(format!(
+            "`url` {raw:?} must be an http:// or https:// URL with a host"
+        )));
+    }
+    Ok(url)
+}

@@ -1,0 +1,224 @@
+//! The registry: graph_id -> (uri, policy TEXT) at a generation number. Generation 1 is
+//! what omnigraph.yaml held at start; every change adds one. Each generation is
+//! published on a watch channel that the worker pushers follow.
+//!
+//! A graph being created holds a [`Reservation`] of its id and normalized uri from the
+//! pre-check until it is published or abandoned, so two requests of this process can
+//! never both create storage for the same id or uri.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use omnigraph_api::{GraphInfo, RegistryDocument, RegistryGraph};
+use omnigraph_config::{normalize_uri, GraphId};
+use tokio::sync::watch;
+
+/// One graph as workers serve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredGraph {
+    pub uri: String,
+    /// Per-graph policy file content, validated.
+    pub policy: Option<String>,
+}
+
+/// A graph id or uri that is taken, or about to be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryConflict {
+    #[error("graph '{0}' already exists")]
+    DuplicateId(GraphId),
+    #[error("uri {uri} is already used by graph '{existing}'")]
+    DuplicateUri { uri: String, existing: GraphId },
+    #[error("graph '{0}' is being created by another request")]
+    IdInFlight(GraphId),
+    #[error("uri {0} is being used by another graph creation in progress")]
+    UriInFlight(String),
+}
+
+struct RegistryState {
+    generation: u64,
+    graphs: BTreeMap<GraphId, RegisteredGraph>,
+    reserved_ids: BTreeSet<GraphId>,
+    reserved_uris: BTreeSet<String>,
+}
+
+impl RegistryState {
+    fn uri_owner(&self, normalized: &str) -> Option<&GraphId> {
+        self.graphs
+            .iter()
+            .find(|(_, g)| normalize_uri(&g.uri) == normalized)
+            .map(|(id, _)| id)
+    }
+
+    fn check_free(
+        &self,
+        id: &GraphId,
+        uri: &str,
+        normalized: &str,
+    ) -> Result<(), RegistryConflict> {
+        if self.graphs.contains_key(id) {
+            return Err(RegistryConflict::DuplicateId(id.clone()));
+        }
+        if let Some(existing) = self.uri_owner(normalized) {
+            return Err(RegistryConflict::DuplicateUri {
+                uri: uri.to_owned(),
+                existing: existing.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn document(&self) -> RegistryDocument {
+        RegistryDocument {
+            generation: self.generation,
+            graphs: self
+                .graphs
+                .iter()
+                .map(|(id, g)| RegistryGraph {
+                    graph_id: id.to_string(),
+                    uri: g.uri.clone(),
+                    policy: g.policy.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+pub struct Registry {
+    state: Mutex<RegistryState>,
+    published: watch::Sender<Arc<RegistryDocument>>,
+}
+
+impl Registry {
+    /// The registry at generation 1.
+    pub fn new(graphs: BTreeMap<GraphId, RegisteredGraph>) -> Arc<Registry> {
+        let state = RegistryState {
+            generation: 1,
+            graphs,
+            reserved_ids: BTreeSet::new(),
+            reserved_uris: BTreeSet::new(),
+        };
+        let (published, _) = watch::channel(Arc::new(state.document()));
+        Arc::new(Registry {
+            state: Mutex::new(state),
+            published,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RegistryState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current generation's document.
+    pub fn document(&self) -> Arc<RegistryDocument> {
+        self.published.borrow().clone()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Follows every published generation.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<RegistryDocument>> {
+        self.published.subscribe()
+    }
+
+    /// Every graph, sorted by id.
+    pub fn graph_infos(&self) -> Vec<GraphInfo> {
+        self.lock()
+            .graphs
+            .iter()
+            .map(|(id, g)| GraphInfo {
+                graph_id: id.to_string(),
+                uri: g.uri.clone(),
+            })
+            .collect()
+    }
+
+    /// Pre-check (section 4 step 4): the id and the normalized uri are neither
+    /// registered nor reserved by a creation in progress; reserves both.
+    pub fn reserve(
+        self: &Arc<Self>,
+        id: &GraphId,
+        uri: &str,
+    ) -> Result<Reservation, RegistryConflict> {
+        let normalized = normalize_uri(uri);
+        let mut state = self.lock();
+        state.check_free(id, uri, &normalized)?;
+        if state.reserved_ids.contains(id) {
+            return Err(RegistryConflict::IdInFlight(id.clone()));
+        }
+        if state.reserved_uris.contains(&normalized) {
+            return Err(RegistryConflict::UriInFlight(uri.to_owned()));
+        }
+        state.reserved_ids.insert(id.clone());
+        state.reserved_uris.insert(normalized.clone());
+        Ok(Reservation {
+            registry: self.clone(),
+            id: id.clone(),
+            normalized_uri: normalized,
+        })
+    }
+
+    /// Publishes a reserved graph as the next generation, re-checking duplicates
+    /// atomically (section 4 step 7).
+    pub fn publish(
+        &self,
+        reservation: Reservation,
+        graph: RegisteredGraph,
+    ) -> Result<Arc<RegistryDocument>, RegistryConflict> {
+        let mut state = self.lock();
+        state.check_free(&reservation.id, &graph.uri, &reservation.normalized_uri)?;
+        state.graphs.insert(reservation.id.clone(), graph);
+        let document = self.advance(&mut state);
+        drop(state); // the reservation's release takes the lock again
+        drop(reservation);
+        Ok(document)
+    }
+
+    /// Moves the generation past `seen` (a generation a worker reports holding, e.g.
+    /// from before this control plane restarted at 1) and republishes the same graphs,
+    /// so that the worker, which applies only newer generations, converges to them.
+    pub fn republish_past(&self, seen: u64) -> Option<Arc<RegistryDocument>> {
+        let mut state = self.lock();
+        if seen < state.generation {
+            return None;
+        }
+        state.generation = seen;
+        Some(self.advance(&mut state))
+    }
+
+    fn advance(&self, state: &mut RegistryState) -> Arc<RegistryDocument> {
+        state.generation = state.generation.saturating_add(1);
+        let document = Arc::new(state.document());
+        // Sent while the state lock is held, so generations are published in order.
+        self.published.send_replace(document.clone());
+        tracing::info!(
+            generation = document.generation,
+            graphs = document.graphs.len(),
+            "registry generation published"
+        );
+        document
+    }
+
+    fn release(&self, id: &GraphId, normalized_uri: &str) {
+        let mut state = self.lock();
+        state.reserved_ids.remove(id);
+        state.reserved_uris.remove(normalized_uri);
+    }
+}
+
+/// A graph id and uri held for one creation; released on drop.
+pub struct Reservation {
+    registry: Arc<Registry>,
+    id: GraphId,
+    normalized_uri: String,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.registry.release(&self.id, &self.normalized_uri);
+    }
+}
+
+#[cfg(test)]
+mod tests;

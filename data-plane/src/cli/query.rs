@@ -1,0 +1,66 @@
+use clap::Args;
+use omnigraph_engine::{run_query, Graph, QueryResult};
+use serde_json::Value;
+
+use super::query_source::QuerySourceArgs;
+use super::{print_json, CliError};
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[arg(long)]
+    pub store: String,
+    #[command(flatten)]
+    pub source: QuerySourceArgs,
+    /// Print `{ "columns": [...], "rows": [...] }` instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Read at this graph version instead of the latest.
+    #[arg(long)]
+    pub version: Option<u64>,
+}
+
+pub async fn run(a: QueryArgs) -> Result<(), CliError> {
+    let graph = Graph::open(&a.store).await?;
+    let snap = graph.snapshot(a.version).await?;
+    let query = a.source.compile(&snap)?;
+    let result = run_query(&snap, &query, &a.source.params()?).await?;
+    if a.json {
+        return print_json(&result);
+    }
+    print!("{}", render_table(&result));
+    Ok(())
+}
+
+/// The rows as an aligned text table, then the row count.
+fn render_table(result: &QueryResult) -> String {
+    let cells: Vec<Vec<String>> = result
+        .rows
+        .iter()
+        .map(|row| result.columns.iter().map(|c| cell_text(row.get(c).unwrap_or(&Value::Null))).collect())
+        .collect();
+    let widths: Vec<usize> = result
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| cells.iter().map(|r| r[i].chars().count()).chain([c.chars().count()]).max().unwrap_or(0))
+        .collect();
+    let line = |values: &[String]| -> String {
+        let padded: Vec<String> = values.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(&result.columns);
+    out.push_str(&line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>()));
+    for row in &cells {
+        out.push_str(&line(row));
+    }
+    let n = result.rows.len();
+    out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
+    out
+}
+
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,239 @@
+//! Adjacency of one edge table version, in the id spaces (lineages) of its endpoint node
+//! tables: the edge list by row address, and CSR forward and reverse built from it. A later
+//! version of the table is patched from an earlier one (deleted rows out, appended rows in).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, UInt64Array};
+use arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
+use lance::Dataset;
+
+use super::delta::{scan_fragments, TableDelta};
+use super::nodes::NodeData;
+use crate::columns::{DST_COLUMN, SRC_COLUMN};
+use crate::error::{EngineError, Result};
+
+/// Column Lance adds for `with_row_address`.
+const ROW_ADDR: &str = "_rowaddr";
+
+/// Compressed sparse rows: the neighbours of id `i` are `targets[offsets[i]..offsets[i+1]]`,
+/// sorted by id. Parallel edges appear once each (join semantics).
+pub struct Csr {
+    offsets: Vec<usize>,
+    targets: Vec<u32>,
+}
+
+impl Csr {
+    fn build(nodes: usize, from: &[u32], to: &[u32]) -> Csr {
+        let mut offsets = vec![0usize; nodes + 1];
+        for s in from {
+            offsets[*s as usize + 1] += 1;
+        }
+        for i in 0..nodes {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut targets = vec![0u32; from.len()];
+        for (s, d) in from.iter().zip(to) {
+            targets[fill[*s as usize]] = *d;
+            fill[*s as usize] += 1;
+        }
+        for i in 0..nodes {
+            targets[offsets[i]..offsets[i + 1]].sort_unstable();
+        }
+        Csr { offsets, targets }
+    }
+
+    /// Neighbours of `id` (none for ids beyond the space this was built for).
+    pub fn neighbors(&self, id: u32) -> &[u32] {
+        let i = id as usize;
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.targets[a..b],
+            _ => &[],
+        }
+    }
+
+    /// Average out-degree over the nodes that could have edges.
+    pub fn mean_degree(&self) -> f64 {
+        let nodes = self.offsets.len().saturating_sub(1).max(1);
+        self.targets.len() as f64 / nodes as f64
+    }
+}
+
+/// Live edges as parallel lists, ordered by row address.
+#[derive(Default)]
+struct EdgeList {
+    addr: Vec<u64>,
+    src: Vec<u32>,
+    dst: Vec<u32>,
+}
+
+pub struct EdgeData {
+    pub src_lineage: u64,
+    pub dst_lineage: u64,
+    /// Lance versions of the endpoint node tables it was built or patched with.
+    pub node_versions: (u64, u64),
+    dataset: Arc<Dataset>,
+    /// Edges skipped because an endpoint key had no node (only in damaged tables).
+    pub dangling: usize,
+    edges: EdgeList,
+    pub forward: Csr,
+    pub reverse: Csr,
+}
+
+impl EdgeData {
+    pub async fn build(dataset: Arc<Dataset>, src: Arc<NodeData>, dst: Arc<NodeData>) -> Result<EdgeData> {
+        let mut scanner = dataset.scan();
+        scanner.project(&[SRC_COLUMN, DST_COLUMN])?;
+        scanner.with_row_address();
+        let batches: Vec<RecordBatch> = scanner.try_into_stream().await?.try_collect().await?;
+        // Resolving millions of endpoint keys is CPU work: off the async workers, on every core.
+        tokio::task::spawn_blocking(move || {
+            let (mut edges, dangling) = resolve_parallel(&batches, &src, &dst)?;
+            sort_by_address(&mut edges);
+            Ok(EdgeData::from_list(dataset, edges, dangling, &src, &dst))
+        })
+        .await
+        .map_err(|e| EngineError::Corrupt(format!("adjacency build failed: {e}")))?
+    }
+
+    /// The adjacency of `dataset` (a later version of the parent's table), or None when the
+    /// change is too large for a patch to pay off.
+    pub async fn patch(
+        parent: &EdgeData,
+        dataset: Arc<Dataset>,
+        delta: &TableDelta,
+        src: Arc<NodeData>,
+        dst: Arc<NodeData>,
+    ) -> Result<Option<EdgeData>> {
+        if (delta.appended_rows() + delta.deleted.len()) * 4 > parent.edges.addr.len().max(4096) {
+            return Ok(None);
+        }
+        let (columns, addrs) = scan_fragments(&dataset, &delta.appended, &[SRC_COLUMN, DST_COLUMN]).await?;
+        let doomed = parent.deleted_positions(delta);
+        let mut edges = EdgeList::default();
+        for i in 0..parent.edges.addr.len() {
+            if !doomed.contains(&i) {
+                edges.addr.push(parent.edges.addr[i]);
+                edges.src.push(parent.edges.src[i]);
+                edges.dst.push(parent.edges.dst[i]);
+            }
+        }
+        let mut dangling = parent.dangling;
+        if let [s, d] = columns.as_slice() {
+            let (s, d) = (src.lookup_all(s.as_ref()), dst.lookup_all(d.as_ref()));
+            for ((a, b), addr) in s.into_iter().zip(d).zip(addrs) {
+                if a == u32::MAX || b == u32::MAX {
+                    dangling += 1;
+                    continue;
+                }
+                edges.addr.push(addr);
+                edges.src.push(a);
+                edges.dst.push(b);
+            }
+        }
+        sort_by_address(&mut edges);
+        Ok(Some(EdgeData::from_list(dataset, edges, dangling, &src, &dst)))
+    }
+
+    fn from_list(dataset: Arc<Dataset>, edges: EdgeList, dangling: usize, src: &NodeData, dst: &NodeData) -> EdgeData {
+        let forward = Csr::build(src.id_count(), &edges.src, &edges.dst);
+        let reverse = Csr::build(dst.id_count(), &edges.dst, &edges.src);
+        EdgeData {
+            src_lineage: src.lineage,
+            dst_lineage: dst.lineage,
+            node_versions: (src.version, dst.version),
+            dataset,
+            dangling,
+            edges,
+            forward,
+            reverse,
+        }
+    }
+
+    /// The table version this data describes.
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+
+    /// Positions in the edge list of the rows the delta deletes.
+    fn deleted_positions(&self, delta: &TableDelta) -> std::collections::HashSet<usize> {
+        let addr = &self.edges.addr;
+        let mut out = std::collections::HashSet::new();
+        for frag in &delta.removed_fragments {
+            let start = addr.partition_point(|a| (a >> 32) < *frag);
+            out.extend((start..addr.len()).take_while(|i| (addr[*i] >> 32) == *frag));
+        }
+        for a in &delta.deleted {
+            if let Ok(i) = addr.binary_search(a) {
+                out.insert(i);
+            }
+        }
+        out
+    }
+
+    pub fn approx_bytes(&self) -> u64 {
+        let csr = |c: &Csr| c.offsets.len() * 8 + c.targets.len() * 4;
+        (csr(&self.forward) + csr(&self.reverse) + self.edges.addr.len() * 16) as u64
+    }
+}
+
+fn sort_by_address(edges: &mut EdgeList) {
+    if edges.addr.windows(2).all(|w| w[0] <= w[1]) {
+        return;
+    }
+    let mut idx: Vec<usize> = (0..edges.addr.len()).collect();
+    idx.sort_unstable_by_key(|i| edges.addr[*i]);
+    edges.addr = idx.iter().map(|i| edges.addr[*i]).collect();
+    edges.src = idx.iter().map(|i| edges.src[*i]).collect();
+    edges.dst = idx.iter().map(|i| edges.dst[*i]).collect();
+}
+
+/// Resolve endpoint keys to ids on every core.
+fn resolve_parallel(batches: &[RecordBatch], src: &NodeData, dst: &NodeData) -> Result<(EdgeList, usize)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let per_thread = batches.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<(EdgeList, usize)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = batches.chunks(per_thread).map(|chunk| scope.spawn(move || resolve(chunk, src, dst))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(EngineError::Corrupt("adjacency worker panicked".into()))))
+            .collect()
+    });
+    let mut all = EdgeList::default();
+    let mut dangling = 0;
+    for part in parts {
+        let (list, d) = part?;
+        all.addr.extend(list.addr);
+        all.src.extend(list.src);
+        all.dst.extend(list.dst);
+        dangling += d;
+    }
+    Ok((all, dangling))
+}
+
+/// Edges of `batches` whose endpoints both exist; writers refuse dangling endpoints, so
+/// skipping only ever drops rows of a damaged table (counted).
+fn resolve(batches: &[RecordBatch], src: &NodeData, dst: &NodeData) -> Result<(EdgeList, usize)> {
+    let mut list = EdgeList::default();
+    let mut dangling = 0;
+    for batch in batches {
+        let s = src.lookup_all(batch.column(0).as_ref());
+        let d = dst.lookup_all(batch.column(1).as_ref());
+        let addrs = batch
+            .column_by_name(ROW_ADDR)
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .ok_or_else(|| EngineError::Corrupt("scan without row addresses".into()))?;
+        for ((a, b), addr) in s.into_iter().zip(d).zip(addrs.values().iter()) {
+            if a == u32::MAX || b == u32::MAX {
+                dangling += 1;
+                continue;
+            }
+            list.addr.push(*addr);
+            list.src.push(a);
+            list.dst.push(b);
+        }
+    }
+    Ok((list, dangling))
+}

@@ -1,0 +1,116 @@
+//! Helpers shared by the engine's integration tests: small graphs in temp dirs, and running
+//! query text against them.
+#![allow(dead_code)]
+
+pub mod random_graph;
+
+use std::sync::Arc;
+
+use omnigraph_engine::{execute, EngineError, Graph, LoadMode, MutationReport, Outcome, QueryResult};
+use serde_json::{json, Map, Value};
+
+/// The social schema of the end-to-end fixtures, plus a few properties for filters.
+pub const SOCIAL_SCHEMA: &str = r#"
+node Person {
+    name: String @key
+    age: I32?
+    email: String? @unique
+    tags: [String]?
+    role: enum(admin, member)?
+    joined: Date?
+    @range(age, 0..150)
+}
+node Company {
+    name: String @key
+    code: String?
+    @check(code, "^[A-Z]{3}$")
+}
+edge Knows: Person -> Person { since: Date? }
+edge WorksAt: Person -> Company @card(0..1)
+"#;
+
+/// LANGUAGE.md's example graph: Alice->Bob, Alice->Charlie, Bob->Diana.
+pub const SOCIAL_DATA: &str = r#"{"type": "Person", "data": {"name": "Alice", "age": 30, "email": "alice@example.com", "tags": ["ops", "rust"], "role": "admin", "joined": "2020-01-15"}}
+{"type": "Person", "data": {"name": "Bob", "age": 25, "email": "bob@example.com", "role": "member"}}
+{"type": "Person", "data": {"name": "Charlie", "age": 35}}
+{"type": "Person", "data": {"name": "Diana", "age": 17, "role": "member"}}
+{"type": "Company", "data": {"name": "Acme", "code": "ACM"}}
+{"type": "Company", "data": {"name": "Globex"}}
+{"edge": "Knows", "from": "Alice", "to": "Bob", "data": {"since": "2020-01-01"}}
+{"edge": "Knows", "from": "Alice", "to": "Charlie"}
+{"edge": "Knows", "from": "Bob", "to": "Diana"}
+{"edge": "WorksAt", "from": "Alice", "to": "Acme"}
+{"edge": "WorksAt", "from": "Bob", "to": "Acme"}
+{"edge": "WorksAt", "from": "Charlie", "to": "Globex"}
+"#;
+
+pub struct TestGraph {
+    pub dir: tempfile::TempDir,
+    pub graph: Arc<Graph>,
+}
+
+impl TestGraph {
+    pub async fn new(schema: &str, data: &str) -> TestGraph {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let uri = dir.path().join("g.omni").to_string_lossy().into_owned();
+        let graph = Graph::init(&uri, schema, "test").await.expect("init graph");
+        if !data.trim().is_empty() {
+            omnigraph_engine::load(&graph, data.as_bytes(), LoadMode::Overwrite, "test").await.expect("load data");
+        }
+        TestGraph { dir, graph }
+    }
+
+    pub async fn social() -> TestGraph {
+        TestGraph::new(SOCIAL_SCHEMA, SOCIAL_DATA).await
+    }
+
+    pub async fn load(&self, data: &str, mode: LoadMode) {
+        omnigraph_engine::load(&self.graph, data.as_bytes(), mode, "test").await.expect("load data");
+    }
+
+    /// Run a read (at `version`, or the latest) and return its result.
+    pub async fn try_read_at(&self, text: &str, params: Value, version: Option<u64>) -> Result<QueryResult, EngineError> {
+        match execute(&self.graph, text, None, &as_map(params), version, "test").await? {
+            Outcome::Read(r) => Ok(r),
+            Outcome::Mutation(m) => panic!("expected a read, got a mutation report {m:?}"),
+        }
+    }
+
+    pub async fn read(&self, text: &str, params: Value) -> QueryResult {
+        self.try_read_at(text, params, None).await.unwrap_or_else(|e| panic!("query failed: {e}\n{text}"))
+    }
+
+    /// The rows as one JSON array, for exact comparisons.
+    pub async fn rows(&self, text: &str, params: Value) -> Value {
+        Value::Array(self.read(text, params).await.rows.into_iter().map(Value::Object).collect())
+    }
+
+    pub async fn try_mutate(&self, text: &str, params: Value) -> Result<MutationReport, EngineError> {
+        match execute(&self.graph, text, None, &as_map(params), None, "test").await? {
+            Outcome::Mutation(m) => Ok(m),
+            Outcome::Read(r) => panic!("expected a mutation, got rows {r:?}"),
+        }
+    }
+
+    pub async fn mutate(&self, text: &str, params: Value) -> MutationReport {
+        self.try_mutate(text, params).await.unwrap_or_else(|e| panic!("mutation failed: {e}\n{text}"))
+    }
+
+    pub async fn version(&self) -> u64 {
+        self.graph.snapshot(None).await.expect("snapshot").version()
+    }
+
+    /// Names of all persons, in key order.
+    pub async fn person_names(&self) -> Vec<String> {
+        let r = self.read("query q() { match { $p: Person } return { $p.name } }", json!({})).await;
+        r.rows.iter().map(|row| row["p.name"].as_str().unwrap_or_default().to_string()).collect()
+    }
+}
+
+pub fn as_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        Value::Null => Map::new(),
+        other => panic!("params must be an object, got {other}"),
+    }
+}

@@ -1,0 +1,104 @@
+//! Reads after writes: random mutations interleaved with random queries, every answer compared
+//! with the naive evaluator on a mirror of the graph. The per-version query data is patched
+//! from the previous version after each write, so this pins that patching is never stale.
+
+mod common;
+
+use common::random_graph::*;
+use common::TestGraph;
+use omnigraph_engine::query::cache::table_data_cache;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone)]
+enum Op {
+    InsertPerson { i: usize, age: Option<i32> },
+    DeletePerson { i: usize },
+    UpdateAge { i: usize, age: Option<i32> },
+    InsertKnows { a: usize, b: usize },
+    DeleteKnowsFrom { a: usize },
+    InsertWorks { a: usize, c: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let age = proptest::option::weighted(0.8, 0i32..4);
+    prop_oneof![
+        (0usize..8, age.clone()).prop_map(|(i, age)| Op::InsertPerson { i, age }),
+        (0usize..8).prop_map(|i| Op::DeletePerson { i }),
+        (0usize..8, age).prop_map(|(i, age)| Op::UpdateAge { i, age }),
+        (0usize..8, 0usize..8).prop_map(|(a, b)| Op::InsertKnows { a, b }),
+        (0usize..8).prop_map(|a| Op::DeleteKnowsFrom { a }),
+        (0usize..8, 0usize..3).prop_map(|(a, c)| Op::InsertWorks { a, c }),
+    ]
+}
+
+fn present(spec: &GraphSpec, i: usize) -> bool {
+    spec.present.get(i).copied().unwrap_or(false)
+}
+
+/// Apply `op` to the mirror and return the mutation that does the same to the graph, or None
+/// when the op does not apply to the current state (it would be refused).
+fn apply(spec: &mut GraphSpec, op: &Op) -> Option<(&'static str, Value)> {
+    match *op {
+        Op::InsertPerson { i, age } if !present(spec, i) => {
+            if spec.ages.len() <= i {
+                spec.ages.resize(i + 1, None);
+                spec.present.resize(i + 1, false);
+            }
+            spec.ages[i] = age;
+            spec.present[i] = true;
+            Some(("query q($n: String, $a: I32?) { insert Person { name: $n, age: $a } }", json!({"n": person(i), "a": age})))
+        }
+        Op::DeletePerson { i } if present(spec, i) => {
+            spec.present[i] = false;
+            spec.knows.retain(|(a, b)| *a != i && *b != i);
+            spec.works.retain(|(a, _)| *a != i);
+            Some(("query q($n: String) { delete Person where name = $n }", json!({"n": person(i)})))
+        }
+        Op::UpdateAge { i, age } if present(spec, i) => {
+            spec.ages[i] = age;
+            Some(("query q($n: String, $a: I32?) { update Person set { age: $a } where name = $n }", json!({"n": person(i), "a": age})))
+        }
+        Op::InsertKnows { a, b } if present(spec, a) && present(spec, b) => {
+            spec.knows.push((a, b));
+            Some(("query q($a: String, $b: String) { insert Knows { from: $a, to: $b } }", json!({"a": person(a), "b": person(b)})))
+        }
+        Op::DeleteKnowsFrom { a } => {
+            spec.knows.retain(|(x, _)| *x != a);
+            Some(("query q($a: String) { delete Knows where from = $a }", json!({"a": person(a)})))
+        }
+        Op::InsertWorks { a, c } if present(spec, a) && c < spec.companies => {
+            spec.works.push((a, c));
+            Some(("query q($a: String, $c: String) { insert WorksAt { from: $a, to: $c } }", json!({"a": person(a), "c": company(c)})))
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn reads_after_random_writes_match_the_naive_evaluator() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
+    let mut runner = TestRunner::new(Config { cases, ..Config::default() });
+    let steps = proptest::collection::vec((op(), query_spec(), query_spec()), 1..8);
+    runner
+        .run(&(graph_spec(), steps), |(mut spec, steps)| {
+            rt.block_on(async {
+                let g = TestGraph::new(SCHEMA, &spec.jsonl()).await;
+                for (op, q1, q2) in &steps {
+                    if let Some((text, params)) = apply(&mut spec, op) {
+                        g.try_mutate(text, params).await.map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
+                    }
+                    for q in [q1, q2] {
+                        check(&g, &spec, q).await.map_err(|e| TestCaseError::fail(format!("after {op:?}:\n{e}")))?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+    let counters = table_data_cache().counters();
+    eprintln!("table data: {counters:?}");
+    assert!(counters.patched > 0, "{counters:?}");
+}
