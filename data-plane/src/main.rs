@@ -3,6 +3,7 @@
 //! `snapshot`, `export`).
 
 mod cli;
+mod server;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,7 @@ mod mutate;
 mod query;
 mod query_source;
 mod schema;
+mod serve;
 mod snapshot;
 
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ pub enum CliError {
     Usage(String),
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Serve(#[from] crate::server::ServeError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -51,6 +54,8 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Write the graph as JSONL (the load format) to stdout.
     Export(export::ExportArgs),
+    /// Serve graphs over HTTP (a data-plane worker).
+    Serve(serve::ServeArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -62,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Schema { command } => schema::run(command).await,
         Command::Snapshot(a) => snapshot::run(a).await,
         Command::Export(a) => export::run(a).await,
+        Command::Serve(a) => serve::run(a).await,
     }
 }
 

@@ -296,5 +296,13 @@ async fn key_checks_agree_with_a_warm_query_cache() {
     let gone = r#"query q() { delete Person where name = "Diana" insert Knows { from: "Alice", to: "Diana" } }"#;
     assert!(matches!(g.try_mutate(gone, json!({})).await, Err(EngineError::Constraint(_))));
     g.mutate(r#"query q() { insert Knows { from: "Bob", to: "Alice" } }"#, json!({})).await;
+    // Still no read since the first one: keys are checked against it plus the delta since.
+    for name in ["Bob", "Diana", "Alice"] {
+        let dup = g.try_mutate("query q($n: String) { insert Person { name: $n } }", json!({"n": name})).await;
+        assert!(matches!(dup, Err(EngineError::Constraint(_))), "{name}: {dup:?}");
+    }
+    g.mutate(r#"query q() { delete Person where name = "Charlie" }"#, json!({})).await;
+    g.mutate(r#"query q() { insert Person { name: "Charlie" } insert Knows { from: "Charlie", to: "Bob" } }"#, json!({})).await;
     assert_eq!(g.rows(FRIENDS, json!({"name": "Bob"})).await, json!([{"f.name": "Alice"}]));
+    assert_eq!(g.rows(FRIENDS, json!({"name": "Charlie"})).await, json!([{"f.name": "Bob"}]));
 }

@@ -127,9 +127,7 @@ impl TableOverlay {
             scanner.filter(&pushed.join(" AND "))?;
         }
         scanner.with_row_address();
-        let t = std::time::Instant::now();
         let mut stream = scanner.try_into_stream().await?;
-        eprintln!("TIMING plan {:?} {:?}", t.elapsed(), pushed);
         let mut out = vec![];
         while let Some(batch) = stream.try_next().await? {
             let addrs = batch
@@ -149,7 +147,6 @@ impl TableOverlay {
                 }
             }
         }
-        eprintln!("TIMING scan {:?}", t.elapsed());
         Ok(out)
     }
 

@@ -10,7 +10,7 @@ use super::rows::{canonical, display_name};
 use super::Mutator;
 use crate::columns::{coerce_key, key_text};
 use crate::error::{EngineError, Result};
-use crate::query::data::cached_node_data;
+use crate::query::data::probe_stored_key;
 use crate::query::value::Scalar;
 use crate::table_key::TableKey;
 
@@ -87,18 +87,23 @@ impl Mutator {
     }
 
     /// Whether a live node of `tk` has this key. Stored keys are looked up in the query cache
-    /// when a read already built this version's node ids, otherwise by Lance filter pushdown.
+    /// when a read already built node ids of this or an earlier version, otherwise by Lance
+    /// filter pushdown.
     async fn key_exists(&mut self, tk: &TableKey, key_index: usize, key: Scalar) -> Result<bool> {
-        let cached = cached_node_data(&self.snap, &tk.type_name);
-        let overlay = self.overlay(tk).await?;
         let filter = [RowFilter::eq(key_index, key.clone())];
-        if !overlay.inserted_rows(&filter).is_empty() {
+        if !self.overlay(tk).await?.inserted_rows(&filter).is_empty() {
             return Ok(true);
         }
-        if let Some(nodes) = cached {
-            return Ok(nodes.row_address(&key).is_some_and(|addr| !overlay.is_deleted(addr)));
+        let node = self.snap.catalog.node(&tk.type_name).cloned();
+        let probed = match &node {
+            Some(node) => probe_stored_key(&self.snap, node, &key).await?,
+            None => None,
+        };
+        let overlay = self.overlay(tk).await?;
+        match probed {
+            Some(addr) => Ok(addr.is_some_and(|a| !overlay.is_deleted(a))),
+            None => Ok(!overlay.live_rows(&filter).await?.is_empty()),
         }
-        Ok(!overlay.live_rows(&filter).await?.is_empty())
     }
 
     pub(super) async fn update_nodes(

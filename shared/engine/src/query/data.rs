@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use omnigraph_lang::EdgeType;
+use omnigraph_lang::query::typed::CompareOp;
+use omnigraph_lang::{EdgeType, NodeType};
 
 use super::cache::{table_data_cache, CacheKey, CachedTable};
-use super::delta::table_delta;
+use super::delta::{scan_fragments, table_delta};
+use super::value::{compare, Scalar};
 pub use super::edges::{Csr, EdgeData};
 pub use super::nodes::NodeData;
 use crate::error::{EngineError, Result};
@@ -50,13 +52,39 @@ pub async fn node_data(snap: &Snapshot, type_name: &str) -> Result<Arc<NodeData>
     }
 }
 
-/// The node data of `type_name` at the snapshot's version if some query already built it.
-pub fn cached_node_data(snap: &Snapshot, type_name: &str) -> Option<Arc<NodeData>> {
-    let (uri, version, epoch) = table_version(snap, &TableKey::node(type_name)).ok()?;
-    match table_data_cache().get_built(&CacheKey::node(&uri, version, epoch))? {
-        CachedTable::Node(n) => Some(n),
-        CachedTable::Edge(_) => None,
+/// Appended rows a key probe scans on top of cached node data before giving up.
+const MAX_PROBED_APPENDED_ROWS: usize = 10_000;
+
+/// The row address of the stored node of `type_name` with `key` at the snapshot's version,
+/// answered from cached node data (of this version, or of an earlier one plus the delta to
+/// this one); None when no cached data can answer (the caller asks Lance instead).
+pub async fn probe_stored_key(snap: &Snapshot, node: &NodeType, key: &Scalar) -> Result<Option<Option<u64>>> {
+    let tk = TableKey::node(&node.name);
+    let (uri, version, epoch) = table_version(snap, &tk)?;
+    let cache = table_data_cache();
+    let cache_key = CacheKey::node(&uri, version, epoch);
+    if let Some(CachedTable::Node(n)) = cache.get_built(&cache_key) {
+        return Ok(Some(n.row_address(key)));
     }
+    let Some(CachedTable::Node(parent)) = cache.newest_before(&cache_key) else {
+        return Ok(None);
+    };
+    let ds = snap.table(&tk).await?;
+    let Some(delta) = table_delta(parent.dataset(), &ds).await? else {
+        return Ok(None);
+    };
+    if delta.appended_rows() > MAX_PROBED_APPENDED_ROWS {
+        return Ok(None);
+    }
+    let (columns, addrs) = scan_fragments(&ds, &delta.appended, &[node.key.as_str()]).await?;
+    if let Some(keys) = columns.first() {
+        let hit = (0..keys.len()).find(|row| compare(&Scalar::from_array(keys.as_ref(), *row), CompareOp::Eq, key));
+        if let Some(row) = hit {
+            return Ok(Some(Some(addrs[row])));
+        }
+    }
+    let gone = |addr: u64| delta.removed_fragments.contains(&(addr >> 32)) || delta.deleted.contains(&addr);
+    Ok(Some(parent.row_address(key).filter(|addr| !gone(*addr))))
 }
 
 /// The adjacency of edge type `edge` at the snapshot's version, in the id spaces of `src`

@@ -2,6 +2,7 @@
 //! tables: the edge list by row address, and CSR forward and reverse built from it. A later
 //! version of the table is patched from an earlier one (deleted rows out, appended rows in).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, UInt64Array};
@@ -41,6 +42,39 @@ impl Csr {
         }
         for i in 0..nodes {
             targets[offsets[i]..offsets[i + 1]].sort_unstable();
+        }
+        Csr { offsets, targets }
+    }
+
+    /// This adjacency with `removed` (one occurrence each) taken out and `added` put in, for
+    /// an id space of `nodes`: untouched neighbour lists are copied as they are.
+    fn patched(&self, nodes: usize, removed: &[(u32, u32)], added: &[(u32, u32)]) -> Csr {
+        let mut changes: BTreeMap<u32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
+        for (s, d) in removed {
+            changes.entry(*s).or_default().0.push(*d);
+        }
+        for (s, d) in added {
+            changes.entry(*s).or_default().1.push(*d);
+        }
+        let mut offsets = Vec::with_capacity(nodes + 1);
+        let mut targets = Vec::with_capacity(self.targets.len() + added.len());
+        offsets.push(0);
+        for id in 0..nodes as u32 {
+            match changes.get(&id) {
+                None => targets.extend_from_slice(self.neighbors(id)),
+                Some((gone, new)) => {
+                    let mut list = self.neighbors(id).to_vec();
+                    for d in gone {
+                        if let Some(i) = list.iter().position(|x| x == d) {
+                            list.remove(i);
+                        }
+                    }
+                    list.extend(new);
+                    list.sort_unstable();
+                    targets.extend(list);
+                }
+            }
+            offsets.push(targets.len());
         }
         Csr { offsets, targets }
     }
@@ -112,14 +146,21 @@ impl EdgeData {
         }
         let (columns, addrs) = scan_fragments(&dataset, &delta.appended, &[SRC_COLUMN, DST_COLUMN]).await?;
         let doomed = parent.deleted_positions(delta);
+        let old = &parent.edges;
+        let removed: Vec<(u32, u32)> = doomed.iter().map(|i| (old.src[*i], old.dst[*i])).collect();
         let mut edges = EdgeList::default();
-        for i in 0..parent.edges.addr.len() {
-            if !doomed.contains(&i) {
-                edges.addr.push(parent.edges.addr[i]);
-                edges.src.push(parent.edges.src[i]);
-                edges.dst.push(parent.edges.dst[i]);
+        if doomed.is_empty() {
+            edges.addr = old.addr.clone();
+            edges.src = old.src.clone();
+            edges.dst = old.dst.clone();
+        } else {
+            for i in (0..old.addr.len()).filter(|i| !doomed.contains(i)) {
+                edges.addr.push(old.addr[i]);
+                edges.src.push(old.src[i]);
+                edges.dst.push(old.dst[i]);
             }
         }
+        let mut added = vec![];
         let mut dangling = parent.dangling;
         if let [s, d] = columns.as_slice() {
             let (s, d) = (src.lookup_all(s.as_ref()), dst.lookup_all(d.as_ref()));
@@ -131,10 +172,21 @@ impl EdgeData {
                 edges.addr.push(addr);
                 edges.src.push(a);
                 edges.dst.push(b);
+                added.push((a, b));
             }
         }
         sort_by_address(&mut edges);
-        Ok(Some(EdgeData::from_list(dataset, edges, dangling, &src, &dst)))
+        let swap = |pairs: &[(u32, u32)]| -> Vec<(u32, u32)> { pairs.iter().map(|(a, b)| (*b, *a)).collect() };
+        Ok(Some(EdgeData {
+            src_lineage: src.lineage,
+            dst_lineage: dst.lineage,
+            node_versions: (src.version, dst.version),
+            dataset,
+            dangling,
+            forward: parent.forward.patched(src.id_count(), &removed, &added),
+            reverse: parent.reverse.patched(dst.id_count(), &swap(&removed), &swap(&added)),
+            edges,
+        }))
     }
 
     fn from_list(dataset: Arc<Dataset>, edges: EdgeList, dangling: usize, src: &NodeData, dst: &NodeData) -> EdgeData {

@@ -1,0 +1,61 @@
+//! Why `serve` could not start, and the engine-error -> HTTP mapping.
+
+use omnigraph_api::{ApiError, ManifestConflict};
+use omnigraph_engine::EngineError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot load {path}: {source}")]
+    Config {
+        path: String,
+        source: omnigraph_config::ConfigError,
+    },
+    #[error("cannot read policy file {path}: {source}")]
+    PolicyFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tokens(#[from] omnigraph_policy::TokenConfigError),
+    #[error(transparent)]
+    AuthSetup(#[from] omnigraph_policy::AuthSetupError),
+    #[error("give exactly one of --config and --control-plane")]
+    Source,
+    #[error("invalid --control-plane URL {0:?}")]
+    ControlPlaneUrl(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The one mapping of engine errors to the envelope.
+pub fn engine_error(e: EngineError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        EngineError::Conflict {
+            table_key,
+            expected,
+            actual,
+        } => ApiError::manifest_conflict(
+            message,
+            ManifestConflict {
+                table_key,
+                expected,
+                actual,
+            },
+        ),
+        EngineError::VersionTaken(_) | EngineError::AlreadyExists(_) => ApiError::conflict(message),
+        EngineError::NotFound(_) => ApiError::not_found(message),
+        e if e.is_user_error() => ApiError::bad_request(message),
+        _ => {
+            tracing::error!("engine error: {message}");
+            ApiError::internal(message)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `GET /healthz`.
+
+use axum::extract::State;
+use omnigraph_api::{ApiJson, AuthModeReport, HealthResponse, HealthStatus};
+use serde::Serialize;
+
+use crate::server::state::AppState;
+
+/// The shared health answer plus `ready`: the worker has applied a registry generation.
+#[derive(Debug, Serialize)]
+pub struct WorkerHealth {
+    #[serde(flatten)]
+    pub health: HealthResponse,
+    pub ready: bool,
+    pub worker_id: String,
+}
+
+pub async fn healthz(State(state): State<AppState>) -> ApiJson<WorkerHealth> {
+    let generation = state.registry.generation();
+    let open = state.registry.auth().is_open();
+    let mut warnings = Vec::new();
+    if open {
+        warnings.push("open mode (--unauthenticated): every request is allowed".to_owned());
+    }
+    if generation.is_none() {
+        warnings.push("no registry generation applied yet".to_owned());
+    }
+    ApiJson(WorkerHealth {
+        health: HealthResponse {
+            status: HealthStatus::Ok,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            auth: if open {
+                AuthModeReport::Open
+            } else {
+                AuthModeReport::Bearer
+            },
+            mode: Some(state.mode),
+            registry_generation: generation,
+            config_drift: None,
+            workers: None,
+            warnings,
+        },
+        ready: generation.is_some(),
+        worker_id: state.worker_id.clone(),
+    })
+}

@@ -1,0 +1,52 @@
+//! `POST /ingest` (alias `/load`): NDJSON in the export format, one atomic change.
+
+use std::io::Cursor;
+
+use omnigraph_api::{
+    ApiError, ApiJson, IngestMode, IngestRequest, IngestResponse, TableLoadCount,
+};
+use omnigraph_engine::{load, LoadMode};
+
+use crate::server::auth::{check_branch, Authorized, ChangeAction};
+use crate::server::error::engine_error;
+
+fn load_mode(mode: IngestMode) -> LoadMode {
+    match mode {
+        IngestMode::Overwrite => LoadMode::Overwrite,
+        IngestMode::Append => LoadMode::Append,
+        IngestMode::Merge => LoadMode::Merge,
+    }
+}
+
+pub async fn ingest(
+    auth: Authorized<ChangeAction>,
+    ApiJson(req): ApiJson<IngestRequest>,
+) -> Result<ApiJson<IngestResponse>, ApiError> {
+    if let Some(from) = &req.from {
+        check_branch(Some(from))?;
+    }
+    let branch = check_branch(req.branch.as_deref())?;
+    let graph = auth.graph.graph().await?;
+    let report = load(
+        &graph,
+        Cursor::new(req.data.into_bytes()),
+        load_mode(req.mode),
+        auth.actor_name(),
+    )
+    .await
+    .map_err(engine_error)?;
+    Ok(ApiJson(IngestResponse {
+        uri: auth.graph.uri.clone(),
+        branch,
+        mode: req.mode,
+        tables: report
+            .tables
+            .into_iter()
+            .map(|t| TableLoadCount {
+                table_key: t.table_key,
+                rows_loaded: t.rows_loaded,
+            })
+            .collect(),
+        actor_id: auth.actor_id(),
+    }))
+}

@@ -1,0 +1,32 @@
+//! `POST /read` (alias `/query`).
+
+use omnigraph_api::{ApiError, ApiJson, ReadRequest, ReadResponse, ReadTarget};
+use omnigraph_engine::run_query;
+
+use super::{compile, params_or_empty};
+use crate::server::auth::{check_branch, Authorized, ReadAction};
+use crate::server::error::engine_error;
+
+pub async fn read(
+    auth: Authorized<ReadAction>,
+    ApiJson(req): ApiJson<ReadRequest>,
+) -> Result<ApiJson<ReadResponse>, ApiError> {
+    let branch = check_branch(req.branch.as_deref())?;
+    let graph = auth.graph.graph().await?;
+    let snap = graph.snapshot(req.snapshot).await.map_err(engine_error)?;
+    let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
+    let params = params_or_empty(req.params);
+    let result = run_query(&snap, &query, &params)
+        .await
+        .map_err(engine_error)?;
+    Ok(ApiJson(ReadResponse {
+        query_name: query.name.clone(),
+        target: ReadTarget {
+            branch: Some(branch),
+            manifest_version: snap.manifest.version,
+        },
+        row_count: result.rows.len() as u64,
+        columns: result.columns,
+        rows: result.rows,
+    }))
+}

@@ -1,0 +1,16 @@
+//! `omnigraph-data-plane serve`: a stateless worker serving graphs over HTTP
+//! (SYSTEM.md sections 1, 3, 6). The registry of graphs comes from omnigraph.yaml or from
+//! the control plane (registration, pushes, periodic pulls).
+
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod handlers;
+pub mod openapi;
+pub mod registry;
+pub mod registry_client;
+pub mod run;
+pub mod state;
+
+pub use error::ServeError;
+pub use run::{serve, ServeOptions, ServeSource};
