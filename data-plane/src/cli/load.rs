@@ -22,10 +22,19 @@ pub struct LoadArgs {
 
 pub async fn run(a: LoadArgs) -> Result<(), CliError> {
     let mode: LoadMode = a.mode.parse()?;
-    let file = std::fs::File::open(&a.data).map_err(|source| CliError::Read { path: a.data.clone(), source })?;
+    let file = std::fs::File::open(&a.data).map_err(|source| CliError::Read {
+        path: a.data.clone(),
+        source,
+    })?;
     let graph = Graph::open(&a.store).await?;
     let started = std::time::Instant::now();
-    let report = omnigraph_engine::load(&graph, BufReader::with_capacity(1 << 20, file), mode, CLI_ACTOR).await?;
+    let report = omnigraph_engine::load(
+        &graph,
+        BufReader::with_capacity(1 << 20, file),
+        mode,
+        CLI_ACTOR,
+    )
+    .await?;
     if a.json {
         return print_json(&report);
     }

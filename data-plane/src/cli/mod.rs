@@ -21,7 +21,10 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Serve(#[from] crate::server::ServeError),
     #[error("cannot write output: {0}")]
@@ -29,7 +32,11 @@ pub enum CliError {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "omnigraph-data-plane", version, about = "Omnigraph data plane: serve graphs over HTTP, or work on a local graph directly")]
+#[command(
+    name = "omnigraph-data-plane",
+    version,
+    about = "Omnigraph data plane: serve graphs over HTTP, or work on a local graph directly"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -75,7 +82,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 pub const CLI_ACTOR: &str = "cli";
 
 pub fn read_file(path: &PathBuf) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.clone(), source })
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.clone(),
+        source,
+    })
 }
 
 pub fn print_json(v: &impl serde::Serialize) -> Result<(), CliError> {

@@ -39,7 +39,11 @@ impl QuerySourceArgs {
         let (source, source_name) = match (&self.text.inline, &self.text.file) {
             (Some(text), _) => (text.clone(), "request".to_string()),
             (None, Some(path)) => (read_file(path)?, path.display().to_string()),
-            (None, None) => return Err(CliError::Usage("give the query with -e TEXT or --file F.gq".into())),
+            (None, None) => {
+                return Err(CliError::Usage(
+                    "give the query with -e TEXT or --file F.gq".into(),
+                ))
+            }
         };
         omnigraph_lang::compile_named(&snap.catalog, &source, self.name.as_deref(), &source_name)
             .map_err(|e| CliError::Engine(EngineError::Lang(e)))
@@ -51,7 +55,9 @@ impl QuerySourceArgs {
         };
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(CliError::Usage("--params must be a JSON object, e.g. '{\"name\": \"Alice\"}'".into())),
+            Ok(_) => Err(CliError::Usage(
+                "--params must be a JSON object, e.g. '{\"name\": \"Alice\"}'".into(),
+            )),
             Err(e) => Err(CliError::Usage(format!("--params is not valid JSON: {e}"))),
         }
     }

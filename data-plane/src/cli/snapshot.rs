@@ -33,7 +33,13 @@ pub async fn run(a: SnapshotArgs) -> Result<(), CliError> {
             "actor": m.actor, "tables": tables
         }));
     }
-    println!("graph {}  version {}  ({} by {})", graph.uri(), m.version, m.created_at, m.actor);
+    println!(
+        "graph {}  version {}  ({} by {})",
+        graph.uri(),
+        m.version,
+        m.created_at,
+        m.actor
+    );
     println!("  {:<32} {:>12}  {:>20}", "table", "rows", "table version");
     for (k, e) in &m.tables {
         println!("  {:<32} {:>12}  {:>20}", k, e.row_count, e.version);

@@ -12,11 +12,14 @@ use std::time::{Duration, Instant};
 use omnigraph_engine::{execute, Graph, Outcome};
 use serde_json::{json, Map, Value};
 
-const POINT: &str = "query point($id: String) { match { $p: Person { uid: $id } } return { $p.name, $p.age } }";
-const HOP1: &str = "query hop1($id: String) { match { $p: Person { uid: $id } $p knows $f } return { $f.name } }";
+const POINT: &str =
+    "query point($id: String) { match { $p: Person { uid: $id } } return { $p.name, $p.age } }";
+const HOP1: &str =
+    "query hop1($id: String) { match { $p: Person { uid: $id } $p knows $f } return { $f.name } }";
 const HOP2: &str = "query hop2($id: String) { match { $p: Person { uid: $id } $p knows $m $m knows $x } return { $x.name } }";
 const FILT: &str = "query filt() { match { $p: Person $p.age > 40 $p.city = \"Oslo\" } return { $p.name } limit 10 }";
-const LINK: &str = "query link($a: String, $b: String) { insert Knows { from: $a, to: $b, since: 2024 } }";
+const LINK: &str =
+    "query link($a: String, $b: String) { insert Knows { from: $a, to: $b, since: 2024 } }";
 const INSERT: &str =
     "query add($id: String) { insert Person { uid: $id, name: \"Bench\", age: 30, city: \"Oslo\" } }";
 
@@ -78,13 +81,22 @@ async fn main() {
         eprintln!("cannot open {store}: {e}");
         std::process::exit(1);
     });
-    let nodes = graph.snapshot(None).await.map(|s| s.row_count(&omnigraph_engine::TableKey::node("Person"))).unwrap_or(0);
+    let nodes = graph
+        .snapshot(None)
+        .await
+        .map(|s| s.row_count(&omnigraph_engine::TableKey::node("Person")))
+        .unwrap_or(0);
     println!("graph {store}: {nodes} Person nodes");
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let ids: Vec<String> = (0..samples).map(|_| format!("p{}", rng.below(nodes.max(1)))).collect();
+    let ids: Vec<String> = (0..samples)
+        .map(|_| format!("p{}", rng.below(nodes.max(1))))
+        .collect();
 
     let (cold, _) = run(&graph, HOP2, json!({"id": ids[0]})).await;
-    println!("cold first query (builds node ids + adjacency): {:.1} ms", cold.as_secs_f64() * 1000.0);
+    println!(
+        "cold first query (builds node ids + adjacency): {:.1} ms",
+        cold.as_secs_f64() * 1000.0
+    );
     for (name, text) in [("point", POINT), ("1-hop", HOP1), ("2-hop", HOP2)] {
         run(&graph, text, json!({"id": ids[0]})).await;
         let mut times = vec![];
@@ -114,15 +126,26 @@ async fn main() {
     }
     summary("1-row insert", times, inserts);
     let (after_write, _) = run(&graph, HOP1, json!({"id": ids[0]})).await;
-    println!("first 1-hop after a node insert (patches node ids): {:.1} ms", after_write.as_secs_f64() * 1000.0);
+    println!(
+        "first 1-hop after a node insert (patches node ids): {:.1} ms",
+        after_write.as_secs_f64() * 1000.0
+    );
     let mut times = vec![];
     for i in 0..inserts {
-        let (t, _) = run(&graph, LINK, json!({"a": ids[i % ids.len()], "b": ids[(i + 1) % ids.len()]})).await;
+        let (t, _) = run(
+            &graph,
+            LINK,
+            json!({"a": ids[i % ids.len()], "b": ids[(i + 1) % ids.len()]}),
+        )
+        .await;
         times.push(t);
     }
     summary("1-edge insert", times, inserts);
     let (after_link, _) = run(&graph, HOP2, json!({"id": ids[0]})).await;
-    println!("first 2-hop after an edge insert (patches adjacency): {:.1} ms", after_link.as_secs_f64() * 1000.0);
+    println!(
+        "first 2-hop after an edge insert (patches adjacency): {:.1} ms",
+        after_link.as_secs_f64() * 1000.0
+    );
     let (warm_again, _) = run(&graph, HOP2, json!({"id": ids[1]})).await;
     println!("next 2-hop: {:.3} ms", warm_again.as_secs_f64() * 1000.0);
 }

@@ -34,7 +34,9 @@ pub fn base_arrow_type(b: BaseType) -> DataType {
 pub fn arrow_type(ty: &PropType) -> DataType {
     match ty {
         PropType::Base(b) => base_arrow_type(*b),
-        PropType::List(b) => DataType::List(Arc::new(Field::new("item", base_arrow_type(*b), true))),
+        PropType::List(b) => {
+            DataType::List(Arc::new(Field::new("item", base_arrow_type(*b), true)))
+        }
         PropType::Enum(_) => DataType::Utf8,
         PropType::Vector(n) => DataType::FixedSizeList(
             Arc::new(Field::new("item", DataType::Float32, true)),
@@ -50,7 +52,9 @@ fn prop_field(p: &Property) -> Field {
 }
 
 pub fn node_schema(node: &NodeType) -> SchemaRef {
-    Arc::new(Schema::new(node.properties.iter().map(prop_field).collect::<Vec<_>>()))
+    Arc::new(Schema::new(
+        node.properties.iter().map(prop_field).collect::<Vec<_>>(),
+    ))
 }
 
 pub fn edge_schema(catalog: &Catalog, edge: &EdgeType) -> SchemaRef {
@@ -116,7 +120,10 @@ pub fn append_json(builder: &mut dyn ArrayBuilder, ty: &PropType, v: &Value) -> 
                     fb.append(true);
                     Ok(())
                 }
-                Value::Array(items) => Err(format!("expected Vector({n}), got {} elements", items.len())),
+                Value::Array(items) => Err(format!(
+                    "expected Vector({n}), got {} elements",
+                    items.len()
+                )),
                 _ => Err(format!("expected Vector({n})")),
             }
         }
@@ -189,9 +196,9 @@ fn append_base(builder: &mut dyn ArrayBuilder, b: BaseType, v: &Value) -> Result
             let bl = downcast::<Date32Builder>(builder)?;
             match v {
                 Value::Null => bl.append_null(),
-                Value::String(s) => bl.append_value(parse_date(s).ok_or_else(|| {
-                    format!("`{s}` is not a Date (YYYY-MM-DD)")
-                })?),
+                Value::String(s) => bl.append_value(
+                    parse_date(s).ok_or_else(|| format!("`{s}` is not a Date (YYYY-MM-DD)"))?,
+                ),
                 _ => return Err(expected()),
             }
         }
@@ -243,7 +250,11 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -302,11 +313,19 @@ pub fn cell_json(array: &dyn Array, row: usize) -> Value {
     }
     if let Some(a) = any.downcast_ref::<ListArray>() {
         let inner = a.value(row);
-        return Value::Array((0..inner.len()).map(|i| cell_json(inner.as_ref(), i)).collect());
+        return Value::Array(
+            (0..inner.len())
+                .map(|i| cell_json(inner.as_ref(), i))
+                .collect(),
+        );
     }
     if let Some(a) = any.downcast_ref::<FixedSizeListArray>() {
         let inner = a.value(row);
-        return Value::Array((0..inner.len()).map(|i| cell_json(inner.as_ref(), i)).collect());
+        return Value::Array(
+            (0..inner.len())
+                .map(|i| cell_json(inner.as_ref(), i))
+                .collect(),
+        );
     }
     if let Some(a) = any.downcast_ref::<LargeStringArray>() {
         return Value::String(a.value(row).to_string());
@@ -315,7 +334,9 @@ pub fn cell_json(array: &dyn Array, row: usize) -> Value {
 }
 
 fn float_json(f: f64) -> Value {
-    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// The canonical text of a key value, used to match edge endpoints to node keys

@@ -21,7 +21,10 @@ impl RowRules {
                 .map_err(|e| EngineError::Corrupt(format!("@check pattern {}: {e}", c.pattern)))?;
             compiled.push((c.property.clone(), re, c.pattern.clone()));
         }
-        Ok(RowRules { ranges: ranges.to_vec(), checks: compiled })
+        Ok(RowRules {
+            ranges: ranges.to_vec(),
+            checks: compiled,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -51,7 +54,9 @@ impl RowRules {
         for (prop, re, pattern) in &self.checks {
             if let Some(Value::String(s)) = get(prop) {
                 if !re.is_match(s) {
-                    return Err(format!("@check({prop}, \"{pattern}\"): `{s}` does not match"));
+                    return Err(format!(
+                        "@check({prop}, \"{pattern}\"): `{s}` does not match"
+                    ));
                 }
             }
         }

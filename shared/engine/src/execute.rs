@@ -41,7 +41,9 @@ pub async fn execute(
                     query.name
                 )));
             }
-            Ok(Outcome::Mutation(run_mutation(graph, &query, params, actor).await?))
+            Ok(Outcome::Mutation(
+                run_mutation(graph, &query, params, actor).await?,
+            ))
         }
     }
 }

@@ -25,7 +25,11 @@ impl ExportFilter {
 }
 
 /// Write every row of the snapshot to `out`, one JSON object per line, batch by batch.
-pub async fn export(snap: &Snapshot, filter: &ExportFilter, out: &mut (dyn Write + Send)) -> Result<u64> {
+pub async fn export(
+    snap: &Snapshot,
+    filter: &ExportFilter,
+    out: &mut (dyn Write + Send),
+) -> Result<u64> {
     let mut lines = 0;
     for node in &snap.catalog.nodes {
         if !filter.wants(&node.name) {
@@ -77,7 +81,10 @@ pub fn node_lines(type_name: &str, batch: &RecordBatch) -> Vec<String> {
 }
 
 pub fn edge_lines(edge_name: &str, batch: &RecordBatch) -> Vec<String> {
-    let (Some(src), Some(dst)) = (batch.column_by_name(SRC_COLUMN), batch.column_by_name(DST_COLUMN)) else {
+    let (Some(src), Some(dst)) = (
+        batch.column_by_name(SRC_COLUMN),
+        batch.column_by_name(DST_COLUMN),
+    ) else {
         return vec![];
     };
     (0..batch.num_rows())

@@ -48,7 +48,10 @@ pub struct Change {
 
 impl Change {
     pub fn new() -> Self {
-        Change { staged: BTreeMap::new(), read_deps: BTreeSet::new() }
+        Change {
+            staged: BTreeMap::new(),
+            read_deps: BTreeSet::new(),
+        }
     }
 }
 
@@ -82,18 +85,36 @@ impl Graph {
             let key = TableKey::node(&node.name);
             let path = table_dir(&key, &init_id);
             let version = create_empty(&loc.child_uri(&path), node_schema(node)).await?;
-            tables.insert(key.to_string(), TableEntry { path, version, row_count: 0, changed_in: 1 });
+            tables.insert(
+                key.to_string(),
+                TableEntry {
+                    path,
+                    version,
+                    row_count: 0,
+                    changed_in: 1,
+                },
+            );
         }
         for edge in &catalog.edges {
             let key = TableKey::edge(&edge.name);
             let path = table_dir(&key, &init_id);
             let version = create_empty(&loc.child_uri(&path), edge_schema(&catalog, edge)).await?;
-            tables.insert(key.to_string(), TableEntry { path, version, row_count: 0, changed_in: 1 });
+            tables.insert(
+                key.to_string(),
+                TableEntry {
+                    path,
+                    version,
+                    row_count: 0,
+                    changed_in: 1,
+                },
+            );
         }
         let first = GraphManifest::first(schema_source.to_string(), tables, actor);
         match manifests.publish(&first).await {
             Ok(()) => {}
-            Err(EngineError::VersionTaken(_)) => return Err(EngineError::AlreadyExists(loc.uri.clone())),
+            Err(EngineError::VersionTaken(_)) => {
+                return Err(EngineError::AlreadyExists(loc.uri.clone()))
+            }
             Err(e) => return Err(e),
         }
         Ok(Arc::new(Self::from_location(loc)))
@@ -141,7 +162,11 @@ impl Graph {
 
     fn snapshot_of(self: &Arc<Self>, manifest: GraphManifest) -> Result<Snapshot> {
         let catalog = self.catalog_for(&manifest.schema_source)?;
-        Ok(Snapshot { manifest: Arc::new(manifest), catalog, graph: self.clone() })
+        Ok(Snapshot {
+            manifest: Arc::new(manifest),
+            catalog,
+            graph: self.clone(),
+        })
     }
 
     fn catalog_for(&self, source: &str) -> Result<Arc<Catalog>> {
@@ -156,10 +181,20 @@ impl Graph {
 
     async fn dataset(&self, entry: &TableEntry) -> Result<Arc<Dataset>> {
         let cache_key = (entry.path.clone(), entry.version);
-        if let Some(ds) = self.datasets.lock().unwrap_or_else(|p| p.into_inner()).get(&cache_key) {
+        if let Some(ds) = self
+            .datasets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&cache_key)
+        {
             return Ok(ds.clone());
         }
-        let ds = open_at(&self.session, &self.loc.child_uri(&entry.path), entry.version).await?;
+        let ds = open_at(
+            &self.session,
+            &self.loc.child_uri(&entry.path),
+            entry.version,
+        )
+        .await?;
         let mut cache = self.datasets.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= DATASET_CACHE_ENTRIES {
             cache.clear();
@@ -170,7 +205,11 @@ impl Graph {
 
     /// Run `build` against the latest version and publish what it staged as the next version.
     /// Writers in this process are serialised; writers elsewhere are caught by the manifest CAS.
-    pub async fn write<F, Fut, T>(self: &Arc<Self>, actor: &str, build: F) -> Result<(GraphManifest, T)>
+    pub async fn write<F, Fut, T>(
+        self: &Arc<Self>,
+        actor: &str,
+        build: F,
+    ) -> Result<(GraphManifest, T)>
     where
         F: FnOnce(Snapshot) -> Fut,
         Fut: std::future::Future<Output = Result<(Change, T)>>,
@@ -183,7 +222,12 @@ impl Graph {
     }
 
     /// Commit the staged tables (detached) and publish one manifest naming them.
-    pub async fn publish(self: &Arc<Self>, base: &Snapshot, change: Change, actor: &str) -> Result<GraphManifest> {
+    pub async fn publish(
+        self: &Arc<Self>,
+        base: &Snapshot,
+        change: Change,
+        actor: &str,
+    ) -> Result<GraphManifest> {
         let mut entries = BTreeMap::new();
         for (key, staged) in change.staged {
             if !staged.has_changes() {
@@ -191,7 +235,15 @@ impl Graph {
             }
             let path = base.entry(&key)?.path.clone();
             let (version, row_count) = staged.commit().await?;
-            entries.insert(key.to_string(), TableEntry { path, version, row_count, changed_in: 0 });
+            entries.insert(
+                key.to_string(),
+                TableEntry {
+                    path,
+                    version,
+                    row_count,
+                    changed_in: 0,
+                },
+            );
         }
         if entries.is_empty() {
             return Ok((*base.manifest).clone());
@@ -236,7 +288,11 @@ fn check_untouched<'a>(
         if before.map(|e| e.version) != now.map(|e| e.version) {
             let expected = before.map(|e| e.changed_in).unwrap_or(0);
             let actual = now.map(|e| e.changed_in).unwrap_or(0);
-            return Err(EngineError::Conflict { table_key: key.clone(), expected, actual });
+            return Err(EngineError::Conflict {
+                table_key: key.clone(),
+                expected,
+                actual,
+            });
         }
     }
     Ok(())
@@ -265,6 +321,10 @@ impl Snapshot {
     }
 
     pub fn row_count(&self, key: &TableKey) -> u64 {
-        self.manifest.tables.get(&key.to_string()).map(|e| e.row_count).unwrap_or(0)
+        self.manifest
+            .tables
+            .get(&key.to_string())
+            .map(|e| e.row_count)
+            .unwrap_or(0)
     }
 }

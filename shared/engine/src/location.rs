@@ -22,7 +22,9 @@ pub struct GraphLocation {
 
 impl std::fmt::Debug for GraphLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GraphLocation").field("uri", &self.uri).finish()
+        f.debug_struct("GraphLocation")
+            .field("uri", &self.uri)
+            .finish()
     }
 }
 
@@ -45,7 +47,9 @@ impl GraphLocation {
                 .build()
                 .map_err(EngineError::ObjectStore)?;
             return Ok(GraphLocation {
-                uri: format!("s3://{bucket}/{prefix}").trim_end_matches('/').to_string(),
+                uri: format!("s3://{bucket}/{prefix}")
+                    .trim_end_matches('/')
+                    .to_string(),
                 store: Arc::new(store),
                 prefix: prefix.to_string(),
             });
@@ -74,7 +78,11 @@ impl GraphLocation {
         if self.prefix.is_empty() {
             ObjectPath::from(relative)
         } else {
-            ObjectPath::from(format!("{}/{}", self.prefix.trim_end_matches('/'), relative))
+            ObjectPath::from(format!(
+                "{}/{}",
+                self.prefix.trim_end_matches('/'),
+                relative
+            ))
         }
     }
 

@@ -76,7 +76,9 @@ impl GraphManifest {
 }
 
 fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 fn version_path(version: u64) -> String {
@@ -109,13 +111,20 @@ impl ManifestStore {
         let m: GraphManifest = serde_json::from_slice(&bytes)
             .map_err(|e| EngineError::Corrupt(format!("manifest {version}: {e}")))?;
         if m.version != version || m.format != FORMAT {
-            return Err(EngineError::Corrupt(format!("manifest {version} has wrong version/format")));
+            return Err(EngineError::Corrupt(format!(
+                "manifest {version} has wrong version/format"
+            )));
         }
         Ok(m)
     }
 
     async fn exists(&self, version: u64) -> Result<bool> {
-        match self.loc.store.head(&self.loc.path(&version_path(version))).await {
+        match self
+            .loc
+            .store
+            .head(&self.loc.path(&version_path(version)))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
@@ -130,7 +139,10 @@ impl ManifestStore {
             // fall back to probing from the start.
             v = 1;
             if !self.exists(1).await? {
-                return Err(EngineError::NotFound(format!("no graph at {}", self.loc.uri)));
+                return Err(EngineError::NotFound(format!(
+                    "no graph at {}",
+                    self.loc.uri
+                )));
             }
         }
         while self.exists(v + 1).await? {
@@ -154,11 +166,20 @@ impl ManifestStore {
     pub async fn publish(&self, m: &GraphManifest) -> Result<()> {
         let body = serde_json::to_vec_pretty(m)
             .map_err(|e| EngineError::Corrupt(format!("serialize manifest: {e}")))?;
-        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
         let path = self.loc.path(&version_path(m.version));
-        match self.loc.store.put_opts(&path, PutPayload::from(Bytes::from(body)), opts).await {
+        match self
+            .loc
+            .store
+            .put_opts(&path, PutPayload::from(Bytes::from(body)), opts)
+            .await
+        {
             Ok(_) => {}
-            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
                 return Err(EngineError::VersionTaken(m.version))
             }
             Err(e) => return Err(e.into()),

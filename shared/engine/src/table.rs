@@ -33,7 +33,8 @@ pub async fn create_empty(uri: &str, schema: SchemaRef) -> Result<u64> {
         skip_auto_cleanup: true,
         ..Default::default()
     };
-    let reader = RecordBatchIterator::new(Vec::<std::result::Result<RecordBatch, _>>::new(), schema);
+    let reader =
+        RecordBatchIterator::new(Vec::<std::result::Result<RecordBatch, _>>::new(), schema);
     let ds = Dataset::write(reader, uri, Some(params)).await?;
     Ok(ds.version().version)
 }
@@ -62,7 +63,13 @@ pub struct StagedTable {
 
 impl StagedTable {
     pub fn new(base: Arc<Dataset>) -> Self {
-        StagedTable { base, deletions: BTreeMap::new(), overwrite: false, new_fragments: vec![], rows_written: 0 }
+        StagedTable {
+            base,
+            deletions: BTreeMap::new(),
+            overwrite: false,
+            new_fragments: vec![],
+            rows_written: 0,
+        }
     }
 
     pub fn set_overwrite(&mut self) {
@@ -73,7 +80,10 @@ impl StagedTable {
     /// Mark a row of the base (by Lance row address) as deleted.
     pub fn delete_row_address(&mut self, addr: u64) {
         if !self.overwrite {
-            self.deletions.entry(addr >> 32).or_default().push(addr as u32);
+            self.deletions
+                .entry(addr >> 32)
+                .or_default()
+                .push(addr as u32);
         }
     }
 
@@ -130,7 +140,13 @@ impl StagedTable {
             ds = commit_detached(&ds, op).await?;
         }
         if !self.new_fragments.is_empty() {
-            ds = commit_detached(&ds, Operation::Append { fragments: self.new_fragments }).await?;
+            ds = commit_detached(
+                &ds,
+                Operation::Append {
+                    fragments: self.new_fragments,
+                },
+            )
+            .await?;
         }
         let rows = ds.count_rows(None).await? as u64;
         Ok((ds.version().version, rows))
@@ -148,10 +164,15 @@ pub async fn write_fragments(base: Arc<Dataset>, batch: RecordBatch) -> Result<V
         skip_auto_cleanup: true,
         ..Default::default()
     };
-    let txn = InsertBuilder::new(base).with_params(&params).execute_uncommitted(vec![batch]).await?;
+    let txn = InsertBuilder::new(base)
+        .with_params(&params)
+        .execute_uncommitted(vec![batch])
+        .await?;
     match txn.operation {
         Operation::Append { fragments } | Operation::Overwrite { fragments, .. } => Ok(fragments),
-        other => Err(EngineError::Corrupt(format!("unexpected staged operation {other:?}"))),
+        other => Err(EngineError::Corrupt(format!(
+            "unexpected staged operation {other:?}"
+        ))),
     }
 }
 

@@ -17,10 +17,16 @@ pub struct TableKey {
 
 impl TableKey {
     pub fn node(name: &str) -> Self {
-        TableKey { kind: TableKind::Node, type_name: name.to_string() }
+        TableKey {
+            kind: TableKind::Node,
+            type_name: name.to_string(),
+        }
     }
     pub fn edge(name: &str) -> Self {
-        TableKey { kind: TableKind::Edge, type_name: name.to_string() }
+        TableKey {
+            kind: TableKind::Edge,
+            type_name: name.to_string(),
+        }
     }
     pub fn parse(s: &str) -> Option<Self> {
         let (kind, name) = s.split_once(':')?;

@@ -26,7 +26,10 @@ async fn language_md_example_counts_friends_per_person() {
 async fn binding_with_parameter_equality_returns_the_node() {
     let g = TestGraph::social().await;
     let q = "query q($name: String) { match { $p: Person { name: $name } } return { $p.name, $p.age } }";
-    assert_eq!(g.rows(q, json!({"name": "Bob"})).await, json!([{"p.name": "Bob", "p.age": 25}]));
+    assert_eq!(
+        g.rows(q, json!({"name": "Bob"})).await,
+        json!([{"p.name": "Bob", "p.age": 25}])
+    );
     assert_eq!(g.rows(q, json!({"name": "Nobody"})).await, json!([]));
 }
 
@@ -34,7 +37,10 @@ async fn binding_with_parameter_equality_returns_the_node() {
 async fn binding_with_non_key_equality_scans_the_type() {
     let g = TestGraph::social().await;
     let q = r#"query q() { match { $p: Person { role: "member" } } return { $p.name } }"#;
-    assert_eq!(g.rows(q, json!({})).await, json!([{"p.name": "Bob"}, {"p.name": "Diana"}]));
+    assert_eq!(
+        g.rows(q, json!({})).await,
+        json!([{"p.name": "Bob"}, {"p.name": "Diana"}])
+    );
 }
 
 #[tokio::test]
@@ -46,16 +52,28 @@ async fn binding_without_properties_enumerates_in_key_order() {
 #[tokio::test]
 async fn bare_variable_projects_the_node_key() {
     let g = TestGraph::social().await;
-    let r = g.read(r#"query q() { match { $c: Company { name: "Acme" } } return { $c } }"#, json!({})).await;
+    let r = g
+        .read(
+            r#"query q() { match { $c: Company { name: "Acme" } } return { $c } }"#,
+            json!({}),
+        )
+        .await;
     assert_eq!(r.columns, ["c"]);
-    assert_eq!(serde_json::Value::Array(r.rows.into_iter().map(Into::into).collect()), json!([{"c": "Acme"}]));
+    assert_eq!(
+        serde_json::Value::Array(r.rows.into_iter().map(Into::into).collect()),
+        json!([{"c": "Acme"}])
+    );
 }
 
 #[tokio::test]
 async fn filter_comparison_operators() {
     let g = TestGraph::social().await;
     let names = |rows: serde_json::Value| -> Vec<String> {
-        rows.as_array().unwrap().iter().map(|r| r["p.name"].as_str().unwrap().to_string()).collect()
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["p.name"].as_str().unwrap().to_string())
+            .collect()
     };
     let cases = [
         ("$p.age = 30", vec!["Alice"]),
@@ -74,7 +92,11 @@ async fn filter_comparison_operators() {
     ];
     for (filter, expected) in cases {
         let q = format!("query q() {{ match {{ $p: Person {filter} }} return {{ $p.name }} }}");
-        assert_eq!(names(g.rows(&q, json!({})).await), expected, "filter {filter}");
+        assert_eq!(
+            names(g.rows(&q, json!({})).await),
+            expected,
+            "filter {filter}"
+        );
     }
 }
 
@@ -92,21 +114,30 @@ async fn filter_between_two_variables() {
 async fn traversal_forward_follows_edges_from_source() {
     let g = TestGraph::social().await;
     let q = "query friends_of($name: String) { match { $p: Person { name: $name } $p knows $f } return { $f.name } }";
-    assert_eq!(g.rows(q, json!({"name": "Alice"})).await, json!([{"f.name": "Bob"}, {"f.name": "Charlie"}]));
+    assert_eq!(
+        g.rows(q, json!({"name": "Alice"})).await,
+        json!([{"f.name": "Bob"}, {"f.name": "Charlie"}])
+    );
 }
 
 #[tokio::test]
 async fn traversal_reverse_when_the_target_is_bound() {
     let g = TestGraph::social().await;
     let q = "query employees_of($c: String) { match { $co: Company { name: $c } $p worksAt $co } return { $p.name } }";
-    assert_eq!(g.rows(q, json!({"c": "Acme"})).await, json!([{"p.name": "Alice"}, {"p.name": "Bob"}]));
+    assert_eq!(
+        g.rows(q, json!({"c": "Acme"})).await,
+        json!([{"p.name": "Alice"}, {"p.name": "Bob"}])
+    );
 }
 
 #[tokio::test]
 async fn chained_traversals_reach_friends_of_friends() {
     let g = TestGraph::social().await;
     let q = "query fof($name: String) { match { $p: Person { name: $name } $p knows $m $m knows $x } return { $x.name } }";
-    assert_eq!(g.rows(q, json!({"name": "Alice"})).await, json!([{"x.name": "Diana"}]));
+    assert_eq!(
+        g.rows(q, json!({"name": "Alice"})).await,
+        json!([{"x.name": "Diana"}])
+    );
 }
 
 #[tokio::test]
@@ -124,14 +155,20 @@ async fn variable_length_traversal_returns_each_destination_once() {
         json!([{"x.name": "Alice"}, {"x.name": "Bob"}, {"x.name": "Charlie"}, {"x.name": "Diana"}])
     );
     let exact_two = "query q() { match { $p: Person { name: \"Alice\" } $p knows{2,2} $x } return { $x.name } }";
-    assert_eq!(g.rows(exact_two, json!({})).await, json!([{"x.name": "Diana"}]));
+    assert_eq!(
+        g.rows(exact_two, json!({})).await,
+        json!([{"x.name": "Diana"}])
+    );
 }
 
 #[tokio::test]
 async fn variable_length_traversal_between_bound_nodes_checks_reachability() {
     let g = TestGraph::social().await;
     let q = r#"query q() { match { $a: Person { name: "Alice" } $d: Person { name: "Diana" } $a knows{1,2} $d } return { $a.name, $d.name } }"#;
-    assert_eq!(g.rows(q, json!({})).await, json!([{"a.name": "Alice", "d.name": "Diana"}]));
+    assert_eq!(
+        g.rows(q, json!({})).await,
+        json!([{"a.name": "Alice", "d.name": "Diana"}])
+    );
     let too_short = r#"query q() { match { $a: Person { name: "Alice" } $d: Person { name: "Diana" } $a knows{1,1} $d } return { $a.name } }"#;
     assert_eq!(g.rows(too_short, json!({})).await, json!([]));
 }
@@ -197,18 +234,31 @@ async fn aggregate_without_rows_or_groups_gives_one_row_with_count_zero() {
 async fn count_of_a_property_counts_non_null_values() {
     let g = TestGraph::social().await;
     let q = "query q() { match { $p: Person } return { count($p) as people, count($p.email) as with_email } }";
-    assert_eq!(g.rows(q, json!({})).await, json!([{"people": 4, "with_email": 2}]));
+    assert_eq!(
+        g.rows(q, json!({})).await,
+        json!([{"people": 4, "with_email": 2}])
+    );
 }
 
 #[tokio::test]
 async fn join_semantics_repeat_rows_without_distinct() {
     let g = TestGraph::social().await;
     let q = "query q() { match { $p: Person $p knows $f } return { $p.name } }";
-    assert_eq!(g.rows(q, json!({})).await, json!([{"p.name": "Alice"}, {"p.name": "Alice"}, {"p.name": "Bob"}]));
+    assert_eq!(
+        g.rows(q, json!({})).await,
+        json!([{"p.name": "Alice"}, {"p.name": "Alice"}, {"p.name": "Bob"}])
+    );
     // A parallel edge is a second match.
-    g.load("{\"edge\": \"Knows\", \"from\": \"Bob\", \"to\": \"Diana\"}\n", LoadMode::Append).await;
+    g.load(
+        "{\"edge\": \"Knows\", \"from\": \"Bob\", \"to\": \"Diana\"}\n",
+        LoadMode::Append,
+    )
+    .await;
     let q = r#"query q() { match { $p: Person { name: "Bob" } $d: Person { name: "Diana" } $p knows $d } return { $d.name } }"#;
-    assert_eq!(g.rows(q, json!({})).await, json!([{"d.name": "Diana"}, {"d.name": "Diana"}]));
+    assert_eq!(
+        g.rows(q, json!({})).await,
+        json!([{"d.name": "Diana"}, {"d.name": "Diana"}])
+    );
 }
 
 #[tokio::test]
@@ -252,7 +302,10 @@ async fn order_ties_are_broken_by_the_bound_nodes_keys() {
     // Every row has the same company for Acme; ties fall back to $p's key, then $c's.
     let q = "query q() { match { $p: Person $p worksAt $c } return { $c.name as company } order { company } }";
     let r = g.read(q, json!({})).await;
-    assert_eq!(serde_json::to_value(&r.rows).unwrap(), json!([{"company": "Acme"}, {"company": "Acme"}, {"company": "Globex"}]));
+    assert_eq!(
+        serde_json::to_value(&r.rows).unwrap(),
+        json!([{"company": "Acme"}, {"company": "Acme"}, {"company": "Globex"}])
+    );
     let by_hidden = "query q() { match { $p: Person $p worksAt $c } return { $p.name } order { $c.name desc } }";
     assert_eq!(
         g.rows(by_hidden, json!({})).await,
@@ -263,10 +316,17 @@ async fn order_ties_are_broken_by_the_bound_nodes_keys() {
 #[tokio::test]
 async fn limit_with_and_without_order() {
     let g = TestGraph::social().await;
-    let ordered = "query q() { match { $p: Person } return { $p.name } order { $p.age desc } limit 2 }";
-    assert_eq!(g.rows(ordered, json!({})).await, json!([{"p.name": "Charlie"}, {"p.name": "Alice"}]));
+    let ordered =
+        "query q() { match { $p: Person } return { $p.name } order { $p.age desc } limit 2 }";
+    assert_eq!(
+        g.rows(ordered, json!({})).await,
+        json!([{"p.name": "Charlie"}, {"p.name": "Alice"}])
+    );
     let plain = "query q() { match { $p: Person } return { $p.name } limit 3 }";
-    assert_eq!(g.rows(plain, json!({})).await, json!([{"p.name": "Alice"}, {"p.name": "Bob"}, {"p.name": "Charlie"}]));
+    assert_eq!(
+        g.rows(plain, json!({})).await,
+        json!([{"p.name": "Alice"}, {"p.name": "Bob"}, {"p.name": "Charlie"}])
+    );
     let zero = "query q() { match { $p: Person } return { $p.name } limit 0 }";
     assert_eq!(g.rows(zero, json!({})).await, json!([]));
 }
@@ -284,9 +344,16 @@ async fn values_use_the_public_result_formats() {
 #[tokio::test]
 async fn datetime_values_are_iso_8601_with_milliseconds() {
     let schema = "node Event { id: I64 @key at: DateTime? }";
-    let g = TestGraph::new(schema, "{\"type\": \"Event\", \"data\": {\"id\": 7, \"at\": \"2024-05-01T12:00:00Z\"}}\n").await;
+    let g = TestGraph::new(
+        schema,
+        "{\"type\": \"Event\", \"data\": {\"id\": 7, \"at\": \"2024-05-01T12:00:00Z\"}}\n",
+    )
+    .await;
     let q = r#"query q() { match { $e: Event { id: 7 } $e.at >= "2024-05-01T00:00:00Z" } return { $e, $e.at } }"#;
-    assert_eq!(g.rows(q, json!({})).await, json!([{"e": 7, "e.at": "2024-05-01T12:00:00.000Z"}]));
+    assert_eq!(
+        g.rows(q, json!({})).await,
+        json!([{"e": 7, "e.at": "2024-05-01T12:00:00.000Z"}])
+    );
 }
 
 #[tokio::test]
@@ -298,15 +365,26 @@ async fn parameters_are_checked_against_their_declared_types() {
         other => panic!("expected Invalid, got {other:?}"),
     };
     let missing = err(g.try_read_at(q, json!({}), None).await);
-    assert!(missing.contains("`$name`") && missing.contains("missing"), "{missing}");
+    assert!(
+        missing.contains("`$name`") && missing.contains("missing"),
+        "{missing}"
+    );
     let wrong = err(g.try_read_at(q, json!({"name": 3}), None).await);
-    assert!(wrong.contains("`$name`") && wrong.contains("expected String"), "{wrong}");
+    assert!(
+        wrong.contains("`$name`") && wrong.contains("expected String"),
+        "{wrong}"
+    );
     let null = err(g.try_read_at(q, json!({"name": null}), None).await);
     assert!(null.contains("may not be null"), "{null}");
-    let unknown = err(g.try_read_at(q, json!({"name": "Bob", "nmae": 1}), None).await);
+    let unknown = err(g
+        .try_read_at(q, json!({"name": "Bob", "nmae": 1}), None)
+        .await);
     assert!(unknown.contains("unknown parameter `nmae`"), "{unknown}");
     // An optional parameter may be omitted.
-    assert_eq!(g.rows(q, json!({"name": "Bob"})).await, json!([{"p.name": "Bob"}]));
+    assert_eq!(
+        g.rows(q, json!({"name": "Bob"})).await,
+        json!([{"p.name": "Bob"}])
+    );
 }
 
 #[tokio::test]
@@ -322,14 +400,25 @@ async fn null_never_compares_equal() {
 async fn snapshot_reads_see_an_older_version() {
     let g = TestGraph::social().await;
     let before = g.version().await;
-    g.mutate(r#"query q() { insert Person { name: "Eve", age: 40 } }"#, json!({})).await;
-    g.mutate(r#"query q() { delete Person where name = "Alice" }"#, json!({})).await;
+    g.mutate(
+        r#"query q() { insert Person { name: "Eve", age: 40 } }"#,
+        json!({}),
+    )
+    .await;
+    g.mutate(
+        r#"query q() { delete Person where name = "Alice" }"#,
+        json!({}),
+    )
+    .await;
     assert_eq!(g.person_names().await, ["Bob", "Charlie", "Diana", "Eve"]);
     let q = "query q() { match { $p: Person $p knows $f } return { $p.name, $f.name } }";
     let old = g.try_read_at(q, json!({}), Some(before)).await.unwrap();
     assert_eq!(old.rows.len(), 3);
     let now = g.read(q, json!({})).await;
-    assert_eq!(serde_json::to_value(&now.rows).unwrap(), json!([{"p.name": "Bob", "f.name": "Diana"}]));
+    assert_eq!(
+        serde_json::to_value(&now.rows).unwrap(),
+        json!([{"p.name": "Bob", "f.name": "Diana"}])
+    );
 }
 
 #[tokio::test]
@@ -350,7 +439,13 @@ async fn reading_a_mutation_at_a_snapshot_is_refused() {
 #[tokio::test]
 async fn ill_typed_queries_are_refused_before_running() {
     let g = TestGraph::social().await;
-    let r = g.try_read_at("query q() { match { $p: Persn } return { $p.name } }", json!({}), None).await;
+    let r = g
+        .try_read_at(
+            "query q() { match { $p: Persn } return { $p.name } }",
+            json!({}),
+            None,
+        )
+        .await;
     assert!(matches!(r, Err(EngineError::Lang(e)) if e.code.as_deref() == Some("T1")));
 }
 
@@ -359,6 +454,23 @@ async fn integer_keys_look_up_and_traverse() {
     let schema = "node Item { id: I64 @key label: String? } edge Next: Item -> Item";
     let data = "{\"type\": \"Item\", \"data\": {\"id\": 10, \"label\": \"a\"}}\n{\"type\": \"Item\", \"data\": {\"id\": 2, \"label\": \"b\"}}\n{\"type\": \"Item\", \"data\": {\"id\": 33}}\n{\"edge\": \"Next\", \"from\": 10, \"to\": 2}\n{\"edge\": \"Next\", \"from\": 10, \"to\": 33}\n";
     let g = TestGraph::new(schema, data).await;
-    let q = "query q($id: I64) { match { $a: Item { id: $id } $a next $b } return { $b, $b.label } }";
-    assert_eq!(g.rows(q, json!({"id": 10})).await, json!([{"b": 2, "b.label": "b"}, {"b": 33, "b.label": null}]));
+    let q =
+        "query q($id: I64) { match { $a: Item { id: $id } $a next $b } return { $b, $b.label } }";
+    assert_eq!(
+        g.rows(q, json!({"id": 10})).await,
+        json!([{"b": 2, "b.label": "b"}, {"b": 33, "b.label": null}])
+    );
+}
+
+/// Servers run queries on multi-threaded runtimes: the futures must be Send (checked at
+/// compile time; never called).
+#[allow(dead_code)]
+fn engine_futures_are_send(
+    graph: &std::sync::Arc<omnigraph_engine::Graph>,
+    params: &serde_json::Map<String, serde_json::Value>,
+) {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(omnigraph_engine::execute(
+        graph, "", None, params, None, "actor",
+    ));
 }

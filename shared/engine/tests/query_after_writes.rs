@@ -48,29 +48,47 @@ fn apply(spec: &mut GraphSpec, op: &Op) -> Option<(&'static str, Value)> {
             }
             spec.ages[i] = age;
             spec.present[i] = true;
-            Some(("query q($n: String, $a: I32?) { insert Person { name: $n, age: $a } }", json!({"n": person(i), "a": age})))
+            Some((
+                "query q($n: String, $a: I32?) { insert Person { name: $n, age: $a } }",
+                json!({"n": person(i), "a": age}),
+            ))
         }
         Op::DeletePerson { i } if present(spec, i) => {
             spec.present[i] = false;
             spec.knows.retain(|(a, b)| *a != i && *b != i);
             spec.works.retain(|(a, _)| *a != i);
-            Some(("query q($n: String) { delete Person where name = $n }", json!({"n": person(i)})))
+            Some((
+                "query q($n: String) { delete Person where name = $n }",
+                json!({"n": person(i)}),
+            ))
         }
         Op::UpdateAge { i, age } if present(spec, i) => {
             spec.ages[i] = age;
-            Some(("query q($n: String, $a: I32?) { update Person set { age: $a } where name = $n }", json!({"n": person(i), "a": age})))
+            Some((
+                "query q($n: String, $a: I32?) { update Person set { age: $a } where name = $n }",
+                json!({"n": person(i), "a": age}),
+            ))
         }
         Op::InsertKnows { a, b } if present(spec, a) && present(spec, b) => {
             spec.knows.push((a, b));
-            Some(("query q($a: String, $b: String) { insert Knows { from: $a, to: $b } }", json!({"a": person(a), "b": person(b)})))
+            Some((
+                "query q($a: String, $b: String) { insert Knows { from: $a, to: $b } }",
+                json!({"a": person(a), "b": person(b)}),
+            ))
         }
         Op::DeleteKnowsFrom { a } => {
             spec.knows.retain(|(x, _)| *x != a);
-            Some(("query q($a: String) { delete Knows where from = $a }", json!({"a": person(a)})))
+            Some((
+                "query q($a: String) { delete Knows where from = $a }",
+                json!({"a": person(a)}),
+            ))
         }
         Op::InsertWorks { a, c } if present(spec, a) && c < spec.companies => {
             spec.works.push((a, c));
-            Some(("query q($a: String, $c: String) { insert WorksAt { from: $a, to: $c } }", json!({"a": person(a), "c": company(c)})))
+            Some((
+                "query q($a: String, $c: String) { insert WorksAt { from: $a, to: $c } }",
+                json!({"a": person(a), "c": company(c)}),
+            ))
         }
         _ => None,
     }
@@ -79,8 +97,14 @@ fn apply(spec: &mut GraphSpec, op: &Op) -> Option<(&'static str, Value)> {
 #[test]
 fn reads_after_random_writes_match_the_naive_evaluator() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
-    let mut runner = TestRunner::new(Config { cases, ..Config::default() });
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        ..Config::default()
+    });
     let steps = proptest::collection::vec((op(), query_spec(), query_spec()), 1..8);
     runner
         .run(&(graph_spec(), steps), |(mut spec, steps)| {
@@ -88,10 +112,14 @@ fn reads_after_random_writes_match_the_naive_evaluator() {
                 let g = TestGraph::new(SCHEMA, &spec.jsonl()).await;
                 for (op, q1, q2) in &steps {
                     if let Some((text, params)) = apply(&mut spec, op) {
-                        g.try_mutate(text, params).await.map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
+                        g.try_mutate(text, params)
+                            .await
+                            .map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
                     }
                     for q in [q1, q2] {
-                        check(&g, &spec, q).await.map_err(|e| TestCaseError::fail(format!("after {op:?}:\n{e}")))?;
+                        check(&g, &spec, q)
+                            .await
+                            .map_err(|e| TestCaseError::fail(format!("after {op:?}:\n{e}")))?;
                     }
                 }
                 Ok(())

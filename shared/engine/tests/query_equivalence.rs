@@ -11,8 +11,14 @@ use proptest::test_runner::{Config, TestRunner};
 #[test]
 fn random_queries_match_the_naive_evaluator() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
-    let mut runner = TestRunner::new(Config { cases, ..Config::default() });
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        ..Config::default()
+    });
     let strategy = (graph_spec(), proptest::collection::vec(query_spec(), 8));
     runner
         .run(&strategy, |(spec, queries)| {

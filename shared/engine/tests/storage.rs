@@ -16,18 +16,27 @@ async fn graph() -> (tempfile::TempDir, Arc<Graph>) {
 }
 
 fn people(names: &[&str]) -> Cursor<String> {
-    Cursor::new(names.iter().map(|n| format!("{{\"type\":\"Person\",\"data\":{{\"name\":\"{n}\"}}}}\n")).collect())
+    Cursor::new(
+        names
+            .iter()
+            .map(|n| format!("{{\"type\":\"Person\",\"data\":{{\"name\":\"{n}\"}}}}\n"))
+            .collect(),
+    )
 }
 
 #[tokio::test]
 async fn detached_commits_never_move_the_lance_head() {
     let (_dir, g) = graph().await;
-    load(&g, people(&["a", "b"]), LoadMode::Append, "test").await.unwrap();
+    load(&g, people(&["a", "b"]), LoadMode::Append, "test")
+        .await
+        .unwrap();
     let snap = g.snapshot(None).await.unwrap();
     let entry = snap.entry(&TableKey::node("Person")).unwrap().clone();
     assert_eq!(entry.row_count, 2);
     // The table's main history still ends at the empty version init created.
-    let head = lance::Dataset::open(&g.location().child_uri(&entry.path)).await.unwrap();
+    let head = lance::Dataset::open(&g.location().child_uri(&entry.path))
+        .await
+        .unwrap();
     assert_eq!(head.version().version, 1);
     assert_eq!(head.count_rows(None).await.unwrap(), 0);
     assert_ne!(entry.version, 1, "the manifest names a detached version");
@@ -36,17 +45,27 @@ async fn detached_commits_never_move_the_lance_head() {
 #[tokio::test]
 async fn committed_but_unpublished_rows_are_invisible_to_readers_and_the_next_writer() {
     let (_dir, g) = graph().await;
-    load(&g, people(&["a"]), LoadMode::Append, "test").await.unwrap();
+    load(&g, people(&["a"]), LoadMode::Append, "test")
+        .await
+        .unwrap();
     // A writer that committed its table version and then "crashed" before publishing.
     let snap = g.snapshot(None).await.unwrap();
     let mut staged = StagedTable::new(snap.table(&TableKey::node("Person")).await.unwrap());
     let batch = {
         use arrow::array::{Int32Array, StringArray};
-        let schema = snap.table(&TableKey::node("Person")).await.unwrap().schema().into();
+        let schema = snap
+            .table(&TableKey::node("Person"))
+            .await
+            .unwrap()
+            .schema()
+            .into();
         let schema: arrow::datatypes::SchemaRef = Arc::new(schema);
         arrow::record_batch::RecordBatch::try_new(
             schema,
-            vec![Arc::new(StringArray::from(vec!["ghost"])), Arc::new(Int32Array::from(vec![Some(1)]))],
+            vec![
+                Arc::new(StringArray::from(vec!["ghost"])),
+                Arc::new(Int32Array::from(vec![Some(1)])),
+            ],
         )
         .unwrap()
     };
@@ -58,13 +77,17 @@ async fn committed_but_unpublished_rows_are_invisible_to_readers_and_the_next_wr
     assert_eq!(now.version(), snap.version());
     assert_eq!(now.row_count(&TableKey::node("Person")), 1);
     // The next writer builds on the published version, not on the orphan.
-    load(&g, people(&["b"]), LoadMode::Append, "test").await.unwrap();
+    load(&g, people(&["b"]), LoadMode::Append, "test")
+        .await
+        .unwrap();
     let after = g.snapshot(None).await.unwrap();
     let entry = after.entry(&TableKey::node("Person")).unwrap();
     assert_eq!(entry.row_count, 2);
     assert_ne!(entry.version, orphan_version);
     let mut out = Vec::new();
-    omnigraph_engine::export(&after, &Default::default(), &mut out).await.unwrap();
+    omnigraph_engine::export(&after, &Default::default(), &mut out)
+        .await
+        .unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(!text.contains("ghost"), "{text}");
 }
@@ -75,7 +98,9 @@ async fn a_writer_that_lost_the_race_gets_a_conflict_naming_the_table() {
     let other = Graph::open(g.uri()).await.unwrap();
     let base = g.snapshot(None).await.unwrap();
     // Another process publishes first.
-    load(&other, people(&["x"]), LoadMode::Append, "other").await.unwrap();
+    load(&other, people(&["x"]), LoadMode::Append, "other")
+        .await
+        .unwrap();
     // This writer staged against the older version.
     let mut staged = StagedTable::new(base.table(&TableKey::node("Person")).await.unwrap());
     staged.set_overwrite();
@@ -83,32 +108,58 @@ async fn a_writer_that_lost_the_race_gets_a_conflict_naming_the_table() {
     change.staged.insert(TableKey::node("Person"), staged);
     let err = g.publish(&base, change, "me").await.unwrap_err();
     match err {
-        omnigraph_engine::EngineError::Conflict { table_key, expected, actual } => {
+        omnigraph_engine::EngineError::Conflict {
+            table_key,
+            expected,
+            actual,
+        } => {
             assert_eq!(table_key, "node:Person");
             assert_eq!((expected, actual), (1, 2));
         }
         other => panic!("expected a conflict, got {other}"),
     }
-    assert_eq!(g.snapshot(None).await.unwrap().row_count(&TableKey::node("Person")), 1);
+    assert_eq!(
+        g.snapshot(None)
+            .await
+            .unwrap()
+            .row_count(&TableKey::node("Person")),
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_change_to_untouched_tables_is_republished_on_top() {
     let (_dir, g) = graph_two_types().await;
     let base = g.snapshot(None).await.unwrap();
-    load(&g, Cursor::new("{\"type\":\"Person\",\"data\":{\"name\":\"p\"}}\n".to_string()), LoadMode::Append, "a").await.unwrap();
+    load(
+        &g,
+        Cursor::new("{\"type\":\"Person\",\"data\":{\"name\":\"p\"}}\n".to_string()),
+        LoadMode::Append,
+        "a",
+    )
+    .await
+    .unwrap();
     let mut staged = StagedTable::new(base.table(&TableKey::node("City")).await.unwrap());
     staged.set_overwrite();
     let mut change = omnigraph_engine::Change::new();
     change.staged.insert(TableKey::node("City"), staged);
     let m = g.publish(&base, change, "b").await.unwrap();
     assert_eq!(m.version, 3);
-    assert_eq!(m.tables["node:Person"].row_count, 1, "the other writer's rows are kept");
+    assert_eq!(
+        m.tables["node:Person"].row_count, 1,
+        "the other writer's rows are kept"
+    );
 }
 
 async fn graph_two_types() -> (tempfile::TempDir, Arc<Graph>) {
     let dir = tempfile::tempdir().unwrap();
     let uri = dir.path().join("g.omni").to_string_lossy().into_owned();
-    let g = Graph::init(&uri, "node Person { name: String @key }\nnode City { name: String @key }\n", "t").await.unwrap();
+    let g = Graph::init(
+        &uri,
+        "node Person { name: String @key }\nnode City { name: String @key }\n",
+        "t",
+    )
+    .await
+    .unwrap();
     (dir, g)
 }

@@ -35,12 +35,21 @@ impl Loader {
         let pending = std::mem::take(&mut self.pending);
         let mut errors = vec![];
         for p in &pending {
-            if self.keys.get(&p.node_type).is_some_and(|k| k.file.contains_key(&p.key)) {
+            if self
+                .keys
+                .get(&p.node_type)
+                .is_some_and(|k| k.file.contains_key(&p.key))
+            {
                 continue;
             }
             if !self.overwritten(&p.node_type) {
                 self.ensure_stored_keys(&p.node_type).await?;
-                if self.keys.get(&p.node_type).and_then(|k| k.stored.as_ref()).is_some_and(|s| s.contains_key(&p.key)) {
+                if self
+                    .keys
+                    .get(&p.node_type)
+                    .and_then(|k| k.stored.as_ref())
+                    .is_some_and(|s| s.contains_key(&p.key))
+                {
                     continue;
                 }
             }
@@ -61,12 +70,20 @@ impl Loader {
 
     /// Merge mode: a node whose key is stored replaces the stored row.
     async fn replace_merged_nodes(&mut self) -> Result<()> {
-        let node_types: Vec<String> =
-            self.tables.keys().filter(|k| k.kind == TableKind::Node).map(|k| k.type_name.clone()).collect();
+        let node_types: Vec<String> = self
+            .tables
+            .keys()
+            .filter(|k| k.kind == TableKind::Node)
+            .map(|k| k.type_name.clone())
+            .collect();
         for t in node_types {
             self.ensure_stored_keys(&t).await?;
             let addrs: Vec<u64> = match self.keys.get(&t) {
-                Some(k) => k.file.keys().filter_map(|key| k.stored.as_ref()?.get(key).copied()).collect(),
+                Some(k) => k
+                    .file
+                    .keys()
+                    .filter_map(|key| k.stored.as_ref()?.get(key).copied())
+                    .collect(),
                 None => vec![],
             };
             let staged = self.staged_mut(&TableKey::node(&t)).await?;
@@ -88,7 +105,10 @@ impl Loader {
                 let addrs = row_addrs(&batch)?;
                 let pairs = &self.edge_pairs[&t];
                 for i in 0..batch.num_rows() {
-                    let pair = (cell_key_text(batch.column(0).as_ref(), i), cell_key_text(batch.column(1).as_ref(), i));
+                    let pair = (
+                        cell_key_text(batch.column(0).as_ref(), i),
+                        cell_key_text(batch.column(1).as_ref(), i),
+                    );
                     if pairs.contains(&pair) {
                         doomed.push(addrs.value(i));
                     }
@@ -109,10 +129,20 @@ impl Loader {
             if self.overwritten(&t) {
                 continue;
             }
-            let node = self.catalog.node(&t).ok_or_else(|| EngineError::Corrupt(t.clone()))?.clone();
-            let cols: Vec<&str> = std::iter::once(node.key.as_str()).chain(node.unique[i].iter().map(|s| s.as_str())).collect();
+            let node = self
+                .catalog
+                .node(&t)
+                .ok_or_else(|| EngineError::Corrupt(t.clone()))?
+                .clone();
+            let cols: Vec<&str> = std::iter::once(node.key.as_str())
+                .chain(node.unique[i].iter().map(|s| s.as_str()))
+                .collect();
             let ds = self.snap.table(&TableKey::node(&t)).await?;
-            let file_keys: HashSet<&String> = self.keys.get(&t).map(|k| k.file.keys().collect()).unwrap_or_default();
+            let file_keys: HashSet<&String> = self
+                .keys
+                .get(&t)
+                .map(|k| k.file.keys().collect())
+                .unwrap_or_default();
             let values = &self.unique_values[&(t.clone(), i)];
             for batch in scan_columns(&ds, &cols, false).await? {
                 for row in 0..batch.num_rows() {
@@ -120,8 +150,9 @@ impl Loader {
                     if file_keys.contains(&key) {
                         continue; // replaced by the file's row
                     }
-                    let parts: Vec<serde_json::Value> =
-                        (1..cols.len()).map(|c| crate::columns::cell_json(batch.column(c).as_ref(), row)).collect();
+                    let parts: Vec<serde_json::Value> = (1..cols.len())
+                        .map(|c| crate::columns::cell_json(batch.column(c).as_ref(), row))
+                        .collect();
                     if parts.iter().any(|v| v.is_null()) {
                         continue;
                     }
@@ -129,7 +160,10 @@ impl Loader {
                     if let Some((_, line)) = values.get(&value) {
                         return Err(EngineError::Load(vec![LineError {
                             line: *line,
-                            message: format!("@unique({}) value already belongs to {t} `{key}`", node.unique[i].join(", ")),
+                            message: format!(
+                                "@unique({}) value already belongs to {t} `{key}`",
+                                node.unique[i].join(", ")
+                            ),
                         }]));
                     }
                 }
@@ -142,8 +176,14 @@ impl Loader {
     async fn check_card_against_stored(&mut self) -> Result<()> {
         let types: Vec<String> = self.src_counts.keys().cloned().collect();
         for t in types {
-            let edge = self.catalog.edge(&t).ok_or_else(|| EngineError::Corrupt(t.clone()))?.clone();
-            let Some(max) = edge.card.and_then(|c| c.max) else { continue };
+            let edge = self
+                .catalog
+                .edge(&t)
+                .ok_or_else(|| EngineError::Corrupt(t.clone()))?
+                .clone();
+            let Some(max) = edge.card.and_then(|c| c.max) else {
+                continue;
+            };
             if self.mode == LoadMode::Overwrite {
                 continue; // stored edges of this type are all replaced
             }
@@ -165,7 +205,10 @@ impl Loader {
                     if n.0 > max {
                         return Err(EngineError::Load(vec![LineError {
                             line: n.1,
-                            message: format!("@card: {} `{src}` would have more than {max} {t} edge(s)", edge.from),
+                            message: format!(
+                                "@card: {} `{src}` would have more than {max} {t} edge(s)",
+                                edge.from
+                            ),
                         }]));
                     }
                 }

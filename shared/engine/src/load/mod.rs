@@ -19,7 +19,10 @@ use serde_json::{Map, Value};
 
 mod checks;
 
-use crate::columns::{append_json, cell_key_text, coerce_key, edge_schema, key_text, node_schema, DST_COLUMN, SRC_COLUMN};
+use crate::columns::{
+    append_json, cell_key_text, coerce_key, edge_schema, key_text, node_schema, DST_COLUMN,
+    SRC_COLUMN,
+};
 use crate::constraints::RowRules;
 use crate::error::{EngineError, LineError, Result};
 use crate::graph::{Change, Graph, Snapshot};
@@ -82,7 +85,12 @@ pub struct LoadReport {
 }
 
 /// Load `input` into `graph` as one new version.
-pub async fn load(graph: &Arc<Graph>, input: impl BufRead + Send, mode: LoadMode, actor: &str) -> Result<LoadReport> {
+pub async fn load(
+    graph: &Arc<Graph>,
+    input: impl BufRead + Send,
+    mode: LoadMode,
+    actor: &str,
+) -> Result<LoadReport> {
     let (manifest, tables) = graph
         .write(actor, |snap| async move {
             let mut loader = Loader::new(snap, mode);
@@ -90,7 +98,11 @@ pub async fn load(graph: &Arc<Graph>, input: impl BufRead + Send, mode: LoadMode
             loader.finish().await
         })
         .await?;
-    Ok(LoadReport { mode, version: manifest.version, tables })
+    Ok(LoadReport {
+        mode,
+        version: manifest.version,
+        tables,
+    })
 }
 
 struct Column {
@@ -111,8 +123,19 @@ struct TableRows {
 
 impl TableRows {
     fn new(schema: SchemaRef, columns: Vec<Column>, rules: RowRules) -> Self {
-        let builders = schema.fields().iter().map(|f| make_builder(f.data_type(), BATCH_ROWS)).collect();
-        TableRows { schema, columns, builders, rows: 0, total: 0, rules }
+        let builders = schema
+            .fields()
+            .iter()
+            .map(|f| make_builder(f.data_type(), BATCH_ROWS))
+            .collect();
+        TableRows {
+            schema,
+            columns,
+            builders,
+            rows: 0,
+            total: 0,
+            rules,
+        }
     }
 
     /// Check one row and append it.
@@ -122,11 +145,24 @@ impl TableRows {
                 return Err(format!("missing required property `{}`", col.name));
             }
         }
-        self.rules.check(&self.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), values)?;
+        self.rules.check(
+            &self
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            values,
+        )?;
         // A refused value may leave this batch's builders uneven; that is harmless because a
         // load with any refused line never flushes again and never publishes.
-        for ((col, v), b) in self.columns.iter().zip(values).zip(self.builders.iter_mut()) {
-            append_json(b.as_mut(), &col.ty, v).map_err(|e| format!("property `{}`: {e}", col.name))?;
+        for ((col, v), b) in self
+            .columns
+            .iter()
+            .zip(values)
+            .zip(self.builders.iter_mut())
+        {
+            append_json(b.as_mut(), &col.ty, v)
+                .map_err(|e| format!("property `{}`: {e}", col.name))?;
         }
         self.rows += 1;
         self.total += 1;
@@ -166,7 +202,11 @@ struct Loader {
     /// Edges per source node in the file, for edge types with a @card maximum.
     src_counts: HashMap<String, HashMap<String, (u32, u64)>>,
     errors: Vec<LineError>,
-    inflight: std::collections::VecDeque<(TableKey, u64, tokio::task::JoinHandle<Result<Vec<lance_table::format::Fragment>>>)>,
+    inflight: std::collections::VecDeque<(
+        TableKey,
+        u64,
+        tokio::task::JoinHandle<Result<Vec<lance_table::format::Fragment>>>,
+    )>,
 }
 
 impl Loader {
@@ -191,12 +231,20 @@ impl Loader {
         let mut line_no = 0u64;
         for line in input.lines() {
             line_no += 1;
-            let line = line.map_err(|e| EngineError::Load(vec![LineError { line: line_no, message: format!("unreadable line: {e}") }]))?;
+            let line = line.map_err(|e| {
+                EngineError::Load(vec![LineError {
+                    line: line_no,
+                    message: format!("unreadable line: {e}"),
+                }])
+            })?;
             if line.trim().is_empty() {
                 continue;
             }
             if let Err(message) = self.line(line_no, &line).await? {
-                self.errors.push(LineError { line: line_no, message });
+                self.errors.push(LineError {
+                    line: line_no,
+                    message,
+                });
                 if self.errors.len() >= MAX_REPORTED_ERRORS {
                     break;
                 }
@@ -230,11 +278,18 @@ impl Loader {
                 let to = obj.get("to").unwrap_or(&Value::Null);
                 self.edge_line(line_no, e, from, to, data).await
             }
-            _ => Ok(Err("a line needs either \"type\" (a node) or \"edge\" (an edge), as a string".into())),
+            _ => Ok(Err(
+                "a line needs either \"type\" (a node) or \"edge\" (an edge), as a string".into(),
+            )),
         }
     }
 
-    async fn node_line(&mut self, line_no: u64, type_name: &str, data: &Map<String, Value>) -> Result<std::result::Result<(), String>> {
+    async fn node_line(
+        &mut self,
+        line_no: u64,
+        type_name: &str,
+        data: &Map<String, Value>,
+    ) -> Result<std::result::Result<(), String>> {
         let Some(node) = self.catalog.node(type_name) else {
             return Ok(Err(format!("unknown node type `{type_name}`")));
         };
@@ -250,43 +305,74 @@ impl Loader {
         }
         let keys = self.keys.entry(type_name.to_string()).or_default();
         if let Some(first) = keys.file.get(&key) {
-            return Ok(Err(format!("duplicate key `{key}` for {type_name} (first on line {first})")));
+            return Ok(Err(format!(
+                "duplicate key `{key}` for {type_name} (first on line {first})"
+            )));
         }
-        if self.mode == LoadMode::Append && keys.stored.as_ref().is_some_and(|s| s.contains_key(&key)) {
-            return Ok(Err(format!("{type_name} `{key}` already exists (append mode adds new keys only)")));
+        if self.mode == LoadMode::Append
+            && keys.stored.as_ref().is_some_and(|s| s.contains_key(&key))
+        {
+            return Ok(Err(format!(
+                "{type_name} `{key}` already exists (append mode adds new keys only)"
+            )));
         }
         for (i, set) in node.unique.iter().enumerate() {
             let value = unique_value(set, data);
             if let Some(value) = value {
-                let seen = self.unique_values.entry((type_name.to_string(), i)).or_default();
+                let seen = self
+                    .unique_values
+                    .entry((type_name.to_string(), i))
+                    .or_default();
                 if let Some((_, first)) = seen.get(&value) {
-                    return Ok(Err(format!("duplicate value for @unique({}) (first on line {first})", set.join(", "))));
+                    return Ok(Err(format!(
+                        "duplicate value for @unique({}) (first on line {first})",
+                        set.join(", ")
+                    )));
                 }
                 seen.insert(value, (key.clone(), line_no));
             }
         }
         let tk = TableKey::node(type_name);
         self.ensure_table(&tk)?;
-        let values: Vec<&Value> = node.properties.iter().map(|p| data.get(&p.name).unwrap_or(&Value::Null)).collect();
+        let values: Vec<&Value> = node
+            .properties
+            .iter()
+            .map(|p| data.get(&p.name).unwrap_or(&Value::Null))
+            .collect();
         let rows = self.tables.get_mut(&tk).expect("table ensured");
         if let Err(e) = rows.push(&values) {
             return Ok(Err(e));
         }
-        self.keys.entry(type_name.to_string()).or_default().file.insert(key, line_no);
+        self.keys
+            .entry(type_name.to_string())
+            .or_default()
+            .file
+            .insert(key, line_no);
         self.maybe_flush(&tk).await?;
         Ok(Ok(()))
     }
 
-    async fn edge_line(&mut self, line_no: u64, edge_name: &str, from: &Value, to: &Value, data: &Map<String, Value>) -> Result<std::result::Result<(), String>> {
+    async fn edge_line(
+        &mut self,
+        line_no: u64,
+        edge_name: &str,
+        from: &Value,
+        to: &Value,
+        data: &Map<String, Value>,
+    ) -> Result<std::result::Result<(), String>> {
         let Some(edge) = self.catalog.edge(edge_name) else {
             return Ok(Err(format!("unknown edge type `{edge_name}`")));
         };
         let edge = edge.clone();
         if let Some(unknown) = data.keys().find(|k| edge.property(k).is_none()) {
-            return Ok(Err(format!("unknown property `{unknown}` on edge {edge_name}")));
+            return Ok(Err(format!(
+                "unknown property `{unknown}` on edge {edge_name}"
+            )));
         }
         let (Some(from_key), Some(to_key)) = (key_text(from), key_text(to)) else {
-            return Ok(Err("an edge needs \"from\" and \"to\" keys (strings or integers)".into()));
+            return Ok(Err(
+                "an edge needs \"from\" and \"to\" keys (strings or integers)".into(),
+            ));
         };
         for (end_type, key) in [(&edge.from, &from_key), (&edge.to, &to_key)] {
             if let Err(e) = self.check_endpoint(line_no, end_type, key).await? {
@@ -296,15 +382,35 @@ impl Loader {
         if self.mode == LoadMode::Merge {
             let pairs = self.edge_pairs.entry(edge_name.to_string()).or_default();
             if !pairs.insert((from_key.clone(), to_key.clone())) {
-                return Ok(Err(format!("duplicate edge {edge_name} {from_key} -> {to_key} in the file")));
+                return Ok(Err(format!(
+                    "duplicate edge {edge_name} {from_key} -> {to_key} in the file"
+                )));
             }
         }
         let tk = TableKey::edge(edge_name);
         self.ensure_table(&tk)?;
-        let from_v = coerce_key(from, &self.catalog.node(&edge.from).map(|n| n.key_property().ty.clone()).unwrap_or(PropType::Base(omnigraph_lang::BaseType::String)));
-        let to_v = coerce_key(to, &self.catalog.node(&edge.to).map(|n| n.key_property().ty.clone()).unwrap_or(PropType::Base(omnigraph_lang::BaseType::String)));
+        let from_v = coerce_key(
+            from,
+            &self
+                .catalog
+                .node(&edge.from)
+                .map(|n| n.key_property().ty.clone())
+                .unwrap_or(PropType::Base(omnigraph_lang::BaseType::String)),
+        );
+        let to_v = coerce_key(
+            to,
+            &self
+                .catalog
+                .node(&edge.to)
+                .map(|n| n.key_property().ty.clone())
+                .unwrap_or(PropType::Base(omnigraph_lang::BaseType::String)),
+        );
         let mut values: Vec<&Value> = vec![&from_v, &to_v];
-        values.extend(edge.properties.iter().map(|p| data.get(&p.name).unwrap_or(&Value::Null)));
+        values.extend(
+            edge.properties
+                .iter()
+                .map(|p| data.get(&p.name).unwrap_or(&Value::Null)),
+        );
         let rows = self.tables.get_mut(&tk).expect("table ensured");
         if let Err(e) = rows.push(&values) {
             return Ok(Err(e));
@@ -315,7 +421,10 @@ impl Loader {
             n.0 += 1;
             n.1 = line_no;
             if n.0 > max {
-                return Ok(Err(format!("@card: {} `{from_key}` would have more than {max} {edge_name} edge(s)", edge.from)));
+                return Ok(Err(format!(
+                    "@card: {} `{from_key}` would have more than {max} {edge_name} edge(s)",
+                    edge.from
+                )));
             }
         }
         self.maybe_flush(&tk).await?;
@@ -323,18 +432,36 @@ impl Loader {
     }
 
     /// An endpoint is fine if the file has the node, or storage has it and this load keeps it.
-    async fn check_endpoint(&mut self, line: u64, node_type: &str, key: &str) -> Result<std::result::Result<(), String>> {
-        if self.keys.get(node_type).is_some_and(|k| k.file.contains_key(key)) {
+    async fn check_endpoint(
+        &mut self,
+        line: u64,
+        node_type: &str,
+        key: &str,
+    ) -> Result<std::result::Result<(), String>> {
+        if self
+            .keys
+            .get(node_type)
+            .is_some_and(|k| k.file.contains_key(key))
+        {
             return Ok(Ok(()));
         }
         if self.mode != LoadMode::Overwrite {
             self.ensure_stored_keys(node_type).await?;
-            if self.keys.get(node_type).and_then(|k| k.stored.as_ref()).is_some_and(|s| s.contains_key(key)) {
+            if self
+                .keys
+                .get(node_type)
+                .and_then(|k| k.stored.as_ref())
+                .is_some_and(|s| s.contains_key(key))
+            {
                 return Ok(Ok(()));
             }
         }
         // The node may come later in the file (or, in overwrite mode, survive if its type is not replaced).
-        self.pending.push(PendingEndpoint { line, node_type: node_type.to_string(), key: key.to_string() });
+        self.pending.push(PendingEndpoint {
+            line,
+            node_type: node_type.to_string(),
+            key: key.to_string(),
+        });
         Ok(Ok(()))
     }
 
@@ -342,13 +469,21 @@ impl Loader {
         if self.keys.get(node_type).is_some_and(|k| k.stored.is_some()) {
             return Ok(());
         }
-        let node = self.catalog.node(node_type).ok_or_else(|| EngineError::Corrupt(format!("no node type {node_type}")))?;
+        let node = self
+            .catalog
+            .node(node_type)
+            .ok_or_else(|| EngineError::Corrupt(format!("no node type {node_type}")))?;
         let ds = self.snap.table(&TableKey::node(node_type)).await?;
         let mut stored = HashMap::new();
         for batch in scan_columns(&ds, &[node.key.as_str()], true).await? {
             let keys = batch.column(0);
-            let addrs = batch.column_by_name(ROW_ADDR).ok_or_else(|| EngineError::Corrupt("scan without row address".into()))?;
-            let addrs = addrs.as_any().downcast_ref::<arrow::array::UInt64Array>().ok_or_else(|| EngineError::Corrupt("row address type".into()))?;
+            let addrs = batch
+                .column_by_name(ROW_ADDR)
+                .ok_or_else(|| EngineError::Corrupt("scan without row address".into()))?;
+            let addrs = addrs
+                .as_any()
+                .downcast_ref::<arrow::array::UInt64Array>()
+                .ok_or_else(|| EngineError::Corrupt("row address type".into()))?;
             for i in 0..batch.num_rows() {
                 stored.insert(cell_key_text(keys.as_ref(), i), addrs.value(i));
             }
@@ -363,22 +498,62 @@ impl Loader {
         }
         let (schema, columns, rules) = match tk.kind {
             TableKind::Node => {
-                let node = self.catalog.node(&tk.type_name).ok_or_else(|| EngineError::Corrupt(tk.to_string()))?;
-                let cols = node.properties.iter().map(|p| Column { name: p.name.clone(), ty: p.ty.clone(), required: !p.nullable }).collect();
-                (node_schema(node), cols, RowRules::new(&node.ranges, &node.checks)?)
+                let node = self
+                    .catalog
+                    .node(&tk.type_name)
+                    .ok_or_else(|| EngineError::Corrupt(tk.to_string()))?;
+                let cols = node
+                    .properties
+                    .iter()
+                    .map(|p| Column {
+                        name: p.name.clone(),
+                        ty: p.ty.clone(),
+                        required: !p.nullable,
+                    })
+                    .collect();
+                (
+                    node_schema(node),
+                    cols,
+                    RowRules::new(&node.ranges, &node.checks)?,
+                )
             }
             TableKind::Edge => {
-                let edge = self.catalog.edge(&tk.type_name).ok_or_else(|| EngineError::Corrupt(tk.to_string()))?;
-                let key_ty = |t: &str| self.catalog.node(t).map(|n| n.key_property().ty.clone()).unwrap_or(PropType::Base(omnigraph_lang::BaseType::String));
+                let edge = self
+                    .catalog
+                    .edge(&tk.type_name)
+                    .ok_or_else(|| EngineError::Corrupt(tk.to_string()))?;
+                let key_ty = |t: &str| {
+                    self.catalog
+                        .node(t)
+                        .map(|n| n.key_property().ty.clone())
+                        .unwrap_or(PropType::Base(omnigraph_lang::BaseType::String))
+                };
                 let mut cols = vec![
-                    Column { name: SRC_COLUMN.into(), ty: key_ty(&edge.from), required: true },
-                    Column { name: DST_COLUMN.into(), ty: key_ty(&edge.to), required: true },
+                    Column {
+                        name: SRC_COLUMN.into(),
+                        ty: key_ty(&edge.from),
+                        required: true,
+                    },
+                    Column {
+                        name: DST_COLUMN.into(),
+                        ty: key_ty(&edge.to),
+                        required: true,
+                    },
                 ];
-                cols.extend(edge.properties.iter().map(|p| Column { name: p.name.clone(), ty: p.ty.clone(), required: !p.nullable }));
-                (edge_schema(&self.catalog, edge), cols, RowRules::new(&edge.ranges, &edge.checks)?)
+                cols.extend(edge.properties.iter().map(|p| Column {
+                    name: p.name.clone(),
+                    ty: p.ty.clone(),
+                    required: !p.nullable,
+                }));
+                (
+                    edge_schema(&self.catalog, edge),
+                    cols,
+                    RowRules::new(&edge.ranges, &edge.checks)?,
+                )
             }
         };
-        self.tables.insert(tk.clone(), TableRows::new(schema, columns, rules));
+        self.tables
+            .insert(tk.clone(), TableRows::new(schema, columns, rules));
         Ok(())
     }
 
@@ -397,7 +572,8 @@ impl Loader {
         let batch = rows.take_batch()?;
         let n = batch.num_rows() as u64;
         let base = self.snap.table(tk).await?;
-        self.inflight.push_back((tk.clone(), n, tokio::spawn(write_fragments(base, batch))));
+        self.inflight
+            .push_back((tk.clone(), n, tokio::spawn(write_fragments(base, batch))));
         while self.inflight.len() > MAX_INFLIGHT_BATCHES {
             self.collect_one().await?;
         }
@@ -406,7 +582,9 @@ impl Loader {
 
     async fn collect_one(&mut self) -> Result<()> {
         if let Some((tk, n, handle)) = self.inflight.pop_front() {
-            let fragments = handle.await.map_err(|e| EngineError::Corrupt(format!("writer task failed: {e}")))??;
+            let fragments = handle
+                .await
+                .map_err(|e| EngineError::Corrupt(format!("writer task failed: {e}")))??;
             let staged = self.staged_mut(&tk).await?;
             staged.add_fragments(fragments, n);
         }
@@ -438,7 +616,10 @@ impl Loader {
         let mut change = Change::new();
         let mut report = vec![];
         for (tk, rows) in &self.tables {
-            report.push(TableLoadReport { table_key: tk.to_string(), rows_loaded: rows.total });
+            report.push(TableLoadReport {
+                table_key: tk.to_string(),
+                rows_loaded: rows.total,
+            });
         }
         // Edges were validated against node tables this load did not write: a concurrent
         // writer that changes them must make this load conflict rather than re-apply.
@@ -454,11 +635,12 @@ impl Loader {
 }
 
 fn unique_value(set: &[String], data: &Map<String, Value>) -> Option<String> {
-    let parts: Vec<&Value> = set.iter().map(|p| data.get(p).unwrap_or(&Value::Null)).collect();
+    let parts: Vec<&Value> = set
+        .iter()
+        .map(|p| data.get(p).unwrap_or(&Value::Null))
+        .collect();
     if parts.iter().any(|v| v.is_null()) {
         return None; // nulls never collide
     }
     Some(serde_json::to_string(&parts).unwrap_or_default())
 }
-
-

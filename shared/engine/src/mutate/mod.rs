@@ -90,16 +90,37 @@ pub(crate) struct Mutator {
 
 impl Mutator {
     fn new(snap: Snapshot, params: BoundParams) -> Mutator {
-        Mutator { snap, params, tables: BTreeMap::new(), read_deps: BTreeSet::new(), counts: MutationReport::default() }
+        Mutator {
+            snap,
+            params,
+            tables: BTreeMap::new(),
+            read_deps: BTreeSet::new(),
+            counts: MutationReport::default(),
+        }
     }
 
     async fn apply(&mut self, stmt: &MutationStmt) -> Result<()> {
         match stmt {
-            MutationStmt::InsertNode { node_type, values } => self.insert_node(node_type, values).await,
-            MutationStmt::InsertEdge { edge_type, from, to, values } => self.insert_edge(edge_type, from, to, values).await,
-            MutationStmt::Update { node_type, set, filter } => self.update_nodes(node_type, set, filter.as_ref()).await,
-            MutationStmt::DeleteNode { node_type, filter } => self.delete_nodes(node_type, filter.as_ref()).await,
-            MutationStmt::DeleteEdge { edge_type, filter } => self.delete_edges(edge_type, filter.as_ref()).await,
+            MutationStmt::InsertNode { node_type, values } => {
+                self.insert_node(node_type, values).await
+            }
+            MutationStmt::InsertEdge {
+                edge_type,
+                from,
+                to,
+                values,
+            } => self.insert_edge(edge_type, from, to, values).await,
+            MutationStmt::Update {
+                node_type,
+                set,
+                filter,
+            } => self.update_nodes(node_type, set, filter.as_ref()).await,
+            MutationStmt::DeleteNode { node_type, filter } => {
+                self.delete_nodes(node_type, filter.as_ref()).await
+            }
+            MutationStmt::DeleteEdge { edge_type, filter } => {
+                self.delete_edges(edge_type, filter.as_ref()).await
+            }
         }
     }
 
@@ -108,20 +129,21 @@ impl Mutator {
         if !self.tables.contains_key(tk) {
             let catalog = &self.snap.catalog;
             let columns = match tk.kind {
-                TableKind::Node => TableColumns::node(
-                    catalog
-                        .node(&tk.type_name)
-                        .ok_or_else(|| EngineError::Invalid(format!("unknown node type `{}`", tk.type_name)))?,
-                )?,
+                TableKind::Node => {
+                    TableColumns::node(catalog.node(&tk.type_name).ok_or_else(|| {
+                        EngineError::Invalid(format!("unknown node type `{}`", tk.type_name))
+                    })?)?
+                }
                 TableKind::Edge => TableColumns::edge(
                     catalog,
-                    catalog
-                        .edge(&tk.type_name)
-                        .ok_or_else(|| EngineError::Invalid(format!("unknown edge type `{}`", tk.type_name)))?,
+                    catalog.edge(&tk.type_name).ok_or_else(|| {
+                        EngineError::Invalid(format!("unknown edge type `{}`", tk.type_name))
+                    })?,
                 )?,
             };
             let base = self.snap.table(tk).await?;
-            self.tables.insert(tk.clone(), TableOverlay::new(columns, base));
+            self.tables
+                .insert(tk.clone(), TableOverlay::new(columns, base));
         }
         self.tables
             .get_mut(tk)

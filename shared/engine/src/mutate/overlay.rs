@@ -53,7 +53,10 @@ pub struct RowFilter {
 
 impl RowFilter {
     pub fn eq(column: usize, value: Scalar) -> RowFilter {
-        RowFilter { column, test: Test::Compare(CompareOp::Eq, value) }
+        RowFilter {
+            column,
+            test: Test::Compare(CompareOp::Eq, value),
+        }
     }
 
     fn holds(&self, columns: &TableColumns, row: &[Json]) -> bool {
@@ -71,7 +74,9 @@ impl RowFilter {
         let name = format!("`{}`", columns.names[self.column]);
         let ty = &columns.types[self.column];
         match &self.test {
-            Test::Compare(op, x) => Some(format!("{name} {} {}", sql_op(*op)?, sql_literal(ty, x)?)),
+            Test::Compare(op, x) => {
+                Some(format!("{name} {} {}", sql_op(*op)?, sql_literal(ty, x)?))
+            }
             Test::OneOf(xs) if !xs.is_empty() && xs.len() <= MAX_PUSHED_IN_LIST => {
                 let items: Option<Vec<String>> = xs.iter().map(|x| sql_literal(ty, x)).collect();
                 Some(format!("{name} IN ({})", items?.join(", ")))
@@ -90,7 +95,12 @@ pub struct TableOverlay {
 
 impl TableOverlay {
     pub fn new(columns: TableColumns, base: Arc<Dataset>) -> TableOverlay {
-        TableOverlay { columns, base, deleted: BTreeSet::new(), inserted: vec![] }
+        TableOverlay {
+            columns,
+            base,
+            deleted: BTreeSet::new(),
+            inserted: vec![],
+        }
     }
 
     /// Every live row passing all `filters`: stored ones first (in storage order), then
@@ -107,7 +117,10 @@ impl TableOverlay {
         for (i, row) in self.inserted.iter().enumerate() {
             if let Some(row) = row {
                 if filters.iter().all(|f| f.holds(&self.columns, row)) {
-                    out.push(LiveRow { at: RowAt::Inserted(i), values: row.clone() });
+                    out.push(LiveRow {
+                        at: RowAt::Inserted(i),
+                        values: row.clone(),
+                    });
                 }
             }
         }
@@ -122,7 +135,10 @@ impl TableOverlay {
     async fn stored_rows(&self, filters: &[RowFilter]) -> Result<Vec<LiveRow>> {
         let mut scanner = self.base.scan();
         scanner.project(&self.columns.names)?;
-        let pushed: Vec<String> = filters.iter().filter_map(|f| f.sql(&self.columns)).collect();
+        let pushed: Vec<String> = filters
+            .iter()
+            .filter_map(|f| f.sql(&self.columns))
+            .collect();
         if !pushed.is_empty() {
             scanner.filter(&pushed.join(" AND "))?;
         }
@@ -139,11 +155,15 @@ impl TableOverlay {
                 if self.deleted.contains(&addr) {
                     continue;
                 }
-                let values: Vec<Json> =
-                    (0..self.columns.names.len()).map(|c| cell_json(batch.column(c).as_ref(), row)).collect();
+                let values: Vec<Json> = (0..self.columns.names.len())
+                    .map(|c| cell_json(batch.column(c).as_ref(), row))
+                    .collect();
                 // Pushed filters are re-checked: the language's comparison rules are the truth.
                 if filters.iter().all(|f| f.holds(&self.columns, &values)) {
-                    out.push(LiveRow { at: RowAt::Stored(addr), values });
+                    out.push(LiveRow {
+                        at: RowAt::Stored(addr),
+                        values,
+                    });
                 }
             }
         }
@@ -230,7 +250,9 @@ fn sql_literal(ty: &PropType, value: &Scalar) -> Option<String> {
         _ => false,
     };
     match (ty, value) {
-        (PropType::Base(BaseType::String) | PropType::Enum(_), Scalar::Str(s)) => Some(format!("'{}'", s.replace('\'', "''"))),
+        (PropType::Base(BaseType::String) | PropType::Enum(_), Scalar::Str(s)) => {
+            Some(format!("'{}'", s.replace('\'', "''")))
+        }
         (PropType::Base(b), Scalar::Int(i)) if fits(*b, i128::from(*i)) => Some(i.to_string()),
         (PropType::Base(b), Scalar::UInt(u)) if fits(*b, i128::from(*u)) => Some(u.to_string()),
         (PropType::Base(BaseType::Bool), Scalar::Bool(x)) => Some(x.to_string()),

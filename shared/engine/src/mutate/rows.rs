@@ -7,7 +7,9 @@ use arrow::record_batch::RecordBatch;
 use omnigraph_lang::{Catalog, EdgeType, NodeType, PropType};
 use serde_json::Value as Json;
 
-use crate::columns::{append_json, arrow_type, cell_json, edge_schema, node_schema, DST_COLUMN, SRC_COLUMN};
+use crate::columns::{
+    append_json, arrow_type, cell_json, edge_schema, node_schema, DST_COLUMN, SRC_COLUMN,
+};
 use crate::constraints::RowRules;
 use crate::error::{EngineError, Result};
 
@@ -47,7 +49,9 @@ impl TableColumns {
             catalog
                 .node(t)
                 .map(|n| n.key_property().ty.clone())
-                .ok_or_else(|| EngineError::Corrupt(format!("edge {} names unknown node type {t}", edge.name)))
+                .ok_or_else(|| {
+                    EngineError::Corrupt(format!("edge {} names unknown node type {t}", edge.name))
+                })
         };
         let mut names = vec![SRC_COLUMN.to_string(), DST_COLUMN.to_string()];
         names.extend(edge.properties.iter().map(|p| p.name.clone()));
@@ -94,10 +98,16 @@ impl TableColumns {
 
     /// The rows as one Arrow batch of the table's schema.
     pub fn batch<'r>(&self, rows: impl Iterator<Item = &'r Vec<Json>>) -> Result<RecordBatch> {
-        let mut builders: Vec<_> = self.schema.fields().iter().map(|f| make_builder(f.data_type(), 16)).collect();
+        let mut builders: Vec<_> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| make_builder(f.data_type(), 16))
+            .collect();
         for row in rows {
             for ((b, ty), v) in builders.iter_mut().zip(&self.types).zip(row) {
-                append_json(b.as_mut(), ty, v).map_err(|e| EngineError::Invalid(format!("{}: {e}", self.owner)))?;
+                append_json(b.as_mut(), ty, v)
+                    .map_err(|e| EngineError::Invalid(format!("{}: {e}", self.owner)))?;
             }
         }
         let arrays: Vec<ArrayRef> = builders.iter_mut().map(|b| b.finish()).collect();
@@ -131,10 +141,9 @@ fn index_sets(names: &[String], sets: &[Vec<String>]) -> Result<Vec<Vec<usize>>>
         .map(|set| {
             set.iter()
                 .map(|p| {
-                    names
-                        .iter()
-                        .position(|n| n == p)
-                        .ok_or_else(|| EngineError::Corrupt(format!("@unique names unknown property {p}")))
+                    names.iter().position(|n| n == p).ok_or_else(|| {
+                        EngineError::Corrupt(format!("@unique names unknown property {p}"))
+                    })
                 })
                 .collect()
         })

@@ -15,11 +15,17 @@ use crate::query::value::Scalar;
 use crate::table_key::TableKey;
 
 impl Mutator {
-    pub(super) async fn insert_node(&mut self, node_type: &str, values: &[(String, Operand)]) -> Result<()> {
+    pub(super) async fn insert_node(
+        &mut self,
+        node_type: &str,
+        values: &[(String, Operand)],
+    ) -> Result<()> {
         let tk = TableKey::node(node_type);
         let row = self.new_row(&tk, values, vec![]).await?;
         let cols = &self.overlay(&tk).await?.columns;
-        let key_index = cols.key.ok_or_else(|| EngineError::Corrupt(format!("{node_type} has no key column")))?;
+        let key_index = cols
+            .key
+            .ok_or_else(|| EngineError::Corrupt(format!("{node_type} has no key column")))?;
         let key = scalar_of(&row[key_index], &cols.types[key_index])?;
         if self.key_exists(&tk, key_index, key).await? {
             return Err(EngineError::Constraint(format!(
@@ -49,7 +55,12 @@ impl Mutator {
         let row = self.new_row(&tk, values, ends).await?;
         if let Some(max) = edge.card.and_then(|c| c.max) {
             let src = scalar_of(&row[0], &self.overlay(&tk).await?.columns.types[0])?;
-            let existing = self.overlay(&tk).await?.live_rows(&[RowFilter::eq(0, src)]).await?.len();
+            let existing = self
+                .overlay(&tk)
+                .await?
+                .live_rows(&[RowFilter::eq(0, src)])
+                .await?
+                .len();
             if existing as u64 >= u64::from(max) {
                 return Err(EngineError::Constraint(format!(
                     "@card: {} `{}` already has {existing} {edge_type} edge(s), at most {max} allowed",
@@ -69,15 +80,22 @@ impl Mutator {
         let tk = TableKey::node(node_type);
         self.read_deps.insert(tk.clone());
         let cols = &self.overlay(&tk).await?.columns;
-        let key_index = cols.key.ok_or_else(|| EngineError::Corrupt(format!("{node_type} has no key column")))?;
+        let key_index = cols
+            .key
+            .ok_or_else(|| EngineError::Corrupt(format!("{node_type} has no key column")))?;
         let key_type = cols.types[key_index].clone();
         let given = coerce_key(&self.json(operand)?, &key_type);
         let key = canonical(&key_type, &given)
             .map_err(|e| EngineError::Constraint(format!("edge endpoint {node_type}: {e}")))?;
         if key.is_null() {
-            return Err(EngineError::Constraint(format!("edge endpoint {node_type} key is null")));
+            return Err(EngineError::Constraint(format!(
+                "edge endpoint {node_type} key is null"
+            )));
         }
-        if !self.key_exists(&tk, key_index, scalar_of(&key, &key_type)?).await? {
+        if !self
+            .key_exists(&tk, key_index, scalar_of(&key, &key_type)?)
+            .await?
+        {
             return Err(EngineError::Constraint(format!(
                 "edge endpoint {node_type} `{}` does not exist",
                 text(&key)
@@ -116,7 +134,9 @@ impl Mutator {
         let assignments = self.assignments(&tk, set).await?;
         let key_index = self.overlay(&tk).await?.columns.key;
         if assignments.iter().any(|(i, _)| Some(*i) == key_index) {
-            return Err(EngineError::Invalid(format!("the @key of {node_type} cannot be updated; delete and insert instead")));
+            return Err(EngineError::Invalid(format!(
+                "the @key of {node_type} cannot be updated; delete and insert instead"
+            )));
         }
         let filters = self.row_filters(&tk, filter).await?;
         let matched = self.overlay(&tk).await?.live_rows(&filters).await?;
@@ -134,12 +154,19 @@ impl Mutator {
     }
 
     /// Delete matching nodes and every edge touching them.
-    pub(super) async fn delete_nodes(&mut self, node_type: &str, filter: Option<&Predicate>) -> Result<()> {
+    pub(super) async fn delete_nodes(
+        &mut self,
+        node_type: &str,
+        filter: Option<&Predicate>,
+    ) -> Result<()> {
         let tk = TableKey::node(node_type);
         let filters = self.row_filters(&tk, filter).await?;
         let overlay = self.overlay(&tk).await?;
         let matched = overlay.live_rows(&filters).await?;
-        let key_index = overlay.columns.key.ok_or_else(|| EngineError::Corrupt(format!("{node_type} has no key column")))?;
+        let key_index = overlay
+            .columns
+            .key
+            .ok_or_else(|| EngineError::Corrupt(format!("{node_type} has no key column")))?;
         let keys = overlay.column_values(&matched, key_index);
         for live in &matched {
             overlay.delete(live.at);
@@ -162,7 +189,10 @@ impl Mutator {
             // Written or not, the edge table was checked: a concurrent edge insert must conflict.
             self.read_deps.insert(etk.clone());
             let overlay = self.overlay(&etk).await?;
-            let filter = RowFilter { column, test: Test::OneOf(keys.clone()) };
+            let filter = RowFilter {
+                column,
+                test: Test::OneOf(keys.clone()),
+            };
             let doomed = overlay.live_rows(&[filter]).await?;
             for live in &doomed {
                 overlay.delete(live.at);
@@ -172,7 +202,11 @@ impl Mutator {
         Ok(())
     }
 
-    pub(super) async fn delete_edges(&mut self, edge_type: &str, filter: Option<&Predicate>) -> Result<()> {
+    pub(super) async fn delete_edges(
+        &mut self,
+        edge_type: &str,
+        filter: Option<&Predicate>,
+    ) -> Result<()> {
         let tk = TableKey::edge(edge_type);
         let filters = self.row_filters(&tk, filter).await?;
         let overlay = self.overlay(&tk).await?;
@@ -186,7 +220,12 @@ impl Mutator {
 
     /// A new row of `tk` from `values` (after the `leading` columns, for edge endpoints),
     /// canonicalised and checked against the per-row rules.
-    async fn new_row(&mut self, tk: &TableKey, values: &[(String, Operand)], leading: Vec<Json>) -> Result<Vec<Json>> {
+    async fn new_row(
+        &mut self,
+        tk: &TableKey,
+        values: &[(String, Operand)],
+        leading: Vec<Json>,
+    ) -> Result<Vec<Json>> {
         let assignments = self.assignments(tk, values).await?;
         let cols = &self.overlay(tk).await?.columns;
         let mut row = leading;
@@ -199,7 +238,11 @@ impl Mutator {
     }
 
     /// `prop: value` pairs as (column index, canonical value).
-    async fn assignments(&mut self, tk: &TableKey, values: &[(String, Operand)]) -> Result<Vec<(usize, Json)>> {
+    async fn assignments(
+        &mut self,
+        tk: &TableKey,
+        values: &[(String, Operand)],
+    ) -> Result<Vec<(usize, Json)>> {
         let mut out = vec![];
         for (prop, operand) in values {
             let json = self.json(operand)?;
@@ -213,7 +256,12 @@ impl Mutator {
     }
 
     /// Every @unique set of `row` (without nulls) must be free among live rows other than `except`.
-    async fn check_unique(&mut self, tk: &TableKey, row: &[Json], except: Option<RowAt>) -> Result<()> {
+    async fn check_unique(
+        &mut self,
+        tk: &TableKey,
+        row: &[Json],
+        except: Option<RowAt>,
+    ) -> Result<()> {
         let sets = self.overlay(tk).await?.columns.unique.clone();
         for set in sets {
             if set.iter().any(|i| row[*i].is_null()) {
@@ -225,7 +273,11 @@ impl Mutator {
                 .map(|i| Ok(RowFilter::eq(*i, scalar_of(&row[*i], &cols.types[*i])?)))
                 .collect::<Result<Vec<_>>>()?;
             let names: Vec<&str> = set.iter().map(|i| display_name(&cols.names[*i])).collect();
-            let message = format!("{}: @unique({}) value already in use", cols.owner, names.join(", "));
+            let message = format!(
+                "{}: @unique({}) value already in use",
+                cols.owner,
+                names.join(", ")
+            );
             let clash = self.overlay(tk).await?.live_rows(&filters).await?;
             if clash.iter().any(|r| Some(r.at) != except) {
                 return Err(EngineError::Constraint(message));
@@ -235,7 +287,11 @@ impl Mutator {
     }
 
     /// A `where` predicate as a row filter (`from`/`to` name an edge's endpoint columns).
-    async fn row_filters(&mut self, tk: &TableKey, filter: Option<&Predicate>) -> Result<Vec<RowFilter>> {
+    async fn row_filters(
+        &mut self,
+        tk: &TableKey,
+        filter: Option<&Predicate>,
+    ) -> Result<Vec<RowFilter>> {
         let Some(p) = filter else { return Ok(vec![]) };
         let column_name = match p.prop.as_str() {
             "from" if tk.kind == crate::TableKind::Edge => crate::columns::SRC_COLUMN,
@@ -252,9 +308,16 @@ impl Mutator {
             Operand::Param(name) => self.params.scalar(name)?.clone(),
             Operand::Literal(lit) => Scalar::from_literal(lit, &ty)
                 .map_err(|e| EngineError::Invalid(format!("where {} {}: {e}", p.prop, lit)))?,
-            Operand::Prop { .. } => return Err(EngineError::Invalid("a where predicate compares with a value".into())),
+            Operand::Prop { .. } => {
+                return Err(EngineError::Invalid(
+                    "a where predicate compares with a value".into(),
+                ))
+            }
         };
-        Ok(vec![RowFilter { column, test: Test::Compare(p.op, value) }])
+        Ok(vec![RowFilter {
+            column,
+            test: Test::Compare(p.op, value),
+        }])
     }
 
     fn edge_type(&self, name: &str) -> Result<EdgeType> {
@@ -273,16 +336,23 @@ impl Mutator {
                 Literal::Null => Json::Null,
                 Literal::Bool(b) => Json::Bool(*b),
                 Literal::Int(i) => Json::from(*i),
-                Literal::Float(f) => serde_json::Number::from_f64(*f).map(Json::Number).unwrap_or(Json::Null),
+                Literal::Float(f) => serde_json::Number::from_f64(*f)
+                    .map(Json::Number)
+                    .unwrap_or(Json::Null),
                 Literal::String(s) => Json::String(s.clone()),
             },
-            Operand::Prop { .. } => return Err(EngineError::Invalid("mutations take values, not properties".into())),
+            Operand::Prop { .. } => {
+                return Err(EngineError::Invalid(
+                    "mutations take values, not properties".into(),
+                ))
+            }
         })
     }
 }
 
 fn scalar_of(v: &Json, ty: &PropType) -> Result<Scalar> {
-    Scalar::from_json(v, ty).map_err(|e| EngineError::Corrupt(format!("canonical value does not parse: {e}")))
+    Scalar::from_json(v, ty)
+        .map_err(|e| EngineError::Corrupt(format!("canonical value does not parse: {e}")))
 }
 
 fn text(v: &Json) -> String {

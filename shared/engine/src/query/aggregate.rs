@@ -13,9 +13,15 @@ use super::value::{GroupValue, Scalar};
 enum Acc {
     Count(i64),
     /// Sum and number of values (for `sum` and `avg`).
-    Sum { sum: f64, n: u64 },
+    Sum {
+        sum: f64,
+        n: u64,
+    },
     /// Best value so far and the node id it came from (to render it in the result format).
-    Extreme { best: Option<(Scalar, u32)>, max: bool },
+    Extreme {
+        best: Option<(Scalar, u32)>,
+        max: bool,
+    },
 }
 
 impl Acc {
@@ -23,8 +29,14 @@ impl Acc {
         match func {
             AggFunc::Count => Acc::Count(0),
             AggFunc::Sum | AggFunc::Avg => Acc::Sum { sum: 0.0, n: 0 },
-            AggFunc::Min => Acc::Extreme { best: None, max: false },
-            AggFunc::Max => Acc::Extreme { best: None, max: true },
+            AggFunc::Min => Acc::Extreme {
+                best: None,
+                max: false,
+            },
+            AggFunc::Max => Acc::Extreme {
+                best: None,
+                max: true,
+            },
         }
     }
 
@@ -70,16 +82,24 @@ impl Acc {
             (Acc::Sum { n: 0, .. }, _) => Scalar::Null,
             (Acc::Sum { sum, n }, AggFunc::Avg) => Scalar::Float(sum / *n as f64),
             (Acc::Sum { sum, .. }, _) => Scalar::Float(*sum),
-            (Acc::Extreme { best, .. }, _) => best.as_ref().map(|(s, _)| s.clone()).unwrap_or(Scalar::Null),
+            (Acc::Extreme { best, .. }, _) => best
+                .as_ref()
+                .map(|(s, _)| s.clone())
+                .unwrap_or(Scalar::Null),
         }
     }
 
     fn json(&self, func: AggFunc, col: &VarColumn) -> Json {
         match self {
-            Acc::Extreme { best: Some((_, id)), .. } => col.json_of_id(*id),
+            Acc::Extreme {
+                best: Some((_, id)),
+                ..
+            } => col.json_of_id(*id),
             _ => match self.scalar(func) {
                 Scalar::Int(n) => Json::from(n),
-                Scalar::Float(f) => serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null),
+                Scalar::Float(f) => serde_json::Number::from_f64(f)
+                    .map(Json::Number)
+                    .unwrap_or(Json::Null),
                 _ => Json::Null,
             },
         }
@@ -95,7 +115,11 @@ struct Group {
 /// One output column of an aggregate query.
 enum Column {
     Key(VarColumn),
-    Agg { func: AggFunc, col: VarColumn, counts_rows: bool },
+    Agg {
+        func: AggFunc,
+        col: VarColumn,
+        counts_rows: bool,
+    },
 }
 
 /// A finished group: its result values (as scalars for sorting, as JSON for output).
@@ -125,7 +149,11 @@ impl Groups {
                 _ => Column::Key(col),
             })
             .collect();
-        Groups { columns, index: HashMap::new(), groups: vec![] }
+        Groups {
+            columns,
+            index: HashMap::new(),
+            groups: vec![],
+        }
     }
 
     pub fn add(&mut self, ids: &[u32]) {
@@ -148,11 +176,16 @@ impl Groups {
                     Column::Key(_) => None,
                 })
                 .collect();
-            self.groups.push(Group { first: ids.to_vec(), accs });
+            self.groups.push(Group {
+                first: ids.to_vec(),
+                accs,
+            });
         }
         let group = &mut self.groups[gi];
         let aggs = self.columns.iter().filter_map(|c| match c {
-            Column::Agg { col, counts_rows, .. } => Some((col, *counts_rows)),
+            Column::Agg {
+                col, counts_rows, ..
+            } => Some((col, *counts_rows)),
             Column::Key(_) => None,
         });
         for (acc, (col, counts_rows)) in group.accs.iter_mut().zip(aggs) {
@@ -173,7 +206,10 @@ impl Groups {
                     Column::Key(_) => None,
                 })
                 .collect();
-            self.groups.push(Group { first: vec![], accs });
+            self.groups.push(Group {
+                first: vec![],
+                accs,
+            });
         }
         let columns = &self.columns;
         self.groups.iter().map(|g| render(columns, g)).collect()

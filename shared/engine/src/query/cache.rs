@@ -33,11 +33,27 @@ pub struct CacheKey {
 
 impl CacheKey {
     pub fn node(uri: &str, version: u64, epoch: u64) -> CacheKey {
-        CacheKey { uri: uri.to_string(), version, epoch, lineages: None }
+        CacheKey {
+            uri: uri.to_string(),
+            version,
+            epoch,
+            lineages: None,
+        }
     }
 
-    pub fn edge(uri: &str, version: u64, epoch: u64, src_lineage: u64, dst_lineage: u64) -> CacheKey {
-        CacheKey { uri: uri.to_string(), version, epoch, lineages: Some((src_lineage, dst_lineage)) }
+    pub fn edge(
+        uri: &str,
+        version: u64,
+        epoch: u64,
+        src_lineage: u64,
+        dst_lineage: u64,
+    ) -> CacheKey {
+        CacheKey {
+            uri: uri.to_string(),
+            version,
+            epoch,
+            lineages: Some((src_lineage, dst_lineage)),
+        }
     }
 
     /// Same table and id spaces, published earlier.
@@ -107,7 +123,10 @@ impl TableDataCache {
     }
 
     pub fn counters(&self) -> CacheCounters {
-        CacheCounters { built: self.built.load(Ordering::Relaxed), patched: self.patched.load(Ordering::Relaxed) }
+        CacheCounters {
+            built: self.built.load(Ordering::Relaxed),
+            patched: self.patched.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn count_build(&self, patched: bool) {
@@ -151,9 +170,10 @@ impl TableDataCache {
     fn slot(&self, key: &CacheKey) -> Arc<OnceCell<CachedTable>> {
         let now = self.clock.fetch_add(1, Ordering::Relaxed);
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = slots
-            .entry(key.clone())
-            .or_insert_with(|| Slot { cell: Arc::new(OnceCell::new()), last_used: now });
+        let slot = slots.entry(key.clone()).or_insert_with(|| Slot {
+            cell: Arc::new(OnceCell::new()),
+            last_used: now,
+        });
         slot.last_used = now;
         slot.cell.clone()
     }

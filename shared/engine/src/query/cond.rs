@@ -20,7 +20,10 @@ use crate::error::{EngineError, Result};
 pub enum Term {
     Const(Scalar),
     /// A property (or the key) of a variable's node, indexed by node id.
-    Column { var: usize, array: ArrayRef },
+    Column {
+        var: usize,
+        array: ArrayRef,
+    },
 }
 
 /// `column op constant` in a form Arrow kernels evaluate.
@@ -49,14 +52,24 @@ pub struct VarColumns<'a> {
 }
 
 impl CompiledCond {
-    pub fn compile(cond: &Condition, vars: &VarColumns, params: &BoundParams) -> Result<CompiledCond> {
+    pub fn compile(
+        cond: &Condition,
+        vars: &VarColumns,
+        params: &BoundParams,
+    ) -> Result<CompiledCond> {
         let lhs_ty = operand_type(&cond.lhs, vars);
         let rhs_ty = operand_type(&cond.rhs, vars);
         let lhs = term(&cond.lhs, rhs_ty.as_ref(), vars, params)?;
         let rhs = term(&cond.rhs, lhs_ty.as_ref(), vars, params)?;
         let key_lookup = key_lookup(cond, &lhs, &rhs, vars);
         let vector = vector_form(&lhs, cond.op, &rhs);
-        Ok(CompiledCond { lhs, op: cond.op, rhs, key_lookup, vector })
+        Ok(CompiledCond {
+            lhs,
+            op: cond.op,
+            rhs,
+            key_lookup,
+            vector,
+        })
     }
 
     /// Evaluate for one row of bindings (`ids[var]` is the node id bound to `var`).
@@ -93,7 +106,9 @@ impl VectorForm {
             CompareOp::Gt => cmp::gt(&slice, &datum)?,
             CompareOp::Ge => cmp::gt_eq(&slice, &datum)?,
             CompareOp::Contains => arrow::compute::kernels::comparison::contains(&slice, &datum)?,
-            CompareOp::StartsWith => arrow::compute::kernels::comparison::starts_with(&slice, &datum)?,
+            CompareOp::StartsWith => {
+                arrow::compute::kernels::comparison::starts_with(&slice, &datum)?
+            }
         };
         Ok(mask)
     }
@@ -106,7 +121,12 @@ fn operand_type(op: &Operand, vars: &VarColumns) -> Option<PropType> {
     }
 }
 
-fn term(op: &Operand, other: Option<&PropType>, vars: &VarColumns, params: &BoundParams) -> Result<Term> {
+fn term(
+    op: &Operand,
+    other: Option<&PropType>,
+    vars: &VarColumns,
+    params: &BoundParams,
+) -> Result<Term> {
     match op {
         Operand::Param(name) => Ok(Term::Const(params.scalar(name)?.clone())),
         Operand::Literal(lit) => {
@@ -121,15 +141,17 @@ fn term(op: &Operand, other: Option<&PropType>, vars: &VarColumns, params: &Boun
                 .map_err(|e| EngineError::Invalid(format!("literal {lit} does not fit {ty}: {e}")))
         }
         Operand::Prop { var, prop } => {
-            let node = vars
-                .nodes
-                .get(*var)
-                .ok_or_else(|| EngineError::Corrupt(format!("query names variable #{var}, which does not exist")))?;
+            let node = vars.nodes.get(*var).ok_or_else(|| {
+                EngineError::Corrupt(format!("query names variable #{var}, which does not exist"))
+            })?;
             let array = if vars.keys[*var] == *prop {
                 node.keys().clone()
             } else {
                 node.column(prop).ok_or_else(|| {
-                    EngineError::Corrupt(format!("column {prop} of {} was not loaded", node.type_name))
+                    EngineError::Corrupt(format!(
+                        "column {prop} of {} was not loaded",
+                        node.type_name
+                    ))
                 })?
             };
             Ok(Term::Column { var: *var, array })
@@ -146,7 +168,12 @@ fn literal_type(lit: &Literal) -> PropType {
     })
 }
 
-fn key_lookup(cond: &Condition, lhs: &Term, rhs: &Term, vars: &VarColumns) -> Option<(usize, Scalar)> {
+fn key_lookup(
+    cond: &Condition,
+    lhs: &Term,
+    rhs: &Term,
+    vars: &VarColumns,
+) -> Option<(usize, Scalar)> {
     if cond.op != CompareOp::Eq {
         return None;
     }
@@ -170,11 +197,17 @@ fn vector_form(lhs: &Term, op: CompareOp, rhs: &Term) -> Option<VectorForm> {
     if constant.is_null() {
         return None;
     }
-    if matches!(op, CompareOp::Contains | CompareOp::StartsWith) && column.data_type() != &DataType::Utf8 {
+    if matches!(op, CompareOp::Contains | CompareOp::StartsWith)
+        && column.data_type() != &DataType::Utf8
+    {
         return None;
     }
     let datum = scalar_array(column.data_type(), constant)?;
-    Some(VectorForm { column: column.clone(), op, datum })
+    Some(VectorForm {
+        column: column.clone(),
+        op,
+        datum,
+    })
 }
 
 /// `c op x` as `x op' c`.

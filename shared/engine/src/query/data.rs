@@ -8,9 +8,9 @@ use omnigraph_lang::{EdgeType, NodeType};
 
 use super::cache::{table_data_cache, CacheKey, CachedTable};
 use super::delta::{scan_fragments, table_delta};
-use super::value::{compare, Scalar};
 pub use super::edges::{Csr, EdgeData};
 pub use super::nodes::NodeData;
+use super::value::{compare, Scalar};
 use crate::error::{EngineError, Result};
 use crate::graph::Snapshot;
 use crate::table_key::TableKey;
@@ -18,7 +18,11 @@ use crate::table_key::TableKey;
 /// The table's URI, Lance version and the graph version that published it.
 fn table_version(snap: &Snapshot, key: &TableKey) -> Result<(String, u64, u64)> {
     let entry = snap.entry(key)?;
-    Ok((snap.graph().location().child_uri(&entry.path), entry.version, entry.changed_in))
+    Ok((
+        snap.graph().location().child_uri(&entry.path),
+        entry.version,
+        entry.changed_in,
+    ))
 }
 
 /// The query data of node type `type_name` at the snapshot's version.
@@ -36,19 +40,25 @@ pub async fn node_data(snap: &Snapshot, type_name: &str) -> Result<Arc<NodeData>
             let ds = snap.table(&tk).await?;
             if let Some(CachedTable::Node(parent)) = cache.newest_before(&key) {
                 if let Some(delta) = table_delta(parent.dataset(), &ds).await? {
-                    if let Some(patched) = NodeData::patch(&parent, node, ds.clone(), &delta).await? {
+                    if let Some(patched) =
+                        NodeData::patch(&parent, node, ds.clone(), &delta).await?
+                    {
                         cache.count_build(true);
                         return Ok(CachedTable::Node(Arc::new(patched)));
                     }
                 }
             }
             cache.count_build(false);
-            Ok(CachedTable::Node(Arc::new(NodeData::build(node, ds).await?)))
+            Ok(CachedTable::Node(Arc::new(
+                NodeData::build(node, ds).await?,
+            )))
         })
         .await?;
     match entry {
         CachedTable::Node(n) => Ok(n),
-        CachedTable::Edge(_) => Err(EngineError::Corrupt("node cache entry holds an edge table".into())),
+        CachedTable::Edge(_) => Err(EngineError::Corrupt(
+            "node cache entry holds an edge table".into(),
+        )),
     }
 }
 
@@ -58,7 +68,11 @@ const MAX_PROBED_APPENDED_ROWS: usize = 10_000;
 /// The row address of the stored node of `type_name` with `key` at the snapshot's version,
 /// answered from cached node data (of this version, or of an earlier one plus the delta to
 /// this one); None when no cached data can answer (the caller asks Lance instead).
-pub async fn probe_stored_key(snap: &Snapshot, node: &NodeType, key: &Scalar) -> Result<Option<Option<u64>>> {
+pub async fn probe_stored_key(
+    snap: &Snapshot,
+    node: &NodeType,
+    key: &Scalar,
+) -> Result<Option<Option<u64>>> {
     let tk = TableKey::node(&node.name);
     let (uri, version, epoch) = table_version(snap, &tk)?;
     let cache = table_data_cache();
@@ -78,18 +92,26 @@ pub async fn probe_stored_key(snap: &Snapshot, node: &NodeType, key: &Scalar) ->
     }
     let (columns, addrs) = scan_fragments(&ds, &delta.appended, &[node.key.as_str()]).await?;
     if let Some(keys) = columns.first() {
-        let hit = (0..keys.len()).find(|row| compare(&Scalar::from_array(keys.as_ref(), *row), CompareOp::Eq, key));
+        let hit = (0..keys.len())
+            .find(|row| compare(&Scalar::from_array(keys.as_ref(), *row), CompareOp::Eq, key));
         if let Some(row) = hit {
             return Ok(Some(Some(addrs[row])));
         }
     }
-    let gone = |addr: u64| delta.removed_fragments.contains(&(addr >> 32)) || delta.deleted.contains(&addr);
+    let gone = |addr: u64| {
+        delta.removed_fragments.contains(&(addr >> 32)) || delta.deleted.contains(&addr)
+    };
     Ok(Some(parent.row_address(key).filter(|addr| !gone(*addr))))
 }
 
 /// The adjacency of edge type `edge` at the snapshot's version, in the id spaces of `src`
 /// and `dst` (its endpoint node tables at the same snapshot).
-pub async fn edge_data(snap: &Snapshot, edge: &EdgeType, src: &Arc<NodeData>, dst: &Arc<NodeData>) -> Result<Arc<EdgeData>> {
+pub async fn edge_data(
+    snap: &Snapshot,
+    edge: &EdgeType,
+    src: &Arc<NodeData>,
+    dst: &Arc<NodeData>,
+) -> Result<Arc<EdgeData>> {
     let tk = TableKey::edge(&edge.name);
     let (uri, version, epoch) = table_version(snap, &tk)?;
     let key = CacheKey::edge(&uri, version, epoch, src.lineage, dst.lineage);
@@ -99,24 +121,35 @@ pub async fn edge_data(snap: &Snapshot, edge: &EdgeType, src: &Arc<NodeData>, ds
             let ds = snap.table(&tk).await?;
             if let Some(CachedTable::Edge(parent)) = cache.newest_before(&key) {
                 if let Some(delta) = table_delta(parent.dataset(), &ds).await? {
-                    if let Some(patched) = EdgeData::patch(&parent, ds.clone(), &delta, src.clone(), dst.clone()).await? {
+                    if let Some(patched) =
+                        EdgeData::patch(&parent, ds.clone(), &delta, src.clone(), dst.clone())
+                            .await?
+                    {
                         cache.count_build(true);
                         return Ok(CachedTable::Edge(Arc::new(patched)));
                     }
                 }
             }
             cache.count_build(false);
-            Ok(CachedTable::Edge(Arc::new(EdgeData::build(ds, src.clone(), dst.clone()).await?)))
+            Ok(CachedTable::Edge(Arc::new(
+                EdgeData::build(ds, src.clone(), dst.clone()).await?,
+            )))
         })
         .await?;
     let data = match entry {
         CachedTable::Edge(e) => e,
-        CachedTable::Node(_) => return Err(EngineError::Corrupt("edge cache entry holds a node table".into())),
+        CachedTable::Node(_) => {
+            return Err(EngineError::Corrupt(
+                "edge cache entry holds a node table".into(),
+            ))
+        }
     };
     // Skipped dangling endpoints could exist in other node versions: do not reuse such data.
     if data.dangling > 0 && data.node_versions != (src.version, dst.version) {
         let ds = snap.table(&tk).await?;
-        return Ok(Arc::new(EdgeData::build(ds, src.clone(), dst.clone()).await?));
+        return Ok(Arc::new(
+            EdgeData::build(ds, src.clone(), dst.clone()).await?,
+        ));
     }
     Ok(data)
 }

@@ -28,7 +28,10 @@ pub struct TableDelta {
 
 impl TableDelta {
     pub fn appended_rows(&self) -> usize {
-        self.appended.iter().map(|f| f.physical_rows.unwrap_or(0)).sum()
+        self.appended
+            .iter()
+            .map(|f| f.physical_rows.unwrap_or(0))
+            .sum()
     }
 }
 
@@ -37,7 +40,11 @@ impl TableDelta {
 pub async fn table_delta(old: &Dataset, new: &Dataset) -> Result<Option<TableDelta>> {
     let before: BTreeMap<u64, &Fragment> = old.fragments().iter().map(|f| (f.id, f)).collect();
     let max_old = before.keys().next_back().copied();
-    let mut delta = TableDelta { removed_fragments: vec![], deleted: vec![], appended: vec![] };
+    let mut delta = TableDelta {
+        removed_fragments: vec![],
+        deleted: vec![],
+        appended: vec![],
+    };
     let mut seen = vec![];
     for f in new.fragments().iter() {
         let Some(prev) = before.get(&f.id) else {
@@ -48,7 +55,12 @@ pub async fn table_delta(old: &Dataset, new: &Dataset) -> Result<Option<TableDel
             continue;
         };
         seen.push(f.id);
-        let same_files = prev.files.len() == f.files.len() && prev.files.iter().zip(&f.files).all(|(a, b)| a.path == b.path);
+        let same_files = prev.files.len() == f.files.len()
+            && prev
+                .files
+                .iter()
+                .zip(&f.files)
+                .all(|(a, b)| a.path == b.path);
         if !same_files || !prev.overlays.is_empty() || !f.overlays.is_empty() {
             return Ok(None);
         }
@@ -68,7 +80,11 @@ pub async fn table_delta(old: &Dataset, new: &Dataset) -> Result<Option<TableDel
             delta.deleted.extend(now);
         }
     }
-    delta.removed_fragments = before.keys().filter(|id| !seen.contains(id)).copied().collect();
+    delta.removed_fragments = before
+        .keys()
+        .filter(|id| !seen.contains(id))
+        .copied()
+        .collect();
     Ok(Some(delta))
 }
 
@@ -78,13 +94,20 @@ async fn deleted_addresses(ds: &Dataset, id: u64) -> Result<Vec<u64>> {
         .get_fragment(id as usize)
         .ok_or_else(|| EngineError::Corrupt(format!("fragment {id} missing")))?;
     Ok(match frag.get_deletion_vector().await? {
-        Some(dv) => dv.iter().map(|offset| (id << 32) | u64::from(offset)).collect(),
+        Some(dv) => dv
+            .iter()
+            .map(|offset| (id << 32) | u64::from(offset))
+            .collect(),
         None => vec![],
     })
 }
 
 /// `columns` and row addresses of the rows in `fragments` (the appended ones), in scan order.
-pub async fn scan_fragments(ds: &Dataset, fragments: &[Fragment], columns: &[&str]) -> Result<(Vec<ArrayRef>, Vec<u64>)> {
+pub async fn scan_fragments(
+    ds: &Dataset,
+    fragments: &[Fragment],
+    columns: &[&str],
+) -> Result<(Vec<ArrayRef>, Vec<u64>)> {
     let mut out: Vec<Vec<ArrayRef>> = vec![vec![]; columns.len()];
     let mut addrs = vec![];
     if fragments.is_empty() {

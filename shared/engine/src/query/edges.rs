@@ -117,7 +117,11 @@ pub struct EdgeData {
 }
 
 impl EdgeData {
-    pub async fn build(dataset: Arc<Dataset>, src: Arc<NodeData>, dst: Arc<NodeData>) -> Result<EdgeData> {
+    pub async fn build(
+        dataset: Arc<Dataset>,
+        src: Arc<NodeData>,
+        dst: Arc<NodeData>,
+    ) -> Result<EdgeData> {
         let mut scanner = dataset.scan();
         scanner.project(&[SRC_COLUMN, DST_COLUMN])?;
         scanner.with_row_address();
@@ -144,7 +148,8 @@ impl EdgeData {
         if (delta.appended_rows() + delta.deleted.len()) * 4 > parent.edges.addr.len().max(4096) {
             return Ok(None);
         }
-        let (columns, addrs) = scan_fragments(&dataset, &delta.appended, &[SRC_COLUMN, DST_COLUMN]).await?;
+        let (columns, addrs) =
+            scan_fragments(&dataset, &delta.appended, &[SRC_COLUMN, DST_COLUMN]).await?;
         let doomed = parent.deleted_positions(delta);
         let old = &parent.edges;
         let removed: Vec<(u32, u32)> = doomed.iter().map(|i| (old.src[*i], old.dst[*i])).collect();
@@ -176,7 +181,9 @@ impl EdgeData {
             }
         }
         sort_by_address(&mut edges);
-        let swap = |pairs: &[(u32, u32)]| -> Vec<(u32, u32)> { pairs.iter().map(|(a, b)| (*b, *a)).collect() };
+        let swap = |pairs: &[(u32, u32)]| -> Vec<(u32, u32)> {
+            pairs.iter().map(|(a, b)| (*b, *a)).collect()
+        };
         Ok(Some(EdgeData {
             src_lineage: src.lineage,
             dst_lineage: dst.lineage,
@@ -184,12 +191,20 @@ impl EdgeData {
             dataset,
             dangling,
             forward: parent.forward.patched(src.id_count(), &removed, &added),
-            reverse: parent.reverse.patched(dst.id_count(), &swap(&removed), &swap(&added)),
+            reverse: parent
+                .reverse
+                .patched(dst.id_count(), &swap(&removed), &swap(&added)),
             edges,
         }))
     }
 
-    fn from_list(dataset: Arc<Dataset>, edges: EdgeList, dangling: usize, src: &NodeData, dst: &NodeData) -> EdgeData {
+    fn from_list(
+        dataset: Arc<Dataset>,
+        edges: EdgeList,
+        dangling: usize,
+        src: &NodeData,
+        dst: &NodeData,
+    ) -> EdgeData {
         let forward = Csr::build(src.id_count(), &edges.src, &edges.dst);
         let reverse = Csr::build(dst.id_count(), &edges.dst, &edges.src);
         EdgeData {
@@ -243,14 +258,27 @@ fn sort_by_address(edges: &mut EdgeList) {
 }
 
 /// Resolve endpoint keys to ids on every core.
-fn resolve_parallel(batches: &[RecordBatch], src: &NodeData, dst: &NodeData) -> Result<(EdgeList, usize)> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+fn resolve_parallel(
+    batches: &[RecordBatch],
+    src: &NodeData,
+    dst: &NodeData,
+) -> Result<(EdgeList, usize)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let per_thread = batches.len().div_ceil(threads).max(1);
     let parts: Vec<Result<(EdgeList, usize)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = batches.chunks(per_thread).map(|chunk| scope.spawn(move || resolve(chunk, src, dst))).collect();
+        let handles: Vec<_> = batches
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || resolve(chunk, src, dst)))
+            .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(EngineError::Corrupt("adjacency worker panicked".into()))))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(EngineError::Corrupt("adjacency worker panicked".into()))
+                })
+            })
             .collect()
     });
     let mut all = EdgeList::default();

@@ -46,7 +46,10 @@ pub struct Executor<'p> {
 
 impl<'p> Executor<'p> {
     pub fn new(prep: &'p Prepared) -> Self {
-        Executor { prep, scan_cache: RefCell::new(HashMap::new()) }
+        Executor {
+            prep,
+            scan_cache: RefCell::new(HashMap::new()),
+        }
     }
 
     /// Feed every match of the query to `sink`.
@@ -57,7 +60,14 @@ impl<'p> Executor<'p> {
     }
 
     /// Run `plan.steps[at..]`; Ok(false) means the sink asked to stop.
-    fn steps(&self, plan: &Plan, at: usize, root: bool, ids: &mut [u32], sink: &mut Sink) -> Result<bool> {
+    fn steps(
+        &self,
+        plan: &Plan,
+        at: usize,
+        root: bool,
+        ids: &mut [u32],
+        sink: &mut Sink,
+    ) -> Result<bool> {
         let Some(step) = plan.steps.get(at) else {
             return Ok(sink(ids));
         };
@@ -87,9 +97,17 @@ impl<'p> Executor<'p> {
                 }
                 Ok(true)
             }
-            Step::Expand { traversal, reverse, conds } => {
+            Step::Expand {
+                traversal,
+                reverse,
+                conds,
+            } => {
                 let tr = &self.prep.analysis.traversals[*traversal];
-                let (from, to) = if *reverse { (tr.dst, tr.src) } else { (tr.src, tr.dst) };
+                let (from, to) = if *reverse {
+                    (tr.dst, tr.src)
+                } else {
+                    (tr.src, tr.dst)
+                };
                 let csr = self.csr(*traversal, *reverse);
                 let start = ids[from];
                 let reached;
@@ -101,7 +119,9 @@ impl<'p> Executor<'p> {
                 };
                 for id in in_key_order(&self.prep.nodes[to], targets).iter() {
                     ids[to] = *id;
-                    if conds.iter().all(|c| self.prep.conds[*c].holds(ids)) && !self.steps(plan, at + 1, root, ids, sink)? {
+                    if conds.iter().all(|c| self.prep.conds[*c].holds(ids))
+                        && !self.steps(plan, at + 1, root, ids, sink)?
+                    {
                         return Ok(false);
                     }
                 }
@@ -115,7 +135,11 @@ impl<'p> Executor<'p> {
                     let n = csr.neighbors(src);
                     n.partition_point(|x| *x <= dst) - n.partition_point(|x| *x < dst)
                 } else {
-                    usize::from(reach(csr, src, tr.min_hops, tr.max_hops).binary_search(&dst).is_ok())
+                    usize::from(
+                        reach(csr, src, tr.min_hops, tr.max_hops)
+                            .binary_search(&dst)
+                            .is_ok(),
+                    )
                 };
                 for _ in 0..times {
                     if !self.steps(plan, at + 1, root, ids, sink)? {
@@ -170,13 +194,20 @@ impl<'p> Executor<'p> {
     /// Call `f` with each node id of `var`'s type that passes `conds`, in id order, until it
     /// returns false. A key equality is a point lookup; other comparisons of a column with a
     /// constant run as Arrow kernels over chunks; the rest row by row.
-    fn for_each_candidate(&self, var: usize, conds: &[usize], f: &mut dyn FnMut(u32) -> bool) -> Result<bool> {
+    fn for_each_candidate(
+        &self,
+        var: usize,
+        conds: &[usize],
+        f: &mut dyn FnMut(u32) -> bool,
+    ) -> Result<bool> {
         let node = &self.prep.nodes[var];
         let compiled: Vec<&CompiledCond> = conds.iter().map(|c| &self.prep.conds[*c]).collect();
         let mut row = vec![u32::MAX; self.prep.nodes.len()];
         let passes = |id: u32, row: &mut [u32], only_scalar: bool| {
             row[var] = id;
-            compiled.iter().all(|c| (only_scalar && c.vector.is_some()) || c.holds(row))
+            compiled
+                .iter()
+                .all(|c| (only_scalar && c.vector.is_some()) || c.holds(row))
         };
         if let Some((_, key)) = compiled.iter().find_map(|c| c.key_lookup.as_ref()) {
             return Ok(match node.lookup(key) {
@@ -195,7 +226,10 @@ impl<'p> Executor<'p> {
                     masks[chunk] = Some(chunk_mask(&vectors, chunk, node.id_count())?);
                 }
                 let i = *id as usize % SCAN_CHUNK;
-                if masks[chunk].as_ref().is_some_and(|m| !m.is_valid(i) || !m.value(i)) {
+                if masks[chunk]
+                    .as_ref()
+                    .is_some_and(|m| !m.is_valid(i) || !m.value(i))
+                {
                     continue;
                 }
             }
@@ -224,11 +258,16 @@ fn chunk_mask(vectors: &[&VectorForm], chunk: usize, ids: usize) -> Result<Boole
 
 /// Live nodes among `ids` (sorted by id), in key order.
 fn in_key_order<'a>(node: &NodeData, ids: &'a [u32]) -> Cow<'a, [u32]> {
-    let ordered = ids.iter().all(|id| node.is_alive(*id)) && ids.windows(2).all(|w| node.rank(w[0]) <= node.rank(w[1]));
+    let ordered = ids.iter().all(|id| node.is_alive(*id))
+        && ids.windows(2).all(|w| node.rank(w[0]) <= node.rank(w[1]));
     if ordered {
         return Cow::Borrowed(ids);
     }
-    let mut live: Vec<u32> = ids.iter().copied().filter(|id| node.is_alive(*id)).collect();
+    let mut live: Vec<u32> = ids
+        .iter()
+        .copied()
+        .filter(|id| node.is_alive(*id))
+        .collect();
     live.sort_by_key(|id| node.rank(*id));
     Cow::Owned(live)
 }
@@ -263,7 +302,10 @@ pub fn reach(csr: &Csr, start: u32, min: u32, max: u32) -> Vec<u32> {
         // Exactly-k level sets, since a node may be reachable in k steps but not fewer.
         let mut level: HashSet<u32> = HashSet::from([start]);
         for k in 1..=max {
-            level = level.iter().flat_map(|id| csr.neighbors(*id).iter().copied()).collect();
+            level = level
+                .iter()
+                .flat_map(|id| csr.neighbors(*id).iter().copied())
+                .collect();
             if k >= min {
                 out.extend(level.iter().copied());
             }

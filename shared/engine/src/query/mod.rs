@@ -14,8 +14,8 @@ mod cond;
 pub mod data;
 mod delta;
 mod edges;
-mod nodes;
 mod exec;
+mod nodes;
 mod order;
 pub mod params;
 mod plan;
@@ -48,7 +48,11 @@ pub struct QueryResult {
 }
 
 /// Run a read query at the snapshot's version, with `params` checked against its declarations.
-pub async fn run_query(snap: &Snapshot, query: &TypedQuery, params: &Map<String, Json>) -> Result<QueryResult> {
+pub async fn run_query(
+    snap: &Snapshot,
+    query: &TypedQuery,
+    params: &Map<String, Json>,
+) -> Result<QueryResult> {
     let QueryBody::Read(read) = &query.body else {
         return Err(EngineError::Invalid(format!(
             "query `{}` is a mutation; run it as a mutation (mutate, POST /change)",
@@ -63,7 +67,10 @@ pub async fn run_query(snap: &Snapshot, query: &TypedQuery, params: &Map<String,
 pub async fn run_read(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result<QueryResult> {
     let columns: Vec<String> = q.columns().into_iter().map(str::to_string).collect();
     if q.limit == Some(0) {
-        return Ok(QueryResult { columns, rows: vec![] });
+        return Ok(QueryResult {
+            columns,
+            rows: vec![],
+        });
     }
     let prep = prepare(snap, q, params).await?;
     let q = q.clone();
@@ -101,9 +108,16 @@ async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result
         nodes[var].load_column(&prop).await?;
     }
     let prop_type = |var: usize, prop: &str| {
-        catalog.node(&q.vars.get(var)?.node_type)?.property(prop).map(|p| p.ty.clone())
+        catalog
+            .node(&q.vars.get(var)?.node_type)?
+            .property(prop)
+            .map(|p| p.ty.clone())
     };
-    let columns = VarColumns { nodes: &nodes, keys: &keys, prop_type: &prop_type };
+    let columns = VarColumns {
+        nodes: &nodes,
+        keys: &keys,
+        prop_type: &prop_type,
+    };
     let conds = analysis
         .conditions
         .iter()
@@ -112,13 +126,27 @@ async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result
     let stats = Stats {
         var_rows: nodes.iter().map(|n| n.alive_count() as f64).collect(),
         var_keys: keys.clone(),
-        degrees: edges.iter().map(|e| (e.forward.mean_degree(), e.reverse.mean_degree())).collect(),
+        degrees: edges
+            .iter()
+            .map(|e| (e.forward.mean_degree(), e.reverse.mean_degree()))
+            .collect(),
     };
     let plan = plan_query(&analysis, &stats);
-    Ok(Prepared { analysis, nodes, edges, conds, plan, keys })
+    Ok(Prepared {
+        analysis,
+        nodes,
+        edges,
+        conds,
+        plan,
+        keys,
+    })
 }
 
-async fn cached_node(snap: &Snapshot, by_type: &mut HashMap<String, Arc<NodeData>>, node_type: &str) -> Result<Arc<NodeData>> {
+async fn cached_node(
+    snap: &Snapshot,
+    by_type: &mut HashMap<String, Arc<NodeData>>,
+    node_type: &str,
+) -> Result<Arc<NodeData>> {
     if let Some(n) = by_type.get(node_type) {
         return Ok(n.clone());
     }
@@ -128,7 +156,11 @@ async fn cached_node(snap: &Snapshot, by_type: &mut HashMap<String, Arc<NodeData
 }
 
 /// Non-key property columns read by conditions and projections, as (variable, property).
-fn needed_columns(q: &ReadQuery, analysis: &Analysis, keys: &[String]) -> BTreeSet<(usize, String)> {
+fn needed_columns(
+    q: &ReadQuery,
+    analysis: &Analysis,
+    keys: &[String],
+) -> BTreeSet<(usize, String)> {
     let mut needed = BTreeSet::new();
     let mut add = |var: usize, prop: &str| {
         if keys.get(var).is_some_and(|k| k != prop) {
@@ -187,8 +219,15 @@ fn collect_rows(prep: &Prepared, q: &ReadQuery) -> Result<Vec<Map<String, Json>>
     let mut top = TopRows::new(q.order.iter().map(|k| k.descending).collect(), limit);
     exec.run(&mut |ids| {
         top.push(SortRow {
-            keys: q.order.iter().map(|k| columns[k.column].scalar(ids)).collect(),
-            tie: tie_vars.iter().map(|v| prep.nodes[*v].rank(ids[*v])).collect(),
+            keys: q
+                .order
+                .iter()
+                .map(|k| columns[k.column].scalar(ids))
+                .collect(),
+            tie: tie_vars
+                .iter()
+                .map(|v| prep.nodes[*v].rank(ids[*v]))
+                .collect(),
             item: ids.to_vec(),
         });
         true
@@ -239,8 +278,19 @@ fn aggregate_rows(
     let rows = groups.finish();
     let group_keys = q.group_keys();
     // Ordered by the order keys, then by the group keys, then by first appearance.
-    let descending = q.order.iter().map(|k| k.descending).chain(group_keys.iter().map(|_| false));
-    let mut top = TopRows::new(if q.order.is_empty() { vec![] } else { descending.collect() }, limit);
+    let descending = q
+        .order
+        .iter()
+        .map(|k| k.descending)
+        .chain(group_keys.iter().map(|_| false));
+    let mut top = TopRows::new(
+        if q.order.is_empty() {
+            vec![]
+        } else {
+            descending.collect()
+        },
+        limit,
+    );
     for (i, r) in rows.into_iter().enumerate() {
         let keys = if q.order.is_empty() {
             vec![]
@@ -252,7 +302,11 @@ fn aggregate_rows(
                 .map(|c| r.scalars[c].clone())
                 .collect()
         };
-        top.push(SortRow { keys, tie: vec![i as u32], item: r.json });
+        top.push(SortRow {
+            keys,
+            tie: vec![i as u32],
+            item: r.json,
+        });
     }
     let rendered = top
         .finish()

@@ -53,9 +53,13 @@ impl KeyMap {
         match (self, key) {
             (KeyMap::Str(m), Scalar::Str(s)) => m.get(s.as_str()).copied(),
             (KeyMap::Int(m), Scalar::Int(i)) => m.get(i).copied(),
-            (KeyMap::Int(m), Scalar::UInt(u)) => i64::try_from(*u).ok().and_then(|i| m.get(&i).copied()),
+            (KeyMap::Int(m), Scalar::UInt(u)) => {
+                i64::try_from(*u).ok().and_then(|i| m.get(&i).copied())
+            }
             (KeyMap::UInt(m), Scalar::UInt(u)) => m.get(u).copied(),
-            (KeyMap::UInt(m), Scalar::Int(i)) => u64::try_from(*i).ok().and_then(|u| m.get(&u).copied()),
+            (KeyMap::UInt(m), Scalar::Int(i)) => {
+                u64::try_from(*i).ok().and_then(|u| m.get(&u).copied())
+            }
             _ => None,
         }
     }
@@ -98,9 +102,17 @@ impl KeyMap {
                 }
                 KeyMap::Str(FxHashMap::default())
             }
-            arrow::datatypes::DataType::Int32 | arrow::datatypes::DataType::Int64 => KeyMap::Int(FxHashMap::default()),
-            arrow::datatypes::DataType::UInt32 | arrow::datatypes::DataType::UInt64 => KeyMap::UInt(FxHashMap::default()),
-            other => return Err(EngineError::Corrupt(format!("unsupported key column type {other}"))),
+            arrow::datatypes::DataType::Int32 | arrow::datatypes::DataType::Int64 => {
+                KeyMap::Int(FxHashMap::default())
+            }
+            arrow::datatypes::DataType::UInt32 | arrow::datatypes::DataType::UInt64 => {
+                KeyMap::UInt(FxHashMap::default())
+            }
+            other => {
+                return Err(EngineError::Corrupt(format!(
+                    "unsupported key column type {other}"
+                )))
+            }
         };
         map.insert_all(keys, (0..n).map(|i| (i, i as u32)));
         Ok(map)
@@ -151,8 +163,16 @@ impl NodeData {
         let raw = concat_parts(&parts, &schema, &node.key)?;
         let by_rank = sort_to_indices(&raw, None, None)?;
         let keys = take(&raw, &by_rank, None)?;
-        let addr_of: Vec<u64> = by_rank.values().iter().map(|pos| addrs[*pos as usize]).collect();
-        let mut by_addr: Vec<(u64, u32)> = addr_of.iter().enumerate().map(|(id, a)| (*a, id as u32)).collect();
+        let addr_of: Vec<u64> = by_rank
+            .values()
+            .iter()
+            .map(|pos| addrs[*pos as usize])
+            .collect();
+        let mut by_addr: Vec<(u64, u32)> = addr_of
+            .iter()
+            .enumerate()
+            .map(|(id, a)| (*a, id as u32))
+            .collect();
         by_addr.sort_unstable();
         let n = keys.len() as u32;
         let map = KeyMap::of(keys.as_ref())?;
@@ -161,7 +181,10 @@ impl NodeData {
             lineage: NEXT_LINEAGE.fetch_add(1, AtomicOrdering::Relaxed),
             version: dataset.version().version,
             schema,
-            index: KeyIndex { added: Arc::new(map.empty_like()), base: Arc::new(map) },
+            index: KeyIndex {
+                added: Arc::new(map.empty_like()),
+                base: Arc::new(map),
+            },
             alive: vec![true; n as usize],
             order: (0..n).collect(),
             rank: (0..n).collect(),
@@ -175,7 +198,12 @@ impl NodeData {
 
     /// The data of `dataset` (a later version of the parent's table) from the parent and the
     /// delta between them; None when the change is too large or not a plain delta.
-    pub async fn patch(parent: &NodeData, node: &NodeType, dataset: Arc<Dataset>, delta: &TableDelta) -> Result<Option<NodeData>> {
+    pub async fn patch(
+        parent: &NodeData,
+        node: &NodeType,
+        dataset: Arc<Dataset>,
+        delta: &TableDelta,
+    ) -> Result<Option<NodeData>> {
         if (delta.appended_rows() + delta.deleted.len()) * 4 > parent.alive_count().max(1024) {
             return Ok(None);
         }
@@ -184,7 +212,13 @@ impl NodeData {
         for id in &deleted {
             alive[*id as usize] = false;
         }
-        let loaded: Vec<String> = parent.columns.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        let loaded: Vec<String> = parent
+            .columns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         let mut wanted: Vec<&str> = vec![node.key.as_str()];
         wanted.extend(loaded.iter().map(String::as_str));
         let (values, addrs) = scan_fragments(&dataset, &delta.appended, &wanted).await?;
@@ -194,7 +228,10 @@ impl NodeData {
         let next_id = parent.keys.len() as u32;
         if let Some(new_keys) = values.first() {
             for row in 0..new_keys.len() {
-                match parent.index.get(&Scalar::from_array(new_keys.as_ref(), row)) {
+                match parent
+                    .index
+                    .get(&Scalar::from_array(new_keys.as_ref(), row))
+                {
                     Some(id) if alive[id as usize] => return Ok(None),
                     Some(id) => {
                         alive[id as usize] = true;
@@ -210,14 +247,24 @@ impl NodeData {
         alive.resize(next_id as usize + fresh_rows.len(), true);
         let keys = match values.first() {
             Some(new_keys) if !fresh_rows.is_empty() => {
-                let fresh = take(new_keys, &UInt32Array::from_iter_values(fresh_rows.iter().map(|r| *r as u32)), None)?;
+                let fresh = take(
+                    new_keys,
+                    &UInt32Array::from_iter_values(fresh_rows.iter().map(|r| *r as u32)),
+                    None,
+                )?;
                 concat(&[parent.keys.as_ref(), fresh.as_ref()])?
             }
             _ => parent.keys.clone(),
         };
         let index = parent.patched_index(&keys, next_id)?;
-        let mut by_addr: Vec<(u64, u32)> = parent.by_addr.iter().filter(|(_, id)| !deleted.contains(id)).copied().collect();
-        let mut appended: Vec<(u64, u32)> = changed.iter().map(|(id, row)| (addrs[*row], *id)).collect();
+        let mut by_addr: Vec<(u64, u32)> = parent
+            .by_addr
+            .iter()
+            .filter(|(_, id)| !deleted.contains(id))
+            .copied()
+            .collect();
+        let mut appended: Vec<(u64, u32)> =
+            changed.iter().map(|(id, row)| (addrs[*row], *id)).collect();
         appended.sort_unstable();
         let mut addr_of = parent.addr_of.clone();
         addr_of.resize(keys.len(), u64::MAX);
@@ -232,7 +279,10 @@ impl NodeData {
         let mut columns = HashMap::new();
         for (i, name) in loaded.iter().enumerate() {
             if let (Some(old), Some(new)) = (parent.column(name), values.get(i + 1)) {
-                columns.insert(name.clone(), patched_column(&old, new, &changed, keys.len())?);
+                columns.insert(
+                    name.clone(),
+                    patched_column(&old, new, &changed, keys.len())?,
+                );
             }
         }
         Ok(Some(NodeData {
@@ -257,7 +307,12 @@ impl NodeData {
         let mut ids = std::collections::HashSet::new();
         for frag in &delta.removed_fragments {
             let start = self.by_addr.partition_point(|(a, _)| (a >> 32) < *frag);
-            ids.extend(self.by_addr[start..].iter().take_while(|(a, _)| (a >> 32) == *frag).map(|(_, id)| *id));
+            ids.extend(
+                self.by_addr[start..]
+                    .iter()
+                    .take_while(|(a, _)| (a >> 32) == *frag)
+                    .map(|(_, id)| *id),
+            );
         }
         for addr in &delta.deleted {
             if let Ok(i) = self.by_addr.binary_search_by_key(addr, |(a, _)| *a) {
@@ -274,13 +329,21 @@ impl NodeData {
         if total == next_id {
             return Ok(self.index.clone());
         }
-        if self.index.added.len() + (total - next_id) as usize > (self.index.base.len() / 4).max(10_000) {
+        if self.index.added.len() + (total - next_id) as usize
+            > (self.index.base.len() / 4).max(10_000)
+        {
             let map = KeyMap::of(keys.as_ref())?;
-            return Ok(KeyIndex { added: Arc::new(map.empty_like()), base: Arc::new(map) });
+            return Ok(KeyIndex {
+                added: Arc::new(map.empty_like()),
+                base: Arc::new(map),
+            });
         }
         let mut added = (*self.index.added).clone();
         added.insert_all(keys.as_ref(), (next_id..total).map(|id| (id as usize, id)));
-        Ok(KeyIndex { base: self.index.base.clone(), added: Arc::new(added) })
+        Ok(KeyIndex {
+            base: self.index.base.clone(),
+            added: Arc::new(added),
+        })
     }
 
     /// The table version this data describes.
@@ -323,7 +386,8 @@ impl NodeData {
 
     /// The row address of the live node whose key is `key`.
     pub fn row_address(&self, key: &Scalar) -> Option<u64> {
-        self.lookup(key).and_then(|id| self.addr_of.get(id as usize).copied())
+        self.lookup(key)
+            .and_then(|id| self.addr_of.get(id as usize).copied())
     }
 
     /// Ids of the live nodes whose keys are in `array`; `u32::MAX` where none.
@@ -337,16 +401,27 @@ impl NodeData {
                         return missing;
                     }
                     let s = a.value(row);
-                    alive(self.index.added.get_str(s).or_else(|| self.index.base.get_str(s)))
+                    alive(
+                        self.index
+                            .added
+                            .get_str(s)
+                            .or_else(|| self.index.base.get_str(s)),
+                    )
                 })
                 .collect(),
-            None => (0..array.len()).map(|row| alive(self.index.get(&Scalar::from_array(array, row)))).collect(),
+            None => (0..array.len())
+                .map(|row| alive(self.index.get(&Scalar::from_array(array, row))))
+                .collect(),
         }
     }
 
     /// A property column already loaded, indexed by id.
     pub fn column(&self, name: &str) -> Option<ArrayRef> {
-        self.columns.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.columns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Load a property column (once per table version; patched versions inherit it).
@@ -361,7 +436,10 @@ impl NodeData {
             match self.by_addr.binary_search_by_key(addr, |(a, _)| *a) {
                 Ok(i) => position[self.by_addr[i].1 as usize] = Some(pos as u32),
                 Err(_) => {
-                    return Err(EngineError::Corrupt(format!("{}: row {addr:#x} has no node id", self.type_name)));
+                    return Err(EngineError::Corrupt(format!(
+                        "{}: row {addr:#x} has no node id",
+                        self.type_name
+                    )));
                 }
             }
         }
@@ -387,7 +465,9 @@ impl NodeData {
 
 fn concat_parts(parts: &[ArrayRef], schema: &SchemaRef, name: &str) -> Result<ArrayRef> {
     if parts.is_empty() {
-        return Ok(arrow::array::new_empty_array(schema.field_with_name(name)?.data_type()));
+        return Ok(arrow::array::new_empty_array(
+            schema.field_with_name(name)?.data_type(),
+        ));
     }
     let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
     Ok(concat(&refs)?)
@@ -395,12 +475,21 @@ fn concat_parts(parts: &[ArrayRef], schema: &SchemaRef, name: &str) -> Result<Ar
 
 /// Key order after a patch: the parent's order without ids that died or changed, merged with
 /// the changed ids sorted by key.
-fn merged_order(parent: &NodeData, keys: &ArrayRef, alive: &[bool], changed: &[(u32, usize)]) -> Result<(Vec<u32>, Vec<u32>)> {
+fn merged_order(
+    parent: &NodeData,
+    keys: &ArrayRef,
+    alive: &[bool],
+    changed: &[(u32, usize)],
+) -> Result<(Vec<u32>, Vec<u32>)> {
     let cmp = make_comparator(keys.as_ref(), keys.as_ref(), SortOptions::default())?;
     let moved: std::collections::HashSet<u32> = changed.iter().map(|(id, _)| *id).collect();
     let mut inserted: Vec<u32> = moved.iter().copied().collect();
     inserted.sort_unstable_by(|a, b| cmp(*a as usize, *b as usize));
-    let kept = parent.order.iter().copied().filter(|id| alive[*id as usize] && !moved.contains(id));
+    let kept = parent
+        .order
+        .iter()
+        .copied()
+        .filter(|id| alive[*id as usize] && !moved.contains(id));
     let mut order = Vec::with_capacity(parent.order.len() + inserted.len());
     let mut ins = inserted.into_iter().peekable();
     for id in kept {
@@ -419,11 +508,21 @@ fn merged_order(parent: &NodeData, keys: &ArrayRef, alive: &[bool], changed: &[(
 
 /// A loaded column after a patch: the parent's values, with changed ids taking the values of
 /// their appended rows.
-fn patched_column(old: &ArrayRef, new: &ArrayRef, changed: &[(u32, usize)], ids: usize) -> Result<ArrayRef> {
+fn patched_column(
+    old: &ArrayRef,
+    new: &ArrayRef,
+    changed: &[(u32, usize)],
+    ids: usize,
+) -> Result<ArrayRef> {
     let nulls = new_null_array(old.data_type(), 1);
-    let mut source: Vec<(usize, usize)> = (0..ids).map(|id| if id < old.len() { (0, id) } else { (2, 0) }).collect();
+    let mut source: Vec<(usize, usize)> = (0..ids)
+        .map(|id| if id < old.len() { (0, id) } else { (2, 0) })
+        .collect();
     for (id, row) in changed {
         source[*id as usize] = (1, *row);
     }
-    Ok(interleave(&[old.as_ref(), new.as_ref(), nulls.as_ref()], &source)?)
+    Ok(interleave(
+        &[old.as_ref(), new.as_ref(), nulls.as_ref()],
+        &source,
+    )?)
 }

@@ -21,7 +21,11 @@ pub struct TopRows<T> {
 
 impl<T> TopRows<T> {
     pub fn new(descending: Vec<bool>, limit: Option<usize>) -> Self {
-        TopRows { descending, limit, rows: vec![] }
+        TopRows {
+            descending,
+            limit,
+            rows: vec![],
+        }
     }
 
     pub fn push(&mut self, row: SortRow<T>) {
@@ -41,7 +45,8 @@ impl<T> TopRows<T> {
         }
         if self.rows.len() > limit {
             let descending = &self.descending;
-            self.rows.select_nth_unstable_by(limit - 1, |a, b| compare_rows(descending, a, b));
+            self.rows
+                .select_nth_unstable_by(limit - 1, |a, b| compare_rows(descending, a, b));
             self.rows.truncate(limit);
         }
     }

@@ -18,16 +18,24 @@ pub struct BoundParams {
 
 impl BoundParams {
     pub fn json(&self, name: &str) -> Result<&Json> {
-        self.values.get(name).map(|(j, _)| j).ok_or_else(|| unknown(name))
+        self.values
+            .get(name)
+            .map(|(j, _)| j)
+            .ok_or_else(|| unknown(name))
     }
 
     pub fn scalar(&self, name: &str) -> Result<&Scalar> {
-        self.values.get(name).map(|(_, s)| s).ok_or_else(|| unknown(name))
+        self.values
+            .get(name)
+            .map(|(_, s)| s)
+            .ok_or_else(|| unknown(name))
     }
 }
 
 fn unknown(name: &str) -> EngineError {
-    EngineError::Invalid(format!("the query uses parameter `${name}`, which it does not declare"))
+    EngineError::Invalid(format!(
+        "the query uses parameter `${name}`, which it does not declare"
+    ))
 }
 
 /// Check `given` against `decls`: every non-optional parameter present and non-null, every
@@ -35,7 +43,11 @@ fn unknown(name: &str) -> EngineError {
 pub fn bind_params(decls: &[ParamDecl], given: &Map<String, Json>) -> Result<BoundParams> {
     if let Some(extra) = given.keys().find(|k| !decls.iter().any(|d| &d.name == *k)) {
         let declared: Vec<String> = decls.iter().map(|d| format!("${}", d.name)).collect();
-        let declared = if declared.is_empty() { "none".to_string() } else { declared.join(", ") };
+        let declared = if declared.is_empty() {
+            "none".to_string()
+        } else {
+            declared.join(", ")
+        };
         return Err(EngineError::Invalid(format!(
             "unknown parameter `{extra}`: the query declares {declared}"
         )));
@@ -44,8 +56,15 @@ pub fn bind_params(decls: &[ParamDecl], given: &Map<String, Json>) -> Result<Bou
     for d in decls {
         let value = given.get(&d.name).cloned().unwrap_or(Json::Null);
         if value.is_null() && !d.nullable {
-            let why = if given.contains_key(&d.name) { "may not be null" } else { "is missing" };
-            return Err(EngineError::Invalid(format!("parameter `${}` ({}) {why}", d.name, d.ty)));
+            let why = if given.contains_key(&d.name) {
+                "may not be null"
+            } else {
+                "is missing"
+            };
+            return Err(EngineError::Invalid(format!(
+                "parameter `${}` ({}) {why}",
+                d.name, d.ty
+            )));
         }
         let scalar = Scalar::from_json(&value, &d.ty).map_err(|e| {
             EngineError::Invalid(format!("parameter `${}` ({}): {e}", d.name, d.ty))

@@ -40,9 +40,12 @@ impl Condition {
 
     /// True for `$v.key = value` (either way round) with a literal or parameter value.
     fn is_key_equality(&self, var: usize, key: &str) -> bool {
-        let is_key = |o: &Operand| matches!(o, Operand::Prop { var: v, prop } if *v == var && prop == key);
+        let is_key =
+            |o: &Operand| matches!(o, Operand::Prop { var: v, prop } if *v == var && prop == key);
         let is_value = |o: &Operand| !matches!(o, Operand::Prop { .. });
-        self.op == CompareOp::Eq && ((is_key(&self.lhs) && is_value(&self.rhs)) || (is_key(&self.rhs) && is_value(&self.lhs)))
+        self.op == CompareOp::Eq
+            && ((is_key(&self.lhs) && is_value(&self.rhs))
+                || (is_key(&self.rhs) && is_value(&self.lhs)))
     }
 }
 
@@ -77,7 +80,11 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn of(q: &ReadQuery) -> Analysis {
-        let mut a = Analysis { traversals: vec![], conditions: vec![], root: Block::default() };
+        let mut a = Analysis {
+            traversals: vec![],
+            conditions: vec![],
+            root: Block::default(),
+        };
         a.root = a.block(&q.clauses);
         a
     }
@@ -90,7 +97,10 @@ impl Analysis {
                     b.vars.insert(*var);
                     for (prop, value) in props {
                         let cond = Condition {
-                            lhs: Operand::Prop { var: *var, prop: prop.clone() },
+                            lhs: Operand::Prop {
+                                var: *var,
+                                prop: prop.clone(),
+                            },
                             op: CompareOp::Eq,
                             rhs: value.clone(),
                         };
@@ -98,7 +108,13 @@ impl Analysis {
                         self.conditions.push(cond);
                     }
                 }
-                Clause::Traverse { src, edge, dst, min_hops, max_hops } => {
+                Clause::Traverse {
+                    src,
+                    edge,
+                    dst,
+                    min_hops,
+                    max_hops,
+                } => {
                     b.vars.insert(*src);
                     b.vars.insert(*dst);
                     b.traversals.push(self.traversals.len());
@@ -111,7 +127,11 @@ impl Analysis {
                     });
                 }
                 Clause::Filter { lhs, op, rhs } => {
-                    let cond = Condition { lhs: lhs.clone(), op: *op, rhs: rhs.clone() };
+                    let cond = Condition {
+                        lhs: lhs.clone(),
+                        op: *op,
+                        rhs: rhs.clone(),
+                    };
                     b.vars.extend(cond.vars());
                     b.conditions.push(self.conditions.len());
                     self.conditions.push(cond);
@@ -138,10 +158,18 @@ pub struct Stats {
 #[derive(Debug)]
 pub enum Step {
     /// Bind `var` to each node that passes `conds` (conditions on `var` alone).
-    Scan { var: usize, conds: Vec<usize>, slot: usize },
+    Scan {
+        var: usize,
+        conds: Vec<usize>,
+        slot: usize,
+    },
     /// Bind the unbound end of `traversal` to each node reached from the bound end that
     /// passes `conds`; `reverse` when the bound end is the destination.
-    Expand { traversal: usize, reverse: bool, conds: Vec<usize> },
+    Expand {
+        traversal: usize,
+        reverse: bool,
+        conds: Vec<usize>,
+    },
     /// Keep rows whose bound `src` and `dst` are connected (once per parallel edge for one hop).
     Connected { traversal: usize },
     /// Keep rows that pass a condition over bound variables.
@@ -158,7 +186,11 @@ pub struct Plan {
 /// Plan the whole query. `Scan` steps are numbered (`slot`) so an executor can cache their
 /// candidates across repeated runs of an inner loop.
 pub fn plan_query(analysis: &Analysis, stats: &Stats) -> Plan {
-    let mut planner = Planner { analysis, stats, slots: 0 };
+    let mut planner = Planner {
+        analysis,
+        stats,
+        slots: 0,
+    };
     planner.plan_block(&analysis.root, &BTreeSet::new())
 }
 
@@ -180,7 +212,11 @@ struct BlockState<'b> {
 
 enum Choice {
     Scan(usize),
-    Expand { traversal: usize, reverse: bool, to: usize },
+    Expand {
+        traversal: usize,
+        reverse: bool,
+        to: usize,
+    },
 }
 
 impl<'a> Planner<'a> {
@@ -205,11 +241,23 @@ impl<'a> Planner<'a> {
                     st.steps.push(Step::Scan { var, conds, slot });
                     st.bound.insert(var);
                 }
-                Choice::Expand { traversal, reverse, to } => {
-                    let i = block.traversals.iter().position(|t| *t == traversal).unwrap_or(0);
+                Choice::Expand {
+                    traversal,
+                    reverse,
+                    to,
+                } => {
+                    let i = block
+                        .traversals
+                        .iter()
+                        .position(|t| *t == traversal)
+                        .unwrap_or(0);
                     st.traversal_done[i] = true;
                     let conds = self.take_own_conds(&mut st, to);
-                    st.steps.push(Step::Expand { traversal, reverse, conds });
+                    st.steps.push(Step::Expand {
+                        traversal,
+                        reverse,
+                        conds,
+                    });
                     st.bound.insert(to);
                 }
             }
@@ -235,10 +283,26 @@ impl<'a> Planner<'a> {
             let (src_bound, dst_bound) = (st.bound.contains(&tr.src), st.bound.contains(&tr.dst));
             if src_bound && !dst_bound {
                 let est = rows * self.reach(fwd, tr, tr.dst) * self.selectivity(st, tr.dst);
-                consider(Choice::Expand { traversal: *t, reverse: false, to: tr.dst }, est, &mut best);
+                consider(
+                    Choice::Expand {
+                        traversal: *t,
+                        reverse: false,
+                        to: tr.dst,
+                    },
+                    est,
+                    &mut best,
+                );
             } else if dst_bound && !src_bound {
                 let est = rows * self.reach(rev, tr, tr.src) * self.selectivity(st, tr.src);
-                consider(Choice::Expand { traversal: *t, reverse: true, to: tr.src }, est, &mut best);
+                consider(
+                    Choice::Expand {
+                        traversal: *t,
+                        reverse: true,
+                        to: tr.src,
+                    },
+                    est,
+                    &mut best,
+                );
             }
         }
         for var in st.block.vars.iter().filter(|v| !st.bound.contains(v)) {
@@ -306,7 +370,11 @@ impl<'a> Planner<'a> {
             if st.not_done[i] {
                 continue;
             }
-            let shared: BTreeSet<usize> = n.all_vars(self.analysis).intersection(&available).copied().collect();
+            let shared: BTreeSet<usize> = n
+                .all_vars(self.analysis)
+                .intersection(&available)
+                .copied()
+                .collect();
             if shared.is_subset(&st.bound) {
                 st.not_done[i] = true;
                 let plan = self.plan_block(n, &st.bound);

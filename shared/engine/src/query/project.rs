@@ -25,7 +25,10 @@ impl VarColumn {
         match expr {
             ProjExpr::VarKey { var } => {
                 let node = node_of(nodes, *var)?;
-                Ok(VarColumn { var: *var, array: node.keys().clone() })
+                Ok(VarColumn {
+                    var: *var,
+                    array: node.keys().clone(),
+                })
             }
             ProjExpr::Prop { var, prop } => {
                 let node = node_of(nodes, *var)?;
@@ -33,7 +36,10 @@ impl VarColumn {
                     node.keys().clone()
                 } else {
                     node.column(prop).ok_or_else(|| {
-                        EngineError::Corrupt(format!("column {prop} of {} was not loaded", node.type_name))
+                        EngineError::Corrupt(format!(
+                            "column {prop} of {} was not loaded",
+                            node.type_name
+                        ))
                     })?
                 };
                 Ok(VarColumn { var: *var, array })
@@ -56,7 +62,9 @@ impl VarColumn {
 }
 
 fn node_of(nodes: &[Arc<NodeData>], var: usize) -> Result<&Arc<NodeData>> {
-    nodes
-        .get(var)
-        .ok_or_else(|| EngineError::Corrupt(format!("projection names variable #{var}, which does not exist")))
+    nodes.get(var).ok_or_else(|| {
+        EngineError::Corrupt(format!(
+            "projection names variable #{var}, which does not exist"
+        ))
+    })
 }

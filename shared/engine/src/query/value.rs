@@ -10,9 +10,9 @@ use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
 use arrow::array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, FixedSizeListArray, Float32Array, Float64Array,
-    Int32Array, Int64Array, LargeStringArray, ListArray, StringArray, TimestampMillisecondArray, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, FixedSizeListArray, Float32Array,
+    Float64Array, Int32Array, Int64Array, LargeStringArray, ListArray, StringArray,
+    TimestampMillisecondArray, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::DataType;
 use omnigraph_lang::query::typed::{CompareOp, Literal};
@@ -101,7 +101,11 @@ impl Scalar {
             PropType::Vector(n) => match v {
                 Json::Array(items) if items.len() == *n as usize => items
                     .iter()
-                    .map(|i| i.as_f64().map(Scalar::Float).ok_or("vector elements must be numbers".to_string()))
+                    .map(|i| {
+                        i.as_f64()
+                            .map(Scalar::Float)
+                            .ok_or("vector elements must be numbers".to_string())
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map(Scalar::List),
                 _ => Err(format!("expected Vector({n})")),
@@ -116,7 +120,9 @@ impl Scalar {
             Literal::Null => Json::Null,
             Literal::Bool(b) => Json::Bool(*b),
             Literal::Int(i) => Json::from(*i),
-            Literal::Float(f) => serde_json::Number::from_f64(*f).map(Json::Number).unwrap_or(Json::Null),
+            Literal::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Json::Number)
+                .unwrap_or(Json::Null),
             Literal::String(s) => Json::String(s.clone()),
         };
         Scalar::from_json(&json, ty)
@@ -128,7 +134,9 @@ impl Scalar {
             (Scalar::Null, Scalar::Null) => Ordering::Equal,
             (Scalar::Null, _) => Ordering::Less,
             (_, Scalar::Null) => Ordering::Greater,
-            _ => self.value_cmp(other).unwrap_or_else(|| self.rank().cmp(&other.rank())),
+            _ => self
+                .value_cmp(other)
+                .unwrap_or_else(|| self.rank().cmp(&other.rank())),
         }
     }
 
@@ -153,8 +161,12 @@ impl Scalar {
             (DateTime(a), Date(b)) => a.cmp(&(i64::from(*b) * 86_400_000)),
             (Bytes(a), Bytes(b)) => a.cmp(b),
             // Strings stand for dates in ISO form (a String parameter compared with a Date).
-            (Str(s), Date(_) | DateTime(_)) => Scalar::DateTime(parse_datetime(s)?).value_cmp(other)?,
-            (Date(_) | DateTime(_), Str(s)) => self.value_cmp(&Scalar::DateTime(parse_datetime(s)?))?,
+            (Str(s), Date(_) | DateTime(_)) => {
+                Scalar::DateTime(parse_datetime(s)?).value_cmp(other)?
+            }
+            (Date(_) | DateTime(_), Str(s)) => {
+                self.value_cmp(&Scalar::DateTime(parse_datetime(s)?))?
+            }
             (List(a), List(b)) => {
                 for (x, y) in a.iter().zip(b) {
                     match x.total_cmp(y) {
@@ -225,16 +237,29 @@ fn contains(lhs: &Scalar, rhs: &Scalar) -> bool {
 }
 
 fn list_of(values: &dyn Array) -> Scalar {
-    Scalar::List((0..values.len()).map(|i| Scalar::from_array(values, i)).collect())
+    Scalar::List(
+        (0..values.len())
+            .map(|i| Scalar::from_array(values, i))
+            .collect(),
+    )
 }
 
 fn base_from_json(v: &Json, b: BaseType) -> Result<Scalar, String> {
-    let expected = || format!("expected {}, got {}", b.name(), crate::columns::json_kind(v));
+    let expected = || {
+        format!(
+            "expected {}, got {}",
+            b.name(),
+            crate::columns::json_kind(v)
+        )
+    };
     if v.is_null() {
         return Ok(Scalar::Null);
     }
     match b {
-        BaseType::String => v.as_str().map(|s| Scalar::Str(s.to_string())).ok_or_else(expected),
+        BaseType::String => v
+            .as_str()
+            .map(|s| Scalar::Str(s.to_string()))
+            .ok_or_else(expected),
         BaseType::Bool => v.as_bool().map(Scalar::Bool).ok_or_else(expected),
         BaseType::I32 | BaseType::I64 => {
             let i = v.as_i64().ok_or_else(expected)?;
@@ -252,7 +277,9 @@ fn base_from_json(v: &Json, b: BaseType) -> Result<Scalar, String> {
         }
         BaseType::F32 | BaseType::F64 => v.as_f64().map(Scalar::Float).ok_or_else(expected),
         BaseType::Date => match v {
-            Json::String(s) => parse_date(s).map(Scalar::Date).ok_or_else(|| format!("`{s}` is not a Date (YYYY-MM-DD)")),
+            Json::String(s) => parse_date(s)
+                .map(Scalar::Date)
+                .ok_or_else(|| format!("`{s}` is not a Date (YYYY-MM-DD)")),
             _ => Err(expected()),
         },
         BaseType::DateTime => match v {
@@ -281,9 +308,13 @@ pub fn scalar_array(dt: &DataType, s: &Scalar) -> Option<ArrayRef> {
     let array: ArrayRef = match (dt, s) {
         (DataType::Utf8, Scalar::Str(v)) => Arc::new(StringArray::from(vec![v.as_str()])),
         (DataType::Boolean, Scalar::Bool(v)) => Arc::new(BooleanArray::from(vec![*v])),
-        (DataType::Int32, Scalar::Int(v)) => Arc::new(Int32Array::from(vec![i32::try_from(*v).ok()?])),
+        (DataType::Int32, Scalar::Int(v)) => {
+            Arc::new(Int32Array::from(vec![i32::try_from(*v).ok()?]))
+        }
         (DataType::Int64, Scalar::Int(v)) => Arc::new(Int64Array::from(vec![*v])),
-        (DataType::UInt32, Scalar::UInt(v)) => Arc::new(UInt32Array::from(vec![u32::try_from(*v).ok()?])),
+        (DataType::UInt32, Scalar::UInt(v)) => {
+            Arc::new(UInt32Array::from(vec![u32::try_from(*v).ok()?]))
+        }
         (DataType::UInt64, Scalar::UInt(v)) => Arc::new(UInt64Array::from(vec![*v])),
         (DataType::Float64, Scalar::Float(v)) => Arc::new(Float64Array::from(vec![*v])),
         (DataType::Float64, Scalar::Int(v)) => Arc::new(Float64Array::from(vec![*v as f64])),

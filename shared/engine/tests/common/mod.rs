@@ -6,7 +6,9 @@ pub mod random_graph;
 
 use std::sync::Arc;
 
-use omnigraph_engine::{execute, EngineError, Graph, LoadMode, MutationReport, Outcome, QueryResult};
+use omnigraph_engine::{
+    execute, EngineError, Graph, LoadMode, MutationReport, Outcome, QueryResult,
+};
 use serde_json::{json, Map, Value};
 
 /// The social schema of the end-to-end fixtures, plus a few properties for filters.
@@ -55,7 +57,9 @@ impl TestGraph {
         let uri = dir.path().join("g.omni").to_string_lossy().into_owned();
         let graph = Graph::init(&uri, schema, "test").await.expect("init graph");
         if !data.trim().is_empty() {
-            omnigraph_engine::load(&graph, data.as_bytes(), LoadMode::Overwrite, "test").await.expect("load data");
+            omnigraph_engine::load(&graph, data.as_bytes(), LoadMode::Overwrite, "test")
+                .await
+                .expect("load data");
         }
         TestGraph { dir, graph }
     }
@@ -65,11 +69,18 @@ impl TestGraph {
     }
 
     pub async fn load(&self, data: &str, mode: LoadMode) {
-        omnigraph_engine::load(&self.graph, data.as_bytes(), mode, "test").await.expect("load data");
+        omnigraph_engine::load(&self.graph, data.as_bytes(), mode, "test")
+            .await
+            .expect("load data");
     }
 
     /// Run a read (at `version`, or the latest) and return its result.
-    pub async fn try_read_at(&self, text: &str, params: Value, version: Option<u64>) -> Result<QueryResult, EngineError> {
+    pub async fn try_read_at(
+        &self,
+        text: &str,
+        params: Value,
+        version: Option<u64>,
+    ) -> Result<QueryResult, EngineError> {
         match execute(&self.graph, text, None, &as_map(params), version, "test").await? {
             Outcome::Read(r) => Ok(r),
             Outcome::Mutation(m) => panic!("expected a read, got a mutation report {m:?}"),
@@ -77,15 +88,28 @@ impl TestGraph {
     }
 
     pub async fn read(&self, text: &str, params: Value) -> QueryResult {
-        self.try_read_at(text, params, None).await.unwrap_or_else(|e| panic!("query failed: {e}\n{text}"))
+        self.try_read_at(text, params, None)
+            .await
+            .unwrap_or_else(|e| panic!("query failed: {e}\n{text}"))
     }
 
     /// The rows as one JSON array, for exact comparisons.
     pub async fn rows(&self, text: &str, params: Value) -> Value {
-        Value::Array(self.read(text, params).await.rows.into_iter().map(Value::Object).collect())
+        Value::Array(
+            self.read(text, params)
+                .await
+                .rows
+                .into_iter()
+                .map(Value::Object)
+                .collect(),
+        )
     }
 
-    pub async fn try_mutate(&self, text: &str, params: Value) -> Result<MutationReport, EngineError> {
+    pub async fn try_mutate(
+        &self,
+        text: &str,
+        params: Value,
+    ) -> Result<MutationReport, EngineError> {
         match execute(&self.graph, text, None, &as_map(params), None, "test").await? {
             Outcome::Mutation(m) => Ok(m),
             Outcome::Read(r) => panic!("expected a mutation, got rows {r:?}"),
@@ -93,7 +117,9 @@ impl TestGraph {
     }
 
     pub async fn mutate(&self, text: &str, params: Value) -> MutationReport {
-        self.try_mutate(text, params).await.unwrap_or_else(|e| panic!("mutation failed: {e}\n{text}"))
+        self.try_mutate(text, params)
+            .await
+            .unwrap_or_else(|e| panic!("mutation failed: {e}\n{text}"))
     }
 
     pub async fn version(&self) -> u64 {
@@ -102,8 +128,16 @@ impl TestGraph {
 
     /// Names of all persons, in key order.
     pub async fn person_names(&self) -> Vec<String> {
-        let r = self.read("query q() { match { $p: Person } return { $p.name } }", json!({})).await;
-        r.rows.iter().map(|row| row["p.name"].as_str().unwrap_or_default().to_string()).collect()
+        let r = self
+            .read(
+                "query q() { match { $p: Person } return { $p.name } }",
+                json!({}),
+            )
+            .await;
+        r.rows
+            .iter()
+            .map(|row| row["p.name"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 }
 

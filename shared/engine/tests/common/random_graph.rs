@@ -28,8 +28,15 @@ pub struct GraphSpec {
 impl GraphSpec {
     pub fn jsonl(&self) -> String {
         let mut lines = vec![];
-        for (i, age) in self.ages.iter().enumerate().filter(|(i, _)| self.present[*i]) {
-            lines.push(json!({"type": "Person", "data": {"name": person(i), "age": age}}).to_string());
+        for (i, age) in self
+            .ages
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.present[*i])
+        {
+            lines.push(
+                json!({"type": "Person", "data": {"name": person(i), "age": age}}).to_string(),
+            );
         }
         for c in 0..self.companies {
             lines.push(json!({"type": "Company", "data": {"name": company(c)}}).to_string());
@@ -38,7 +45,9 @@ impl GraphSpec {
             lines.push(json!({"edge": "Knows", "from": person(*a), "to": person(*b)}).to_string());
         }
         for (a, c) in &self.works {
-            lines.push(json!({"edge": "WorksAt", "from": person(*a), "to": company(*c)}).to_string());
+            lines.push(
+                json!({"edge": "WorksAt", "from": person(*a), "to": company(*c)}).to_string(),
+            );
         }
         lines.join("\n") + "\n"
     }
@@ -61,12 +70,14 @@ pub fn graph_spec() -> impl Strategy<Value = GraphSpec> {
         } else {
             proptest::collection::vec((0..people, 0..companies), 0..6).boxed()
         };
-        (ages, Just(companies), knows, works).prop_map(|(ages, companies, knows, works)| GraphSpec {
-            present: vec![true; ages.len()],
-            ages,
-            companies,
-            knows,
-            works,
+        (ages, Just(companies), knows, works).prop_map(|(ages, companies, knows, works)| {
+            GraphSpec {
+                present: vec![true; ages.len()],
+                ages,
+                companies,
+                knows,
+                works,
+            }
         })
     })
 }
@@ -81,15 +92,43 @@ const OPS: [&str; 6] = ["=", "!=", "<", "<=", ">", ">="];
 
 #[derive(Debug, Clone)]
 pub enum QClause {
-    Bind { var: usize, kind: Kind, name: Option<usize> },
-    Knows { src: usize, dst: usize, hops: (u32, u32) },
-    WorksAt { src: usize, dst: usize },
-    AgeConst { var: usize, op: usize, k: i32 },
-    AgeCmp { a: usize, b: usize, op: usize },
-    NotKnowsAny { var: usize },
-    NotKnownByAny { var: usize },
-    NotKnowsVar { src: usize, dst: usize },
-    NotWorks { var: usize },
+    Bind {
+        var: usize,
+        kind: Kind,
+        name: Option<usize>,
+    },
+    Knows {
+        src: usize,
+        dst: usize,
+        hops: (u32, u32),
+    },
+    WorksAt {
+        src: usize,
+        dst: usize,
+    },
+    AgeConst {
+        var: usize,
+        op: usize,
+        k: i32,
+    },
+    AgeCmp {
+        a: usize,
+        b: usize,
+        op: usize,
+    },
+    NotKnowsAny {
+        var: usize,
+    },
+    NotKnownByAny {
+        var: usize,
+    },
+    NotKnowsVar {
+        src: usize,
+        dst: usize,
+    },
+    NotWorks {
+        var: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -114,17 +153,27 @@ pub struct QuerySpec {
 
 impl QuerySpec {
     fn persons(&self) -> Vec<usize> {
-        (0..self.kinds.len()).filter(|v| self.kinds[*v] == Kind::Person).collect()
+        (0..self.kinds.len())
+            .filter(|v| self.kinds[*v] == Kind::Person)
+            .collect()
     }
 
     fn columns(&self) -> Vec<String> {
         match self.returns {
             Returns::Plain => {
-                let mut c: Vec<String> = (0..self.kinds.len()).map(|v| format!("v{v}.name")).collect();
+                let mut c: Vec<String> = (0..self.kinds.len())
+                    .map(|v| format!("v{v}.name"))
+                    .collect();
                 c.push("v0.age".into());
                 c
             }
-            Returns::Grouped => vec!["v0.name".into(), "c".into(), "s".into(), "lo".into(), "hi".into()],
+            Returns::Grouped => vec![
+                "v0.name".into(),
+                "c".into(),
+                "s".into(),
+                "lo".into(),
+                "hi".into(),
+            ],
             Returns::Global => vec!["c".into()],
         }
     }
@@ -134,7 +183,9 @@ impl QuerySpec {
         let last = self.kinds.len() - 1;
         let returns = match self.returns {
             Returns::Plain => {
-                let mut r: Vec<String> = (0..self.kinds.len()).map(|v| format!("$v{v}.name")).collect();
+                let mut r: Vec<String> = (0..self.kinds.len())
+                    .map(|v| format!("$v{v}.name"))
+                    .collect();
                 r.push("$v0.age".into());
                 r.join(", ")
             }
@@ -147,26 +198,48 @@ impl QuerySpec {
             None => String::new(),
             Some((col, desc)) => {
                 let name = &self.columns()[col];
-                let expr = if name.contains('.') { format!("${name}") } else { name.clone() };
+                let expr = if name.contains('.') {
+                    format!("${name}")
+                } else {
+                    name.clone()
+                };
                 format!(" order {{ {expr}{} }}", if desc { " desc" } else { "" })
             }
         };
-        let limit = self.limit.map(|l| format!(" limit {l}")).unwrap_or_default();
-        format!("query q() {{ match {{ {} }} return {{ {returns} }}{order}{limit} }}", clauses.join(" "))
+        let limit = self
+            .limit
+            .map(|l| format!(" limit {l}"))
+            .unwrap_or_default();
+        format!(
+            "query q() {{ match {{ {} }} return {{ {returns} }}{order}{limit} }}",
+            clauses.join(" ")
+        )
     }
 }
 
 fn clause_text(c: &QClause) -> String {
     match c {
         QClause::Bind { var, kind, name } => {
-            let ty = if *kind == Kind::Person { "Person" } else { "Company" };
+            let ty = if *kind == Kind::Person {
+                "Person"
+            } else {
+                "Company"
+            };
             match name {
                 Some(n) => format!("$v{var}: {ty} {{ name: \"p{n}\" }}"),
                 None => format!("$v{var}: {ty}"),
             }
         }
-        QClause::Knows { src, dst, hops: (1, 1) } => format!("$v{src} knows $v{dst}"),
-        QClause::Knows { src, dst, hops: (m, n) } => format!("$v{src} knows{{{m},{n}}} $v{dst}"),
+        QClause::Knows {
+            src,
+            dst,
+            hops: (1, 1),
+        } => format!("$v{src} knows $v{dst}"),
+        QClause::Knows {
+            src,
+            dst,
+            hops: (m, n),
+        } => format!("$v{src} knows{{{m},{n}}} $v{dst}"),
         QClause::WorksAt { src, dst } => format!("$v{src} worksAt $v{dst}"),
         QClause::AgeConst { var, op, k } => format!("$v{var}.age {} {k}", OPS[*op]),
         QClause::AgeCmp { a, b, op } => format!("$v{a}.age {} $v{b}.age", OPS[*op]),
@@ -179,44 +252,108 @@ fn clause_text(c: &QClause) -> String {
 
 /// Raw random choices, turned into a well-typed query by `build_query`.
 pub fn query_spec() -> impl Strategy<Value = QuerySpec> {
-    let intro = proptest::collection::vec((0u8..4, any::<prop::sample::Index>(), 1u32..=3, 1u32..=3), 0..=2);
-    let extra = proptest::collection::vec((0u8..8, any::<prop::sample::Index>(), any::<prop::sample::Index>(), 0usize..6, 0i32..4), 0..=3);
+    let intro = proptest::collection::vec(
+        (0u8..4, any::<prop::sample::Index>(), 1u32..=3, 1u32..=3),
+        0..=2,
+    );
+    let extra = proptest::collection::vec(
+        (
+            0u8..8,
+            any::<prop::sample::Index>(),
+            any::<prop::sample::Index>(),
+            0usize..6,
+            0i32..4,
+        ),
+        0..=3,
+    );
     let name = proptest::option::weighted(0.3, 0usize..6);
-    let shape = (0u8..3, proptest::option::of((0usize..5, any::<bool>())), proptest::option::weighted(0.3, 0u64..4));
-    (name, intro, extra, shape).prop_map(|(name, intro, extra, shape)| build_query(name, intro, extra, shape))
+    let shape = (
+        0u8..3,
+        proptest::option::of((0usize..5, any::<bool>())),
+        proptest::option::weighted(0.3, 0u64..4),
+    );
+    (name, intro, extra, shape)
+        .prop_map(|(name, intro, extra, shape)| build_query(name, intro, extra, shape))
 }
 
 type Intro = (u8, prop::sample::Index, u32, u32);
 type Extra = (u8, prop::sample::Index, prop::sample::Index, usize, i32);
 
-fn build_query(name: Option<usize>, intro: Vec<Intro>, extra: Vec<Extra>, shape: (u8, Option<(usize, bool)>, Option<u64>)) -> QuerySpec {
-    let mut q = QuerySpec { kinds: vec![Kind::Person], clauses: vec![], returns: Returns::Plain, order: None, limit: shape.2 };
-    q.clauses.push(QClause::Bind { var: 0, kind: Kind::Person, name });
+fn build_query(
+    name: Option<usize>,
+    intro: Vec<Intro>,
+    extra: Vec<Extra>,
+    shape: (u8, Option<(usize, bool)>, Option<u64>),
+) -> QuerySpec {
+    let mut q = QuerySpec {
+        kinds: vec![Kind::Person],
+        clauses: vec![],
+        returns: Returns::Plain,
+        order: None,
+        limit: shape.2,
+    };
+    q.clauses.push(QClause::Bind {
+        var: 0,
+        kind: Kind::Person,
+        name,
+    });
     for (choice, pick, a, b) in intro {
         let v = q.kinds.len();
         let from = q.persons()[pick.index(q.persons().len())];
         let hops = (a.min(b), a.max(b));
         let (kind, clause) = match choice {
-            0 => (Kind::Person, QClause::Knows { src: from, dst: v, hops }),
-            1 => (Kind::Person, QClause::Knows { src: v, dst: from, hops: (1, 1) }),
+            0 => (
+                Kind::Person,
+                QClause::Knows {
+                    src: from,
+                    dst: v,
+                    hops,
+                },
+            ),
+            1 => (
+                Kind::Person,
+                QClause::Knows {
+                    src: v,
+                    dst: from,
+                    hops: (1, 1),
+                },
+            ),
             2 => (Kind::Company, QClause::WorksAt { src: from, dst: v }),
-            _ => (Kind::Person, QClause::Bind { var: v, kind: Kind::Person, name: None }),
+            _ => (
+                Kind::Person,
+                QClause::Bind {
+                    var: v,
+                    kind: Kind::Person,
+                    name: None,
+                },
+            ),
         };
         q.kinds.push(kind);
         q.clauses.push(clause);
     }
     let persons = q.persons();
     for (choice, a, b, op, k) in extra {
-        let (a, b) = (persons[a.index(persons.len())], persons[b.index(persons.len())]);
+        let (a, b) = (
+            persons[a.index(persons.len())],
+            persons[b.index(persons.len())],
+        );
         q.clauses.push(match choice {
             0 => QClause::AgeConst { var: a, op, k },
             1 => QClause::AgeCmp { a, b, op },
-            2 => QClause::Knows { src: a, dst: b, hops: (1, 1) },
+            2 => QClause::Knows {
+                src: a,
+                dst: b,
+                hops: (1, 1),
+            },
             3 => QClause::NotKnowsAny { var: a },
             4 => QClause::NotKnownByAny { var: a },
             5 => QClause::NotKnowsVar { src: a, dst: b },
             6 => QClause::NotWorks { var: a },
-            _ => QClause::Knows { src: a, dst: b, hops: (1, 2) },
+            _ => QClause::Knows {
+                src: a,
+                dst: b,
+                hops: (1, 2),
+            },
         });
     }
     q.returns = match shape.0 {
@@ -238,7 +375,10 @@ fn knows_count(g: &GraphSpec, a: usize, b: usize) -> usize {
 fn reachable(g: &GraphSpec, a: usize, b: usize, m: u32, n: u32) -> bool {
     let mut level: HashSet<usize> = HashSet::from([a]);
     for k in 1..=n {
-        level = level.iter().flat_map(|x| g.knows.iter().filter(move |e| e.0 == *x).map(|e| e.1)).collect();
+        level = level
+            .iter()
+            .flat_map(|x| g.knows.iter().filter(move |e| e.0 == *x).map(|e| e.1))
+            .collect();
         if k >= m && level.contains(&b) {
             return true;
         }
@@ -247,7 +387,9 @@ fn reachable(g: &GraphSpec, a: usize, b: usize, m: u32, n: u32) -> bool {
 }
 
 fn holds(op: usize, a: Option<i32>, b: Option<i32>) -> bool {
-    let (Some(a), Some(b)) = (a, b) else { return false };
+    let (Some(a), Some(b)) = (a, b) else {
+        return false;
+    };
     match OPS[op] {
         "=" => a == b,
         "!=" => a != b,
@@ -264,9 +406,19 @@ fn multiplicity(g: &GraphSpec, q: &QuerySpec, t: &[usize]) -> usize {
     for c in &q.clauses {
         m *= match c {
             QClause::Bind { var, name, .. } => usize::from(name.is_none_or(|n| t[*var] == n)),
-            QClause::Knows { src, dst, hops: (1, 1) } => knows_count(g, t[*src], t[*dst]),
-            QClause::Knows { src, dst, hops: (a, b) } => usize::from(reachable(g, t[*src], t[*dst], *a, *b)),
-            QClause::WorksAt { src, dst } => g.works.iter().filter(|e| **e == (t[*src], t[*dst])).count(),
+            QClause::Knows {
+                src,
+                dst,
+                hops: (1, 1),
+            } => knows_count(g, t[*src], t[*dst]),
+            QClause::Knows {
+                src,
+                dst,
+                hops: (a, b),
+            } => usize::from(reachable(g, t[*src], t[*dst], *a, *b)),
+            QClause::WorksAt { src, dst } => {
+                g.works.iter().filter(|e| **e == (t[*src], t[*dst])).count()
+            }
             QClause::AgeConst { var, op, k } => usize::from(holds(*op, g.ages[t[*var]], Some(*k))),
             QClause::AgeCmp { a, b, op } => usize::from(holds(*op, g.ages[t[*a]], g.ages[t[*b]])),
             QClause::NotKnowsAny { var } => usize::from(!g.knows.iter().any(|e| e.0 == t[*var])),
@@ -283,10 +435,23 @@ fn multiplicity(g: &GraphSpec, q: &QuerySpec, t: &[usize]) -> usize {
 
 /// Every matching assignment, in lexicographic order of the variables' keys.
 pub fn matches(g: &GraphSpec, q: &QuerySpec) -> Vec<Vec<usize>> {
-    let domain = |k: Kind| if k == Kind::Person { g.ages.len() } else { g.companies };
+    let domain = |k: Kind| {
+        if k == Kind::Person {
+            g.ages.len()
+        } else {
+            g.companies
+        }
+    };
     let mut out = vec![];
     let mut t = vec![0usize; q.kinds.len()];
-    fn rec(g: &GraphSpec, q: &QuerySpec, d: &dyn Fn(Kind) -> usize, i: usize, t: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    fn rec(
+        g: &GraphSpec,
+        q: &QuerySpec,
+        d: &dyn Fn(Kind) -> usize,
+        i: usize,
+        t: &mut Vec<usize>,
+        out: &mut Vec<Vec<usize>>,
+    ) {
         if i == t.len() {
             for _ in 0..multiplicity(g, q, t) {
                 out.push(t.clone());
@@ -306,7 +471,11 @@ pub fn matches(g: &GraphSpec, q: &QuerySpec) -> Vec<Vec<usize>> {
 }
 
 fn name_of(k: Kind, i: usize) -> Value {
-    Value::String(if k == Kind::Person { person(i) } else { company(i) })
+    Value::String(if k == Kind::Person {
+        person(i)
+    } else {
+        company(i)
+    })
 }
 
 /// Rows as (sort values, visible JSON row), in the evaluator's tie order.
@@ -316,7 +485,11 @@ pub fn naive_rows(g: &GraphSpec, q: &QuerySpec) -> Vec<Vec<Value>> {
         Returns::Plain => ms
             .iter()
             .map(|t| {
-                let mut row: Vec<Value> = t.iter().enumerate().map(|(v, x)| name_of(q.kinds[v], *x)).collect();
+                let mut row: Vec<Value> = t
+                    .iter()
+                    .enumerate()
+                    .map(|(v, x)| name_of(q.kinds[v], *x))
+                    .collect();
                 row.push(json!(g.ages[t[0]]));
                 row
             })
@@ -335,8 +508,18 @@ pub fn naive_rows(g: &GraphSpec, q: &QuerySpec) -> Vec<Vec<Value>> {
                 .into_iter()
                 .map(|(p, ages)| {
                     let vals: Vec<i32> = ages.iter().flatten().copied().collect();
-                    let sum = if vals.is_empty() { Value::Null } else { json!(vals.iter().map(|x| *x as f64).sum::<f64>()) };
-                    vec![json!(person(p)), json!(ages.len()), sum, json!(vals.iter().min()), json!(vals.iter().max())]
+                    let sum = if vals.is_empty() {
+                        Value::Null
+                    } else {
+                        json!(vals.iter().map(|x| *x as f64).sum::<f64>())
+                    };
+                    vec![
+                        json!(person(p)),
+                        json!(ages.len()),
+                        sum,
+                        json!(vals.iter().min()),
+                        json!(vals.iter().max()),
+                    ]
                 })
                 .collect()
         }
@@ -349,13 +532,19 @@ fn cmp_json(a: &Value, b: &Value) -> Ordering {
         (Value::Null, Value::Null) => Ordering::Equal,
         (Value::Null, _) => Ordering::Less,
         (_, Value::Null) => Ordering::Greater,
-        (Value::Number(x), Value::Number(y)) => x.as_f64().unwrap_or(0.0).total_cmp(&y.as_f64().unwrap_or(0.0)),
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&y.as_f64().unwrap_or(0.0)),
         _ => a.as_str().cmp(&b.as_str()),
     }
 }
 
 fn sorted_strings(rows: &[Vec<Value>]) -> Vec<String> {
-    let mut s: Vec<String> = rows.iter().map(|r| Value::Array(r.clone()).to_string()).collect();
+    let mut s: Vec<String> = rows
+        .iter()
+        .map(|r| Value::Array(r.clone()).to_string())
+        .collect();
     s.sort();
     s
 }
@@ -363,11 +552,18 @@ fn sorted_strings(rows: &[Vec<Value>]) -> Vec<String> {
 pub async fn check(g: &TestGraph, spec: &GraphSpec, q: &QuerySpec) -> Result<(), String> {
     let text = q.text();
     let columns = q.columns();
-    let result = g.try_read_at(&text, json!({}), None).await.map_err(|e| format!("{text}\n{e}"))?;
+    let result = g
+        .try_read_at(&text, json!({}), None)
+        .await
+        .map_err(|e| format!("{text}\n{e}"))?;
     if result.columns != columns {
         return Err(format!("{text}\ncolumns {:?}", result.columns));
     }
-    let got: Vec<Vec<Value>> = result.rows.iter().map(|r| columns.iter().map(|c| r[c].clone()).collect()).collect();
+    let got: Vec<Vec<Value>> = result
+        .rows
+        .iter()
+        .map(|r| columns.iter().map(|c| r[c].clone()).collect())
+        .collect();
     let mut expected = naive_rows(spec, q);
     if let Some((col, desc)) = q.order {
         // Stable sort: the evaluator's rows are already in tie order (keys of the variables).
@@ -383,7 +579,10 @@ pub async fn check(g: &TestGraph, spec: &GraphSpec, q: &QuerySpec) -> Result<(),
             expected.truncate(l as usize);
         }
         if got != expected {
-            return Err(format!("{text}\n{}\nengine: {got:?}\nnaive:  {expected:?}", spec.jsonl()));
+            return Err(format!(
+                "{text}\n{}\nengine: {got:?}\nnaive:  {expected:?}",
+                spec.jsonl()
+            ));
         }
         return Ok(());
     }
@@ -394,13 +593,20 @@ pub async fn check(g: &TestGraph, spec: &GraphSpec, q: &QuerySpec) -> Result<(),
         Some(l) => {
             let mut pool = want.clone();
             have.len() == want.len().min(l as usize)
-                && have.iter().all(|h| pool.iter().position(|w| w == h).map(|i| pool.remove(i)).is_some())
+                && have.iter().all(|h| {
+                    pool.iter()
+                        .position(|w| w == h)
+                        .map(|i| pool.remove(i))
+                        .is_some()
+                })
         }
     };
     if ok {
         Ok(())
     } else {
-        Err(format!("{text}\n{}\nengine: {have:?}\nnaive:  {want:?}", spec.jsonl()))
+        Err(format!(
+            "{text}\n{}\nengine: {have:?}\nnaive:  {want:?}",
+            spec.jsonl()
+        ))
     }
 }
-
