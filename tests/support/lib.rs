@@ -3,10 +3,12 @@
 
 mod control_plane;
 mod control_plane_fixtures;
+mod data_plane;
 mod fake_worker;
 
 pub use control_plane::*;
 pub use control_plane_fixtures::*;
+pub use data_plane::DataPlane;
 pub use fake_worker::*;
 
 use std::path::{Path, PathBuf};
@@ -16,9 +18,16 @@ use std::process::{Command, Output};
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
     let path = dir.join(name);
-    assert!(path.exists(), "binary {} not built; run the tests with `cargo test --workspace`", path.display());
+    assert!(
+        path.exists(),
+        "binary {} not built; run the tests with `cargo test --workspace`",
+        path.display()
+    );
     path
 }
 
@@ -49,13 +58,21 @@ impl From<Output> for Run {
 
 /// Run the data-plane CLI with `args`.
 pub fn dp(args: &[&str]) -> Run {
-    data_plane().args(args).output().expect("run omnigraph-data-plane").into()
+    data_plane()
+        .args(args)
+        .output()
+        .expect("run omnigraph-data-plane")
+        .into()
 }
 
 /// Run and require success; returns stdout.
 pub fn dp_ok(args: &[&str]) -> String {
     let r = dp(args);
-    assert_eq!(r.status, 0, "omnigraph-data-plane {args:?} failed:\n{}", r.stderr);
+    assert_eq!(
+        r.status, 0,
+        "omnigraph-data-plane {args:?} failed:\n{}",
+        r.stderr
+    );
     r.stdout
 }
 
@@ -66,7 +83,9 @@ pub fn dp_json(args: &[&str]) -> serde_json::Value {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// A temp dir holding a graph initialised from a fixture schema.

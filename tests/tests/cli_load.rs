@@ -6,7 +6,15 @@ use omnigraph_e2e::*;
 fn loaded_social() -> TempGraph {
     let g = TempGraph::new("social.pg");
     let data = fixture("social.jsonl");
-    dp_ok(&["load", "--data", data.to_str().unwrap(), "--mode", "overwrite", "--store", &g.store]);
+    dp_ok(&[
+        "load",
+        "--data",
+        data.to_str().unwrap(),
+        "--mode",
+        "overwrite",
+        "--store",
+        &g.store,
+    ]);
     g
 }
 
@@ -15,15 +23,32 @@ fn init_creates_empty_tables_at_version_1() {
     let g = TempGraph::new("social.pg");
     let snap = g.snapshot();
     assert_eq!(snap["manifest_version"], 1);
-    let keys: Vec<&str> = snap["tables"].as_array().unwrap().iter().map(|t| t["table_key"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["edge:Knows", "edge:WorksAt", "node:Company", "node:Person"]);
-    assert!(snap["tables"].as_array().unwrap().iter().all(|t| t["row_count"] == 0));
+    let keys: Vec<&str> = snap["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["table_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["edge:Knows", "edge:WorksAt", "node:Company", "node:Person"]
+    );
+    assert!(snap["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["row_count"] == 0));
 }
 
 #[test]
 fn init_refuses_a_store_that_already_holds_a_graph() {
     let g = TempGraph::new("social.pg");
-    let r = dp(&["init", "--schema", fixture("social.pg").to_str().unwrap(), &g.store]);
+    let r = dp(&[
+        "init",
+        "--schema",
+        fixture("social.pg").to_str().unwrap(),
+        &g.store,
+    ]);
     assert_ne!(r.status, 0);
     assert!(r.stderr.contains("already exists"), "{}", r.stderr);
 }
@@ -34,9 +59,18 @@ fn init_with_bad_schema_reports_position_and_creates_nothing() {
     let schema = dir.path().join("bad.pg");
     std::fs::write(&schema, "node Person {\n    name: String\n}\n").unwrap();
     let store = dir.path().join("g.omni");
-    let r = dp(&["init", "--schema", schema.to_str().unwrap(), store.to_str().unwrap()]);
+    let r = dp(&[
+        "init",
+        "--schema",
+        schema.to_str().unwrap(),
+        store.to_str().unwrap(),
+    ]);
     assert_ne!(r.status, 0);
-    assert!(r.stderr.contains("1:"), "error names a position: {}", r.stderr);
+    assert!(
+        r.stderr.contains("1:"),
+        "error names a position: {}",
+        r.stderr
+    );
     assert!(!store.join("_manifest").exists());
 }
 
@@ -63,7 +97,15 @@ fn export_loads_back_into_an_identical_graph() {
     let exported = dp_ok(&["export", "--store", &g.store]);
     let copy = TempGraph::new("social.pg");
     let file = copy.write_file("export.jsonl", &exported);
-    dp_ok(&["load", "--data", &file, "--mode", "overwrite", "--store", &copy.store]);
+    dp_ok(&[
+        "load",
+        "--data",
+        &file,
+        "--mode",
+        "overwrite",
+        "--store",
+        &copy.store,
+    ]);
     assert_eq!(copy.export_sorted(), g.export_sorted());
     assert_eq!(g.export_sorted().len(), 12);
 }
@@ -72,9 +114,15 @@ fn export_loads_back_into_an_identical_graph() {
 fn append_of_an_existing_key_is_refused_with_its_line() {
     let g = loaded_social();
     let f = g.write_file("a.jsonl", "{\"type\":\"Person\",\"data\":{\"name\":\"Eve\"}}\n{\"type\":\"Person\",\"data\":{\"name\":\"Alice\"}}\n");
-    let r = dp(&["load", "--data", &f, "--mode", "append", "--store", &g.store]);
+    let r = dp(&[
+        "load", "--data", &f, "--mode", "append", "--store", &g.store,
+    ]);
     assert_ne!(r.status, 0);
-    assert!(r.stderr.contains("line 2") && r.stderr.contains("already exists"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("line 2") && r.stderr.contains("already exists"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(g.row_count("node:Person"), 4);
 }
 
@@ -89,7 +137,12 @@ fn merge_upserts_nodes_by_key_and_edges_by_endpoints() {
     assert_eq!(g.row_count("node:Person"), 5);
     assert_eq!(g.row_count("edge:Knows"), 3);
     let lines = g.export_sorted();
-    assert!(lines.iter().any(|l| l.contains("\"Alice\"") && l.contains("\"age\":31")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"Alice\"") && l.contains("\"age\":31")),
+        "{lines:?}"
+    );
     assert!(lines.iter().any(|l| l.contains("2021-02-02")));
     assert!(!lines.iter().any(|l| l.contains("2020-01-01")));
 }
@@ -116,10 +169,22 @@ fn every_kind_of_bad_line_is_refused_with_line_number_and_reason() {
         let f = g.write_file(&format!("bad{i}.jsonl"), &body);
         let r = dp(&["load", "--data", &f, "--mode", "merge", "--store", &g.store]);
         assert_ne!(r.status, 0, "case {bad} should fail");
-        assert!(r.stderr.contains("line 2") || r.stderr.contains("line 3"), "case {bad}: {}", r.stderr);
-        assert!(r.stderr.contains(reason), "case {bad}: expected `{reason}` in {}", r.stderr);
+        assert!(
+            r.stderr.contains("line 2") || r.stderr.contains("line 3"),
+            "case {bad}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(reason),
+            "case {bad}: expected `{reason}` in {}",
+            r.stderr
+        );
     }
-    assert_eq!(g.snapshot()["manifest_version"], 2, "no failed load published");
+    assert_eq!(
+        g.snapshot()["manifest_version"],
+        2,
+        "no failed load published"
+    );
     assert_eq!(g.row_count("node:Person"), 4);
 }
 
@@ -129,31 +194,53 @@ fn failed_load_leaves_graph_unchanged_and_next_load_does_not_resurrect_it() {
     let before = g.export_sorted();
     let mut body = String::new();
     for i in 0..500 {
-        body.push_str(&format!("{{\"type\":\"Person\",\"data\":{{\"name\":\"Ghost{i}\"}}}}\n"));
+        body.push_str(&format!(
+            "{{\"type\":\"Person\",\"data\":{{\"name\":\"Ghost{i}\"}}}}\n"
+        ));
     }
     body.push_str("{\"type\":\"Person\",\"data\":{\"name\":\"Broken\",\"age\":\"x\"}}\n");
     for i in 500..1000 {
-        body.push_str(&format!("{{\"type\":\"Person\",\"data\":{{\"name\":\"Ghost{i}\"}}}}\n"));
+        body.push_str(&format!(
+            "{{\"type\":\"Person\",\"data\":{{\"name\":\"Ghost{i}\"}}}}\n"
+        ));
     }
     let f = g.write_file("bad.jsonl", &body);
-    let r = dp(&["load", "--data", &f, "--mode", "append", "--store", &g.store]);
+    let r = dp(&[
+        "load", "--data", &f, "--mode", "append", "--store", &g.store,
+    ]);
     assert_ne!(r.status, 0);
     assert!(r.stderr.contains("line 501"), "{}", r.stderr);
     assert_eq!(g.snapshot()["manifest_version"], 2);
     assert_eq!(g.export_sorted(), before);
 
-    let ok = g.write_file("ok.jsonl", "{\"type\":\"Person\",\"data\":{\"name\":\"Real\"}}\n");
-    dp_ok(&["load", "--data", &ok, "--mode", "append", "--store", &g.store]);
+    let ok = g.write_file(
+        "ok.jsonl",
+        "{\"type\":\"Person\",\"data\":{\"name\":\"Real\"}}\n",
+    );
+    dp_ok(&[
+        "load", "--data", &ok, "--mode", "append", "--store", &g.store,
+    ]);
     let after = g.export_sorted();
     assert_eq!(after.len(), before.len() + 1);
-    assert!(!after.iter().any(|l| l.contains("Ghost")), "rows of the failed load stayed invisible");
+    assert!(
+        !after.iter().any(|l| l.contains("Ghost")),
+        "rows of the failed load stayed invisible"
+    );
 }
 
 #[test]
 fn load_requires_a_valid_mode() {
     let g = TempGraph::new("social.pg");
     let data = fixture("social.jsonl");
-    let r = dp(&["load", "--data", data.to_str().unwrap(), "--mode", "upsert", "--store", &g.store]);
+    let r = dp(&[
+        "load",
+        "--data",
+        data.to_str().unwrap(),
+        "--mode",
+        "upsert",
+        "--store",
+        &g.store,
+    ]);
     assert_ne!(r.status, 0);
     assert!(r.stderr.contains("unknown load mode"), "{}", r.stderr);
 }
@@ -172,7 +259,11 @@ fn snapshot_reads_an_older_version() {
     let g = loaded_social();
     let old = dp_json(&["snapshot", "--store", &g.store, "--version", "1", "--json"]);
     assert_eq!(old["manifest_version"], 1);
-    assert!(old["tables"].as_array().unwrap().iter().all(|t| t["row_count"] == 0));
+    assert!(old["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["row_count"] == 0));
     let exported = dp_ok(&["export", "--store", &g.store, "--version", "1"]);
     assert!(exported.is_empty());
 }
@@ -188,7 +279,9 @@ fn concurrent_appends_from_several_processes_lose_nothing_acknowledged() {
     for w in 0..writers {
         for r in 0..rounds {
             let body: String = (0..20)
-                .map(|i| format!("{{\"type\":\"Person\",\"data\":{{\"name\":\"w{w}r{r}n{i}\"}}}}\n"))
+                .map(|i| {
+                    format!("{{\"type\":\"Person\",\"data\":{{\"name\":\"w{w}r{r}n{i}\"}}}}\n")
+                })
                 .collect();
             files.push((w, r, g.write_file(&format!("w{w}r{r}.jsonl"), &body)));
         }
@@ -200,7 +293,14 @@ fn concurrent_appends_from_several_processes_lose_nothing_acknowledged() {
             let store = store.clone();
             std::thread::spawn(move || {
                 mine.into_iter()
-                    .map(|(_, r, f)| (r, dp(&["load", "--data", &f, "--mode", "append", "--store", &store]).status == 0))
+                    .map(|(_, r, f)| {
+                        (
+                            r,
+                            dp(&["load", "--data", &f, "--mode", "append", "--store", &store])
+                                .status
+                                == 0,
+                        )
+                    })
                     .collect::<Vec<_>>()
             })
         })
@@ -210,7 +310,10 @@ fn concurrent_appends_from_several_processes_lose_nothing_acknowledged() {
     let mut acknowledged = 0;
     for (w, rs) in results.iter().enumerate() {
         for (r, ok) in rs {
-            let n = lines.iter().filter(|l| l.contains(&format!("\"w{w}r{r}n"))).count();
+            let n = lines
+                .iter()
+                .filter(|l| l.contains(&format!("\"w{w}r{r}n")))
+                .count();
             if *ok {
                 acknowledged += 1;
                 assert_eq!(n, 20, "acknowledged load w{w}r{r} present exactly once");
@@ -225,6 +328,15 @@ fn concurrent_appends_from_several_processes_lose_nothing_acknowledged() {
     let latest = snap["manifest_version"].as_u64().unwrap();
     assert_eq!(latest, 1 + acknowledged as u64);
     let manifests = std::path::Path::new(&g.store).join("_manifest");
-    let count = std::fs::read_dir(manifests).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json")).count();
+    let count = std::fs::read_dir(manifests)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".json")
+        })
+        .count();
     assert_eq!(count as u64, latest);
 }

@@ -14,9 +14,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use omnigraph_api::{ApiError, ServeMode};
 use omnigraph_config::{GraphId, SINGLE_MODE_GRAPH_ID};
-use omnigraph_policy::{
-    ActorId, AuthMode, BearerTokens, PolicyAction, RequestContext, Resource,
-};
+use omnigraph_policy::{ActorId, AuthMode, BearerTokens, PolicyAction, RequestContext, Resource};
 
 use super::registry::GraphHandle;
 use super::state::AppState;

@@ -9,9 +9,12 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Omnigraph data plane", description = "Graph routes of a data-plane worker: \
+    info(
+        title = "Omnigraph data plane",
+        description = "Graph routes of a data-plane worker: \
         /read (/query), /change (/mutate), /ingest (/load), /schema, /snapshot, /export; \
-        flat in single mode, under /graphs/{graph_id} in multi mode."),
+        flat in single mode, under /graphs/{graph_id} in multi mode."
+    ),
     components(schemas(
         ReadRequest,
         ReadResponse,

@@ -99,10 +99,7 @@ impl Registry {
     /// `reset` (a (re)registration answer: the control plane may have restarted at a
     /// lower generation). Returns whether it was applied.
     pub fn apply(&self, doc: &RegistryDocument, reset: bool) -> bool {
-        let mut applied = self
-            .applied
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut applied = self.applied.write().unwrap_or_else(|p| p.into_inner());
         let newer = applied.generation.is_none_or(|g| doc.generation > g);
         if !newer && !(reset && applied.generation != Some(doc.generation)) {
             return false;
@@ -110,9 +107,7 @@ impl Registry {
         let mut graphs = BTreeMap::new();
         for entry in &doc.graphs {
             let handle = match applied.graphs.get(&entry.graph_id) {
-                Some(old) if old.uri == entry.uri && old.policy_text == entry.policy => {
-                    old.clone()
-                }
+                Some(old) if old.uri == entry.uri && old.policy_text == entry.policy => old.clone(),
                 _ => Arc::new(GraphHandle::new(entry, &self.auth)),
             };
             graphs.insert(entry.graph_id.clone(), handle);

@@ -31,7 +31,9 @@ impl RegistryClient {
             control_plane: control_plane.trim_end_matches('/').to_owned(),
             advertise_url,
             internal_token,
-            client: reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()?,
+            client: reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .build()?,
         })
     }
 

@@ -45,12 +45,12 @@ fn document_from_config(path: &Path) -> Result<(RegistryDocument, ServeMode), Se
             None => None,
             Some(policy) => {
                 let file = policy.resolve(path);
-                Some(std::fs::read_to_string(&file).map_err(|source| {
-                    ServeError::PolicyFile {
+                Some(
+                    std::fs::read_to_string(&file).map_err(|source| ServeError::PolicyFile {
                         path: file.display().to_string(),
                         source,
-                    }
-                })?)
+                    })?,
+                )
             }
         };
         graphs.push(RegistryGraph {

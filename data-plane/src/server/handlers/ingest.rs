@@ -2,9 +2,7 @@
 
 use std::io::Cursor;
 
-use omnigraph_api::{
-    ApiError, ApiJson, IngestMode, IngestRequest, IngestResponse, TableLoadCount,
-};
+use omnigraph_api::{ApiError, ApiJson, IngestMode, IngestRequest, IngestResponse, TableLoadCount};
 use omnigraph_engine::{load, LoadMode};
 
 use crate::server::auth::{check_branch, Authorized, ChangeAction};

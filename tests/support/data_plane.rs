@@ -1,0 +1,166 @@
+//! `DataPlane`: the real `omnigraph-data-plane serve` on a free 127.0.0.1 port, started
+//! from an omnigraph.yaml or against a control plane; waits until it has applied a
+//! registry generation; killed on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{data_plane as data_plane_command, free_port};
+
+const AUTH_ENV: [&str; 5] = [
+    "OMNIGRAPH_SERVER_BEARER_TOKEN",
+    "OMNIGRAPH_SERVER_BEARER_TOKENS_FILE",
+    "OMNIGRAPH_SERVER_BEARER_TOKENS_JSON",
+    "OMNIGRAPH_UNAUTHENTICATED",
+    "OMNIGRAPH_INTERNAL_TOKEN",
+];
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct DataPlane {
+    pub url: String,
+    pub log_path: PathBuf,
+    _log_dir: tempfile::TempDir,
+    child: Child,
+    client: reqwest::blocking::Client,
+}
+
+impl DataPlane {
+    /// `serve --config <config>` with extra `args` and `env`.
+    pub fn with_config(config: &Path, args: &[&str], env: &[(&str, &str)]) -> DataPlane {
+        let config = config.to_string_lossy().into_owned();
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        Self::start(&all, env)
+    }
+
+    /// `serve --control-plane <url> --unauthenticated`.
+    pub fn with_control_plane(cp_url: &str, worker_id: &str) -> DataPlane {
+        Self::start(
+            &[
+                "--control-plane",
+                cp_url,
+                "--worker-id",
+                worker_id,
+                "--unauthenticated",
+            ],
+            &[],
+        )
+    }
+
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> DataPlane {
+        let log_dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let log_path = log_dir.path().join("data-plane.log");
+        let log = std::fs::File::create(&log_path).expect("create log");
+        let mut command = data_plane_command();
+        command
+            .arg("serve")
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log)
+            .env("RUST_LOG", "info");
+        for name in AUTH_ENV {
+            command.env_remove(name);
+        }
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("spawn omnigraph-data-plane serve");
+        let mut dp = DataPlane {
+            url: format!("http://127.0.0.1:{port}"),
+            log_path,
+            _log_dir: log_dir,
+            child,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+        };
+        dp.wait_ready();
+        dp
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("data plane exited ({status}):\n{}", self.log());
+            }
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/healthz", self.url))
+                .timeout(Duration::from_secs(1))
+                .send()
+            {
+                if let Ok(body) = r.json::<Value>() {
+                    if body["ready"] == true {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        panic!("data plane not ready:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut r = self.client.get(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        json_of(r.send().expect("GET"))
+    }
+
+    pub fn post(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
+        self.post_raw(path, body.to_string(), token)
+    }
+
+    pub fn post_raw(&self, path: &str, body: String, token: Option<&str>) -> (u16, Value) {
+        let (status, text) = self.post_text(path, body, token);
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("status {status}: not JSON ({e}): {text}"));
+        (status, body)
+    }
+
+    /// Raw POST with a JSON content type; returns the status and the body text.
+    pub fn post_text(&self, path: &str, body: String, token: Option<&str>) -> (u16, String) {
+        let mut r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let response = r.send().expect("POST");
+        let status = response.status().as_u16();
+        (status, response.text().expect("body"))
+    }
+}
+
+fn json_of(response: reqwest::blocking::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().expect("body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("status {status}: not JSON ({e}): {text}"));
+    (status, body)
+}
+
+impl Drop for DataPlane {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("data plane log:\n{}", self.log());
+        }
+    }
+}
