@@ -47,6 +47,9 @@ pub fn authorize_server(
     action: PolicyAction,
 ) -> Result<Option<ActorId>, ApiError> {
     let actor = authenticate(&state.auth, headers)?;
+    if let Some(actor) = &actor {
+        omnigraph_api::record_actor(actor.as_str());
+    }
     let decision = state.server_authorizer.authorize(
         actor.as_ref(),
         action,

@@ -20,11 +20,9 @@ mod state;
 mod watch;
 
 use std::error::Error;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, PolicyCommand};
 
@@ -32,7 +30,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            init_logging();
+            omnigraph_api::init_logging();
             run_async(serve::serve(args))
         }
         Command::Graphs(command) => run_async(client::run(command)),
@@ -67,19 +65,4 @@ fn report(error: &dyn Error) -> ExitCode {
         source = cause.source();
     }
     ExitCode::FAILURE
-}
-
-/// Logs on stderr; `RUST_LOG` filters (default `info`), `OMNIGRAPH_LOG_FORMAT=json`
-/// switches to JSON lines.
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    if std::env::var("OMNIGRAPH_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }

@@ -105,10 +105,21 @@ impl ControlPlane {
         config_path: &Path,
         options: ControlPlaneOptions,
     ) -> Result<ControlPlane, String> {
+        Self::start_on_port(config_path, None, options)
+    }
+
+    /// Like [`start_on`](Self::start_on), on `port` when given (a restart that workers
+    /// configured with the old URL must find again).
+    pub fn start_on_port(
+        config_path: &Path,
+        port: Option<u16>,
+        options: ControlPlaneOptions,
+    ) -> Result<ControlPlane, String> {
         let root = config_path.parent().expect("config dir").to_path_buf();
         let mut last_log = String::new();
+        let fixed = port;
         for _ in 0..3 {
-            let port = free_port();
+            let port = fixed.unwrap_or_else(free_port);
             let log_path = root.join(format!("control-plane-{port}.log"));
             let child = spawn(
                 config_path,
@@ -130,7 +141,7 @@ impl ControlPlane {
             };
             match cp.wait_ready() {
                 Ok(()) => return Ok(cp),
-                Err(log) if log.contains("cannot listen") => last_log = log, // port race: retry
+                Err(log) if log.contains("cannot listen") && fixed.is_none() => last_log = log, // port race: retry
                 Err(log) => return Err(log),
             }
         }
@@ -216,6 +227,15 @@ impl ControlPlane {
             .iter()
             .map(|g| g["graph_id"].as_str().expect("graph_id").to_owned())
             .collect()
+    }
+
+    /// The port this control plane listens on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in url")
     }
 
     /// SIGKILL, and wait for the process to be gone.

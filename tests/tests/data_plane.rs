@@ -302,34 +302,6 @@ fn actor_id_is_the_server_resolved_actor() {
 }
 
 #[test]
-fn graph_created_on_the_control_plane_is_served_by_a_registered_worker() {
-    let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
-    let dp = DataPlane::with_control_plane(&cp.url, "w1");
-    let (s, health) = dp.get("/healthz", None);
-    assert_eq!(s, 200);
-    assert_eq!(health["mode"], "multi");
-    let (s, b) = dp.get("/graphs/beta/snapshot", None);
-    envelope(s, &b, 404, "not_found");
-
-    let uri = cp.path("beta.omni");
-    let (s, b) = cp.create_graph("beta", &uri, None);
-    assert!(s == 200 || s == 201, "{s} {b}");
-    let created = Instant::now();
-    loop {
-        let (s, b) = dp.get("/graphs/beta/snapshot", None);
-        if s == 200 {
-            assert_eq!(b["branch"], "main");
-            break;
-        }
-        assert!(
-            created.elapsed() < Duration::from_secs(1),
-            "not served within 1s: {s} {b}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-#[test]
 fn two_workers_over_the_same_storage_see_each_others_changes() {
     let g = TempGraph::new("social.pg");
     let config = write_config(&g, &multi_yaml(&[("alpha", &g.store)]));
@@ -355,4 +327,197 @@ fn two_workers_over_the_same_storage_see_each_others_changes() {
     );
     assert_eq!(s, 200, "{body}");
     assert!(names(&body).contains(&"Alice".to_owned()));
+}
+
+#[test]
+fn concurrent_changes_through_two_workers_lose_nothing_acknowledged_and_losers_get_409() {
+    let g = TempGraph::new("social.pg");
+    let config = write_config(&g, &multi_yaml(&[("alpha", &g.store)]));
+    let workers = [
+        DataPlane::with_config(&config, &["--unauthenticated"], &[]),
+        DataPlane::with_config(&config, &["--unauthenticated"], &[]),
+    ];
+    // Four writers (two per worker), each inserting its own people into the same table.
+    let outcomes: Vec<(String, u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|writer| {
+                let worker = &workers[writer % 2];
+                s.spawn(move || {
+                    (0..8)
+                        .map(|i| {
+                            let name = format!("w{writer}-{i}");
+                            let (status, body) = worker.post(
+                                "/graphs/alpha/change",
+                                &json!({ "query_source": ADD, "params": { "name": name } }),
+                                None,
+                            );
+                            (name, status, body)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("writer"))
+            .collect()
+    });
+    let mut acknowledged = Vec::new();
+    let mut refused = Vec::new();
+    for (name, status, body) in outcomes {
+        match status {
+            200 => acknowledged.push(name),
+            409 => {
+                assert_eq!(body["code"], "conflict", "{body}");
+                let conflict = &body["manifest_conflict"];
+                assert_eq!(conflict["table_key"], "node:Person", "{body}");
+                assert!(
+                    conflict["actual"].as_u64() > conflict["expected"].as_u64(),
+                    "{body}"
+                );
+                refused.push(name);
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert!(!acknowledged.is_empty());
+    // Every worker sees every acknowledged insert exactly once, and no refused one.
+    for worker in &workers {
+        let (s, body) = worker.post(
+            "/graphs/alpha/read",
+            &json!({ "query_source": NAMES }),
+            None,
+        );
+        assert_eq!(s, 200, "{body}");
+        let stored = names(&body);
+        for name in &acknowledged {
+            assert_eq!(
+                stored.iter().filter(|n| *n == name).count(),
+                1,
+                "{name} in {stored:?}"
+            );
+        }
+        for name in &refused {
+            assert!(!stored.contains(name), "refused {name} is visible");
+        }
+        assert_eq!(stored.len(), acknowledged.len());
+    }
+}
+
+#[test]
+fn sigterm_during_a_load_finishes_it_and_leaves_the_old_or_the_new_version() {
+    let g = TempGraph::new("social.pg");
+    let config = write_config(&g, &multi_yaml(&[("alpha", &g.store)]));
+    let mut worker = DataPlane::with_config(&config, &["--unauthenticated"], &[]);
+    let rows = 100_000u64;
+    let data: String = (0..rows)
+        .map(|i| {
+            format!("{{\"type\": \"Person\", \"data\": {{\"name\": \"p{i}\", \"age\": 30}}}}\n")
+        })
+        .collect();
+    let body = json!({ "data": data, "mode": "append" }).to_string();
+    let (client, url) = (
+        worker.client().clone(),
+        format!("{}/graphs/alpha/ingest", worker.url),
+    );
+    let load = std::thread::spawn(move || {
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    // Let the request get under way, then ask the worker to stop.
+    std::thread::sleep(Duration::from_millis(150));
+    worker.terminate();
+    let answer = load.join().expect("load thread");
+    let exit = worker.wait_exit(Duration::from_secs(60));
+    assert_eq!(
+        exit,
+        Some(0),
+        "worker did not stop cleanly:\n{}",
+        worker.log()
+    );
+    let persons = g.row_count("node:Person");
+    let version = g.snapshot()["manifest_version"].as_u64().expect("version");
+    match answer {
+        // The in-flight load was allowed to finish: all of it is there.
+        Ok(200) => {
+            assert_eq!(persons, rows);
+            assert_eq!(version, 2);
+        }
+        // Or the request never got in: nothing of it is there.
+        other => {
+            assert_eq!(persons, 0, "answer {other:?} but rows are visible");
+            assert_eq!(version, 1);
+        }
+    }
+    assert!(worker.log().contains("shutting down"), "{}", worker.log());
+}
+
+#[test]
+fn request_logs_carry_request_id_graph_actor_status_and_latency() {
+    let g = TempGraph::new("social.pg");
+    std::fs::write(
+        g.dir.path().join("p.yaml"),
+        "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, change] }\n",
+    )
+    .expect("policy");
+    let yaml = format!(
+        "graphs:\n  alpha:\n    uri: {}\n    policy: {{ file: p.yaml }}\n",
+        g.store
+    );
+    let config = write_config(&g, &yaml);
+    let dp = DataPlane::with_config(
+        &config,
+        &[],
+        &[
+            ("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", TOKENS),
+            ("OMNIGRAPH_LOG_FORMAT", "json"),
+        ],
+    );
+    let response = dp
+        .client()
+        .post(format!("{}/graphs/alpha/read", dp.url))
+        .header("x-request-id", "req-1234")
+        .bearer_auth(VIEWER.expect("viewer token"))
+        .json(&json!({ "query_source": NAMES }))
+        .send()
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers().get("x-request-id").map(|v| v.as_bytes()),
+        Some(&b"req-1234"[..])
+    );
+    let event = eventually_response_event(&dp, "req-1234");
+    let line = event.to_string();
+    let span = &event["span"];
+    assert_eq!(span["request_id"], "req-1234", "{line}");
+    assert_eq!(span["graph_id"], "alpha", "{line}");
+    assert_eq!(span["actor"], "act-viewer", "{line}");
+    assert_eq!(event["fields"]["status"], 200, "{line}");
+    assert!(event["fields"]["latency"].is_string(), "{line}");
+}
+
+/// The JSON log event that reports the response to the request with `request_id` (it is
+/// written after the answer is sent).
+fn eventually_response_event(dp: &DataPlane, request_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = dp.log().lines().find_map(|l| {
+            let event: Value = serde_json::from_str(l).ok()?;
+            let ours = event["span"]["request_id"] == request_id;
+            (ours && event["fields"].get("status").is_some()).then_some(event)
+        });
+        if let Some(event) = found {
+            return event;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no response event:\n{}",
+            dp.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -31,7 +31,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
-    init_tracing();
+    omnigraph_api::init_logging();
     let source = match (a.config, a.control_plane) {
         (Some(path), None) => ServeSource::Config(path),
         (None, Some(url)) => ServeSource::ControlPlane {
@@ -48,13 +48,4 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
     })
     .await?;
     Ok(())
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

@@ -5,10 +5,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use omnigraph_api::{
-    error_envelope, method_not_allowed, route_not_found, ServeMode, DEFAULT_BODY_LIMIT_BYTES,
-    LARGE_BODY_LIMIT_BYTES, REGISTRY_PATH,
+    error_envelope, method_not_allowed, route_not_found, with_request_logging, ServeMode,
+    DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES, REGISTRY_PATH,
 };
-use tower_http::trace::TraceLayer;
 
 use super::auth::require_internal;
 use super::handlers::{change, export, health, ingest, internal, read, schema, snapshot};
@@ -40,7 +39,7 @@ pub fn router(state: AppState) -> Router {
         ServeMode::Single => graph_routes(),
         ServeMode::Multi => Router::new().nest("/graphs/{graph_id}", graph_routes()),
     };
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/openapi.json", get(openapi::openapi_json))
         .merge(internal)
@@ -49,6 +48,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(route_not_found)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn(error_envelope))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    with_request_logging(app)
 }

@@ -85,6 +85,7 @@ impl<A: RouteAction> FromRequestParts<AppState> for Authorized<A> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let actor = authenticate(state.registry.auth(), &parts.headers)?;
+        omnigraph_api::record_actor(actor.as_ref().map_or(OPEN_MODE_ACTOR, ActorId::as_str));
         let raw_id = match state.mode {
             ServeMode::Single => SINGLE_MODE_GRAPH_ID.to_owned(),
             ServeMode::Multi => {

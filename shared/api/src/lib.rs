@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod graphs;
 mod health;
+mod logging;
 mod registry;
 
 #[cfg(test)]
@@ -27,6 +28,9 @@ pub use graphs::{
     PolicySpecError, SchemaSource,
 };
 pub use health::{AuthModeReport, HealthResponse, HealthStatus, ServeMode, WorkerStatus};
+pub use logging::{
+    init_logging, record_actor, with_request_logging, LOG_FORMAT_ENV, REQUEST_ID_HEADER,
+};
 pub use registry::{
     RegistryAck, RegistryDocument, RegistryGraph, WorkerRegistration, INTERNAL_TOKEN_ENV,
     REGISTER_WORKER_PATH, REGISTRY_PATH,

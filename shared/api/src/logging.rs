@@ -1,0 +1,78 @@
+//! Logs of both servers: the subscriber (stderr; `RUST_LOG` filters, default `info`;
+//! `OMNIGRAPH_LOG_FORMAT=json` switches to JSON lines) and one span per HTTP request
+//! carrying its request id, method, path, graph id and, once resolved, the actor; the
+//! response event adds status and latency.
+
+use std::io::IsTerminal;
+
+use axum::body::Body;
+use axum::http::{HeaderName, Request};
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+use tracing::Level;
+use tracing_subscriber::EnvFilter;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const LOG_FORMAT_ENV: &str = "OMNIGRAPH_LOG_FORMAT";
+
+/// Installs the process's log subscriber (once; later calls do nothing).
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let json = std::env::var(LOG_FORMAT_ENV).is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Wraps `router` with request ids (taken from `x-request-id` or generated, and echoed in
+/// the response) and a log span per request.
+pub fn with_request_logging(router: Router) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    router
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Records the server-resolved actor on the current request's span.
+pub fn record_actor(actor: &str) {
+    tracing::Span::current().record("actor", actor);
+}
+
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let path = request.uri().path();
+    let graph_id = path
+        .strip_prefix("/graphs/")
+        .map(|rest| rest.split('/').next().unwrap_or_default())
+        .filter(|id| !id.is_empty())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %path,
+        request_id = %request_id,
+        graph_id = %graph_id,
+        actor = tracing::field::Empty,
+    )
+}
