@@ -521,3 +521,61 @@ fn eventually_response_event(dp: &DataPlane, request_id: &str) -> Value {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn pushed_registry_generations_need_the_internal_token_and_apply_only_when_newer() {
+    let g = TempGraph::new("social.pg");
+    let h = TempGraph::new("social.pg");
+    let config = write_config(&g, &multi_yaml(&[("alpha", &g.store)]));
+    let dp = DataPlane::with_config(
+        &config,
+        &["--unauthenticated"],
+        &[("OMNIGRAPH_INTERNAL_TOKEN", "internal-secret")],
+    );
+    let push = |generation: u64, graphs: Value, token: Option<&str>| {
+        dp.post(
+            "/internal/registry",
+            &json!({ "generation": generation, "graphs": graphs }),
+            token,
+        )
+    };
+    let both = json!([
+        { "graph_id": "alpha", "uri": g.store },
+        { "graph_id": "beta", "uri": h.store },
+    ]);
+    let (s, b) = push(2, both.clone(), None);
+    envelope(s, &b, 401, "unauthorized");
+    let (s, b) = push(2, both.clone(), Some("wrong"));
+    envelope(s, &b, 401, "unauthorized");
+    let (s, b) = dp.post_raw(
+        "/internal/registry",
+        "{not json".into(),
+        Some("internal-secret"),
+    );
+    envelope(s, &b, 400, "bad_request");
+    assert_eq!(dp.get("/graphs/beta/snapshot", None).0, 404);
+
+    let (s, b) = push(2, both, Some("internal-secret"));
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["applied"], true);
+    assert_eq!(b["generation"], 2);
+    assert_eq!(dp.get("/graphs/beta/snapshot", None).0, 200);
+
+    // An older or equal generation is ignored: beta stays.
+    let alpha_only = json!([{ "graph_id": "alpha", "uri": g.store }]);
+    for generation in [1, 2] {
+        let (s, b) = push(generation, alpha_only.clone(), Some("internal-secret"));
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["applied"], false);
+        assert_eq!(b["generation"], 2);
+    }
+    assert_eq!(dp.get("/graphs/beta/snapshot", None).0, 200);
+
+    // A newer one that drops beta: beta is no longer served.
+    let (s, b) = push(3, alpha_only, Some("internal-secret"));
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["applied"], true);
+    let (s, b) = dp.get("/graphs/beta/snapshot", None);
+    envelope(s, &b, 404, "not_found");
+    assert_eq!(dp.get("/healthz", None).1["registry_generation"], 3);
+}
