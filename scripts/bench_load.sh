@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 NODES=${1:-1000000}
 EDGES=${2:-5000000}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
-cargo build -p omnigraph-data-plane >/dev/null
+cargo build --workspace --bins >/dev/null  # the same feature set as the tests: reuses their build
 BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

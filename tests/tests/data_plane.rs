@@ -197,20 +197,114 @@ fn single_mode_serves_flat_routes() {
     let g = TempGraph::new("social.pg");
     let config = write_config(&g, &format!("graph:\n  uri: {}\n", g.store));
     let dp = DataPlane::with_config(&config, &[], &[("OMNIGRAPH_UNAUTHENTICATED", "1")]);
+    let (s, health) = dp.get("/healthz", None);
+    assert_eq!(s, 200);
+    assert_eq!(health["mode"], "single");
+
     let (s, body) = dp.post("/ingest", &json!({ "data": social_data() }), None);
     assert_eq!(s, 200, "{body}");
     let (s, body) = dp.post("/read", &json!({ "query_source": NAMES }), None);
     assert_eq!(s, 200, "{body}");
-    assert!(names(&body).contains(&"Bob".to_owned()));
+    let before = names(&body);
+    assert!(before.contains(&"Bob".to_owned()));
+    for (route, name) in [("/change", "Zed"), ("/mutate", "Yan")] {
+        let (s, body) = dp.post(
+            route,
+            &json!({ "query_source": ADD, "params": { "name": name } }),
+            None,
+        );
+        assert_eq!(s, 200, "{route}: {body}");
+        assert_eq!(body["affected_nodes"], 1, "{body}");
+    }
+    let line = r#"{"type": "Person", "data": {"name": "Xia"}}"#;
+    let (s, body) = dp.post("/load", &json!({ "data": line, "mode": "append" }), None);
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = dp.post("/query", &json!({ "query_source": NAMES }), None);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(names(&body).len(), before.len() + 3);
     let (s, body) = dp.get("/snapshot", None);
     assert_eq!(s, 200, "{body}");
+    assert_eq!(body["manifest_version"], 5, "{body}");
     let (s, body) = dp.get("/schema", None);
     assert_eq!(s, 200, "{body}");
+    assert!(body["schema_source"]
+        .as_str()
+        .is_some_and(|t| t.contains("node Person")));
+    let (s, text) = dp.post_text("/export", json!({ "types": ["Person"] }).to_string(), None);
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(text.lines().count(), before.len() + 3, "{text}");
+    // The export is streamed (no length known up front), not buffered whole.
+    let response = dp
+        .client()
+        .post(format!("{}/export", dp.url))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .expect("POST /export");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("transfer-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"chunked"[..])
+    );
+    assert!(response.headers().get("content-length").is_none());
+
+    // Error paths: the nested surface does not exist, and each route answers envelopes.
     let (s, body) = dp.get("/graphs/default/schema", None);
     envelope(s, &body, 404, "not_found");
-    let (s, health) = dp.get("/healthz", None);
-    assert_eq!(s, 200);
-    assert_eq!(health["mode"], "single");
+    for route in [
+        "/read", "/query", "/change", "/mutate", "/ingest", "/load", "/export",
+    ] {
+        let (s, b) = dp.post_raw(route, "{not json".into(), None);
+        envelope(s, &b, 400, "bad_request");
+    }
+    let (s, b) = dp.post("/read", &json!({ "query_source": "query broken(" }), None);
+    envelope(s, &b, 400, "bad_request");
+    let (s, b) = dp.post(
+        "/change",
+        &json!({ "query_source": ADD, "params": { "name": "Zed" } }),
+        None,
+    );
+    envelope(s, &b, 400, "bad_request"); // the key exists
+    let (s, b) = dp.post(
+        "/read",
+        &json!({ "query_source": NAMES, "branch": "dev" }),
+        None,
+    );
+    envelope(s, &b, 404, "not_found");
+    let big = json!({ "query_source": "x".repeat(2 * 1024 * 1024) }).to_string();
+    let (s, b) = dp.post_raw("/read", big, None);
+    envelope(s, &b, 413, "payload_too_large");
+    let (s, b) = dp.get("/read", None);
+    envelope(s, &b, 405, "method_not_allowed");
+}
+
+#[test]
+fn single_mode_with_tokens_answers_401_and_403() {
+    let g = TempGraph::new("social.pg");
+    std::fs::write(g.dir.path().join("p.yaml"), GRAPH_POLICY).expect("policy");
+    let config = write_config(
+        &g,
+        &format!("graph:\n  uri: {}\n  policy: {{ file: p.yaml }}\n", g.store),
+    );
+    let dp = DataPlane::with_config(
+        &config,
+        &[],
+        &[("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", TOKENS)],
+    );
+    let read = json!({ "query_source": NAMES });
+    let (s, b) = dp.post("/read", &read, None);
+    envelope(s, &b, 401, "unauthorized");
+    let (s, b) = dp.post("/read", &read, Some("wrong-token"));
+    envelope(s, &b, 401, "unauthorized");
+    let (s, b) = dp.post("/read", &read, ADMIN);
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = dp.post("/read", &read, VIEWER);
+    envelope(s, &b, 403, "forbidden");
+    let (s, b) = dp.post("/ingest", &json!({ "data": social_data() }), ADMIN);
+    envelope(s, &b, 403, "forbidden");
 }
 
 #[test]

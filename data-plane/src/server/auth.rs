@@ -60,24 +60,18 @@ impl<A> Authorized<A> {
 
 /// The actor behind a request (`None` in open mode).
 pub fn authenticate(auth: &AuthMode, headers: &HeaderMap) -> Result<Option<ActorId>, ApiError> {
-    match auth {
-        AuthMode::Open => Ok(None),
-        AuthMode::Bearer(tokens) => resolve_bearer(tokens, headers).map(Some),
-    }
+    auth.authenticate(authorization(headers))
+        .map_err(|e| ApiError::unauthorized(e.to_string()))
 }
 
 fn resolve_bearer(tokens: &BearerTokens, headers: &HeaderMap) -> Result<ActorId, ApiError> {
-    let value = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(v) => Some(v.to_str().map_err(|_| {
-            ApiError::unauthorized(
-                "malformed Authorization header (not visible ASCII); expected `Authorization: Bearer <token>`",
-            )
-        })?),
-    };
     tokens
-        .resolve(value)
+        .resolve_header(authorization(headers))
         .map_err(|e| ApiError::unauthorized(e.to_string()))
+}
+
+fn authorization(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())
 }
 
 impl<A: RouteAction> FromRequestParts<AppState> for Authorized<A> {

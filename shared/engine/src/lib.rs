@@ -24,7 +24,7 @@ pub mod table_key;
 
 pub use error::{EngineError, LineError, Result};
 pub use execute::{execute, Outcome};
-pub use export::{export, ExportFilter};
+pub use export::{export, export_stream, ExportFilter};
 pub use graph::{Change, Graph, Snapshot};
 pub use load::{load, LoadMode, LoadReport, TableLoadReport};
 pub use manifest::{GraphManifest, TableEntry};

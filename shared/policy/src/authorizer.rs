@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::action::{PolicyAction, PolicyScope};
 use crate::cedar::CompiledPolicy;
 use crate::request::{Decision, RequestContext, Resource};
-use crate::tokens::{ActorId, BearerTokens};
+use crate::tokens::{ActorId, AuthError, BearerTokens};
 
 /// How a process authenticates, decided once at start.
 #[derive(Debug, Clone)]
@@ -53,6 +53,14 @@ impl AuthMode {
 
     pub fn is_open(&self) -> bool {
         matches!(self, AuthMode::Open)
+    }
+
+    /// The actor behind a request's `Authorization` header value; `None` in open mode.
+    pub fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Option<ActorId>, AuthError> {
+        match self {
+            AuthMode::Open => Ok(None),
+            AuthMode::Bearer(tokens) => tokens.resolve_header(authorization).map(Some),
+        }
     }
 }
 

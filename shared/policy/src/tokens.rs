@@ -231,6 +231,21 @@ impl BearerTokens {
         self.entries.iter().map(|e| &e.actor)
     }
 
+    /// Like [`resolve`](Self::resolve), for a raw header value (HTTP header values are
+    /// bytes; anything but visible ASCII is malformed).
+    pub fn resolve_header(&self, authorization: Option<&[u8]>) -> Result<ActorId, AuthError> {
+        let text = match authorization {
+            None => None,
+            Some(bytes) => Some(
+                std::str::from_utf8(bytes)
+                    .ok()
+                    .filter(|t| t.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)))
+                    .ok_or(AuthError::Malformed("not visible ASCII"))?,
+            ),
+        };
+        self.resolve(text)
+    }
+
     /// Resolves an `Authorization` header value to its actor. The presented token's hash
     /// is compared with every configured hash in constant time, without stopping early.
     pub fn resolve(&self, authorization: Option<&str>) -> Result<ActorId, AuthError> {

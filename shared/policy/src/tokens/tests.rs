@@ -258,3 +258,21 @@ fn no_sources_give_an_empty_token_set() {
     let tokens = BearerTokens::from_sources(&TokenSources::default()).unwrap();
     assert!(tokens.is_empty());
 }
+
+#[test]
+fn resolve_header_takes_raw_bytes_and_refuses_non_ascii() {
+    let tokens = sample();
+    let actor = tokens
+        .resolve_header(Some(b"Bearer token-aaaa"))
+        .expect("ascii header resolves");
+    assert_eq!(actor.as_str(), "act-a");
+    assert_eq!(
+        tokens.resolve_header(Some("Bearer t\u{f6}k".as_bytes())),
+        Err(AuthError::Malformed("not visible ASCII"))
+    );
+    assert_eq!(
+        tokens.resolve_header(Some(b"Bearer tok\x7f")),
+        Err(AuthError::Malformed("not visible ASCII"))
+    );
+    assert_eq!(tokens.resolve_header(None), Err(AuthError::MissingHeader));
+}
