@@ -1,7 +1,7 @@
 //! Latency of the standard benchmark queries (shared/bench/README.md) on a loaded graph:
 //! point lookup, 1-hop, 2-hop, filtered scan with limit, and a single-row insert mutation.
 //!
-//!   cargo run --example query_bench -p omnigraph-engine -- STORE [SAMPLES]
+//!   scripts/bench_query.sh (generates and loads the standard graph, then runs this)
 //!
 //! Reports the cold first run (which builds the per-version cache), then median and p99
 //! over SAMPLES random start nodes, warm; and the first read after a write (the cache of

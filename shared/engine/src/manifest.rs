@@ -6,6 +6,8 @@
 //! `_manifest/_latest` is only a hint that saves probing from version 1.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -89,11 +91,42 @@ fn version_path(version: u64) -> String {
 #[derive(Debug, Clone)]
 pub struct ManifestStore {
     loc: GraphLocation,
+    seen: Arc<SeenManifests>,
+}
+
+/// What this process already knows. Published manifests are immutable and versions only
+/// grow, so the newest version seen is a safe place to resume probing from, and the
+/// manifest read there never changes: resolving "latest" costs one HEAD of the next
+/// version while nothing is published, instead of a hint read, two HEADs and a GET.
+#[derive(Debug, Default)]
+struct SeenManifests {
+    /// Newest version seen to exist (0: none yet).
+    latest: AtomicU64,
+    /// The manifest of the newest version read or published.
+    newest: Mutex<Option<GraphManifest>>,
+}
+
+impl SeenManifests {
+    fn get(&self, version: u64) -> Option<GraphManifest> {
+        let newest = self.newest.lock().unwrap_or_else(|p| p.into_inner());
+        newest.as_ref().filter(|m| m.version == version).cloned()
+    }
+
+    fn remember(&self, m: &GraphManifest) {
+        self.latest.fetch_max(m.version, Ordering::AcqRel);
+        let mut newest = self.newest.lock().unwrap_or_else(|p| p.into_inner());
+        if newest.as_ref().is_none_or(|n| n.version < m.version) {
+            *newest = Some(m.clone());
+        }
+    }
 }
 
 impl ManifestStore {
     pub fn new(loc: GraphLocation) -> Self {
-        ManifestStore { loc }
+        ManifestStore {
+            loc,
+            seen: Arc::default(),
+        }
     }
 
     pub async fn read(&self, version: u64) -> Result<GraphManifest> {
@@ -133,6 +166,21 @@ impl ManifestStore {
 
     /// The newest published version number: the hint, then probe forward.
     pub async fn latest_version(&self) -> Result<u64> {
+        let known = self.seen.latest.load(Ordering::Acquire);
+        let mut v = if known > 0 {
+            known
+        } else {
+            self.first_probe().await?
+        };
+        while self.exists(v + 1).await? {
+            v += 1;
+        }
+        self.seen.latest.fetch_max(v, Ordering::AcqRel);
+        Ok(v)
+    }
+
+    /// Where a process that has seen no version yet starts probing: the hint, checked.
+    async fn first_probe(&self) -> Result<u64> {
         let mut v = self.read_hint().await.unwrap_or(1).max(1);
         if !self.exists(v).await? {
             // A hint never runs ahead of a published version unless storage was tampered with;
@@ -145,15 +193,17 @@ impl ManifestStore {
                 )));
             }
         }
-        while self.exists(v + 1).await? {
-            v += 1;
-        }
         Ok(v)
     }
 
     pub async fn read_latest(&self) -> Result<GraphManifest> {
         let v = self.latest_version().await?;
-        self.read(v).await
+        if let Some(m) = self.seen.get(v) {
+            return Ok(m);
+        }
+        let m = self.read(v).await?;
+        self.seen.remember(&m);
+        Ok(m)
     }
 
     async fn read_hint(&self) -> Option<u64> {
@@ -184,6 +234,7 @@ impl ManifestStore {
             }
             Err(e) => return Err(e.into()),
         }
+        self.seen.remember(m);
         // The hint is advisory: a failure to write it costs a few probes later, nothing more.
         let hint = PutPayload::from(Bytes::from(m.version.to_string()));
         if let Err(e) = self.loc.store.put(&self.loc.path(LATEST_HINT), hint).await {
