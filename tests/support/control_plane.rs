@@ -136,6 +136,9 @@ impl ControlPlane {
                 child,
                 client: reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(60))
+                    // A fresh connection per request: a server that refuses a body early (413) closes its
+                    // connection, and a pooled reuse of it would fail the next request at random.
+                    .pool_max_idle_per_host(0)
                     .build()
                     .expect("http client"),
             };
