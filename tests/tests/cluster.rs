@@ -186,6 +186,11 @@ fn kill_9_of_the_control_plane_mid_burst_then_restart_and_the_workers_converge()
         ControlPlane::start_on_port(&cp.config_path, Some(port), ControlPlaneOptions::open())
             .expect("the yaml still loads");
     let listed = registry_ids(&restarted);
+    let (_, registry) = restarted.get("/internal/registry", None);
+    for graph in registry["graphs"].as_array().expect("graphs") {
+        let uri = graph["uri"].as_str().expect("uri");
+        assert!(has_manifest(uri), "listed but not initialised: {graph}");
+    }
     assert!(
         listed.len() >= created.load(Ordering::SeqCst),
         "an acknowledged graph is missing: {listed:?}"

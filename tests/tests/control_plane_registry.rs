@@ -1,111 +1,17 @@
-//! The control plane and its workers: registration, pull and push of the registry,
-//! convergence under concurrent creations, a crash mid-burst and restarts from
-//! omnigraph.yaml; also its OpenAPI document and the admin CLI.
+//! The control plane's side of the registry protocol (registration, pull and push, seen
+//! through a fake worker), restarts from omnigraph.yaml, its OpenAPI document and the
+//! admin CLI.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use omnigraph_e2e::*;
 use serde_json::{json, Value};
 
 // ---- concurrency and crashes ----
 
-#[test]
-fn twenty_concurrent_posts_of_distinct_graphs_all_land_and_reach_the_worker() {
-    let cp = open_alpha();
-    let worker = FakeWorker::start();
-    assert_eq!(
-        cp.post(
-            "/internal/workers",
-            &json!({ "worker_id": "w", "url": worker.url }),
-            None
-        )
-        .0,
-        200
-    );
-    let ids: Vec<String> = (0..20).map(|i| format!("graph-{i:02}")).collect();
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = ids
-            .iter()
-            .map(|id| {
-                let cp = &cp;
-                s.spawn(move || cp.create_graph(id, &cp.path(&format!("{id}.omni")), None).0)
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
-    let yaml = cp.yaml();
-    for id in &ids {
-        assert!(
-            yaml.contains(&format!("  {id}:\n")),
-            "{id} missing from:\n{yaml}"
-        );
-    }
-    assert_eq!(cp.health()["config_drift"], false);
-    let last = worker
-        .wait_for_push(Duration::from_secs(5), |doc| doc["generation"] == 21)
-        .expect("generation 21 pushed");
-    assert_eq!(last["graphs"].as_array().unwrap().len(), 21);
-}
-
-#[test]
-fn kill_9_during_a_burst_of_posts_leaves_a_yaml_that_loads_with_every_graph_initialised() {
-    let mut cp = open_alpha();
-    let (client, url) = (cp.client().clone(), cp.endpoint("/graphs"));
-    let root = cp.root.clone();
-    let created = Arc::new(AtomicUsize::new(0));
-    let counter = created.clone();
-    // Two writers, so that the kill lands while requests are in flight.
-    let burst: Vec<_> = (0..2)
-        .map(|writer| {
-            let (client, url, root, counter) =
-                (client.clone(), url.clone(), root.clone(), counter.clone());
-            std::thread::spawn(move || {
-                for i in 0..30 {
-                    let id = format!("burst-{writer}-{i}");
-                    let uri = root.join(format!("{id}.omni"));
-                    let body = create_body(&id, uri.to_str().unwrap());
-                    match client.post(&url).json(&body).send() {
-                        Ok(r) if r.status().as_u16() == 201 => {
-                            counter.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Ok(_) => {}
-                        Err(_) => return, // the control plane is gone
-                    }
-                }
-            })
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while created.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    cp.kill();
-    for writer in burst {
-        writer.join().unwrap();
-    }
-    let acknowledged = created.load(Ordering::SeqCst);
-    assert!(acknowledged >= 3, "the burst was under way");
-    let restarted = ControlPlane::start_on(&cp.config_path, ControlPlaneOptions::open())
-        .expect("the yaml still loads");
-    let (_, registry) = restarted.get("/internal/registry", None);
-    for graph in registry["graphs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|g| g["graph_id"] != "alpha")
-    {
-        assert!(
-            has_manifest(graph["uri"].as_str().unwrap()),
-            "listed but not initialised: {graph}"
-        );
-    }
-    // Nothing acknowledged is lost.
-    assert!(registry["graphs"].as_array().unwrap().len() > acknowledged);
-}
+// Twenty concurrent POSTs and a kill -9 mid-burst are tested with real workers in
+// cluster.rs.
 
 // ---- registry protocol ----
 
