@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use crate::control_plane as control_plane_command;
 
-/// Environment variables of the control plane that tests set explicitly (never inherited).
-const AUTH_ENV: [&str; 5] = [
+/// Auth variables of both servers, which tests set explicitly (never inherited).
+pub(crate) const AUTH_ENV: [&str; 5] = [
     "OMNIGRAPH_SERVER_BEARER_TOKEN",
     "OMNIGRAPH_SERVER_BEARER_TOKENS_FILE",
     "OMNIGRAPH_SERVER_BEARER_TOKENS_JSON",

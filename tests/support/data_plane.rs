@@ -8,15 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::control_plane::AUTH_ENV;
 use crate::{data_plane as data_plane_command, free_port};
 
-const AUTH_ENV: [&str; 5] = [
-    "OMNIGRAPH_SERVER_BEARER_TOKEN",
-    "OMNIGRAPH_SERVER_BEARER_TOKENS_FILE",
-    "OMNIGRAPH_SERVER_BEARER_TOKENS_JSON",
-    "OMNIGRAPH_UNAUTHENTICATED",
-    "OMNIGRAPH_INTERNAL_TOKEN",
-];
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct DataPlane {

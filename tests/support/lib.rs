@@ -130,3 +130,13 @@ impl TempGraph {
         lines
     }
 }
+
+/// The `p.name` column of a read response, in order.
+pub fn person_names(body: &serde_json::Value) -> Vec<String> {
+    body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["p.name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}

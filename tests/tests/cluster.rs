@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use omnigraph_e2e::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const NAMES: &str =
     "query names() { match { $p: Person } return { $p.name } order { $p.name asc } }";
@@ -26,15 +26,6 @@ fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn names(body: &Value) -> Vec<String> {
-    body["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["p.name"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 /// The graph ids a worker serves, among `candidates`.
@@ -96,7 +87,7 @@ fn a_posted_graph_is_read_and_written_through_two_workers_within_a_second() {
     for w in [&w1, &w2] {
         let (s, b) = w.post("/graphs/beta/read", &json!({ "query_source": NAMES }), None);
         assert_eq!(s, 200, "{b}");
-        assert_eq!(names(&b), ["Ana", "Bo"]);
+        assert_eq!(person_names(&b), ["Ana", "Bo"]);
     }
     // The control plane reports both workers at the current generation.
     let health = cp.health();
@@ -240,5 +231,5 @@ fn restarting_every_process_from_the_yaml_serves_the_same_graphs_and_data() {
     assert_eq!(served(&worker, &ids).len(), 2);
     let (s, b) = worker.post("/graphs/beta/read", &json!({ "query_source": NAMES }), None);
     assert_eq!(s, 200, "{b}");
-    assert_eq!(names(&b), ["Kept"]);
+    assert_eq!(person_names(&b), ["Kept"]);
 }

@@ -35,15 +35,6 @@ fn envelope(status: u16, body: &Value, expected: u16, code: &str) {
     assert!(body["error"].is_string(), "{body}");
 }
 
-fn names(body: &Value) -> Vec<String> {
-    body["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["p.name"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 #[test]
 fn multi_mode_serves_every_route() {
     let g = TempGraph::new("social.pg");
@@ -76,7 +67,7 @@ fn multi_mode_serves_every_route() {
     );
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["query_name"], "names");
-    let before = names(&body);
+    let before = person_names(&body);
     assert!(before.contains(&"Alice".to_owned()), "{body}");
     assert_eq!(body["row_count"], before.len());
 
@@ -101,7 +92,7 @@ fn multi_mode_serves_every_route() {
         None,
     );
     assert_eq!(s, 200, "{body}");
-    assert_eq!(names(&body).len(), before.len() + 2);
+    assert_eq!(person_names(&body).len(), before.len() + 2);
 
     let line = r#"{"type": "Person", "data": {"name": "Xia"}}"#;
     let (s, body) = dp.post(
@@ -205,7 +196,7 @@ fn single_mode_serves_flat_routes() {
     assert_eq!(s, 200, "{body}");
     let (s, body) = dp.post("/read", &json!({ "query_source": NAMES }), None);
     assert_eq!(s, 200, "{body}");
-    let before = names(&body);
+    let before = person_names(&body);
     assert!(before.contains(&"Bob".to_owned()));
     for (route, name) in [("/change", "Zed"), ("/mutate", "Yan")] {
         let (s, body) = dp.post(
@@ -221,7 +212,7 @@ fn single_mode_serves_flat_routes() {
     assert_eq!(s, 200, "{body}");
     let (s, body) = dp.post("/query", &json!({ "query_source": NAMES }), None);
     assert_eq!(s, 200, "{body}");
-    assert_eq!(names(&body).len(), before.len() + 3);
+    assert_eq!(person_names(&body).len(), before.len() + 3);
     let (s, body) = dp.get("/snapshot", None);
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["manifest_version"], 5, "{body}");
@@ -363,22 +354,7 @@ fn bearer_auth_and_policies() {
 
 #[test]
 fn actor_id_is_the_server_resolved_actor() {
-    let g = TempGraph::new("social.pg");
-    std::fs::write(
-        g.dir.path().join("p.yaml"),
-        "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, change] }\n",
-    )
-    .expect("policy");
-    let yaml = format!(
-        "graphs:\n  alpha:\n    uri: {}\n    policy: {{ file: p.yaml }}\n",
-        g.store
-    );
-    let config = write_config(&g, &yaml);
-    let dp = DataPlane::with_config(
-        &config,
-        &[],
-        &[("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", TOKENS)],
-    );
+    let (_g, dp) = allow_all_worker(&[]);
     let (s, b) = dp.post(
         "/graphs/alpha/change",
         &json!({ "query_source": ADD, "params": { "name": "Q" } }),
@@ -420,7 +396,7 @@ fn two_workers_over_the_same_storage_see_each_others_changes() {
         None,
     );
     assert_eq!(s, 200, "{body}");
-    assert!(names(&body).contains(&"Alice".to_owned()));
+    assert!(person_names(&body).contains(&"Alice".to_owned()));
 }
 
 #[test]
@@ -483,7 +459,7 @@ fn concurrent_changes_through_two_workers_lose_nothing_acknowledged_and_losers_g
             None,
         );
         assert_eq!(s, 200, "{body}");
-        let stored = names(&body);
+        let stored = person_names(&body);
         for name in &acknowledged {
             assert_eq!(
                 stored.iter().filter(|n| *n == name).count(),
@@ -552,25 +528,7 @@ fn sigterm_during_a_load_finishes_it_and_leaves_the_old_or_the_new_version() {
 
 #[test]
 fn request_logs_carry_request_id_graph_actor_status_and_latency() {
-    let g = TempGraph::new("social.pg");
-    std::fs::write(
-        g.dir.path().join("p.yaml"),
-        "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, change] }\n",
-    )
-    .expect("policy");
-    let yaml = format!(
-        "graphs:\n  alpha:\n    uri: {}\n    policy: {{ file: p.yaml }}\n",
-        g.store
-    );
-    let config = write_config(&g, &yaml);
-    let dp = DataPlane::with_config(
-        &config,
-        &[],
-        &[
-            ("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", TOKENS),
-            ("OMNIGRAPH_LOG_FORMAT", "json"),
-        ],
-    );
+    let (_g, dp) = allow_all_worker(&[("OMNIGRAPH_LOG_FORMAT", "json")]);
     let response = dp
         .client()
         .post(format!("{}/graphs/alpha/read", dp.url))
@@ -672,4 +630,24 @@ fn pushed_registry_generations_need_the_internal_token_and_apply_only_when_newer
     let (s, b) = dp.get("/graphs/beta/snapshot", None);
     envelope(s, &b, 404, "not_found");
     assert_eq!(dp.get("/healthz", None).1["registry_generation"], 3);
+}
+
+/// A worker with tokens and graph `alpha` under a policy that lets every actor read and
+/// change; `env` is added to its environment.
+fn allow_all_worker(env: &[(&str, &str)]) -> (TempGraph, DataPlane) {
+    let g = TempGraph::new("social.pg");
+    std::fs::write(
+        g.dir.path().join("p.yaml"),
+        "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, change] }\n",
+    )
+    .expect("policy");
+    let yaml = format!(
+        "graphs:\n  alpha:\n    uri: {}\n    policy: {{ file: p.yaml }}\n",
+        g.store
+    );
+    let config = write_config(&g, &yaml);
+    let mut all = vec![("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", TOKENS)];
+    all.extend_from_slice(env);
+    let dp = DataPlane::with_config(&config, &[], &all);
+    (g, dp)
 }
