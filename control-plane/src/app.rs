@@ -1,12 +1,12 @@
-//! The HTTP router: every route, the body limits, the error envelope for the
-//! framework's own failures, request ids and request logs.
+//! The routes and the HTTP router: body limits, the error envelope for the framework's
+//! own failures, request ids and request logs. The OpenAPI document is built from the
+//! same route tables.
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
 use axum::Router;
 use omnigraph_api::{
-    error_envelope, method_not_allowed, route_not_found, with_request_logging,
+    error_envelope, method_not_allowed, route_not_found, with_request_logging, Route, RouteTable,
     DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES, REGISTER_WORKER_PATH, REGISTRY_PATH,
 };
 
@@ -16,24 +16,34 @@ use crate::openapi::openapi_json;
 use crate::state::AppState;
 
 /// Alias of [`REGISTER_WORKER_PATH`] under the name the issue uses.
-const REGISTER_WORKER_ALIAS: &str = "/internal/workers/register";
+pub const REGISTER_WORKER_ALIAS: &str = "/internal/workers/register";
+
+/// Public routes and the management API (each handler checks its own token and policy).
+pub fn public_routes() -> RouteTable<AppState> {
+    RouteTable::new(vec![
+        Route::get("/healthz", health::healthz),
+        Route::get("/openapi.json", openapi_json),
+        Route::get("/graphs", graphs::list_graphs),
+        Route::post("/graphs", graphs::post_graph).body_limit(LARGE_BODY_LIMIT_BYTES),
+    ])
+}
+
+/// Routes of data-plane workers, guarded by the internal token.
+pub fn internal_routes() -> RouteTable<AppState> {
+    let register = Route::post(REGISTER_WORKER_PATH, internal::register_worker);
+    RouteTable::new(vec![
+        register.alias(REGISTER_WORKER_ALIAS),
+        register,
+        Route::get(REGISTRY_PATH, internal::get_registry),
+    ])
+}
 
 pub fn router(state: AppState) -> Router {
-    let internal = Router::new()
-        .route(REGISTER_WORKER_PATH, post(internal::register_worker))
-        .route(REGISTER_WORKER_ALIAS, post(internal::register_worker))
-        .route(REGISTRY_PATH, get(internal::get_registry))
+    let internal = internal_routes()
+        .into_router()
         .route_layer(from_fn_with_state(state.clone(), require_internal));
-
-    let app = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/openapi.json", get(openapi_json))
-        .route(
-            "/graphs",
-            get(graphs::list_graphs)
-                .post(graphs::post_graph)
-                .layer(DefaultBodyLimit::max(LARGE_BODY_LIMIT_BYTES)),
-        )
+    let app = public_routes()
+        .into_router()
         .merge(internal)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(route_not_found)

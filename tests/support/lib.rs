@@ -82,10 +82,22 @@ pub fn dp_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
+/// This crate's directory: the `CARGO_MANIFEST_DIR` that cargo sets when it runs the
+/// tests (a build cache shared by two clones may hold a build whose compiled-in path
+/// names the other clone), else the compiled-in one.
+pub fn crate_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// A file of the workspace, by its path from the workspace root.
+pub fn workspace_file(path: &str) -> PathBuf {
+    crate_dir().join("..").join(path)
+}
+
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
+    crate_dir().join("fixtures").join(name)
 }
 
 /// A temp dir holding a graph initialised from a fixture schema.

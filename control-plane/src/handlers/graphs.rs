@@ -29,7 +29,8 @@ fn require_multi_mode(state: &AppState) -> Result<(), ApiError> {
 #[utoipa::path(
     get,
     path = "/graphs",
-    operation_id = "server_graphs_list",
+    operation_id = "graphs_list",
+    summary = "List registered graphs",
     tag = "graphs",
     security(("bearer_token" = [])),
     responses(
@@ -82,7 +83,8 @@ pub async fn list_graphs(
 #[utoipa::path(
     post,
     path = "/graphs",
-    operation_id = "server_graphs_create",
+    operation_id = "graphs_create",
+    summary = "Add a graph to the running deployment",
     tag = "graphs",
     security(("bearer_token" = [])),
     request_body = CreateGraphRequest,

@@ -14,7 +14,8 @@ use crate::state::AppState;
 #[utoipa::path(
     get,
     path = "/healthz",
-    operation_id = "server_healthz",
+    operation_id = "healthz",
+    summary = "Status, config drift, registry generation and workers",
     tag = "health",
     responses((status = 200, description = "The control plane is serving", body = HealthResponse))
 )]

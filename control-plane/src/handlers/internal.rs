@@ -2,7 +2,7 @@
 //! registration and registry pull.
 
 use axum::extract::State;
-use omnigraph_api::{ApiError, ApiJson, RegistryDocument, WorkerRegistration};
+use omnigraph_api::{ApiError, ApiJson, ErrorBody, RegistryDocument, WorkerRegistration};
 use reqwest::Url;
 
 use crate::state::AppState;
@@ -12,6 +12,24 @@ const MAX_WORKER_ID_LEN: usize = 128;
 
 /// `POST /internal/workers`: a worker announces `{ worker_id, url }` and receives the
 /// current registry. Pushes to it start at once.
+#[utoipa::path(
+    post,
+    path = "/internal/workers",
+    operation_id = "internal_workers_register",
+    tag = "internal",
+    summary = "A worker registers and receives the registry",
+    description = "Not for clients: data-plane workers call it at start. Pushes to the \
+        worker's `url` start at once.",
+    security(("internal_token" = [])),
+    request_body = WorkerRegistration,
+    responses(
+        (status = 200, description = "The current registry", body = RegistryDocument),
+        (status = 400, description = "Invalid body, worker id or url", body = ErrorBody),
+        (status = 401, description = "Missing or wrong internal token", body = ErrorBody),
+        (status = 403, description = "No internal token configured and the peer is not loopback", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+    )
+)]
 pub async fn register_worker(
     State(state): State<AppState>,
     ApiJson(registration): ApiJson<WorkerRegistration>,
@@ -26,6 +44,20 @@ pub async fn register_worker(
 
 /// `GET /internal/registry`: the current registry (workers pull it at start and
 /// periodically).
+#[utoipa::path(
+    get,
+    path = "/internal/registry",
+    operation_id = "internal_registry_get",
+    tag = "internal",
+    summary = "The current registry",
+    description = "Not for clients: workers pull it at start and periodically.",
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "The registry at its current generation", body = RegistryDocument),
+        (status = 401, description = "Missing or wrong internal token", body = ErrorBody),
+        (status = 403, description = "No internal token configured and the peer is not loopback", body = ErrorBody),
+    )
+)]
 pub async fn get_registry(State(state): State<AppState>) -> ApiJson<RegistryDocument> {
     ApiJson((*state.registry.document()).clone())
 }

@@ -1,12 +1,12 @@
-//! The worker's router: graph routes flat (single mode) or under `/graphs/{graph_id}`
-//! (multi mode), plus `/healthz`, `/openapi.json` and `/internal/registry`.
+//! The worker's routes and router: graph routes flat (single mode) or under
+//! `/graphs/{graph_id}` (multi mode), plus `/healthz`, `/openapi.json` and
+//! `/internal/registry`. The OpenAPI document is built from the same tables.
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
 use omnigraph_api::{
-    error_envelope, method_not_allowed, route_not_found, with_request_logging, ServeMode,
-    DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES, REGISTRY_PATH,
+    error_envelope, method_not_allowed, route_not_found, with_request_logging, Route, RouteTable,
+    ServeMode, DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES, REGISTRY_PATH,
 };
 
 use super::auth::require_internal;
@@ -14,34 +14,54 @@ use super::handlers::{change, export, health, ingest, internal, read, schema, sn
 use super::openapi;
 use super::state::AppState;
 
-fn graph_routes() -> Router<AppState> {
-    let large = DefaultBodyLimit::max(LARGE_BODY_LIMIT_BYTES);
-    Router::new()
-        .route("/read", post(read::read))
-        .route("/query", post(read::read))
-        .route("/change", post(change::change))
-        .route("/mutate", post(change::change))
-        .route("/ingest", post(ingest::ingest).layer(large))
-        .route("/load", post(ingest::ingest).layer(large))
-        .route("/schema", get(schema::schema))
-        .route("/snapshot", get(snapshot::snapshot))
-        .route("/export", post(export::export))
+/// Routes of one graph: flat in single mode, nested in multi mode.
+pub fn graph_routes() -> RouteTable<AppState> {
+    let read = Route::post("/read", read::read);
+    let change = Route::post("/change", change::change);
+    let ingest = Route::post("/ingest", ingest::ingest);
+    RouteTable::new(vec![
+        read.alias("/query"),
+        read,
+        change.alias("/mutate"),
+        change,
+        ingest.alias("/load").body_limit(LARGE_BODY_LIMIT_BYTES),
+        ingest.body_limit(LARGE_BODY_LIMIT_BYTES),
+        Route::get("/schema", schema::schema),
+        Route::get("/snapshot", snapshot::snapshot),
+        Route::post("/export", export::export),
+    ])
+}
+
+/// Routes that stay flat in both modes and need no token.
+pub fn public_routes() -> RouteTable<AppState> {
+    RouteTable::new(vec![
+        Route::get("/healthz", health::healthz),
+        Route::get("/openapi.json", openapi::openapi_json),
+    ])
+}
+
+/// Routes the control plane calls, guarded by the internal token.
+pub fn internal_routes() -> RouteTable<AppState> {
+    RouteTable::new(vec![Route::post(REGISTRY_PATH, internal::push_registry)])
 }
 
 pub fn router(state: AppState) -> Router {
-    let internal = Router::new()
-        .route(REGISTRY_PATH, post(internal::push_registry))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_internal,
-        ));
+    let internal =
+        internal_routes()
+            .into_router()
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_internal,
+            ));
     let graphs = match state.mode {
-        ServeMode::Single => graph_routes(),
-        ServeMode::Multi => Router::new().nest("/graphs/{graph_id}", graph_routes()),
+        ServeMode::Single => graph_routes().into_router(),
+        ServeMode::Multi => Router::new().nest(
+            omnigraph_api::openapi::CLUSTER_PREFIX,
+            graph_routes().into_router(),
+        ),
     };
-    let app = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/openapi.json", get(openapi::openapi_json))
+    let app = public_routes()
+        .into_router()
         .merge(internal)
         .merge(graphs)
         .method_not_allowed_fallback(method_not_allowed)

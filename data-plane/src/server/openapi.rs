@@ -1,38 +1,84 @@
-//! `GET /openapi.json`: the worker's wire types (public).
+//! `GET /openapi.json` (public): the worker's OpenAPI document, derived by utoipa from
+//! the handlers and the shared wire types, completed from the route tables of `app`
+//! (aliases, multi-mode nesting). Open mode drops every security scheme and requirement.
 
-use omnigraph_api::{
-    ApiJson, ChangeRequest, ChangeResponse, ErrorBody, ExportRequest, HealthResponse,
-    IngestRequest, IngestResponse, ReadRequest, ReadResponse, RegistryAck, RegistryDocument,
-    SchemaResponse, SnapshotResponse,
-};
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use omnigraph_api::openapi::{add_alias, add_security_schemes, nest_graph_paths, strip_security};
+use omnigraph_api::{ApiJson, ErrorBody, ServeMode};
+use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
+
+use super::app::graph_routes;
+use super::handlers::{change, export, health, ingest, internal, read, schema, snapshot};
+use super::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Omnigraph data plane",
-        description = "Graph routes of a data-plane worker: \
-        /read (/query), /change (/mutate), /ingest (/load), /schema, /snapshot, /export; \
-        flat in single mode, under /graphs/{graph_id} in multi mode."
+        description = "Graph routes of a data-plane worker: reads, mutations, loads, schema, \
+        snapshot and export. Flat in single mode; under /graphs/{graph_id} in multi mode, \
+        where the served document lists the nested paths. Every error answers with the \
+        ErrorBody envelope."
     ),
-    components(schemas(
-        ReadRequest,
-        ReadResponse,
-        ChangeRequest,
-        ChangeResponse,
-        IngestRequest,
-        IngestResponse,
-        SchemaResponse,
-        SnapshotResponse,
-        ExportRequest,
-        HealthResponse,
-        RegistryDocument,
-        RegistryAck,
-        ErrorBody
-    ))
+    paths(
+        health::healthz,
+        openapi_json,
+        read::read,
+        change::change,
+        ingest::ingest,
+        schema::schema,
+        snapshot::snapshot,
+        export::export,
+        internal::push_registry,
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "graph", description = "Reads and writes of one graph"),
+        (name = "health", description = "Liveness, readiness and this document"),
+        (name = "internal", description = "Called by the control plane, not by clients"),
+    )
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
-pub async fn openapi_json() -> ApiJson<utoipa::openapi::OpenApi> {
-    ApiJson(ApiDoc::openapi())
+/// The document for a mode: `auth_required` adds the security schemes, multi mode nests
+/// the graph routes. `document(true, ServeMode::Single)` is the committed one.
+pub fn document(auth_required: bool, mode: ServeMode) -> OpenApiDocument {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let routes = graph_routes();
+    for route in routes.iter() {
+        if let Some(canonical) = route.alias_of {
+            // `/query` -> operation `query`, ...
+            let id = route.path.trim_start_matches('/');
+            add_alias(&mut doc, route.method.as_str(), canonical, route.path, id);
+        }
+    }
+    add_security_schemes(&mut doc);
+    if !auth_required {
+        strip_security(&mut doc);
+    }
+    if mode == ServeMode::Multi {
+        let graph_paths: BTreeSet<String> = routes.iter().map(|r| r.path.to_owned()).collect();
+        nest_graph_paths(&mut doc, &graph_paths);
+    }
+    doc
 }
+
+/// The served OpenAPI document (public).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "health",
+    summary = "This OpenAPI document",
+    responses((status = 200, description = "The document for this worker's mode", content_type = "application/json"))
+)]
+pub async fn openapi_json(State(state): State<AppState>) -> ApiJson<OpenApiDocument> {
+    ApiJson(document(!state.registry.auth().is_open(), state.mode))
+}
+
+#[cfg(test)]
+mod tests;

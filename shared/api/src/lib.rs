@@ -8,7 +8,9 @@ mod extract;
 mod graphs;
 mod health;
 mod logging;
+pub mod openapi;
 mod registry;
+mod routes;
 
 #[cfg(test)]
 mod wire_tests;
@@ -35,3 +37,4 @@ pub use registry::{
     RegistryAck, RegistryDocument, RegistryGraph, WorkerRegistration, INTERNAL_TOKEN_ENV,
     REGISTER_WORKER_PATH, REGISTRY_PATH,
 };
+pub use routes::{Route, RouteTable};

@@ -1,12 +1,30 @@
 //! `POST /change` (alias `/mutate`).
 
-use omnigraph_api::{ApiError, ApiJson, ChangeRequest, ChangeResponse};
+use omnigraph_api::{ApiError, ApiJson, ChangeRequest, ChangeResponse, ErrorBody};
 use omnigraph_engine::run_mutation;
 
 use super::{compile, params_or_empty};
 use crate::server::auth::{check_branch, Authorized, ChangeAction};
 use crate::server::error::engine_error;
 
+#[utoipa::path(
+    post,
+    path = "/change",
+    operation_id = "change",
+    tag = "graph",
+    summary = "Run a mutation atomically",
+    security(("bearer_token" = [])),
+    request_body = ChangeRequest,
+    responses(
+        (status = 200, description = "The mutation was published as one new version", body = ChangeResponse),
+        (status = 400, description = "Invalid graph id in the path (multi mode), a body or mutation that does not parse or type-check, or a violated constraint", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+    )
+)]
 pub async fn change(
     auth: Authorized<ChangeAction>,
     ApiJson(req): ApiJson<ChangeRequest>,

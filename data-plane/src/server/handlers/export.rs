@@ -3,12 +3,29 @@
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use omnigraph_api::{ApiError, ApiJson, ExportRequest, NDJSON_CONTENT_TYPE};
+use omnigraph_api::{ApiError, ApiJson, ErrorBody, ExportRequest, NDJSON_CONTENT_TYPE};
 use omnigraph_engine::{export_stream, ExportFilter};
 
 use crate::server::auth::{check_branch, Authorized, ReadAction};
 use crate::server::error::engine_error;
 
+#[utoipa::path(
+    post,
+    path = "/export",
+    operation_id = "export",
+    tag = "graph",
+    summary = "Stream the graph as NDJSON",
+    security(("bearer_token" = [])),
+    request_body = ExportRequest,
+    responses(
+        (status = 200, description = "NDJSON in the ingest format, streamed; an error after the first line aborts the body", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "Invalid graph id in the path (multi mode), or an invalid body or unknown type name", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+    )
+)]
 pub async fn export(
     auth: Authorized<ReadAction>,
     ApiJson(req): ApiJson<ExportRequest>,

@@ -3,18 +3,28 @@
 use axum::extract::State;
 use omnigraph_api::{ApiJson, AuthModeReport, HealthResponse, HealthStatus};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::server::state::AppState;
 
 /// The shared health answer plus `ready`: the worker has applied a registry generation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WorkerHealth {
     #[serde(flatten)]
     pub health: HealthResponse,
+    /// True once the worker has applied a registry generation.
     pub ready: bool,
     pub worker_id: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    summary = "Liveness, readiness and registry generation",
+    responses((status = 200, description = "The worker is serving; `ready` once it has a registry generation", body = WorkerHealth))
+)]
 pub async fn healthz(State(state): State<AppState>) -> ApiJson<WorkerHealth> {
     let generation = state.registry.generation();
     let open = state.registry.auth().is_open();

@@ -2,7 +2,9 @@
 
 use std::io::Cursor;
 
-use omnigraph_api::{ApiError, ApiJson, IngestMode, IngestRequest, IngestResponse, TableLoadCount};
+use omnigraph_api::{
+    ApiError, ApiJson, ErrorBody, IngestMode, IngestRequest, IngestResponse, TableLoadCount,
+};
 use omnigraph_engine::{load, LoadMode};
 
 use crate::server::auth::{check_branch, Authorized, ChangeAction};
@@ -16,6 +18,24 @@ fn load_mode(mode: IngestMode) -> LoadMode {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/ingest",
+    operation_id = "ingest",
+    tag = "graph",
+    summary = "Load NDJSON rows as one atomic change",
+    security(("bearer_token" = [])),
+    request_body = IngestRequest,
+    responses(
+        (status = 200, description = "Rows loaded and published as one new version", body = IngestResponse),
+        (status = 400, description = "Invalid graph id in the path (multi mode), or invalid body or data (the message names the line)", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key in append mode", body = ErrorBody),
+        (status = 413, description = "Body over 32 MiB", body = ErrorBody),
+    )
+)]
 pub async fn ingest(
     auth: Authorized<ChangeAction>,
     ApiJson(req): ApiJson<IngestRequest>,

@@ -1,10 +1,28 @@
 //! `POST /internal/registry`: the control plane pushes a registry generation.
 
 use axum::extract::State;
-use omnigraph_api::{ApiJson, RegistryAck, RegistryDocument};
+use omnigraph_api::{ApiJson, ErrorBody, RegistryAck, RegistryDocument};
 
 use crate::server::state::AppState;
 
+#[utoipa::path(
+    post,
+    path = "/internal/registry",
+    operation_id = "internal_registry_push",
+    tag = "internal",
+    summary = "The control plane pushes a registry generation",
+    description = "Applied only when its generation is newer than the worker's. \
+        Not for clients: the control plane calls it.",
+    security(("internal_token" = [])),
+    request_body = RegistryDocument,
+    responses(
+        (status = 200, description = "The worker's generation after the push", body = RegistryAck),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong internal token", body = ErrorBody),
+        (status = 403, description = "No internal token configured and the peer is not loopback", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+    )
+)]
 pub async fn push_registry(
     State(state): State<AppState>,
     ApiJson(doc): ApiJson<RegistryDocument>,

@@ -1,12 +1,29 @@
 //! `POST /read` (alias `/query`).
 
-use omnigraph_api::{ApiError, ApiJson, ReadRequest, ReadResponse, ReadTarget};
+use omnigraph_api::{ApiError, ApiJson, ErrorBody, ReadRequest, ReadResponse, ReadTarget};
 use omnigraph_engine::run_query;
 
 use super::{compile, params_or_empty};
 use crate::server::auth::{check_branch, Authorized, ReadAction};
 use crate::server::error::engine_error;
 
+#[utoipa::path(
+    post,
+    path = "/read",
+    operation_id = "read",
+    tag = "graph",
+    summary = "Run a read query",
+    security(("bearer_token" = [])),
+    request_body = ReadRequest,
+    responses(
+        (status = 200, description = "Columns and rows of the query", body = ReadResponse),
+        (status = 400, description = "Invalid graph id in the path (multi mode), or a body or query that does not parse or type-check", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+    )
+)]
 pub async fn read(
     auth: Authorized<ReadAction>,
     ApiJson(req): ApiJson<ReadRequest>,

@@ -1,10 +1,28 @@
 //! `GET /snapshot`: the branch head's manifest.
 
-use omnigraph_api::{ApiError, ApiJson, ApiQuery, BranchQuery, SnapshotResponse, SnapshotTable};
+use omnigraph_api::{
+    ApiError, ApiJson, ApiQuery, BranchQuery, ErrorBody, SnapshotResponse, SnapshotTable,
+};
 
 use crate::server::auth::{check_branch, Authorized, ReadAction};
 use crate::server::error::engine_error;
 
+#[utoipa::path(
+    get,
+    path = "/snapshot",
+    operation_id = "snapshot_get",
+    tag = "graph",
+    summary = "The manifest of a branch head",
+    security(("bearer_token" = [])),
+    params(BranchQuery),
+    responses(
+        (status = 200, description = "Which version of which table the branch head holds", body = SnapshotResponse),
+        (status = 400, description = "Invalid graph id in the path (multi mode), or an invalid query string", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+    )
+)]
 pub async fn snapshot(
     auth: Authorized<ReadAction>,
     ApiQuery(query): ApiQuery<BranchQuery>,

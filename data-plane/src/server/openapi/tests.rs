@@ -1,0 +1,59 @@
+//! The document describes exactly the routes the router serves, and the committed copy
+//! under openapi/ is current.
+
+use std::collections::BTreeSet;
+
+use omnigraph_api::openapi::{
+    check_committed, committed_file, documented_endpoints, operations, CLUSTER_PREFIX,
+};
+use omnigraph_api::ServeMode;
+
+use super::document;
+use crate::server::app::{graph_routes, internal_routes, public_routes};
+
+fn served(mode: ServeMode) -> BTreeSet<(String, String)> {
+    let prefix = match mode {
+        ServeMode::Single => "",
+        ServeMode::Multi => CLUSTER_PREFIX,
+    };
+    let mut out = graph_routes().endpoints(prefix);
+    out.extend(public_routes().endpoints(""));
+    out.extend(internal_routes().endpoints(""));
+    out
+}
+
+#[test]
+fn every_route_is_documented_and_nothing_else() {
+    for mode in [ServeMode::Single, ServeMode::Multi] {
+        for auth in [true, false] {
+            let doc = document(auth, mode);
+            assert_eq!(
+                documented_endpoints(&doc),
+                served(mode),
+                "{mode:?} auth={auth}"
+            );
+        }
+    }
+}
+
+#[test]
+fn operation_ids_are_present_and_unique() {
+    for mode in [ServeMode::Single, ServeMode::Multi] {
+        let doc = document(true, mode);
+        let mut seen = BTreeSet::new();
+        for item in doc.paths.paths.values() {
+            for op in operations(item) {
+                let id = op.operation_id.clone().expect("every operation has an id");
+                assert!(seen.insert(id.clone()), "duplicate operation id {id}");
+            }
+        }
+    }
+}
+
+#[test]
+fn committed_document_is_current() {
+    let file = committed_file("data-plane.json").expect("run by cargo test, in the workspace");
+    if let Err(e) = check_committed(&document(true, ServeMode::Single), &file) {
+        panic!("{e}");
+    }
+}
