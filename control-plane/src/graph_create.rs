@@ -135,6 +135,13 @@ async fn validate(
 ) -> Result<NewGraph, CreateGraphError> {
     let id = GraphId::try_from(request.graph_id)?;
     let uri = validate_uri(&request.uri).await?;
+    if !state.server.allows_new_graph_at(&uri) {
+        return Err(CreateGraphError::InvalidUri(format!(
+            "{uri:?} is outside the storage roots of this deployment ({}); \
+             choose a location inside one of them",
+            state.server.storage_roots.join(", ")
+        )));
+    }
     if request.schema.source.trim().is_empty() {
         return Err(CreateGraphError::EmptySchema);
     }

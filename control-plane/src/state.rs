@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omnigraph_api::INTERNAL_TOKEN_ENV;
-use omnigraph_config::{ConfigError, ConfigMode, GraphId, OmnigraphConfig};
+use omnigraph_config::{ConfigError, ConfigMode, GraphId, OmnigraphConfig, ServerSection};
 use omnigraph_policy::{
     AuthMode, AuthSetupError, Authorizer, BearerTokens, CompiledPolicy, PolicyError, PolicyScope,
     TokenConfigError,
@@ -37,6 +37,8 @@ pub struct AppState {
     pub workers: Arc<WorkerSet>,
     pub internal_auth: Arc<InternalAuth>,
     pub push_wait: Duration,
+    /// `server` of omnigraph.yaml as loaded (`storage_roots` bounds POST /graphs).
+    pub server: ServerSection,
 }
 
 /// Why the control plane refuses to start.
@@ -126,6 +128,7 @@ impl AppState {
             registry,
             workers: Arc::new(workers),
             internal_auth: Arc::new(internal_auth),
+            server: config.server.clone(),
             push_wait: PUSH_WAIT,
         };
         Ok((state, config.server.bind))

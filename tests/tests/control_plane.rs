@@ -132,6 +132,33 @@ fn post_graphs_with_a_relative_or_unsupported_uri_returns_400() {
 }
 
 #[test]
+fn post_graphs_outside_the_storage_roots_returns_400_and_creates_nothing() {
+    let yaml = "server:\n  storage_roots: [\"{root}/graphs\"]\ngraphs: {}\n";
+    let cp = ControlPlane::start(yaml, ControlPlaneOptions::open());
+    let before = cp.yaml();
+    for uri in [
+        cp.path("elsewhere/beta.omni"),
+        cp.path("graphs2/beta.omni"),
+        cp.path("graphs/../beta.omni"),
+        cp.path("graphs"),
+        "s3://bucket/graphs/beta.omni".to_owned(),
+    ] {
+        let (status, body) = cp.create_graph("beta", &uri, None);
+        assert_envelope(status, &body, 400, "bad_request");
+        assert!(
+            body["error"].as_str().unwrap().contains("storage roots"),
+            "{body}"
+        );
+        assert!(!has_manifest(&uri), "{uri}");
+    }
+    assert_eq!(cp.yaml(), before);
+    let inside = cp.path("graphs/team/beta.omni");
+    let (status, body) = cp.create_graph("beta", &inside, None);
+    assert_eq!(status, 201, "{body}");
+    assert!(has_manifest(&inside));
+}
+
+#[test]
 fn post_graphs_returns_405_in_single_mode() {
     let cp = ControlPlane::start(SINGLE_YAML, ControlPlaneOptions::open());
     let before = cp.yaml();

@@ -8,6 +8,7 @@
 //!   bind: 0.0.0.0:8080                 # optional; control plane listen address
 //!   policy:                            # optional; server-scoped Cedar policy
 //!     file: ./policies/server.yaml     # relative paths are resolved against this file's directory
+//!   storage_roots: [/data/graphs]      # optional; where POST /graphs may create graphs
 //! graphs:                              # multi mode: graph_id -> graph (may be empty)
 //!   alpha:
 //!     uri: /data/alpha.omni            # local path, file:// or s3://bucket/prefix
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph_id::GraphId;
 use crate::hash::{hash_bytes, ConfigHash};
-use crate::uri::normalize_uri;
+use crate::uri::{normalize_uri, uri_is_within};
 
 /// The graph id under which the single graph of single mode is registered.
 pub const SINGLE_MODE_GRAPH_ID: &str = "default";
@@ -59,11 +60,26 @@ pub struct ServerSection {
     /// Server-scoped policy (`graph_list`, `graph_create`, `graph_delete`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyRef>,
+    /// Where `POST /graphs` may create graphs: absolute local directories or
+    /// `s3://bucket/prefix` uris; a new graph's uri must lie strictly inside one of them.
+    /// Empty: anywhere the control plane can write. Graphs already in the file are not
+    /// checked (an operator put them there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_roots: Vec<String>,
 }
 
 impl ServerSection {
     fn is_empty(&self) -> bool {
-        self.bind.is_none() && self.policy.is_none()
+        self.bind.is_none() && self.policy.is_none() && self.storage_roots.is_empty()
+    }
+
+    /// Whether `POST /graphs` may create a graph at `uri`.
+    pub fn allows_new_graph_at(&self, uri: &str) -> bool {
+        self.storage_roots.is_empty()
+            || self
+                .storage_roots
+                .iter()
+                .any(|root| uri_is_within(uri, root))
     }
 }
 
@@ -167,6 +183,10 @@ pub enum ConfigInvalid {
     EmptyPolicyFile { graph: String },
     #[error("`server.policy.file` is empty")]
     EmptyServerPolicyFile,
+    #[error(
+        "`server.storage_roots`: {root:?} is not an absolute path or a scheme://bucket/prefix uri"
+    )]
+    InvalidStorageRoot { root: String },
     #[error("graphs {first} and {second} use the same storage uri {uri}")]
     DuplicateUri {
         first: GraphId,
@@ -263,6 +283,14 @@ impl OmnigraphConfig {
             .is_some_and(|p| p.file.as_os_str().is_empty())
         {
             return Err(ConfigInvalid::EmptyServerPolicyFile);
+        }
+        for root in &self.server.storage_roots {
+            let normalized = normalize_uri(root);
+            if root.trim().is_empty()
+                || !(normalized.starts_with('/') || normalized.contains("://"))
+            {
+                return Err(ConfigInvalid::InvalidStorageRoot { root: root.clone() });
+            }
         }
         match (&self.graphs, &self.graph) {
             (None, None) => return Err(ConfigInvalid::NoGraphSection),

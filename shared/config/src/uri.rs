@@ -40,6 +40,17 @@ pub fn normalize_uri(uri: &str) -> String {
     normalize_local_path(trimmed)
 }
 
+/// Whether `uri` names a location strictly inside `root` (both compared normalized, by
+/// whole path segments: `/data/g` holds `/data/g/a.omni`, not `/data/g2` nor `/data/g`).
+pub fn uri_is_within(uri: &str, root: &str) -> bool {
+    let uri = normalize_uri(uri);
+    let root = normalize_uri(root);
+    let root = root.trim_end_matches('/');
+    uri.strip_prefix(root)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| !rest.is_empty())
+}
+
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -81,7 +92,27 @@ fn normalize_local_path(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_uri;
+    use super::{normalize_uri, uri_is_within};
+
+    #[test]
+    fn within_compares_whole_segments_after_normalizing() {
+        assert!(uri_is_within("/data/g/a.omni", "/data/g"));
+        assert!(uri_is_within("file:///data/g/x/a.omni", "/data/g/"));
+        assert!(uri_is_within("/a.omni", "/"));
+        assert!(!uri_is_within("/data/g", "/data/g"));
+        assert!(!uri_is_within("/data/g2/a.omni", "/data/g"));
+        assert!(!uri_is_within("/data/g/../h/a.omni", "/data/g"));
+        assert!(!uri_is_within("relative/a.omni", "/data"));
+        assert!(uri_is_within(
+            "S3://Bucket/graphs/a.omni",
+            "s3://bucket/graphs"
+        ));
+        assert!(!uri_is_within(
+            "s3://other/graphs/a.omni",
+            "s3://bucket/graphs"
+        ));
+        assert!(!uri_is_within("/data/g/a.omni", "s3://bucket/data/g"));
+    }
 
     #[test]
     fn normalize_uri_trims_trailing_slashes_and_whitespace() {

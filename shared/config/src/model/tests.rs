@@ -17,6 +17,7 @@ fn multi_example() -> OmnigraphConfig {
             policy: Some(PolicyRef {
                 file: "./policies/server.yaml".into(),
             }),
+            storage_roots: vec!["/data".into(), "s3://bucket".into()],
         },
         graphs,
     )
@@ -123,6 +124,26 @@ fn config_with_unknown_key_is_refused() {
     let text = "graphs: { a: { uri: /a, polcy: { file: p.yaml } } }\n";
     let err = OmnigraphConfig::from_yaml_str(text).unwrap_err();
     assert!(err.to_string().contains("polcy"), "{err}");
+}
+
+#[test]
+fn storage_roots_must_be_absolute_and_bound_new_graphs() {
+    let text = "server: { storage_roots: [graphs] }\ngraphs: {}\n";
+    let err = OmnigraphConfig::from_yaml_str(text).unwrap_err();
+    assert!(matches!(
+        err,
+        ConfigContentError::Invalid(ConfigInvalid::InvalidStorageRoot { .. })
+    ));
+    let text = "server: { storage_roots: [/srv/graphs, 's3://b/g'] }\ngraphs: {}\n";
+    let config = OmnigraphConfig::from_yaml_str(text).unwrap();
+    assert!(config.server.allows_new_graph_at("/srv/graphs/a.omni"));
+    assert!(config.server.allows_new_graph_at("s3://b/g/a.omni"));
+    assert!(!config.server.allows_new_graph_at("/srv/other/a.omni"));
+    assert!(!config.server.allows_new_graph_at("/srv/graphs/../x.omni"));
+    assert!(OmnigraphConfig::from_yaml_str("graphs: {}\n")
+        .unwrap()
+        .server
+        .allows_new_graph_at("/anywhere/a.omni"));
 }
 
 #[test]
