@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Developer entry points (the README's two set-up commands):
 #   ./dev.sh up     build, then start a local deployment on local storage with an example graph
-#   ./dev.sh test   install what the tests need, then run every test
+#   ./dev.sh test   install what the tests need, then run every test (cargo tests, the
+#                   OpenAPI conformance fuzzing and the generated-client check)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,6 +25,10 @@ cmd_test() {
         cargo fmt --all -- --check
     fi
     cargo build --workspace --bins
+    # API conformance (schemathesis) and a client generated from openapi/, against live
+    # binaries; they install their Python tools into a venv under ~/.cache/omnigraph.
+    tests/conformance/schemathesis.sh "$CARGO_TARGET_DIR/debug"
+    tests/conformance/client.sh "$CARGO_TARGET_DIR/debug"
     cargo test --workspace -- --test-threads=2
 }
 

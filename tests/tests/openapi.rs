@@ -222,3 +222,36 @@ fn auth_mode_openapi_requires_bearer_on_graph_routes_only() {
         }
     }
 }
+
+#[test]
+fn documented_request_examples_work_against_the_example_graph() {
+    let (g, dp) = single_worker(&[("OMNIGRAPH_UNAUTHENTICATED", "1")]);
+    dp_ok(&[
+        "load",
+        "--data",
+        fixture("social.jsonl").to_str().unwrap(),
+        "--mode",
+        "overwrite",
+        "--store",
+        &g.store,
+    ]);
+    let doc = committed();
+    let mut tried = 0;
+    for (path, method, op) in operations(&doc) {
+        let Some(schema_ref) =
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+        else {
+            continue;
+        };
+        let name = schema_ref.rsplit('/').next().expect("schema name");
+        let example = &doc["components"]["schemas"][name]["example"];
+        if example.is_null() || path.starts_with("/internal/") {
+            continue;
+        }
+        assert_eq!(method, "post", "{path}");
+        let (status, body) = dp.post_text(&path, example.to_string(), None);
+        assert_eq!(status, 200, "{path} with {example}: {body}");
+        tried += 1;
+    }
+    assert!(tried >= 7, "only {tried} examples");
+}

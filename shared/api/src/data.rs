@@ -13,6 +13,10 @@ pub type QueryParams = Map<String, Value>;
 
 /// `POST /read` (alias `/query`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "query_source": "query friends_of($name: String) { match { $p: Person { name: $name } $p knows $f } return { $f.name, $f.age } order { $f.name } }",
+    "params": { "name": "Alice" }
+}))]
 pub struct ReadRequest {
     /// One or more queries in the query language.
     pub query_source: String,
@@ -52,6 +56,10 @@ pub struct ReadResponse {
 
 /// `POST /change` (alias `/mutate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "query_source": "query birthday($name: String) { update Person set { age: 31 } where name = $name }",
+    "params": { "name": "Alice" }
+}))]
 pub struct ChangeRequest {
     pub query_source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +107,10 @@ impl IngestMode {
 
 /// `POST /ingest` (alias `/load`); body limit 32 MiB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "data": "{\"type\": \"Person\", \"data\": {\"name\": \"Dana\", \"age\": 41}}\n{\"edge\": \"Knows\", \"from\": \"Dana\", \"to\": \"Alice\"}\n",
+    "mode": "merge"
+}))]
 pub struct IngestRequest {
     /// NDJSON, one node or edge per line (the format `/export` writes).
     pub data: String,
@@ -174,6 +186,7 @@ pub struct SnapshotResponse {
 
 /// `POST /export`: streams NDJSON in the ingest format.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({ "types": ["Person", "Knows"] }))]
 pub struct ExportRequest {
     /// Node and edge type names to export; every type when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -73,6 +73,11 @@ fn non_blank(value: &Option<String>) -> Option<&str> {
 
 /// `POST /graphs` body. 201 answers with the new [`GraphInfo`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "graph_id": "social",
+    "uri": "/data/graphs/social.omni",
+    "schema": { "source": "node Person { name: String @key  age: I32? }\nedge Knows: Person -> Person" }
+}))]
 pub struct CreateGraphRequest {
     /// `^[a-zA-Z0-9-]{1,64}$`, not starting with `_`, not a reserved route name.
     pub graph_id: String,

@@ -246,3 +246,11 @@ fn insert_graph_refuses_single_mode_and_empty_uri() {
         Err(InsertGraphError::EmptyUri(id("c")))
     );
 }
+
+#[test]
+fn the_deploy_example_config_is_valid() {
+    let text = include_str!("../../../../deploy/omnigraph.example.yaml");
+    let config = OmnigraphConfig::from_yaml_str(text).unwrap();
+    assert_eq!(config.server.storage_roots.len(), 2);
+    assert!(config.server.allows_new_graph_at("/data/social.omni"));
+}
