@@ -25,6 +25,9 @@ pub fn public_routes() -> RouteTable<AppState> {
         Route::get("/openapi.json", openapi_json),
         Route::get("/graphs", graphs::list_graphs),
         Route::post("/graphs", graphs::post_graph).body_limit(LARGE_BODY_LIMIT_BYTES),
+        Route::get("/graphs/{graph_id}", graphs::get_graph),
+        Route::patch("/graphs/{graph_id}", graphs::patch_graph),
+        Route::delete("/graphs/{graph_id}", graphs::delete_graph),
     ])
 }
 

@@ -1,5 +1,5 @@
-//! Command line (section 8): `serve`, the admin client `graphs list|create`, and
-//! `policy test`.
+//! Command line (section 8): `serve`, the admin client `graphs list|create|get|delete|update`,
+//! `policy test` and `purge`.
 
 use std::path::PathBuf;
 
@@ -27,6 +27,19 @@ pub enum Command {
     /// Policy file tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Delete the storage of a deleted (tombstoned) graph, on this host's credentials.
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The deleted graph's storage uri (as `DELETE /graphs/{id}` answered it).
+    #[arg(long, value_name = "URI")]
+    pub uri: String,
+    /// Refuse graphs deleted less than this many hours ago (in-flight readers of a
+    /// deleted graph keep their files until then).
+    #[arg(long, value_name = "HOURS", default_value_t = 24.0)]
+    pub grace_hours: f64,
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +62,50 @@ pub enum GraphsCommand {
     List(ListArgs),
     /// Create a graph: storage, omnigraph.yaml entry, registry, push to workers.
     Create(CreateArgs),
+    /// Describe one graph: uri, schema hash, policy, version, row counts, workers.
+    Get(GraphArgs),
+    /// Delete a graph (tombstone, omnigraph.yaml, registry, workers; `--purge` also
+    /// deletes its storage).
+    Delete(DeleteArgs),
+    /// Replace a graph's policy.
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[arg(long, value_name = "ID")]
+    pub graph_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    /// Delete the graph's storage too, now.
+    #[arg(long)]
+    pub purge: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Where a graph's policy comes from: exactly one of the two.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub struct PolicyArgs {
+    /// A policy file on the control plane's host (relative to its omnigraph.yaml).
+    #[arg(long, value_name = "PATH")]
+    pub policy_file: Option<String>,
+    /// A local policy file whose content is sent; the control plane stores it.
+    #[arg(long, value_name = "FILE")]
+    pub policy_upload: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -80,12 +137,8 @@ pub struct CreateArgs {
     /// Schema file (.pg) to send.
     #[arg(long, value_name = "FILE")]
     pub schema: PathBuf,
-    /// A policy file on the control plane's host (relative to its omnigraph.yaml).
-    #[arg(long, value_name = "PATH", conflicts_with = "policy_upload")]
-    pub policy_file: Option<String>,
-    /// A local policy file whose content is sent; the control plane stores it.
-    #[arg(long, value_name = "FILE")]
-    pub policy_upload: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,15 +1,18 @@
-//! `graphs list|create --server URL`: the admin client. The bearer token comes from
+//! `graphs list|create|get|delete|update --server URL`: the admin client. The bearer token comes from
 //! `OMNIGRAPH_SERVER_BEARER_TOKEN`; output is a table, or JSON with `--json`.
 
 use std::path::PathBuf;
 
 use omnigraph_api::{
-    CreateGraphRequest, ErrorBody, GraphInfo, GraphListResponse, GraphPolicySpec, SchemaSource,
+    CreateGraphRequest, DeleteGraphResponse, ErrorBody, GraphDetails, GraphInfo, GraphListResponse,
+    GraphPolicySpec, SchemaSource, UpdateGraphRequest,
 };
 use omnigraph_policy::ENV_BEARER_TOKEN;
 use serde::de::DeserializeOwned;
 
-use crate::cli::{CreateArgs, GraphsCommand, ListArgs, ServerArgs};
+use crate::cli::{
+    CreateArgs, DeleteArgs, GraphArgs, GraphsCommand, ListArgs, PolicyArgs, ServerArgs, UpdateArgs,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -35,13 +38,122 @@ pub enum ClientError {
     },
     #[error("cannot print JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Usage(String),
 }
 
 pub async fn run(command: GraphsCommand) -> Result<(), ClientError> {
     match command {
         GraphsCommand::List(args) => list(args).await,
         GraphsCommand::Create(args) => create(args).await,
+        GraphsCommand::Get(args) => get(args).await,
+        GraphsCommand::Delete(args) => delete(args).await,
+        GraphsCommand::Update(args) => update(args).await,
     }
+}
+
+fn graph_url(args: &GraphArgs) -> String {
+    endpoint(&args.server, &format!("/graphs/{}", args.graph_id))
+}
+
+async fn get(args: GraphArgs) -> Result<(), ClientError> {
+    let url = graph_url(&args);
+    let details: GraphDetails = send(&url, authorized(reqwest::Client::new().get(&url))).await?;
+    print_details(&details, args.server.json)
+}
+
+async fn delete(args: DeleteArgs) -> Result<(), ClientError> {
+    let url = graph_url(&args.graph);
+    let request = reqwest::Client::new()
+        .delete(&url)
+        .query(&[("purge", args.purge)]);
+    let deleted: DeleteGraphResponse = send(&url, authorized(request)).await?;
+    if args.graph.server.json {
+        println!("{}", serde_json::to_string_pretty(&deleted)?);
+    } else {
+        let storage = if deleted.purged {
+            "storage purged".to_owned()
+        } else {
+            format!("storage tombstoned at {}", deleted.uri)
+        };
+        println!(
+            "deleted graph {} ({storage}; registry generation {})",
+            deleted.graph_id, deleted.registry_generation
+        );
+    }
+    Ok(())
+}
+
+async fn update(args: UpdateArgs) -> Result<(), ClientError> {
+    let Some(policy) = policy_spec(&args.policy)? else {
+        return Err(ClientError::Usage(
+            "give the new policy with --policy-file or --policy-upload".into(),
+        ));
+    };
+    let url = graph_url(&args.graph);
+    let request = reqwest::Client::new()
+        .patch(&url)
+        .json(&UpdateGraphRequest { policy });
+    let details: GraphDetails = send(&url, authorized(request)).await?;
+    print_details(&details, args.graph.server.json)
+}
+
+fn policy_spec(args: &PolicyArgs) -> Result<Option<GraphPolicySpec>, ClientError> {
+    Ok(match (&args.policy_file, &args.policy_upload) {
+        (Some(file), _) => Some(GraphPolicySpec {
+            file: Some(file.clone()),
+            content: None,
+        }),
+        (None, Some(local)) => Some(GraphPolicySpec {
+            file: None,
+            content: Some(read(local)?),
+        }),
+        (None, None) => None,
+    })
+}
+
+fn print_details(details: &GraphDetails, json: bool) -> Result<(), ClientError> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(details)?);
+        return Ok(());
+    }
+    println!("graph             {}", details.graph_id);
+    println!("uri               {}", details.uri);
+    println!("schema sha256     {}", details.schema_sha256);
+    println!("manifest version  {}", details.manifest_version);
+    match &details.policy {
+        Some(p) => println!(
+            "policy            sha256 {} rules {}",
+            p.sha256,
+            p.rule_ids.join(", ")
+        ),
+        None => println!("policy            none"),
+    }
+    println!(
+        "registry          generation {} (graph since {})",
+        details.registry_generation, details.since_generation
+    );
+    for table in &details.tables {
+        println!(
+            "table             {:<24} {} rows",
+            table.table_key, table.row_count
+        );
+    }
+    for w in &details.workers {
+        let acked = w
+            .acknowledged_generation
+            .map_or("none".to_owned(), |g| g.to_string());
+        let serving = if w.serving {
+            "serving"
+        } else {
+            "not yet serving"
+        };
+        println!(
+            "worker            {} {} acked {acked}, {serving}",
+            w.worker_id, w.url
+        );
+    }
+    Ok(())
 }
 
 async fn list(args: ListArgs) -> Result<(), ClientError> {
@@ -58,17 +170,7 @@ async fn list(args: ListArgs) -> Result<(), ClientError> {
 
 async fn create(args: CreateArgs) -> Result<(), ClientError> {
     let source = read(&args.schema)?;
-    let policy = match (&args.policy_file, &args.policy_upload) {
-        (Some(file), _) => Some(GraphPolicySpec {
-            file: Some(file.clone()),
-            content: None,
-        }),
-        (None, Some(local)) => Some(GraphPolicySpec {
-            file: None,
-            content: Some(read(local)?),
-        }),
-        (None, None) => None,
-    };
+    let policy = policy_spec(&args.policy)?;
     let body = CreateGraphRequest {
         graph_id: args.graph_id,
         uri: args.uri,

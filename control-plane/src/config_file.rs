@@ -10,12 +10,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use omnigraph_config::{
     hash_config_file, hash_to_hex, resolve_relative_to_config, rewrite_atomic_with, ConfigError,
-    ConfigHash, GraphEntry, GraphId, InsertGraphError, OmnigraphConfig, RewriteAtomicError,
-    RewriteWithError,
+    ConfigHash, EditGraphError, GraphEntry, GraphId, InsertGraphError, OmnigraphConfig, PolicyRef,
+    RewriteAtomicError, RewriteWithError,
 };
 
 /// Why adding a graph to the file failed; in every case the file is unchanged.
 pub type AddGraphError = RewriteWithError<InsertGraphError>;
+/// Why removing or changing a graph of the file failed; the file is unchanged.
+pub type EditGraphFileError = RewriteWithError<EditGraphError>;
 
 /// The file on disk differs from the baseline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,13 +79,53 @@ impl ConfigFile {
     }
 
     /// Adds `id -> entry` by atomic rewrite. Duplicates are checked against the file's
-    /// own contents, re-read under the lock; a file that is not the baseline is refused
-    /// (drift) and recorded. On success the new hash becomes the baseline.
+    /// own contents, re-read under the lock.
     pub fn add_graph(&self, id: GraphId, entry: GraphEntry) -> Result<ConfigHash, AddGraphError> {
+        self.rewrite(|config| config.insert_graph(id, entry))
+    }
+
+    /// Removes graph `id` by atomic rewrite; refused when the file does not hold it.
+    /// Returns the removed entry.
+    pub fn remove_graph(
+        &self,
+        id: &GraphId,
+    ) -> Result<(GraphEntry, ConfigHash), EditGraphFileError> {
+        let mut removed = None;
+        let hash = self.rewrite(|config| {
+            removed = Some(config.remove_graph(id)?);
+            Ok(())
+        })?;
+        let entry = removed
+            .ok_or_else(|| RewriteWithError::Update(EditGraphError::UnknownId(id.clone())))?;
+        Ok((entry, hash))
+    }
+
+    /// Replaces the policy of graph `id` by atomic rewrite; returns the previous one.
+    pub fn set_graph_policy(
+        &self,
+        id: &GraphId,
+        policy: Option<PolicyRef>,
+    ) -> Result<(Option<PolicyRef>, ConfigHash), EditGraphFileError> {
+        let mut previous = None;
+        let hash = self.rewrite(|config| {
+            previous = config
+                .graph_entry(id)
+                .and_then(|entry| entry.policy.clone());
+            config.set_graph_policy(id, policy)
+        })?;
+        Ok((previous, hash))
+    }
+
+    /// One atomic rewrite of the file with `edit` applied to its current contents (read
+    /// under the flock). A file that is not the baseline is refused (drift) and recorded;
+    /// on success the new hash becomes the baseline. Every writer of this process goes
+    /// through here, one at a time.
+    fn rewrite<E>(
+        &self,
+        edit: impl FnOnce(&mut OmnigraphConfig) -> Result<(), E>,
+    ) -> Result<ConfigHash, RewriteWithError<E>> {
         let mut baseline = lock(&self.baseline);
-        let result = rewrite_atomic_with(&self.path, *baseline, |config| {
-            config.insert_graph(id, entry)
-        });
+        let result = rewrite_atomic_with(&self.path, *baseline, edit);
         match &result {
             Ok(new_hash) => {
                 *baseline = *new_hash;
@@ -145,8 +187,8 @@ impl ConfigFile {
 fn drift_message(path: &Path) -> String {
     format!(
         "{} was changed by hand since this control plane loaded or last wrote it; \
-         POST /graphs is refused (503) so the edit is not overwritten. Restart the \
-         control plane to adopt the file as it is now",
+         changes of graphs (POST, PATCH and DELETE /graphs) are refused (503) so the \
+         edit is not overwritten. Restart the control plane to adopt the file as it is now",
         path.display()
     )
 }

@@ -4,7 +4,13 @@
 use omnigraph_api::ApiError;
 use omnigraph_config::{InsertGraphError, RewriteAtomicError, RewriteWithError};
 
+use omnigraph_engine::EngineError;
+
 use crate::graph_create::CreateGraphError;
+use crate::graph_delete::DeleteGraphError;
+use crate::graph_inspect::InspectGraphError;
+use crate::graph_policy::{PolicyChoiceError, StorePolicyError};
+use crate::graph_update::UpdateGraphError;
 
 impl From<CreateGraphError> for ApiError {
     fn from(err: CreateGraphError) -> Self {
@@ -15,16 +21,22 @@ impl From<CreateGraphError> for ApiError {
             | E::InvalidUri(_)
             | E::EmptySchema
             | E::InvalidSchema(_)
-            | E::PolicySpec(_)
-            | E::InvalidPolicy(_)
-            | E::PolicyInOpenMode
+            | E::Policy(
+                PolicyChoiceError::Spec(_)
+                | PolicyChoiceError::Invalid(_)
+                | PolicyChoiceError::OpenMode,
+            )
             | E::StorageRejected { .. } => ApiError::bad_request(message),
-            E::Duplicate(_) | E::StorageExists(_) | E::StoredPolicyExists(_) => {
-                ApiError::conflict(message)
-            }
+            E::Duplicate(_)
+            | E::StorageExists(_)
+            | E::StorageDeleted(_)
+            | E::StorePolicy(StorePolicyError::Exists(_)) => ApiError::conflict(message),
             E::Drift(_) => ApiError::service_unavailable(message),
             E::Rewrite(rewrite) => rewrite_error(rewrite, message),
-            E::StorageFailed { .. } | E::StorePolicy { .. } | E::Task(_) => {
+            E::StorageFailed { .. }
+            | E::StorePolicy(StorePolicyError::Io { .. })
+            | E::Policy(PolicyChoiceError::Task(_))
+            | E::Task(_) => {
                 tracing::error!("graph creation failed: {message}");
                 ApiError::internal(message)
             }
@@ -46,6 +58,71 @@ fn rewrite_error(err: RewriteWithError<InsertGraphError>, message: String) -> Ap
         RewriteWithError::Update(InsertGraphError::SingleMode) | RewriteWithError::Rewrite(_) => {
             tracing::error!("omnigraph.yaml rewrite failed: {message}");
             ApiError::internal(message)
+        }
+    }
+}
+
+impl From<DeleteGraphError> for ApiError {
+    fn from(err: DeleteGraphError) -> Self {
+        use DeleteGraphError as E;
+        let message = err.to_string();
+        match err {
+            E::InvalidGraphId(_) => ApiError::bad_request(message),
+            E::NotFound(_) => ApiError::not_found(message),
+            E::Drift(_) => ApiError::service_unavailable(message),
+            E::Rewrite {
+                source: RewriteWithError::Rewrite(RewriteAtomicError::Drift { .. }),
+                ..
+            } => ApiError::service_unavailable(message),
+            E::Tombstone { .. } | E::Rewrite { .. } | E::Purge { .. } | E::Task(_) => {
+                tracing::error!("graph deletion failed: {message}");
+                ApiError::internal(message)
+            }
+        }
+    }
+}
+
+impl From<UpdateGraphError> for ApiError {
+    fn from(err: UpdateGraphError) -> Self {
+        use UpdateGraphError as E;
+        let message = err.to_string();
+        match err {
+            E::InvalidGraphId(_)
+            | E::Policy(
+                PolicyChoiceError::Spec(_)
+                | PolicyChoiceError::Invalid(_)
+                | PolicyChoiceError::OpenMode,
+            ) => ApiError::bad_request(message),
+            E::NotFound(_) => ApiError::not_found(message),
+            E::Drift(_)
+            | E::Rewrite(RewriteWithError::Rewrite(RewriteAtomicError::Drift { .. })) => {
+                ApiError::service_unavailable(message)
+            }
+            E::StorePolicy(StorePolicyError::Exists(_)) => ApiError::conflict(message),
+            E::StorePolicy(StorePolicyError::Io { .. })
+            | E::Rewrite(_)
+            | E::Policy(PolicyChoiceError::Task(_))
+            | E::Task(_) => {
+                tracing::error!("graph policy replacement failed: {message}");
+                ApiError::internal(message)
+            }
+        }
+    }
+}
+
+impl From<InspectGraphError> for ApiError {
+    fn from(err: InspectGraphError) -> Self {
+        let message = err.to_string();
+        match err {
+            InspectGraphError::InvalidGraphId(_) => ApiError::bad_request(message),
+            InspectGraphError::NotFound(_) => ApiError::not_found(message),
+            InspectGraphError::Storage { source, .. } => match *source {
+                EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
+                _ => {
+                    tracing::error!("graph inspection failed: {message}");
+                    ApiError::internal(message)
+                }
+            },
         }
     }
 }

@@ -2,24 +2,24 @@
 //! the graph's storage, rewrite omnigraph.yaml atomically, publish and push. Steps 1
 //! (mode) and 2 (auth) are the handler's.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use omnigraph_api::{CreateGraphRequest, GraphInfo, PolicySource, PolicySpecError};
+use omnigraph_api::{CreateGraphRequest, GraphInfo};
 use omnigraph_config::{GraphEntry, GraphId, GraphIdError};
 use omnigraph_engine::{EngineError, Graph};
 use omnigraph_lang::LangError;
-use omnigraph_policy::{ActorId, AuthMode, PolicyError};
+use omnigraph_policy::ActorId;
 
 use crate::config_file::AddGraphError;
-use crate::graph_policy::{read_graph_policy, validate_graph_policy};
+use crate::graph_policy::{
+    choose_policy, remove_stored_policy, store_policy, stored_policy_path, PolicyChoice,
+    PolicyChoiceError, StorePolicyError,
+};
 use crate::registry::{RegisteredGraph, RegistryConflict};
 use crate::state::AppState;
 
 /// Engine actor recorded in the first manifest when the request has none (open mode).
 const OPEN_MODE_ACTOR: &str = "control-plane";
-/// Where `policy: { content }` is stored, relative to omnigraph.yaml's directory.
-const STORED_POLICY_DIR: &str = "policies";
 
 /// Why a graph was not created. Statuses are chosen in `crate::error`.
 #[derive(Debug, thiserror::Error)]
@@ -32,16 +32,14 @@ pub enum CreateGraphError {
     EmptySchema,
     #[error("invalid schema: {0}")]
     InvalidSchema(Box<LangError>),
-    #[error("invalid `policy`: {0}")]
-    PolicySpec(#[from] PolicySpecError),
-    #[error("invalid policy: {0}")]
-    InvalidPolicy(#[from] PolicyError),
-    #[error("this control plane runs in open mode (--unauthenticated), where policies are not enforced and a policy in omnigraph.yaml would refuse the next start; configure bearer tokens to give graphs policies")]
-    PolicyInOpenMode,
+    #[error(transparent)]
+    Policy(#[from] PolicyChoiceError),
     #[error(transparent)]
     Duplicate(#[from] RegistryConflict),
     #[error("a graph already exists at {0}; it was left untouched")]
     StorageExists(String),
+    #[error("{0}; purge it (DELETE /graphs/{{id}}?purge=true, or `omnigraph-control-plane purge`) before reusing the uri")]
+    StorageDeleted(String),
     #[error("cannot create the graph's storage at {uri}: {source}")]
     StorageRejected {
         uri: String,
@@ -52,13 +50,8 @@ pub enum CreateGraphError {
         uri: String,
         source: Box<EngineError>,
     },
-    #[error("policy file {} already exists; pass `policy: {{ file }}` to use it", .0.display())]
-    StoredPolicyExists(PathBuf),
-    #[error("cannot store the policy at {}: {source}", path.display())]
-    StorePolicy {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    StorePolicy(#[from] StorePolicyError),
     #[error("{0}")]
     Drift(String),
     #[error(transparent)]
@@ -72,18 +65,7 @@ struct NewGraph {
     id: GraphId,
     uri: String,
     schema_source: String,
-    policy: NewPolicy,
-}
-
-enum NewPolicy {
-    None,
-    /// `policy: { file }`: recorded in the yaml as written.
-    File {
-        as_written: PathBuf,
-        text: String,
-    },
-    /// `policy: { content }`: stored beside the yaml before the rewrite.
-    Content(String),
+    policy: Option<PolicyChoice>,
 }
 
 /// Steps 3-7. `actor` is the authenticated caller (`None` in open mode).
@@ -108,10 +90,7 @@ pub async fn create_graph(
     }
     rewrite??;
 
-    let policy = match new.policy {
-        NewPolicy::None => None,
-        NewPolicy::File { text, .. } | NewPolicy::Content(text) => Some(text),
-    };
+    let policy = new.policy.as_ref().map(|p| p.text().to_owned());
     let graph = RegisteredGraph {
         uri: new.uri.clone(),
         policy,
@@ -148,23 +127,8 @@ async fn validate(
     omnigraph_lang::parse_schema_named(&request.schema.source, "schema.source")
         .map_err(|e| CreateGraphError::InvalidSchema(Box::new(e)))?;
     let policy = match &request.policy {
-        None => NewPolicy::None,
-        Some(_) if matches!(state.auth, AuthMode::Open) => {
-            return Err(CreateGraphError::PolicyInOpenMode)
-        }
-        Some(spec) => match spec.source()? {
-            PolicySource::File(file) => {
-                let as_written = PathBuf::from(file.trim());
-                let resolved = state.config.resolve(&as_written);
-                let text =
-                    tokio::task::spawn_blocking(move || read_graph_policy(&resolved)).await??;
-                NewPolicy::File { as_written, text }
-            }
-            PolicySource::Content(text) => {
-                validate_graph_policy(text, "policy.content")?;
-                NewPolicy::Content(text.to_owned())
-            }
-        },
+        None => None,
+        Some(spec) => Some(choose_policy(&state.config, &state.auth, spec).await?),
     };
     Ok(NewGraph {
         id,
@@ -224,6 +188,7 @@ async fn init_storage(new: &NewGraph, actor: Option<&ActorId>) -> Result<(), Cre
     match Graph::init(&new.uri, &new.schema_source, actor).await {
         Ok(_) => Ok(()),
         Err(EngineError::AlreadyExists(_)) => Err(CreateGraphError::StorageExists(new.uri.clone())),
+        Err(EngineError::Deleted(message)) => Err(CreateGraphError::StorageDeleted(message)),
         Err(EngineError::Lang(e)) => Err(CreateGraphError::InvalidSchema(Box::new(e))),
         Err(source) if is_rejected_location(&source) => Err(CreateGraphError::StorageRejected {
             uri: new.uri.clone(),
@@ -257,45 +222,17 @@ async fn record_policy(
 ) -> Result<(GraphEntry, Option<PathBuf>), CreateGraphError> {
     let entry = GraphEntry::new(new.uri.clone());
     match &new.policy {
-        NewPolicy::None => Ok((entry, None)),
-        NewPolicy::File { as_written, .. } => Ok((entry.with_policy_file(as_written), None)),
-        NewPolicy::Content(text) => {
-            let as_written = Path::new(STORED_POLICY_DIR).join(format!("{}.yaml", new.id));
+        None => Ok((entry, None)),
+        Some(PolicyChoice::File { as_written, .. }) => {
+            Ok((entry.with_policy_file(as_written), None))
+        }
+        Some(PolicyChoice::Content(text)) => {
+            let as_written = stored_policy_path(&new.id, None);
             let path = state.config.resolve(&as_written);
             let text = text.clone();
             let target = path.clone();
             tokio::task::spawn_blocking(move || store_policy(&target, &text)).await??;
             Ok((entry.with_policy_file(as_written), Some(path)))
         }
-    }
-}
-
-/// Creates `path` with `text`, refusing to replace an existing file.
-fn store_policy(path: &Path, text: &str) -> Result<(), CreateGraphError> {
-    let fail = |source| CreateGraphError::StorePolicy {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let mut file = match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(CreateGraphError::StoredPolicyExists(path.to_path_buf()))
-        }
-        Err(e) => return Err(fail(e)),
-    };
-    file.write_all(text.as_bytes()).map_err(fail)?;
-    file.sync_all().map_err(fail)
-}
-
-async fn remove_stored_policy(path: &Path) {
-    if let Err(e) = tokio::fs::remove_file(path).await {
-        tracing::warn!(path = %path.display(), "cannot remove the stored policy of a failed creation: {e}");
     }
 }

@@ -7,13 +7,19 @@ mod auth;
 mod cli;
 mod client;
 mod config_file;
+mod crash_point;
 mod error;
 mod graph_create;
+mod graph_delete;
+mod graph_inspect;
 mod graph_policy;
+mod graph_update;
 mod handlers;
 mod openapi;
 mod policy_cmd;
+mod purge_cmd;
 mod push;
+mod recovery;
 mod registry;
 mod serve;
 mod state;
@@ -34,6 +40,7 @@ fn main() -> ExitCode {
             run_async(serve::serve(args))
         }
         Command::Graphs(command) => run_async(client::run(command)),
+        Command::Purge(args) => run_async(purge_cmd::run(args)),
         Command::Policy(PolicyCommand::Test(args)) => match policy_cmd::run(args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

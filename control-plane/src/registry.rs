@@ -39,6 +39,8 @@ struct RegistryState {
     graphs: BTreeMap<GraphId, RegisteredGraph>,
     reserved_ids: BTreeSet<GraphId>,
     reserved_uris: BTreeSet<String>,
+    /// The generation at which each graph was added or last changed.
+    changed_at: BTreeMap<GraphId, u64>,
 }
 
 impl RegistryState {
@@ -91,11 +93,13 @@ pub struct Registry {
 impl Registry {
     /// The registry at generation 1.
     pub fn new(graphs: BTreeMap<GraphId, RegisteredGraph>) -> Arc<Registry> {
+        let changed_at = graphs.keys().map(|id| (id.clone(), 1)).collect();
         let state = RegistryState {
             generation: 1,
             graphs,
             reserved_ids: BTreeSet::new(),
             reserved_uris: BTreeSet::new(),
+            changed_at,
         };
         let (published, _) = watch::channel(Arc::new(state.document()));
         Arc::new(Registry {
@@ -170,9 +174,41 @@ impl Registry {
         state.check_free(&reservation.id, &graph.uri, &reservation.normalized_uri)?;
         state.graphs.insert(reservation.id.clone(), graph);
         let document = self.advance(&mut state);
+        state
+            .changed_at
+            .insert(reservation.id.clone(), document.generation);
         drop(state); // the reservation's release takes the lock again
         drop(reservation);
         Ok(document)
+    }
+
+    /// One graph and the generation at which it was added or last changed.
+    pub fn get(&self, id: &GraphId) -> Option<(RegisteredGraph, u64)> {
+        let state = self.lock();
+        let graph = state.graphs.get(id)?.clone();
+        let since = state.changed_at.get(id).copied().unwrap_or(1);
+        Some((graph, since))
+    }
+
+    /// Removes a graph as the next generation; `None` when it is not registered.
+    pub fn remove(&self, id: &GraphId) -> Option<(RegisteredGraph, Arc<RegistryDocument>)> {
+        let mut state = self.lock();
+        let graph = state.graphs.remove(id)?;
+        state.changed_at.remove(id);
+        Some((graph, self.advance(&mut state)))
+    }
+
+    /// Replaces a graph's policy as the next generation; `None` when it is not registered.
+    pub fn set_policy(
+        &self,
+        id: &GraphId,
+        policy: Option<String>,
+    ) -> Option<Arc<RegistryDocument>> {
+        let mut state = self.lock();
+        state.graphs.get_mut(id)?.policy = policy;
+        let document = self.advance(&mut state);
+        state.changed_at.insert(id.clone(), document.generation);
+        Some(document)
     }
 
     /// Moves the generation past `seen` (a generation a worker reports holding, e.g.

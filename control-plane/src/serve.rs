@@ -33,6 +33,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         .bind
         .or(configured_bind)
         .unwrap_or_else(|| DEFAULT_BIND.to_owned());
+    crate::recovery::complete_interrupted_deletes(&state).await;
     announce(&state);
     crate::watch::spawn(state.config.clone())?;
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -210,6 +210,22 @@ impl ControlPlane {
         into_json(request.send().expect("POST"))
     }
 
+    pub fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.delete(self.endpoint(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        into_json(request.send().expect("DELETE"))
+    }
+
+    pub fn patch(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.patch(self.endpoint(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        into_json(request.send().expect("PATCH"))
+    }
+
     /// `POST /graphs` of `{ graph_id, uri, schema: { source } }`.
     pub fn create_graph(&self, graph_id: &str, uri: &str, token: Option<&str>) -> (u16, Value) {
         self.post("/graphs", &create_body(graph_id, uri), token)

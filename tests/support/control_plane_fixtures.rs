@@ -10,7 +10,7 @@ use crate::{ControlPlane, ControlPlaneOptions};
 
 pub const ALPHA_YAML: &str = "graphs:\n  alpha:\n    uri: {root}/alpha.omni\n";
 pub const SINGLE_YAML: &str = "graph:\n  uri: {root}/one.omni\n";
-pub const SERVER_POLICY: &str = "version: 1\ngroups:\n  admins: [act-admin]\nrules:\n  - id: admins-manage-graphs\n    allow: { actors: { group: admins }, actions: [graph_list, graph_create] }\n";
+pub const SERVER_POLICY: &str = "version: 1\ngroups:\n  admins: [act-admin]\nrules:\n  - id: admins-manage-graphs\n    allow: { actors: { group: admins }, actions: [graph_list, graph_create, graph_delete, graph_update] }\n";
 pub const GRAPH_POLICY: &str = "version: 1\ngroups:\n  team: [act-admin]\nrules:\n  - id: team-read\n    allow: { actors: { group: team }, actions: [read] }\n";
 pub const TOKENS: &str = r#"{"act-admin": "admin-token", "act-viewer": "viewer-token"}"#;
 pub const ADMIN: Option<&str> = Some("admin-token");

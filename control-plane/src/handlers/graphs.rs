@@ -1,15 +1,19 @@
-//! `GET /graphs` and `POST /graphs`: the management API (section 4).
+//! The management API: `GET /graphs`, `POST /graphs` (section 4), and one graph's
+//! lifecycle: `GET`, `PATCH` and `DELETE /graphs/{graph_id}`.
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use omnigraph_api::{
-    ApiError, ApiJson, CreateGraphRequest, ErrorBody, GraphInfo, GraphListResponse,
+    ApiError, ApiJson, ApiPath, ApiQuery, CreateGraphRequest, DeleteGraphQuery,
+    DeleteGraphResponse, ErrorBody, GraphDetails, GraphInfo, GraphListResponse, UpdateGraphRequest,
 };
 use omnigraph_config::ConfigMode;
 use omnigraph_policy::PolicyAction;
 
 use crate::auth::authorize_server;
 use crate::graph_create::create_graph;
+use crate::graph_inspect::inspect_graph;
+use crate::graph_update::update_graph_policy;
 use crate::state::AppState;
 
 fn require_multi_mode(state: &AppState) -> Result<(), ApiError> {
@@ -109,4 +113,115 @@ pub async fn post_graph(
     let ApiJson(body) = ApiJson::<CreateGraphRequest>::from_request(request, &state).await?;
     let info = create_graph(&state, body, actor.as_ref()).await?;
     Ok((StatusCode::CREATED, ApiJson(info)))
+}
+
+/// One graph: uri, schema hash, policy summary, manifest version, per-table row counts,
+/// and which workers serve it at which registry generation.
+///
+/// Order of checks: single mode 405; bearer token 401; Cedar `graph_list` on
+/// `Omnigraph::Server::"root"` 403 (who may see the registry may see its entries);
+/// invalid id 400; unknown graph 404.
+#[utoipa::path(
+    get,
+    path = "/graphs/{graph_id}",
+    operation_id = "graphs_get",
+    summary = "Describe one graph",
+    tag = "graphs",
+    security(("bearer_token" = [])),
+    params(("graph_id" = String, Path, description = "The graph's id")),
+    responses(
+        (status = 200, description = "The graph", body = GraphDetails),
+        (status = 400, description = "Invalid graph id", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The server policy does not allow graph_list", body = ErrorBody),
+        (status = 404, description = "No such graph, or its storage is gone", body = ErrorBody),
+        (status = 405, description = "omnigraph.yaml is in single mode", body = ErrorBody),
+    )
+)]
+pub async fn get_graph(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(graph_id): ApiPath<String>,
+) -> Result<ApiJson<GraphDetails>, ApiError> {
+    require_multi_mode(&state)?;
+    authorize_server(&state, &headers, PolicyAction::GraphList)?;
+    Ok(ApiJson(inspect_graph(&state, graph_id).await?))
+}
+
+/// Retires a graph: tombstones its storage (the commit point: every worker and any
+/// later POST refuse it), removes it from omnigraph.yaml by atomic rewrite and from the
+/// registry, pushes the new generation, and with `?purge=true` deletes its storage.
+/// Steps and failure modes: `crate::graph_delete`.
+///
+/// Order of checks: single mode 405; bearer token 401; Cedar `graph_delete` on
+/// `Omnigraph::Server::"root"` 403; invalid id 400; unknown graph 404; drift 503.
+#[utoipa::path(
+    delete,
+    path = "/graphs/{graph_id}",
+    operation_id = "graphs_delete",
+    summary = "Delete a graph",
+    tag = "graphs",
+    security(("bearer_token" = [])),
+    params(("graph_id" = String, Path, description = "The graph's id"), DeleteGraphQuery),
+    responses(
+        (status = 200, description = "Deleted: out of omnigraph.yaml, the registry and every worker", body = DeleteGraphResponse),
+        (status = 400, description = "Invalid graph id or query string", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The server policy does not allow graph_delete", body = ErrorBody),
+        (status = 404, description = "No such graph", body = ErrorBody),
+        (status = 405, description = "omnigraph.yaml is in single mode", body = ErrorBody),
+        (status = 503, description = "omnigraph.yaml was edited by hand (drift)", body = ErrorBody),
+    )
+)]
+pub async fn delete_graph(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(graph_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DeleteGraphQuery>,
+) -> Result<ApiJson<DeleteGraphResponse>, ApiError> {
+    require_multi_mode(&state)?;
+    let actor = authorize_server(&state, &headers, PolicyAction::GraphDelete)?;
+    let deleted =
+        crate::graph_delete::delete_graph(&state, graph_id, query.purge, actor.as_ref()).await?;
+    Ok(ApiJson(deleted))
+}
+
+/// Replaces a graph's policy (validated first), records it in omnigraph.yaml by atomic
+/// rewrite and pushes it to every worker. Steps and failure modes: `crate::graph_update`.
+///
+/// Order of checks: single mode 405; bearer token 401; Cedar `graph_update` on
+/// `Omnigraph::Server::"root"` 403; then the body (400, 413); invalid id 400; unknown
+/// graph 404; invalid policy 400; drift 503.
+#[utoipa::path(
+    patch,
+    path = "/graphs/{graph_id}",
+    operation_id = "graphs_update",
+    summary = "Replace a graph's policy",
+    tag = "graphs",
+    security(("bearer_token" = [])),
+    params(("graph_id" = String, Path, description = "The graph's id")),
+    request_body = UpdateGraphRequest,
+    responses(
+        (status = 200, description = "The graph with its new policy, served by the workers", body = GraphDetails),
+        (status = 400, description = "Invalid graph id, body or policy", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The server policy does not allow graph_update", body = ErrorBody),
+        (status = 404, description = "No such graph", body = ErrorBody),
+        (status = 405, description = "omnigraph.yaml is in single mode", body = ErrorBody),
+        (status = 409, description = "A stored policy file of that name exists", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 503, description = "omnigraph.yaml was edited by hand (drift)", body = ErrorBody),
+    )
+)]
+pub async fn patch_graph(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(graph_id): ApiPath<String>,
+    request: Request,
+) -> Result<ApiJson<GraphDetails>, ApiError> {
+    require_multi_mode(&state)?;
+    authorize_server(&state, &headers, PolicyAction::GraphUpdate)?;
+    let ApiJson(body) = ApiJson::<UpdateGraphRequest>::from_request(request, &state).await?;
+    let id = update_graph_policy(&state, graph_id, body).await?;
+    Ok(ApiJson(inspect_graph(&state, id.into_string()).await?))
 }

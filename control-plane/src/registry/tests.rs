@@ -79,3 +79,24 @@ fn republish_past_jumps_over_a_generation_a_worker_holds() {
     assert_eq!(doc.graphs.len(), 1);
     assert_eq!(registry.generation(), 8);
 }
+
+#[test]
+fn remove_and_set_policy_advance_the_generation_and_track_changes() {
+    let registry = registry_with_alpha();
+    let (_, since) = registry.get(&id("alpha")).unwrap();
+    assert_eq!(since, 1);
+    let doc = registry
+        .set_policy(&id("alpha"), Some("version: 1\n".into()))
+        .unwrap();
+    assert_eq!(doc.generation, 2);
+    assert_eq!(doc.graphs[0].policy.as_deref(), Some("version: 1\n"));
+    assert_eq!(registry.get(&id("alpha")).unwrap().1, 2);
+    let (removed, doc) = registry.remove(&id("alpha")).unwrap();
+    assert_eq!(removed.uri, "/data/alpha.omni");
+    assert_eq!(doc.generation, 3);
+    assert!(doc.graphs.is_empty());
+    assert!(registry.get(&id("alpha")).is_none());
+    assert!(registry.remove(&id("alpha")).is_none());
+    assert!(registry.set_policy(&id("alpha"), None).is_none());
+    assert_eq!(registry.generation(), 3);
+}

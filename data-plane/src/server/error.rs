@@ -51,7 +51,7 @@ pub fn engine_error(e: EngineError) -> ApiError {
             },
         ),
         EngineError::VersionTaken(_) | EngineError::AlreadyExists(_) => ApiError::conflict(message),
-        EngineError::NotFound(_) => ApiError::not_found(message),
+        EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
         e if e.is_user_error() => ApiError::bad_request(message),
         _ => {
             tracing::error!("engine error: {message}");

@@ -1,7 +1,7 @@
 //! Management API of the control plane: `GET /graphs`, `POST /graphs`.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// One registered graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -86,4 +86,82 @@ pub struct CreateGraphRequest {
     pub schema: SchemaSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<GraphPolicySpec>,
+}
+
+/// `PATCH /graphs/{graph_id}` body: the graph's new policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "policy": { "content": "version: 1\nrules:\n  - id: readers\n    allow: { actors: any, actions: [read] }\n" }
+}))]
+pub struct UpdateGraphRequest {
+    pub policy: GraphPolicySpec,
+}
+
+/// Query string of `DELETE /graphs/{graph_id}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteGraphQuery {
+    /// Also delete the graph's storage now, once every worker has stopped serving it.
+    /// Without it the storage is only tombstoned, until a later purge.
+    #[serde(default)]
+    pub purge: bool,
+}
+
+/// Answer of `DELETE /graphs/{graph_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeleteGraphResponse {
+    pub graph_id: String,
+    pub uri: String,
+    /// RFC 3339 time of the tombstone (the first one, when a delete is retried).
+    pub deleted_at: String,
+    /// True when the storage was deleted too (`?purge=true`).
+    pub purged: bool,
+    /// The registry generation without the graph.
+    pub registry_generation: u64,
+}
+
+/// The per-graph policy, summarised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PolicySummary {
+    /// SHA-256 of the policy text workers enforce.
+    pub sha256: String,
+    /// Ids of its rules, in file order.
+    pub rule_ids: Vec<String>,
+}
+
+/// Rows of one table at the graph's current version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TableRowCount {
+    pub table_key: String,
+    pub row_count: u64,
+}
+
+/// A worker, and whether it serves the graph: it acknowledged a registry generation at
+/// or after the one that added or last changed the graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GraphWorker {
+    pub worker_id: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_generation: Option<u64>,
+    pub serving: bool,
+}
+
+/// `GET /graphs/{graph_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GraphDetails {
+    pub graph_id: String,
+    pub uri: String,
+    /// SHA-256 of the accepted schema text.
+    pub schema_sha256: String,
+    pub manifest_version: u64,
+    pub tables: Vec<TableRowCount>,
+    /// Absent when the graph has no policy of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicySummary>,
+    /// The registry's current generation.
+    pub registry_generation: u64,
+    /// The generation that added or last changed this graph.
+    pub since_generation: u64,
+    pub workers: Vec<GraphWorker>,
 }

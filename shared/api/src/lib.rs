@@ -26,8 +26,9 @@ pub use extract::{
     ApiQuery, DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES,
 };
 pub use graphs::{
-    CreateGraphRequest, GraphInfo, GraphListResponse, GraphPolicySpec, PolicySource,
-    PolicySpecError, SchemaSource,
+    CreateGraphRequest, DeleteGraphQuery, DeleteGraphResponse, GraphDetails, GraphInfo,
+    GraphListResponse, GraphPolicySpec, GraphWorker, PolicySource, PolicySpecError, PolicySummary,
+    SchemaSource, TableRowCount, UpdateGraphRequest,
 };
 pub use health::{AuthModeReport, HealthResponse, HealthStatus, ServeMode, WorkerStatus};
 pub use logging::{

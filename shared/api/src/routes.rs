@@ -22,30 +22,29 @@ pub struct Route<S> {
 }
 
 impl<S: Clone + Send + Sync + 'static> Route<S> {
-    pub fn get<H, T>(path: &'static str, handler: H) -> Self
-    where
-        H: Handler<T, S>,
-        T: 'static,
-    {
+    fn new(method: Method, path: &'static str, handler: MethodRouter<S>) -> Self {
         Route {
-            method: Method::GET,
+            method,
             path,
             alias_of: None,
-            handler: routing::get(handler),
+            handler,
         }
     }
 
-    pub fn post<H, T>(path: &'static str, handler: H) -> Self
-    where
-        H: Handler<T, S>,
-        T: 'static,
-    {
-        Route {
-            method: Method::POST,
-            path,
-            alias_of: None,
-            handler: routing::post(handler),
-        }
+    pub fn get<H: Handler<T, S>, T: 'static>(path: &'static str, handler: H) -> Self {
+        Self::new(Method::GET, path, routing::get(handler))
+    }
+
+    pub fn post<H: Handler<T, S>, T: 'static>(path: &'static str, handler: H) -> Self {
+        Self::new(Method::POST, path, routing::post(handler))
+    }
+
+    pub fn patch<H: Handler<T, S>, T: 'static>(path: &'static str, handler: H) -> Self {
+        Self::new(Method::PATCH, path, routing::patch(handler))
+    }
+
+    pub fn delete<H: Handler<T, S>, T: 'static>(path: &'static str, handler: H) -> Self {
+        Self::new(Method::DELETE, path, routing::delete(handler))
     }
 
     /// The same handler under a second path, documented as an alias of this one.

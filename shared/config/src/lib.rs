@@ -11,8 +11,8 @@ pub use graph_id::{GraphId, GraphIdError, GRAPH_ID_MAX_LEN, RESERVED_GRAPH_IDS};
 pub use hash::{hash_bytes, hash_config_file, hash_to_hex, ConfigHash};
 pub use model::{
     resolve_relative_to_config, ConfigContentError, ConfigError, ConfigInvalid, ConfigMode,
-    GraphEntry, InsertGraphError, LoadedConfig, OmnigraphConfig, PolicyRef, ServerSection,
-    SINGLE_MODE_GRAPH_ID,
+    EditGraphError, GraphEntry, InsertGraphError, LoadedConfig, OmnigraphConfig, PolicyRef,
+    ServerSection, SINGLE_MODE_GRAPH_ID,
 };
 pub use rewrite::{
     lock_path_for, rewrite_atomic, rewrite_atomic_with, tmp_path_for, RewriteAtomicError,

@@ -208,6 +208,15 @@ pub enum InsertGraphError {
     EmptyUri(GraphId),
 }
 
+/// Why a graph of a config cannot be changed or removed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditGraphError {
+    #[error("the config is in single mode (`graph:`); graphs can only be changed in multi mode (`graphs:`)")]
+    SingleMode,
+    #[error("graph {0} is not in the config")]
+    UnknownId(GraphId),
+}
+
 /// A config together with the SHA-256 of the exact bytes it was parsed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedConfig {
@@ -385,6 +394,38 @@ impl OmnigraphConfig {
         self.graphs
             .get_or_insert_with(BTreeMap::new)
             .insert(id, entry);
+        Ok(())
+    }
+
+    /// Graph `id` of multi mode.
+    pub fn graph_entry(&self, id: &GraphId) -> Option<&GraphEntry> {
+        self.graphs.as_ref()?.get(id)
+    }
+
+    fn graph_mut(&mut self, id: &GraphId) -> Result<&mut GraphEntry, EditGraphError> {
+        self.graphs
+            .as_mut()
+            .ok_or(EditGraphError::SingleMode)?
+            .get_mut(id)
+            .ok_or_else(|| EditGraphError::UnknownId(id.clone()))
+    }
+
+    /// Removes graph `id` (multi mode); returns its entry.
+    pub fn remove_graph(&mut self, id: &GraphId) -> Result<GraphEntry, EditGraphError> {
+        self.graph_mut(id)?;
+        self.graphs
+            .as_mut()
+            .and_then(|graphs| graphs.remove(id))
+            .ok_or_else(|| EditGraphError::UnknownId(id.clone()))
+    }
+
+    /// Replaces the policy of graph `id` (multi mode); `None` removes it.
+    pub fn set_graph_policy(
+        &mut self,
+        id: &GraphId,
+        policy: Option<PolicyRef>,
+    ) -> Result<(), EditGraphError> {
+        self.graph_mut(id)?.policy = policy;
         Ok(())
     }
 }

@@ -36,6 +36,9 @@ pub enum EngineError {
     /// No graph at this location, or no such graph version.
     #[error("{0}")]
     NotFound(String),
+    /// The location holds a deleted (tombstoned) graph.
+    #[error("{0}")]
+    Deleted(String),
     /// `init` at a location that already holds a graph.
     #[error("a graph already exists at {0}")]
     AlreadyExists(String),

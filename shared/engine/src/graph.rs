@@ -73,6 +73,9 @@ impl Graph {
     pub async fn init(uri: &str, schema_source: &str, actor: &str) -> Result<Arc<Graph>> {
         let catalog = omnigraph_lang::parse_schema(schema_source)?;
         let loc = GraphLocation::parse(uri)?;
+        if let Some(tombstone) = crate::tombstone::read_at(&loc).await? {
+            return Err(crate::tombstone::deleted_error(&loc, &tombstone));
+        }
         let manifests = ManifestStore::new(loc.clone());
         if manifests.latest_version().await.is_ok() {
             return Err(EngineError::AlreadyExists(loc.uri.clone()));
@@ -120,9 +123,13 @@ impl Graph {
         Ok(Arc::new(Self::from_location(loc)))
     }
 
-    /// Open the graph at `uri`; fails with NotFound when there is none.
+    /// Open the graph at `uri`; fails with NotFound when there is none and with Deleted
+    /// when it was deleted.
     pub async fn open(uri: &str) -> Result<Arc<Graph>> {
         let loc = GraphLocation::parse(uri)?;
+        if let Some(tombstone) = crate::tombstone::read_at(&loc).await? {
+            return Err(crate::tombstone::deleted_error(&loc, &tombstone));
+        }
         let g = Self::from_location(loc);
         g.manifests.latest_version().await?;
         Ok(Arc::new(g))

@@ -7,6 +7,7 @@
 //! - `load`/`export`: the JSONL bulk format in and out.
 //! - `columns`/`constraints`: schema types as Arrow columns; per-row rules.
 //! - `query`/`mutate`/`execute`: the .gq executor, mutations, and one entry point for both.
+//! - `tombstone`: deleted graphs (the marker every process honours) and their purge.
 
 pub mod columns;
 pub mod constraints;
@@ -21,6 +22,7 @@ pub mod mutate;
 pub mod query;
 pub mod table;
 pub mod table_key;
+pub mod tombstone;
 
 pub use error::{EngineError, LineError, Result};
 pub use execute::{execute, Outcome};
@@ -31,3 +33,4 @@ pub use manifest::{GraphManifest, TableEntry};
 pub use mutate::{run_mutation, MutationReport};
 pub use query::{run_query, QueryResult};
 pub use table_key::{TableKey, TableKind};
+pub use tombstone::{purge, read_tombstone, write_tombstone, PurgeReport, Tombstone};

@@ -41,10 +41,12 @@ pub enum PolicyAction {
     GraphList,
     GraphCreate,
     GraphDelete,
+    /// Replace a graph's policy (`PATCH /graphs/{graph_id}`).
+    GraphUpdate,
 }
 
 impl PolicyAction {
-    pub const ALL: [PolicyAction; 11] = [
+    pub const ALL: [PolicyAction; 12] = [
         PolicyAction::Read,
         PolicyAction::Export,
         PolicyAction::Change,
@@ -56,6 +58,7 @@ impl PolicyAction {
         PolicyAction::GraphList,
         PolicyAction::GraphCreate,
         PolicyAction::GraphDelete,
+        PolicyAction::GraphUpdate,
     ];
 
     /// The policy-file name, also the Cedar action id (`Omnigraph::Action::"<name>"`).
@@ -72,14 +75,16 @@ impl PolicyAction {
             PolicyAction::GraphList => "graph_list",
             PolicyAction::GraphCreate => "graph_create",
             PolicyAction::GraphDelete => "graph_delete",
+            PolicyAction::GraphUpdate => "graph_update",
         }
     }
 
     pub fn scope(self) -> PolicyScope {
         match self {
-            PolicyAction::GraphList | PolicyAction::GraphCreate | PolicyAction::GraphDelete => {
-                PolicyScope::Server
-            }
+            PolicyAction::GraphList
+            | PolicyAction::GraphCreate
+            | PolicyAction::GraphDelete
+            | PolicyAction::GraphUpdate => PolicyScope::Server,
             _ => PolicyScope::Graph,
         }
     }
@@ -117,7 +122,7 @@ impl fmt::Display for PolicyAction {
 
 /// A string that names no [`PolicyAction`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action {name:?}; expected one of: read, export, change, schema_apply, branch_create, branch_delete, branch_merge, invoke_query, graph_list, graph_create, graph_delete")]
+#[error("unknown action {name:?}; expected one of: read, export, change, schema_apply, branch_create, branch_delete, branch_merge, invoke_query, graph_list, graph_create, graph_delete, graph_update")]
 pub struct UnknownActionError {
     pub name: String,
 }
@@ -156,14 +161,15 @@ mod tests {
     }
 
     #[test]
-    fn server_actions_are_graph_list_create_delete() {
+    fn server_actions_are_graph_list_create_delete_update() {
         let server: Vec<_> = PolicyAction::in_scope(PolicyScope::Server).collect();
         assert_eq!(
             server,
             [
                 PolicyAction::GraphList,
                 PolicyAction::GraphCreate,
-                PolicyAction::GraphDelete
+                PolicyAction::GraphDelete,
+                PolicyAction::GraphUpdate
             ]
         );
         assert_eq!(PolicyAction::in_scope(PolicyScope::Graph).count(), 8);

@@ -254,3 +254,31 @@ fn the_deploy_example_config_is_valid() {
     assert_eq!(config.server.storage_roots.len(), 2);
     assert!(config.server.allows_new_graph_at("/data/social.omni"));
 }
+
+#[test]
+fn remove_graph_and_set_policy_edit_only_that_graph() {
+    let mut config = multi_example();
+    let policy = PolicyRef {
+        file: "./policies/new.yaml".into(),
+    };
+    config
+        .set_graph_policy(&id("alpha"), Some(policy.clone()))
+        .unwrap();
+    assert_eq!(
+        config.graphs.as_ref().unwrap()[&id("alpha")].policy,
+        Some(policy)
+    );
+    let removed = config.remove_graph(&id("beta")).unwrap();
+    assert_eq!(removed.uri, "s3://bucket/beta.omni");
+    let ids: Vec<_> = config.graphs.as_ref().unwrap().keys().cloned().collect();
+    assert_eq!(ids, [id("alpha")]);
+    assert_eq!(
+        config.remove_graph(&id("beta")),
+        Err(EditGraphError::UnknownId(id("beta")))
+    );
+    let mut single = OmnigraphConfig::from_yaml_str("graph: { uri: /a }\n").unwrap();
+    assert_eq!(
+        single.remove_graph(&id("alpha")),
+        Err(EditGraphError::SingleMode)
+    );
+}

@@ -1,0 +1,79 @@
+//! `GET /graphs/{graph_id}`: one graph as the control plane and its storage see it.
+
+use omnigraph_api::{GraphDetails, GraphWorker, PolicySummary, TableRowCount};
+use omnigraph_config::{GraphId, GraphIdError};
+use omnigraph_engine::{EngineError, Graph};
+use omnigraph_policy::PolicyDocument;
+
+use crate::graph_policy::sha256_hex;
+use crate::state::AppState;
+
+/// Why a graph could not be described. Statuses are chosen in `crate::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectGraphError {
+    #[error(transparent)]
+    InvalidGraphId(#[from] GraphIdError),
+    #[error("graph '{0}' is not registered")]
+    NotFound(GraphId),
+    #[error("cannot read graph '{graph_id}' at {uri}: {source}")]
+    Storage {
+        graph_id: GraphId,
+        uri: String,
+        source: Box<EngineError>,
+    },
+}
+
+/// The graph's registry entry, its storage at the newest version, and which workers
+/// serve it.
+pub async fn inspect_graph(
+    state: &AppState,
+    raw_id: String,
+) -> Result<GraphDetails, InspectGraphError> {
+    let id = GraphId::try_from(raw_id)?;
+    let (graph, since) = state
+        .registry
+        .get(&id)
+        .ok_or_else(|| InspectGraphError::NotFound(id.clone()))?;
+    let storage = |source| InspectGraphError::Storage {
+        graph_id: id.clone(),
+        uri: graph.uri.clone(),
+        source: Box::new(source),
+    };
+    let opened = Graph::open(&graph.uri).await.map_err(storage)?;
+    let manifest = opened.manifests().read_latest().await.map_err(storage)?;
+    let policy = graph.policy.as_deref().map(|text| PolicySummary {
+        sha256: sha256_hex(text),
+        rule_ids: PolicyDocument::from_yaml_str(text)
+            .map(|doc| doc.rules.into_iter().map(|r| r.id).collect())
+            .unwrap_or_default(),
+    });
+    let workers = state
+        .workers
+        .reports()
+        .into_iter()
+        .map(|w| GraphWorker {
+            serving: w.state.acked.is_some_and(|acked| acked >= since),
+            acknowledged_generation: w.state.acked,
+            worker_id: w.worker_id,
+            url: w.url,
+        })
+        .collect();
+    Ok(GraphDetails {
+        graph_id: id.into_string(),
+        uri: graph.uri,
+        schema_sha256: sha256_hex(&manifest.schema_source),
+        manifest_version: manifest.version,
+        tables: manifest
+            .tables
+            .iter()
+            .map(|(key, entry)| TableRowCount {
+                table_key: key.clone(),
+                row_count: entry.row_count,
+            })
+            .collect(),
+        policy,
+        registry_generation: state.registry.generation(),
+        since_generation: since,
+        workers,
+    })
+}
