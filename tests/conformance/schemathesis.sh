@@ -12,7 +12,9 @@ og_venv
 og_start
 EXAMPLES=${OMNIGRAPH_FUZZ_EXAMPLES:-100}
 status=0
-for target in "control-plane $OG_CP" "data-plane $OG_DP"; do
+# The data plane first: the control-plane run may delete the example graph (its graph_id
+# parameter is pinned to it too).
+for target in "data-plane $OG_DP" "control-plane $OG_CP"; do
     set -- $target
     echo "== schemathesis: $1 ($2/openapi.json, $EXAMPLES examples per operation)"
     if ! "$OG_VENV/bin/st" --no-color --config-file "$OG_ROOT/tests/conformance/schemathesis.toml" \
