@@ -25,6 +25,8 @@ cmd_test() {
         cargo fmt --all -- --check
     fi
     cargo build --workspace --bins
+    # The deployment files (Dockerfiles, compose, Kubernetes, nginx, configs and policies).
+    tests/deploy/validate.sh "$CARGO_TARGET_DIR/debug"
     # API conformance (schemathesis) and a client generated from openapi/, against live
     # binaries; they install their Python tools into a venv under ~/.cache/omnigraph.
     tests/conformance/schemathesis.sh "$CARGO_TARGET_DIR/debug"

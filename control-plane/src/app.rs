@@ -22,6 +22,7 @@ pub const REGISTER_WORKER_ALIAS: &str = "/internal/workers/register";
 pub fn public_routes() -> RouteTable<AppState> {
     RouteTable::new(vec![
         Route::get("/healthz", health::healthz),
+        Route::get("/readyz", health::readyz),
         Route::get("/openapi.json", openapi_json),
         Route::get("/graphs", graphs::list_graphs),
         Route::post("/graphs", graphs::post_graph).body_limit(LARGE_BODY_LIMIT_BYTES),

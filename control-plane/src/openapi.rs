@@ -25,6 +25,7 @@ use crate::state::AppState;
     ),
     paths(
         health::healthz,
+        health::readyz,
         openapi_json,
         graphs::list_graphs,
         graphs::post_graph,

@@ -480,3 +480,12 @@ fn cli_get_update_and_delete_print_tables_and_json() {
     assert_ne!(run.status, 0);
     assert!(run.stderr.contains("--policy-file"), "{}", run.stderr);
 }
+
+#[test]
+fn control_plane_readyz_reports_its_generation() {
+    let cp = open_alpha();
+    let (s, b) = cp.get("/readyz", None);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["ready"], true);
+    assert_eq!(b["registry_generation"], 1);
+}

@@ -651,3 +651,44 @@ fn allow_all_worker(env: &[(&str, &str)]) -> (TempGraph, DataPlane) {
     let dp = DataPlane::with_config(&config, &[], &all);
     (g, dp)
 }
+
+#[test]
+fn readyz_is_503_until_a_registry_generation_is_applied_then_200() {
+    // A control plane that is not there: the worker serves, but knows no graph yet.
+    let closed = free_port();
+    let port = free_port();
+    let mut child = data_plane()
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--control-plane", &format!("http://127.0.0.1:{closed}")])
+        .arg("--unauthenticated")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn worker");
+    let client = reqwest::blocking::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health: Value = loop {
+        if let Ok(r) = client.get(format!("{url}/healthz")).send() {
+            break r.json().expect("json");
+        }
+        assert!(Instant::now() < deadline, "the worker did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(health["ready"], false, "{health}");
+    let r = client.get(format!("{url}/readyz")).send().expect("readyz");
+    assert_eq!(r.status().as_u16(), 503);
+    let body: Value = r.json().expect("json");
+    assert_eq!(body["code"], "service_unavailable", "{body}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let g = TempGraph::new("social.pg");
+    let config = write_config(&g, &multi_yaml(&[("alpha", &g.store)]));
+    let dp = DataPlane::with_config(&config, &[], &[("OMNIGRAPH_UNAUTHENTICATED", "1")]);
+    let (s, body) = dp.get("/readyz", None);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["ready"], true);
+    assert_eq!(body["registry_generation"], 1);
+}

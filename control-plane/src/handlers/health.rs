@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use omnigraph_api::{
-    ApiJson, AuthModeReport, HealthResponse, HealthStatus, ServeMode, WorkerStatus,
+    ApiJson, AuthModeReport, HealthResponse, HealthStatus, ReadyResponse, ServeMode, WorkerStatus,
 };
 use omnigraph_config::ConfigMode;
 use omnigraph_policy::AuthMode;
@@ -65,5 +65,22 @@ pub async fn healthz(State(state): State<AppState>) -> ApiJson<HealthResponse> {
         config_drift: Some(drift.is_some()),
         workers: Some(workers),
         warnings,
+    })
+}
+
+/// Readiness: the control plane serves once it has loaded omnigraph.yaml (it does not
+/// listen before), so this is 200 whenever it answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    summary = "Readiness",
+    responses((status = 200, description = "Serving the registry", body = ReadyResponse))
+)]
+pub async fn readyz(State(state): State<AppState>) -> ApiJson<ReadyResponse> {
+    ApiJson(ReadyResponse {
+        ready: true,
+        registry_generation: state.registry.generation(),
     })
 }

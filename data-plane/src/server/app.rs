@@ -1,5 +1,5 @@
 //! The worker's routes and router: graph routes flat (single mode) or under
-//! `/graphs/{graph_id}` (multi mode), plus `/healthz`, `/openapi.json` and
+//! `/graphs/{graph_id}` (multi mode), plus `/healthz`, `/readyz`, `/openapi.json` and
 //! `/internal/registry`. The OpenAPI document is built from the same tables.
 
 use axum::extract::DefaultBodyLimit;
@@ -36,6 +36,7 @@ pub fn graph_routes() -> RouteTable<AppState> {
 pub fn public_routes() -> RouteTable<AppState> {
     RouteTable::new(vec![
         Route::get("/healthz", health::healthz),
+        Route::get("/readyz", health::readyz),
         Route::get("/openapi.json", openapi::openapi_json),
     ])
 }

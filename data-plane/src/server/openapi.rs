@@ -25,6 +25,7 @@ use super::state::AppState;
     ),
     paths(
         health::healthz,
+        health::readyz,
         openapi_json,
         read::read,
         change::change,

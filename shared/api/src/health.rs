@@ -63,3 +63,12 @@ pub struct HealthResponse {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
+
+/// `GET /readyz`: 200 when the process can serve requests; a worker is ready once it has
+/// applied a registry generation (before that it answers 503 with the error envelope).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReadyResponse {
+    pub ready: bool,
+    /// The registry generation the process serves.
+    pub registry_generation: u64,
+}

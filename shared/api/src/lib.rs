@@ -30,7 +30,9 @@ pub use graphs::{
     GraphListResponse, GraphPolicySpec, GraphWorker, PolicySource, PolicySpecError, PolicySummary,
     SchemaSource, TableRowCount, UpdateGraphRequest,
 };
-pub use health::{AuthModeReport, HealthResponse, HealthStatus, ServeMode, WorkerStatus};
+pub use health::{
+    AuthModeReport, HealthResponse, HealthStatus, ReadyResponse, ServeMode, WorkerStatus,
+};
 pub use logging::{
     init_logging, record_actor, with_request_logging, LOG_FORMAT_ENV, REQUEST_ID_HEADER,
 };

@@ -255,6 +255,10 @@ impl Graph {
         if entries.is_empty() {
             return Ok((*base.manifest).clone());
         }
+        // A worker that has not yet heard of a delete must not write into the graph.
+        if let Some(tombstone) = crate::tombstone::read_at(&self.loc).await? {
+            return Err(crate::tombstone::deleted_error(&self.loc, &tombstone));
+        }
         let mut parent = (*base.manifest).clone();
         for _ in 0..MAX_REAPPLY {
             let next = parent.next(entries.clone(), actor);

@@ -3,6 +3,7 @@
 //! - `location`: where a graph lives (local directory or `s3://`), one object-store path.
 //! - `manifest`: graph versions, published by create-if-absent (the cross-process CAS).
 //! - `table`: Lance datasets per node/edge type, staged and committed detached.
+//! - `index`: BTREE indexes on key, unique and @index columns, rebuilt after loads.
 //! - `graph`: open/init a graph, pin snapshots, publish changes.
 //! - `load`/`export`: the JSONL bulk format in and out.
 //! - `columns`/`constraints`: schema types as Arrow columns; per-row rules.
@@ -15,6 +16,7 @@ pub mod error;
 pub mod execute;
 pub mod export;
 pub mod graph;
+pub mod index;
 pub mod load;
 pub mod location;
 pub mod manifest;

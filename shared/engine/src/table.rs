@@ -59,6 +59,8 @@ pub struct StagedTable {
     overwrite: bool,
     new_fragments: Vec<Fragment>,
     pub rows_written: u64,
+    /// Columns whose scalar indexes are rebuilt after the commit (bulk loads).
+    index_columns: Vec<String>,
 }
 
 impl StagedTable {
@@ -69,7 +71,13 @@ impl StagedTable {
             overwrite: false,
             new_fragments: vec![],
             rows_written: 0,
+            index_columns: vec![],
         }
+    }
+
+    /// Rebuild the scalar indexes of `columns` after the commit (see `crate::index`).
+    pub fn rebuild_indexes_of(&mut self, columns: Vec<String>) {
+        self.index_columns = columns;
     }
 
     pub fn set_overwrite(&mut self) {
@@ -108,6 +116,13 @@ impl StagedTable {
     /// Commit the staged change as detached versions; returns the final version and row count.
     /// Nothing here is visible to anyone until a manifest naming the version is published.
     pub async fn commit(self) -> Result<(u64, u64)> {
+        let index_columns = self.index_columns.clone();
+        let (ds, rows) = self.commit_data().await?;
+        let ds = crate::index::rebuild_indexes(ds, &index_columns).await?;
+        Ok((ds.version().version, rows))
+    }
+
+    async fn commit_data(self) -> Result<(Arc<Dataset>, u64)> {
         let mut ds = self.base.clone();
         if self.overwrite {
             let op = Operation::Overwrite {
@@ -118,7 +133,7 @@ impl StagedTable {
             };
             ds = commit_detached(&ds, op).await?;
             let rows = ds.count_rows(None).await? as u64;
-            return Ok((ds.version().version, rows));
+            return Ok((ds, rows));
         }
         if !self.deletions.is_empty() {
             let mut updated = vec![];
@@ -149,7 +164,7 @@ impl StagedTable {
             .await?;
         }
         let rows = ds.count_rows(None).await? as u64;
-        Ok((ds.version().version, rows))
+        Ok((ds, rows))
     }
 }
 
@@ -192,7 +207,7 @@ pub async fn scan_columns(
     Ok(stream.try_collect().await?)
 }
 
-async fn commit_detached(base: &Arc<Dataset>, op: Operation) -> Result<Arc<Dataset>> {
+pub(crate) async fn commit_detached(base: &Arc<Dataset>, op: Operation) -> Result<Arc<Dataset>> {
     let txn = Transaction::new(base.version().version, op, None);
     let ds = CommitBuilder::new(base.clone())
         .with_detached(true)

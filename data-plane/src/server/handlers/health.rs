@@ -1,7 +1,9 @@
 //! `GET /healthz`.
 
 use axum::extract::State;
-use omnigraph_api::{ApiJson, AuthModeReport, HealthResponse, HealthStatus};
+use omnigraph_api::{
+    ApiError, ApiJson, AuthModeReport, ErrorBody, HealthResponse, HealthStatus, ReadyResponse,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -53,4 +55,29 @@ pub async fn healthz(State(state): State<AppState>) -> ApiJson<WorkerHealth> {
         ready: generation.is_some(),
         worker_id: state.worker_id.clone(),
     })
+}
+
+/// Readiness for load balancers and Kubernetes: 200 only once the worker has applied a
+/// registry generation (until then it knows no graph and would answer 404 for all).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    summary = "Readiness: ready once a registry generation is applied",
+    responses(
+        (status = 200, description = "Ready to serve graph requests", body = ReadyResponse),
+        (status = 503, description = "No registry generation applied yet", body = ErrorBody),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<ReadyResponse>, ApiError> {
+    match state.registry.generation() {
+        Some(generation) => Ok(ApiJson(ReadyResponse {
+            ready: true,
+            registry_generation: generation,
+        })),
+        None => Err(ApiError::service_unavailable(
+            "not ready: no registry generation applied yet (waiting for the control plane or omnigraph.yaml)",
+        )),
+    }
 }

@@ -597,6 +597,7 @@ impl Loader {
             if self.mode == LoadMode::Overwrite {
                 staged.set_overwrite();
             }
+            staged.rebuild_indexes_of(crate::index::indexed_columns(&self.snap.catalog, tk));
             self.staged.insert(tk.clone(), staged);
         }
         Ok(self.staged.get_mut(tk).expect("inserted above"))
