@@ -21,6 +21,7 @@ pub mod load;
 pub mod location;
 pub mod manifest;
 pub mod mutate;
+pub mod pushdown;
 pub mod query;
 pub mod table;
 pub mod table_key;

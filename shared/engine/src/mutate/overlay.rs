@@ -12,12 +12,12 @@ use arrow::array::{Array, UInt64Array};
 use futures::TryStreamExt;
 use lance::Dataset;
 use omnigraph_lang::query::typed::CompareOp;
-use omnigraph_lang::{BaseType, PropType};
 use serde_json::Value as Json;
 
 use super::rows::TableColumns;
 use crate::columns::cell_json;
 use crate::error::{EngineError, Result};
+use crate::pushdown::{sql_literal, sql_op};
 use crate::query::value::{compare, Scalar};
 use crate::table::StagedTable;
 
@@ -224,38 +224,5 @@ impl TableOverlay {
             .filter_map(|r| Scalar::from_json(&r.values[column], &self.columns.types[column]).ok())
             .filter(|s| !s.is_null())
             .collect()
-    }
-}
-
-fn sql_op(op: CompareOp) -> Option<&'static str> {
-    Some(match op {
-        CompareOp::Eq => "=",
-        CompareOp::Ne => "<>",
-        CompareOp::Lt => "<",
-        CompareOp::Le => "<=",
-        CompareOp::Gt => ">",
-        CompareOp::Ge => ">=",
-        CompareOp::Contains | CompareOp::StartsWith => return None,
-    })
-}
-
-/// A SQL literal that Lance coerces to exactly `value` in a column of type `ty`; `None`
-/// when that cannot be guaranteed (the filter then runs after the scan instead).
-fn sql_literal(ty: &PropType, value: &Scalar) -> Option<String> {
-    let fits = |b: BaseType, i: i128| match b {
-        BaseType::I32 => i32::try_from(i).is_ok(),
-        BaseType::I64 => i64::try_from(i).is_ok(),
-        BaseType::U32 => u32::try_from(i).is_ok(),
-        BaseType::U64 => u64::try_from(i).is_ok(),
-        _ => false,
-    };
-    match (ty, value) {
-        (PropType::Base(BaseType::String) | PropType::Enum(_), Scalar::Str(s)) => {
-            Some(format!("'{}'", s.replace('\'', "''")))
-        }
-        (PropType::Base(b), Scalar::Int(i)) if fits(*b, i128::from(*i)) => Some(i.to_string()),
-        (PropType::Base(b), Scalar::UInt(u)) if fits(*b, i128::from(*u)) => Some(u.to_string()),
-        (PropType::Base(BaseType::Bool), Scalar::Bool(x)) => Some(x.to_string()),
-        _ => None,
     }
 }

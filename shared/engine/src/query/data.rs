@@ -62,6 +62,15 @@ pub async fn node_data(snap: &Snapshot, type_name: &str) -> Result<Arc<NodeData>
     }
 }
 
+/// Whether node data of `type_name` at the snapshot's version is cached, or can be patched
+/// from a cached earlier version (then building it is cheap).
+pub fn node_data_at_hand(snap: &Snapshot, type_name: &str) -> Result<bool> {
+    let (uri, version, epoch) = table_version(snap, &TableKey::node(type_name))?;
+    let key = CacheKey::node(&uri, version, epoch);
+    let cache = table_data_cache();
+    Ok(cache.get_built(&key).is_some() || cache.newest_before(&key).is_some())
+}
+
 /// Appended rows a key probe scans on top of cached node data before giving up.
 const MAX_PROBED_APPENDED_ROWS: usize = 10_000;
 

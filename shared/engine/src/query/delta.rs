@@ -141,10 +141,18 @@ pub async fn scan_fragments(
     Ok((arrays, addrs))
 }
 
-/// A whole column of a table version plus each row's address, in scan order.
-pub async fn scan_with_addresses(ds: &Dataset, column: &str) -> Result<(Vec<ArrayRef>, Vec<u64>)> {
+/// A column of a table version (of the rows passing `filter`, a Lance SQL predicate, when
+/// given) plus each row's address, in scan order.
+pub async fn scan_with_addresses(
+    ds: &Dataset,
+    column: &str,
+    filter: Option<&str>,
+) -> Result<(Vec<ArrayRef>, Vec<u64>)> {
     let mut scanner = ds.scan();
     scanner.project(&[column])?;
+    if let Some(filter) = filter {
+        scanner.filter(filter)?;
+    }
     scanner.with_row_address();
     let mut stream = scanner.try_into_stream().await?;
     let mut parts = vec![];

@@ -25,20 +25,25 @@ pub mod value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use omnigraph_lang::query::typed::{Clause, Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery};
+use omnigraph_lang::query::typed::{
+    Clause, CompareOp, Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery,
+};
+use omnigraph_lang::PropType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use self::aggregate::Groups;
 use self::cond::{CompiledCond, VarColumns};
-use self::data::{edge_data, node_data, NodeData};
+use self::data::{edge_data, node_data, node_data_at_hand, NodeData};
 use self::exec::{Executor, Prepared};
 use self::order::{SortRow, TopRows};
 use self::params::{bind_params, BoundParams};
 use self::plan::{plan_query, Analysis, Stats};
 use self::project::VarColumn;
+use self::value::Scalar;
 use crate::error::{EngineError, Result};
 use crate::graph::Snapshot;
+use crate::table_key::TableKey;
 
 /// The answer to a read: visible columns in order, and one JSON object per row keyed by them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,14 +92,23 @@ async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result
     let mut by_type: HashMap<String, Arc<NodeData>> = HashMap::new();
     let mut nodes = vec![];
     let mut keys = vec![];
+    let analysis = Analysis::of(q);
+    let pushed = pushed_filter(snap, q, &analysis, params)?;
     for v in &q.vars {
         let node = catalog
             .node(&v.node_type)
             .ok_or_else(|| EngineError::Invalid(format!("unknown node type `{}`", v.node_type)))?;
         keys.push(node.key.clone());
-        nodes.push(cached_node(snap, &mut by_type, &v.node_type).await?);
+        match &pushed {
+            // The only variable, nothing cached: scan just the matching rows.
+            Some(filter) => {
+                let ds = snap.table(&TableKey::node(&v.node_type)).await?;
+                let data = NodeData::build_filtered(node, ds, filter.clone()).await?;
+                nodes.push(Arc::new(data));
+            }
+            None => nodes.push(cached_node(snap, &mut by_type, &v.node_type).await?),
+        }
     }
-    let analysis = Analysis::of(q);
     let mut edges = vec![];
     for t in &analysis.traversals {
         let edge = catalog
@@ -140,6 +154,85 @@ async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result
         plan,
         keys,
     })
+}
+
+/// The Lance filter for a query that can skip the per-version cache: one variable, no
+/// traversal and no `not`, nothing cached or patchable for its table's version, and at
+/// least one `prop op constant` condition of its `match` on an indexed column (so the scan
+/// is answered from a scalar index). Every such condition that SQL compares exactly is
+/// pushed (ANDed); all conditions are still evaluated after the scan.
+fn pushed_filter(
+    snap: &Snapshot,
+    q: &ReadQuery,
+    analysis: &Analysis,
+    params: &BoundParams,
+) -> Result<Option<String>> {
+    let [var] = q.vars.as_slice() else {
+        return Ok(None);
+    };
+    if !analysis.traversals.is_empty()
+        || analysis.has_negations()
+        || node_data_at_hand(snap, &var.node_type)?
+    {
+        return Ok(None);
+    }
+    let Some(node) = snap.catalog.node(&var.node_type) else {
+        return Ok(None);
+    };
+    let indexed = crate::index::indexed_columns(&snap.catalog, &TableKey::node(&node.name));
+    let mut pushed = vec![];
+    let mut uses_index = false;
+    for cond in analysis.root_conditions() {
+        let (prop, op, value) = match (&cond.lhs, &cond.rhs) {
+            (Operand::Prop { prop, .. }, other) if !matches!(other, Operand::Prop { .. }) => {
+                (prop, cond.op, other)
+            }
+            (other, Operand::Prop { prop, .. }) if !matches!(other, Operand::Prop { .. }) => {
+                match flipped(cond.op) {
+                    Some(op) => (prop, op, other),
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        if op == CompareOp::Ne {
+            continue;
+        }
+        let Some(ty) = node.property(prop).map(|p| p.ty.clone()) else {
+            continue;
+        };
+        let Some(value) = constant(value, &ty, params) else {
+            continue;
+        };
+        if let Some(sql) = crate::pushdown::column_filter(prop, &ty, op, &value) {
+            uses_index |= indexed.contains(prop);
+            pushed.push(sql);
+        }
+    }
+    Ok((uses_index && !pushed.is_empty()).then(|| pushed.join(" AND ")))
+}
+
+/// `constant op prop` as `prop op' constant`.
+fn flipped(op: CompareOp) -> Option<CompareOp> {
+    Some(match op {
+        CompareOp::Eq => CompareOp::Eq,
+        CompareOp::Ne => CompareOp::Ne,
+        CompareOp::Lt => CompareOp::Gt,
+        CompareOp::Le => CompareOp::Ge,
+        CompareOp::Gt => CompareOp::Lt,
+        CompareOp::Ge => CompareOp::Le,
+        CompareOp::Contains | CompareOp::StartsWith => return None,
+    })
+}
+
+/// The value of a literal or parameter operand as the property's type, when it is one.
+fn constant(operand: &Operand, ty: &PropType, params: &BoundParams) -> Option<Scalar> {
+    let value = match operand {
+        Operand::Param(name) => params.scalar(name).ok()?.clone(),
+        Operand::Literal(lit) => Scalar::from_literal(lit, ty).ok()?,
+        Operand::Prop { .. } => return None,
+    };
+    (!matches!(value, Scalar::Null)).then_some(value)
 }
 
 async fn cached_node(

@@ -153,13 +153,35 @@ pub struct NodeData {
     rank: Vec<u32>,
     /// Property columns loaded so far, indexed by id.
     columns: Mutex<HashMap<String, ArrayRef>>,
+    /// Set on the data of one query's pushed-down scan: only the rows passing this Lance
+    /// filter have ids, and columns are loaded for those rows only. Never cached.
+    filter: Option<String>,
 }
 
 impl NodeData {
     /// Build from scratch: ids are the ranks of the keys, starting a new lineage.
     pub async fn build(node: &NodeType, dataset: Arc<Dataset>) -> Result<NodeData> {
+        Self::build_with_filter(node, dataset, None).await
+    }
+
+    /// The data of only the rows passing `filter` (a Lance SQL predicate, answered from the
+    /// table's scalar indexes where it names indexed columns): what one query needs when
+    /// nothing is cached for the version. Its ids are private to it: never cache it.
+    pub async fn build_filtered(
+        node: &NodeType,
+        dataset: Arc<Dataset>,
+        filter: String,
+    ) -> Result<NodeData> {
+        Self::build_with_filter(node, dataset, Some(filter)).await
+    }
+
+    async fn build_with_filter(
+        node: &NodeType,
+        dataset: Arc<Dataset>,
+        filter: Option<String>,
+    ) -> Result<NodeData> {
         let schema = node_schema(node);
-        let (parts, addrs) = scan_with_addresses(&dataset, &node.key).await?;
+        let (parts, addrs) = scan_with_addresses(&dataset, &node.key, filter.as_deref()).await?;
         let raw = concat_parts(&parts, &schema, &node.key)?;
         let by_rank = sort_to_indices(&raw, None, None)?;
         let keys = take(&raw, &by_rank, None)?;
@@ -193,6 +215,7 @@ impl NodeData {
             keys,
             dataset,
             columns: Mutex::new(HashMap::new()),
+            filter,
         })
     }
 
@@ -299,6 +322,7 @@ impl NodeData {
             order,
             rank,
             columns: Mutex::new(columns),
+            filter: None,
         }))
     }
 
@@ -429,7 +453,8 @@ impl NodeData {
         if let Some(c) = self.column(name) {
             return Ok(c);
         }
-        let (parts, addrs) = scan_with_addresses(&self.dataset, name).await?;
+        let (parts, addrs) =
+            scan_with_addresses(&self.dataset, name, self.filter.as_deref()).await?;
         let raw = concat_parts(&parts, &self.schema, name)?;
         let mut position: Vec<Option<u32>> = vec![None; self.id_count()];
         for (pos, addr) in addrs.iter().enumerate() {

@@ -79,6 +79,16 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The conditions of the query's own `match` block (not those inside `not { }`).
+    pub fn root_conditions(&self) -> impl Iterator<Item = &Condition> {
+        self.root.conditions.iter().map(|i| &self.conditions[*i])
+    }
+
+    /// Whether the query has a `not { }` block.
+    pub fn has_negations(&self) -> bool {
+        !self.root.nots.is_empty()
+    }
+
     pub fn of(q: &ReadQuery) -> Analysis {
         let mut a = Analysis {
             traversals: vec![],
