@@ -64,9 +64,14 @@ fn is_scalar(ty: &PropType) -> bool {
     }
 }
 
-/// Builds (replacing any of the same name) a BTREE index on each of `columns` of `ds`,
-/// each committed as a detached version on top of the previous one; returns the last.
-/// An empty table gets none (there is nothing to train on).
+/// Rows a table may hold outside its index, as a fraction of all rows, before a load
+/// rebuilds the index: a small load into a big table costs no rebuild (its rows are
+/// scanned, cheaply), a load that replaces or grows the table by a quarter does.
+const MAX_UNINDEXED_SHARE: f64 = 0.25;
+
+/// Builds (replacing any of the same name) a BTREE index on each of `columns` of `ds` that
+/// has none or covers too little of the table, each committed as a detached version on top
+/// of the previous one; returns the last. An empty table gets none (nothing to train on).
 pub async fn rebuild_indexes(ds: Arc<Dataset>, columns: &[String]) -> Result<Arc<Dataset>> {
     if columns.is_empty() || ds.count_rows(None).await? == 0 {
         return Ok(ds);
@@ -75,6 +80,9 @@ pub async fn rebuild_indexes(ds: Arc<Dataset>, columns: &[String]) -> Result<Arc
     let params = ScalarIndexParams::default();
     for column in columns {
         let name = index_name(column);
+        if !needs_rebuild(&ds, &name).await? {
+            continue;
+        }
         let mut building = (*ds).clone();
         let created =
             CreateIndexBuilder::new(&mut building, &[column.as_str()], IndexType::BTree, &params)
@@ -99,4 +107,25 @@ pub async fn rebuild_indexes(ds: Arc<Dataset>, columns: &[String]) -> Result<Arc
         .await?;
     }
     Ok(ds)
+}
+
+/// Whether index `name` is missing, or leaves more than [`MAX_UNINDEXED_SHARE`] of the
+/// table's rows in fragments it does not cover.
+async fn needs_rebuild(ds: &Dataset, name: &str) -> Result<bool> {
+    let indices = ds.load_indices().await?;
+    let Some(index) = indices.iter().find(|idx| idx.name == name) else {
+        return Ok(true);
+    };
+    let Some(covered) = &index.fragment_bitmap else {
+        return Ok(true);
+    };
+    let (mut total, mut unindexed) = (0usize, 0usize);
+    for fragment in ds.get_fragments() {
+        let rows = fragment.metadata().num_rows().unwrap_or(0);
+        total += rows;
+        if !covered.contains(fragment.id() as u32) {
+            unindexed += rows;
+        }
+    }
+    Ok(total > 0 && unindexed as f64 > total as f64 * MAX_UNINDEXED_SHARE)
 }

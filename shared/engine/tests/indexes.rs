@@ -159,3 +159,44 @@ async fn cold_reads_pushed_into_indexed_scans_equal_cached_reads() {
         json!([{ "p.name": "Bob", "p.age": 25, "p.email": "bob@example.com" }])
     );
 }
+
+async fn index_uuid(g: &TestGraph, table: TableKey, name: &str) -> String {
+    let snap = g.graph.snapshot(None).await.expect("snapshot");
+    let ds = snap.table(&table).await.expect("table");
+    let indices = ds.load_indices().await.expect("indices");
+    let index = indices.iter().find(|i| i.name == name).expect("index");
+    index.uuid.to_string()
+}
+
+#[tokio::test]
+async fn a_small_load_keeps_the_index_and_a_large_one_rebuilds_it() {
+    let g = TestGraph::social().await;
+    let first = index_uuid(&g, TableKey::node("Person"), "name_idx").await;
+    // One row next to four: a fifth of the table outside the index, under the threshold.
+    g.load(
+        "{\"type\": \"Person\", \"data\": {\"name\": \"Eve\"}}\n",
+        omnigraph_engine::LoadMode::Merge,
+    )
+    .await;
+    assert_eq!(
+        index_uuid(&g, TableKey::node("Person"), "name_idx").await,
+        first
+    );
+    let rows = json!({ "n": "Eve" });
+    assert_eq!(
+        g.rows(
+            "query q($n: String) { match { $p: Person { name: $n } } return { $p.name } }",
+            rows
+        )
+        .await,
+        json!([{ "p.name": "Eve" }])
+    );
+    let many: String = (0..5)
+        .map(|i| format!("{{\"type\": \"Person\", \"data\": {{\"name\": \"New{i}\"}}}}\n"))
+        .collect();
+    g.load(&many, omnigraph_engine::LoadMode::Merge).await;
+    assert_ne!(
+        index_uuid(&g, TableKey::node("Person"), "name_idx").await,
+        first
+    );
+}
