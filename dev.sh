@@ -31,7 +31,12 @@ cmd_test() {
     # binaries; they install their Python tools into a venv under ~/.cache/omnigraph.
     tests/conformance/schemathesis.sh "$CARGO_TARGET_DIR/debug"
     tests/conformance/client.sh "$CARGO_TARGET_DIR/debug"
-    cargo test --workspace -- --test-threads=2
+    local log
+    log=$(mktemp)
+    cargo test --workspace -- --test-threads=2 2>&1 | tee "$log"
+    # One closing line for the whole run (cargo prints one per test binary).
+    awk '/^test result:/ {p += $4; f += $6} END {printf "cargo: %d passed, %d failed\n", p, f}' "$log"
+    rm -f "$log"
 }
 
 cmd_up() {
