@@ -18,6 +18,7 @@ use lance::index::{CreateIndexBuilder, DatasetIndexExt};
 use lance::Dataset;
 use lance_index::scalar::ScalarIndexParams;
 use lance_index::IndexType;
+use lance_table::format::IndexMetadata;
 use omnigraph_lang::{BaseType, Catalog, PropType};
 
 use crate::columns::{DST_COLUMN, SRC_COLUMN};
@@ -71,37 +72,38 @@ const MAX_UNINDEXED_SHARE: f64 = 0.25;
 
 /// Builds (replacing any of the same name) a BTREE index on each of `columns` of `ds` that
 /// has none or covers too little of the table, each committed as a detached version on top
-/// of the previous one; returns the last. An empty table gets none (nothing to train on).
-pub async fn rebuild_indexes(ds: Arc<Dataset>, columns: &[String]) -> Result<Arc<Dataset>> {
-    if columns.is_empty() || ds.count_rows(None).await? == 0 {
+/// of the previous one; returns the last. `rows` is the table's row count: an empty table
+/// gets none (nothing to train on).
+pub async fn rebuild_indexes(
+    ds: Arc<Dataset>,
+    columns: &[String],
+    rows: u64,
+) -> Result<Arc<Dataset>> {
+    if columns.is_empty() || rows == 0 {
         return Ok(ds);
     }
+    // Read once: each commit below replaces only the index of its own column.
+    let existing = ds.load_indices().await?;
     let mut ds = ds;
     let params = ScalarIndexParams::default();
     for column in columns {
         let name = index_name(column);
-        if !needs_rebuild(&ds, &name).await? {
+        let current = existing.iter().find(|idx| idx.name == name);
+        if !needs_rebuild(&ds, current) {
             continue;
         }
         let mut building = (*ds).clone();
         let created =
             CreateIndexBuilder::new(&mut building, &[column.as_str()], IndexType::BTree, &params)
-                .name(name.clone())
+                .name(name)
                 .replace(true)
                 .execute_uncommitted()
                 .await?;
-        let removed_indices = ds
-            .load_indices()
-            .await?
-            .iter()
-            .filter(|idx| idx.name == name)
-            .cloned()
-            .collect();
         ds = commit_detached(
             &ds,
             Operation::CreateIndex {
                 new_indices: vec![created],
-                removed_indices,
+                removed_indices: current.into_iter().cloned().collect(),
             },
         )
         .await?;
@@ -109,15 +111,11 @@ pub async fn rebuild_indexes(ds: Arc<Dataset>, columns: &[String]) -> Result<Arc
     Ok(ds)
 }
 
-/// Whether index `name` is missing, or leaves more than [`MAX_UNINDEXED_SHARE`] of the
+/// Whether the index is missing, or leaves more than [`MAX_UNINDEXED_SHARE`] of the
 /// table's rows in fragments it does not cover.
-async fn needs_rebuild(ds: &Dataset, name: &str) -> Result<bool> {
-    let indices = ds.load_indices().await?;
-    let Some(index) = indices.iter().find(|idx| idx.name == name) else {
-        return Ok(true);
-    };
-    let Some(covered) = &index.fragment_bitmap else {
-        return Ok(true);
+fn needs_rebuild(ds: &Dataset, index: Option<&IndexMetadata>) -> bool {
+    let Some(covered) = index.and_then(|i| i.fragment_bitmap.as_ref()) else {
+        return true;
     };
     let (mut total, mut unindexed) = (0usize, 0usize);
     for fragment in ds.get_fragments() {
@@ -127,5 +125,5 @@ async fn needs_rebuild(ds: &Dataset, name: &str) -> Result<bool> {
             unindexed += rows;
         }
     }
-    Ok(total > 0 && unindexed as f64 > total as f64 * MAX_UNINDEXED_SHARE)
+    total > 0 && unindexed as f64 > total as f64 * MAX_UNINDEXED_SHARE
 }

@@ -115,10 +115,10 @@ impl StagedTable {
 
     /// Commit the staged change as detached versions; returns the final version and row count.
     /// Nothing here is visible to anyone until a manifest naming the version is published.
-    pub async fn commit(self) -> Result<(u64, u64)> {
-        let index_columns = self.index_columns.clone();
+    pub async fn commit(mut self) -> Result<(u64, u64)> {
+        let index_columns = std::mem::take(&mut self.index_columns);
         let (ds, rows) = self.commit_data().await?;
-        let ds = crate::index::rebuild_indexes(ds, &index_columns).await?;
+        let ds = crate::index::rebuild_indexes(ds, &index_columns, rows).await?;
         Ok((ds.version().version, rows))
     }
 

@@ -211,7 +211,7 @@ fn vector_form(lhs: &Term, op: CompareOp, rhs: &Term) -> Option<VectorForm> {
 }
 
 /// `c op x` as `x op' c`.
-fn flipped(op: CompareOp) -> Option<CompareOp> {
+pub(super) fn flipped(op: CompareOp) -> Option<CompareOp> {
     Some(match op {
         CompareOp::Eq => CompareOp::Eq,
         CompareOp::Ne => CompareOp::Ne,

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use self::aggregate::Groups;
-use self::cond::{CompiledCond, VarColumns};
+use self::cond::{flipped, CompiledCond, VarColumns};
 use self::data::{edge_data, node_data, node_data_at_hand, NodeData};
 use self::exec::{Executor, Prepared};
 use self::order::{SortRow, TopRows};
@@ -210,19 +210,6 @@ fn pushed_filter(
         }
     }
     Ok((uses_index && !pushed.is_empty()).then(|| pushed.join(" AND ")))
-}
-
-/// `constant op prop` as `prop op' constant`.
-fn flipped(op: CompareOp) -> Option<CompareOp> {
-    Some(match op {
-        CompareOp::Eq => CompareOp::Eq,
-        CompareOp::Ne => CompareOp::Ne,
-        CompareOp::Lt => CompareOp::Gt,
-        CompareOp::Le => CompareOp::Ge,
-        CompareOp::Gt => CompareOp::Lt,
-        CompareOp::Ge => CompareOp::Le,
-        CompareOp::Contains | CompareOp::StartsWith => return None,
-    })
 }
 
 /// The value of a literal or parameter operand as the property's type, when it is one.
