@@ -6,7 +6,7 @@
 //! `bearer_token` scheme on every management operation, `internal_token` on internal ones.
 
 use axum::extract::State;
-use omnigraph_api::openapi::{add_alias, add_security_schemes, strip_security};
+use omnigraph_api::openapi::{add_alias, apply_auth_mode};
 use omnigraph_api::ApiJson;
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
@@ -59,10 +59,7 @@ pub fn document(auth_required: bool) -> OpenApiDocument {
             );
         }
     }
-    add_security_schemes(&mut doc);
-    if !auth_required {
-        strip_security(&mut doc);
-    }
+    apply_auth_mode(&mut doc, auth_required);
     doc
 }
 

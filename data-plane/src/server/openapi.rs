@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use axum::extract::State;
-use omnigraph_api::openapi::{add_alias, add_security_schemes, nest_graph_paths, strip_security};
+use omnigraph_api::openapi::{add_alias, apply_auth_mode, nest_graph_paths};
 use omnigraph_api::{ApiJson, ErrorBody, ServeMode};
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
@@ -57,10 +57,7 @@ pub fn document(auth_required: bool, mode: ServeMode) -> OpenApiDocument {
             add_alias(&mut doc, route.method.as_str(), canonical, route.path, id);
         }
     }
-    add_security_schemes(&mut doc);
-    if !auth_required {
-        strip_security(&mut doc);
-    }
+    apply_auth_mode(&mut doc, auth_required);
     if mode == ServeMode::Multi {
         let graph_paths: BTreeSet<String> = routes.iter().map(|r| r.path.to_owned()).collect();
         nest_graph_paths(&mut doc, &graph_paths);

@@ -107,6 +107,35 @@ pub fn add_security_schemes(doc: &mut OpenApi) {
     );
 }
 
+/// The security of a served document: both schemes in auth mode, none in open mode.
+pub fn apply_auth_mode(doc: &mut OpenApi, auth_required: bool) {
+    add_security_schemes(doc);
+    if !auth_required {
+        strip_security(doc);
+    }
+}
+
+/// Operation ids used by more than one operation, and `"<METHOD> <path>"` of each
+/// operation without one (both empty in a usable document).
+pub fn operation_id_problems(doc: &OpenApi) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut problems = vec![];
+    for (method, path) in documented_endpoints(doc) {
+        let id = doc
+            .paths
+            .paths
+            .get(&path)
+            .and_then(|item| operation(item, &method))
+            .and_then(|op| op.operation_id.clone());
+        match id {
+            None => problems.push(format!("{method} {path} has no operation id")),
+            Some(id) if !seen.insert(id.clone()) => problems.push(format!("duplicate {id}")),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
 /// Open mode: no security schemes and no per-operation security.
 pub fn strip_security(doc: &mut OpenApi) {
     if let Some(components) = doc.components.as_mut() {

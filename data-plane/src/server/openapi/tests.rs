@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use omnigraph_api::openapi::{
-    check_committed, committed_file, documented_endpoints, operations, CLUSTER_PREFIX,
+    check_committed, committed_file, documented_endpoints, operation_id_problems, CLUSTER_PREFIX,
 };
 use omnigraph_api::ServeMode;
 
@@ -39,14 +39,8 @@ fn every_route_is_documented_and_nothing_else() {
 #[test]
 fn operation_ids_are_present_and_unique() {
     for mode in [ServeMode::Single, ServeMode::Multi] {
-        let doc = document(true, mode);
-        let mut seen = BTreeSet::new();
-        for item in doc.paths.paths.values() {
-            for op in operations(item) {
-                let id = op.operation_id.clone().expect("every operation has an id");
-                assert!(seen.insert(id.clone()), "duplicate operation id {id}");
-            }
-        }
+        let problems = operation_id_problems(&document(true, mode));
+        assert_eq!(problems, Vec::<String>::new(), "{mode:?}");
     }
 }
 

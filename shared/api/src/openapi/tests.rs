@@ -119,3 +119,28 @@ fn committed_copy_is_checked_and_rewritten() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn operation_id_problems_name_duplicates_and_missing_ids() {
+    let mut doc = sample();
+    assert!(operation_id_problems(&doc).is_empty());
+    add_alias(&mut doc, "POST", "/read", "/query", "read");
+    doc.paths
+        .paths
+        .get_mut("/schema")
+        .unwrap()
+        .get
+        .as_mut()
+        .unwrap()
+        .operation_id = None;
+    let problems = operation_id_problems(&doc);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p == "duplicate read"),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("GET /schema")),
+        "{problems:?}"
+    );
+}
