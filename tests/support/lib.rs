@@ -31,6 +31,20 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Polls `check` until it holds or `timeout` passes; whether it held.
+pub fn eventually(timeout: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 pub fn data_plane() -> Command {
     Command::new(bin("omnigraph-data-plane"))
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use omnigraph_e2e::*;
 use serde_json::json;
@@ -13,20 +13,6 @@ use serde_json::json;
 const NAMES: &str =
     "query names() { match { $p: Person } return { $p.name } order { $p.name asc } }";
 const ADD: &str = "query add($name: String) { insert Person { name: $name } }";
-
-/// Polls `check` until it holds or `timeout` passes; whether it held.
-fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// The graph ids a worker serves, among `candidates`.
 fn served(worker: &DataPlane, candidates: &[String]) -> BTreeSet<String> {

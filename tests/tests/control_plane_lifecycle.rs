@@ -15,19 +15,6 @@ const ALLOW_ALL: &str =
     "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, change] }\n";
 const ADMIN_ONLY: &str = "version: 1\nrules:\n  - id: admin-only\n    allow: { actors: { actor: act-admin }, actions: [read, change] }\n";
 
-fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A worker registered with `cp`, with the same bearer tokens.
 fn worker(cp: &ControlPlane, id: &str) -> DataPlane {
     DataPlane::start(
@@ -488,4 +475,34 @@ fn control_plane_readyz_reports_its_generation() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["ready"], true);
     assert_eq!(b["registry_generation"], 1);
+}
+
+#[test]
+fn delete_and_patch_refuse_with_503_when_omnigraph_yaml_drifted() {
+    let cp = with_server_policy();
+    let uri = cp.path("beta.omni");
+    let (s, b) = cp.create_graph("beta", &uri, ADMIN);
+    assert_eq!(s, 201, "{b}");
+    // An operator edits the file by hand.
+    let edited = format!("{}# hand edit\n", cp.yaml());
+    std::fs::write(&cp.config_path, &edited).expect("edit yaml");
+
+    let (s, b) = cp.delete("/graphs/beta", ADMIN);
+    assert_envelope(s, &b, 503, "service_unavailable");
+    let (s, b) = cp.patch(
+        "/graphs/beta",
+        &json!({ "policy": { "content": ALLOW_ALL } }),
+        ADMIN,
+    );
+    assert_envelope(s, &b, 503, "service_unavailable");
+    assert_eq!(cp.yaml(), edited, "the hand edit is kept");
+    assert!(!tombstoned(&uri), "nothing was deleted");
+    assert_eq!(cp.graph_ids(ADMIN), ["alpha", "beta"]);
+    let stored: Vec<String> = std::fs::read_dir(cp.path("policies"))
+        .expect("policies dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("beta."))
+        .collect();
+    assert!(stored.is_empty(), "no policy was stored: {stored:?}");
 }
