@@ -2,7 +2,8 @@
 # Developer entry points (the README's two set-up commands):
 #   ./dev.sh up     build, then start a local deployment on local storage with an example graph
 #   ./dev.sh test   install what the tests need, then run every test (cargo tests, the
-#                   OpenAPI conformance fuzzing and the generated-client check)
+#                   OpenAPI conformance fuzzing, the generated-client check, the
+#                   integration suites on S3-compatible storage, the fault and load scenarios)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,6 +21,7 @@ need_protoc() {
 }
 
 cmd_test() {
+    local started=$SECONDS
     need_protoc
     if cargo fmt --version >/dev/null 2>&1; then
         cargo fmt --all -- --check
@@ -31,12 +33,27 @@ cmd_test() {
     # binaries; they install their Python tools into a venv under ~/.cache/omnigraph.
     tests/conformance/schemathesis.sh "$CARGO_TARGET_DIR/debug"
     tests/conformance/client.sh "$CARGO_TARGET_DIR/debug"
-    local log
+    local log status=0
     log=$(mktemp)
-    cargo test --workspace -- --test-threads=2 2>&1 | tee "$log"
-    # One closing line for the whole run (cargo prints one per test binary).
-    awk '/^test result:/ {p += $4; f += $6} END {printf "cargo: %d passed, %d failed\n", p, f}' "$log"
+    cargo test --workspace -- --test-threads=2 2>&1 | tee "$log" || status=1
+    # The integration suites again with every graph on the S3-compatible test server, then
+    # the fault and load scenarios. Both need the build above; after a cold build (about an
+    # hour on 2 cores) they would not fit CI's time, so they run only when the build was
+    # warm, and say so otherwise.
+    local budget=${OMNIGRAPH_EXTENDED_TESTS_BEFORE_MIN:-40}
+    if [ $(( (SECONDS - started) / 60 )) -lt "$budget" ]; then
+        tests/s3/run.sh 2>&1 | tee -a "$log" || status=1
+        LOAD_SECONDS=${LOAD_SECONDS:-60} tests/faults/run.sh 2>&1 | tee -a "$log" || status=1
+    else
+        echo "NOT RUN: tests/s3/run.sh and tests/faults/run.sh (the build took over $budget minutes; run them by hand)"
+    fi
+    # One closing line for the whole run (cargo prints one per test binary; the S3 suite's
+    # binaries are counted the same way, and each fault scenario counts as one test).
+    awk '/^test result:/ {p += $4; f += $6}
+         /^faults: [0-9]+ passed, [0-9]+ failed$/ {p += $2; f += $4}
+         END {printf "all: %d passed, %d failed\n", p, f}' "$log"
     rm -f "$log"
+    return "$status"
 }
 
 cmd_up() {

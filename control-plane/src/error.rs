@@ -33,6 +33,9 @@ impl From<CreateGraphError> for ApiError {
             | E::StorePolicy(StorePolicyError::Exists(_)) => ApiError::conflict(message),
             E::Drift(_) => ApiError::service_unavailable(message),
             E::Rewrite(rewrite) => rewrite_error(rewrite, message),
+            E::StorageFailed { source, .. } if source.is_storage_unavailable() => {
+                storage_unavailable(message)
+            }
             E::StorageFailed { .. }
             | E::StorePolicy(StorePolicyError::Io { .. })
             | E::Policy(PolicyChoiceError::Task(_))
@@ -42,6 +45,15 @@ impl From<CreateGraphError> for ApiError {
             }
         }
     }
+}
+
+/// The graph's object store could not be reached: retryable, not this server's fault.
+fn storage_unavailable(message: String) -> ApiError {
+    tracing::warn!("object store unavailable: {message}");
+    ApiError::service_unavailable(format!(
+        "graph storage is unavailable, retry later: {message}"
+    ))
+    .with_retry_after(1)
 }
 
 fn rewrite_error(err: RewriteWithError<InsertGraphError>, message: String) -> ApiError {
@@ -74,6 +86,11 @@ impl From<DeleteGraphError> for ApiError {
                 source: RewriteWithError::Rewrite(RewriteAtomicError::Drift { .. }),
                 ..
             } => ApiError::service_unavailable(message),
+            // Nothing changed yet: a retry is right. (A failed purge comes after the
+            // delete took effect, so it stays a 500 naming the purge command.)
+            E::Tombstone { source, .. } if source.is_storage_unavailable() => {
+                storage_unavailable(message)
+            }
             E::Tombstone { .. } | E::Rewrite { .. } | E::Purge { .. } | E::Task(_) => {
                 tracing::error!("graph deletion failed: {message}");
                 ApiError::internal(message)
@@ -118,6 +135,7 @@ impl From<InspectGraphError> for ApiError {
             InspectGraphError::NotFound(_) => ApiError::not_found(message),
             InspectGraphError::Storage { source, .. } => match *source {
                 EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
+                e if e.is_storage_unavailable() => storage_unavailable(message),
                 _ => {
                     tracing::error!("graph inspection failed: {message}");
                     ApiError::internal(message)

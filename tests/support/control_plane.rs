@@ -65,7 +65,8 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     /// Writes `yaml` as `omnigraph.yaml` in a new temp dir (`{root}` in it is replaced
-    /// by the dir's path) and starts a control plane on it.
+    /// by the dir's path, `{graphs}` by the folder for graph uris, see
+    /// [`graphs_root`](crate::graphs_root)) and starts a control plane on it.
     pub fn start(yaml: &str, options: ControlPlaneOptions) -> ControlPlane {
         Self::start_with_files(yaml, &[], options)
     }
@@ -84,15 +85,10 @@ impl ControlPlane {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).expect("create dir");
             }
-            std::fs::write(path, content.replace("{root}", &root.to_string_lossy()))
-                .expect("write file");
+            std::fs::write(path, fill_in(content, &root)).expect("write file");
         }
         let config_path = root.join("omnigraph.yaml");
-        std::fs::write(
-            &config_path,
-            yaml.replace("{root}", &root.to_string_lossy()),
-        )
-        .expect("write yaml");
+        std::fs::write(&config_path, fill_in(yaml, &root)).expect("write yaml");
         let mut cp = Self::start_on(&config_path, options)
             .unwrap_or_else(|log| panic!("control plane did not start:\n{log}"));
         cp.dir = Some(dir);
@@ -189,9 +185,14 @@ impl ControlPlane {
         std::fs::read_to_string(&self.config_path).expect("read omnigraph.yaml")
     }
 
-    /// A path under the control plane's temp dir, as a string (graph uris).
+    /// A path under the control plane's temp dir, as a string.
     pub fn path(&self, relative: &str) -> String {
         self.root.join(relative).to_string_lossy().into_owned()
+    }
+
+    /// The uri for a graph of this test: in the temp dir, or in the test storage.
+    pub fn graph_uri(&self, name: &str) -> String {
+        crate::graph_uri(&self.root, name)
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -314,6 +315,12 @@ fn into_json(response: reqwest::blocking::Response) -> (u16, Value) {
 
 /// The smallest valid schema.
 pub const PERSON_SCHEMA: &str = "node Person {\n    name: String @key\n}\n";
+
+/// `{root}` -> the temp dir, `{graphs}` -> the folder for graph uris.
+fn fill_in(text: &str, root: &Path) -> String {
+    text.replace("{graphs}", &crate::graphs_root(root))
+        .replace("{root}", &root.to_string_lossy())
+}
 
 pub fn create_body(graph_id: &str, uri: &str) -> Value {
     json!({ "graph_id": graph_id, "uri": uri, "schema": { "source": PERSON_SCHEMA } })

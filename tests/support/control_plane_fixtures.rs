@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::{ControlPlane, ControlPlaneOptions};
 
-pub const ALPHA_YAML: &str = "graphs:\n  alpha:\n    uri: {root}/alpha.omni\n";
-pub const SINGLE_YAML: &str = "graph:\n  uri: {root}/one.omni\n";
+pub const ALPHA_YAML: &str = "graphs:\n  alpha:\n    uri: {graphs}/alpha.omni\n";
+pub const SINGLE_YAML: &str = "graph:\n  uri: {graphs}/one.omni\n";
 pub const SERVER_POLICY: &str = "version: 1\ngroups:\n  admins: [act-admin]\nrules:\n  - id: admins-manage-graphs\n    allow: { actors: { group: admins }, actions: [graph_list, graph_create, graph_delete, graph_update] }\n";
 pub const GRAPH_POLICY: &str = "version: 1\ngroups:\n  team: [act-admin]\nrules:\n  - id: team-read\n    allow: { actors: { group: team }, actions: [read] }\n";
 pub const TOKENS: &str = r#"{"act-admin": "admin-token", "act-viewer": "viewer-token"}"#;
@@ -41,10 +41,6 @@ pub fn assert_envelope(status: u16, body: &Value, expected_status: u16, code: &s
         body["error"].as_str().is_some_and(|e| !e.is_empty()),
         "{body}"
     );
-}
-
-pub fn has_manifest(uri: &str) -> bool {
-    Path::new(uri).join("_manifest").is_dir()
 }
 
 /// Every file under `dir` with its size and modification time.

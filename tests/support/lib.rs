@@ -5,11 +5,15 @@ mod control_plane;
 mod control_plane_fixtures;
 mod data_plane;
 mod fake_worker;
+mod faults;
+mod storage;
 
 pub use control_plane::*;
 pub use control_plane_fixtures::*;
 pub use data_plane::DataPlane;
 pub use fake_worker::*;
+pub use faults::*;
+pub use storage::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -123,7 +127,7 @@ pub struct TempGraph {
 impl TempGraph {
     pub fn new(schema_fixture: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = dir.path().join("graph.omni").to_string_lossy().into_owned();
+        let store = graph_uri(dir.path(), "graph.omni");
         let schema = fixture(schema_fixture);
         dp_ok(&["init", "--schema", schema.to_str().unwrap(), &store]);
         TempGraph { dir, store }

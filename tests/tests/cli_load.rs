@@ -327,16 +327,6 @@ fn concurrent_appends_from_several_processes_lose_nothing_acknowledged() {
     let snap = g.snapshot();
     let latest = snap["manifest_version"].as_u64().unwrap();
     assert_eq!(latest, 1 + acknowledged as u64);
-    let manifests = std::path::Path::new(&g.store).join("_manifest");
-    let count = std::fs::read_dir(manifests)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".json")
-        })
-        .count();
+    let count = published_manifests(&g.store);
     assert_eq!(count as u64, latest);
 }

@@ -45,7 +45,7 @@ fn a_posted_graph_is_read_and_written_through_two_workers_within_a_second() {
         assert_eq!(b["code"], "not_found");
     }
 
-    let (s, b) = cp.create_graph("beta", &cp.path("beta.omni"), None);
+    let (s, b) = cp.create_graph("beta", &cp.graph_uri("beta.omni"), None);
     assert_eq!(s, 201, "{b}");
     for w in [&w1, &w2] {
         assert!(
@@ -94,7 +94,10 @@ fn twenty_concurrent_posts_are_served_by_every_worker() {
             .iter()
             .map(|id| {
                 let cp = &cp;
-                s.spawn(move || cp.create_graph(id, &cp.path(&format!("{id}.omni")), None).0)
+                s.spawn(move || {
+                    cp.create_graph(id, &cp.graph_uri(&format!("{id}.omni")), None)
+                        .0
+                })
             })
             .collect();
         handles
@@ -135,8 +138,8 @@ fn kill_9_of_the_control_plane_mid_burst_then_restart_and_the_workers_converge()
             std::thread::spawn(move || {
                 for i in 0..30 {
                     let id = format!("burst-{writer}-{i}");
-                    let uri = root.join(format!("{id}.omni"));
-                    let body = create_body(&id, &uri.to_string_lossy());
+                    let uri = graph_uri(&root, &format!("{id}.omni"));
+                    let body = create_body(&id, &uri);
                     match client.post(&url).json(&body).send() {
                         Ok(r) if r.status().as_u16() == 201 => {
                             created.fetch_add(1, Ordering::SeqCst);
@@ -193,7 +196,8 @@ fn restarting_every_process_from_the_yaml_serves_the_same_graphs_and_data() {
     let mut worker = DataPlane::with_control_plane(&cp.url, "w1");
     for id in ["alpha", "beta"] {
         assert_eq!(
-            cp.create_graph(id, &cp.path(&format!("{id}.omni")), None).0,
+            cp.create_graph(id, &cp.graph_uri(&format!("{id}.omni")), None)
+                .0,
             201
         );
     }

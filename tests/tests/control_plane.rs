@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 #[test]
 fn post_graphs_creates_a_new_graph_end_to_end() {
     let cp = open_alpha();
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     let (status, body) = cp.create_graph("beta", &uri, None);
     assert_eq!(status, 201, "{body}");
     assert_eq!(body, json!({ "graph_id": "beta", "uri": uri }));
@@ -36,7 +36,7 @@ fn post_graphs_creates_a_new_graph_end_to_end() {
 fn post_graphs_baseline_hash_updates_between_rewrites() {
     let cp = open_alpha();
     for id in ["beta", "gamma", "delta"] {
-        let (status, body) = cp.create_graph(id, &cp.path(&format!("{id}.omni")), None);
+        let (status, body) = cp.create_graph(id, &cp.graph_uri(&format!("{id}.omni")), None);
         assert_eq!(status, 201, "{id}: {body}");
     }
     assert_eq!(cp.graph_ids(None), ["alpha", "beta", "delta", "gamma"]);
@@ -48,19 +48,22 @@ fn post_graphs_baseline_hash_updates_between_rewrites() {
 fn post_graphs_duplicate_graph_id_returns_409() {
     let cp = open_alpha();
     let before = cp.yaml();
-    let uri = cp.path("other.omni");
+    let uri = cp.graph_uri("other.omni");
     let (status, body) = cp.create_graph("alpha", &uri, None);
     assert_envelope(status, &body, 409, "conflict");
     assert!(body["error"].as_str().unwrap().contains("alpha"), "{body}");
     assert_eq!(cp.yaml(), before);
-    assert!(!Path::new(&uri).exists(), "nothing created for a duplicate");
+    assert!(!stored_at(&uri), "nothing created for a duplicate");
 }
 
 #[test]
 fn post_graphs_duplicate_uri_returns_409() {
     let cp = open_alpha();
     // Another spelling of alpha's uri.
-    let uri = format!("file://{}/", cp.path("./alpha.omni"));
+    let uri = match test_storage() {
+        Some(_) => format!("{}/", cp.graph_uri("alpha.omni")),
+        None => format!("file://{}/", cp.path("./alpha.omni")),
+    };
     let (status, body) = cp.create_graph("beta", &uri, None);
     assert_envelope(status, &body, 409, "conflict");
     assert!(body["error"].as_str().unwrap().contains("alpha"), "{body}");
@@ -79,10 +82,10 @@ fn post_graphs_invalid_graph_id_returns_400() {
         "",
         &"x".repeat(65),
     ] {
-        let (status, body) = cp.create_graph(bad, &cp.path("x.omni"), None);
+        let (status, body) = cp.create_graph(bad, &cp.graph_uri("x.omni"), None);
         assert_envelope(status, &body, 400, "bad_request");
     }
-    let (_, body) = cp.create_graph("healthz", &cp.path("x.omni"), None);
+    let (_, body) = cp.create_graph("healthz", &cp.graph_uri("x.omni"), None);
     assert!(
         body["error"].as_str().unwrap().contains("reserved"),
         "{body}"
@@ -92,7 +95,7 @@ fn post_graphs_invalid_graph_id_returns_400() {
 #[test]
 fn post_graphs_empty_schema_source_returns_400() {
     let cp = open_alpha();
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     for source in ["", "  \n"] {
         let body = json!({ "graph_id": "beta", "uri": uri, "schema": { "source": source } });
         let (status, body) = cp.post("/graphs", &body, None);
@@ -105,13 +108,13 @@ fn post_graphs_empty_schema_source_returns_400() {
         None,
     );
     assert_envelope(status, &body, 400, "bad_request");
-    assert!(!Path::new(&uri).exists());
+    assert!(!stored_at(&uri));
 }
 
 #[test]
 fn post_graphs_with_a_bad_schema_returns_400_with_the_position() {
     let cp = open_alpha();
-    let body = json!({ "graph_id": "beta", "uri": cp.path("beta.omni"), "schema": { "source": "node Person {\n    name: String\n}\n" } });
+    let body = json!({ "graph_id": "beta", "uri": cp.graph_uri("beta.omni"), "schema": { "source": "node Person {\n    name: String\n}\n" } });
     let (status, body) = cp.post("/graphs", &body, None);
     assert_envelope(status, &body, 400, "bad_request");
     let message = body["error"].as_str().unwrap();
@@ -119,7 +122,7 @@ fn post_graphs_with_a_bad_schema_returns_400_with_the_position() {
         message.contains("schema.source:"),
         "names the source and position: {message}"
     );
-    assert!(!Path::new(&cp.path("beta.omni")).exists());
+    assert!(!stored_at(&cp.graph_uri("beta.omni")));
 }
 
 #[test]
@@ -162,7 +165,7 @@ fn post_graphs_outside_the_storage_roots_returns_400_and_creates_nothing() {
 fn post_graphs_returns_405_in_single_mode() {
     let cp = ControlPlane::start(SINGLE_YAML, ControlPlaneOptions::open());
     let before = cp.yaml();
-    let (status, body) = cp.create_graph("beta", &cp.path("beta.omni"), None);
+    let (status, body) = cp.create_graph("beta", &cp.graph_uri("beta.omni"), None);
     assert_envelope(status, &body, 405, "method_not_allowed");
     assert!(
         body["error"].as_str().unwrap().contains("single mode"),
@@ -176,7 +179,7 @@ fn post_graphs_yaml_drift_detection_returns_503() {
     let cp = open_alpha();
     let edited = format!("{}# edited by an operator\n", cp.yaml());
     std::fs::write(&cp.config_path, &edited).unwrap();
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     let (status, body) = cp.create_graph("beta", &uri, None);
     assert_envelope(status, &body, 503, "service_unavailable");
     assert!(
@@ -223,7 +226,7 @@ fn two_control_plane_processes_racing_posts_land_exactly_one_rewrite_per_id() {
         let mut handles = Vec::new();
         for id in &ids {
             for (n, cp) in [&first, &second].into_iter().enumerate() {
-                let uri = cp.path(&format!("{id}-{n}.omni"));
+                let uri = cp.graph_uri(&format!("{id}-{n}.omni"));
                 handles.push(s.spawn(move || (id.clone(), cp.create_graph(id, &uri, None).0)));
             }
         }
@@ -268,7 +271,7 @@ fn concurrent_posts_of_one_graph_id_create_exactly_one() {
             .map(|n| {
                 let cp = &cp;
                 s.spawn(move || {
-                    cp.create_graph("beta", &cp.path(&format!("beta-{n}.omni")), None)
+                    cp.create_graph("beta", &cp.graph_uri(&format!("beta-{n}.omni")), None)
                         .0
                 })
             })
@@ -286,7 +289,7 @@ fn concurrent_posts_of_one_graph_id_create_exactly_one() {
         "{statuses:?}"
     );
     let created = (0..8)
-        .filter(|n| has_manifest(&cp.path(&format!("beta-{n}.omni"))))
+        .filter(|n| has_manifest(&cp.graph_uri(&format!("beta-{n}.omni"))))
         .count();
     assert_eq!(created, 1, "only the winner created storage");
     assert_eq!(cp.yaml().matches("  beta:").count(), 1);
@@ -386,10 +389,10 @@ fn get_graphs_with_server_policy_authorizes_per_cedar() {
         "{message}"
     );
 
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     let (status, body) = cp.create_graph("beta", &uri, VIEWER);
     assert_envelope(status, &body, 403, "forbidden");
-    assert!(!Path::new(&uri).exists());
+    assert!(!stored_at(&uri));
     assert_eq!(cp.create_graph("beta", &uri, ADMIN).0, 201);
 }
 
@@ -417,7 +420,7 @@ fn get_graphs_with_tokens_but_no_server_policy_is_denied_saying_why() {
 fn serve_refuses_to_start_without_tokens_or_unauthenticated() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("omnigraph.yaml");
-    std::fs::write(&config, ALPHA_YAML.replace("{root}", "/data")).unwrap();
+    std::fs::write(&config, ALPHA_YAML.replace("{graphs}", "/data")).unwrap();
     let config = config.to_str().unwrap();
     let args = ["serve", "--config", config, "--bind", "127.0.0.1:0"];
     let run = run_control_plane(&args, &[], Duration::from_secs(20)).expect("refuses to start");
@@ -430,7 +433,7 @@ fn serve_refuses_to_start_without_tokens_or_unauthenticated() {
         dir.path().join("omnigraph.yaml"),
         format!(
             "server:\n  policy: {{ file: server.yaml }}\n{}",
-            ALPHA_YAML.replace("{root}", "/data")
+            ALPHA_YAML.replace("{graphs}", "/data")
         ),
     )
     .unwrap();
@@ -549,7 +552,7 @@ fn unknown_routes_and_methods_answer_envelopes() {
 #[test]
 fn post_graphs_with_a_policy_carries_its_text_to_workers() {
     let cp = with_server_policy();
-    let body = json!({ "graph_id": "beta", "uri": cp.path("beta.omni"), "schema": { "source": PERSON_SCHEMA }, "policy": { "file": "policies/team.yaml" } });
+    let body = json!({ "graph_id": "beta", "uri": cp.graph_uri("beta.omni"), "schema": { "source": PERSON_SCHEMA }, "policy": { "file": "policies/team.yaml" } });
     let (status, answer) = cp.post("/graphs", &body, ADMIN);
     assert_eq!(status, 201, "{answer}");
     assert!(
@@ -557,7 +560,7 @@ fn post_graphs_with_a_policy_carries_its_text_to_workers() {
         "{}",
         cp.yaml()
     );
-    let body = json!({ "graph_id": "gamma", "uri": cp.path("gamma.omni"), "schema": { "source": PERSON_SCHEMA }, "policy": { "content": GRAPH_POLICY } });
+    let body = json!({ "graph_id": "gamma", "uri": cp.graph_uri("gamma.omni"), "schema": { "source": PERSON_SCHEMA }, "policy": { "content": GRAPH_POLICY } });
     assert_eq!(cp.post("/graphs", &body, ADMIN).0, 201);
     assert_eq!(
         std::fs::read_to_string(cp.root.join("policies/gamma.yaml")).unwrap(),
@@ -579,7 +582,7 @@ fn post_graphs_with_a_policy_carries_its_text_to_workers() {
 #[test]
 fn post_graphs_with_a_bad_policy_returns_400_naming_the_file() {
     let cp = with_server_policy();
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     for (policy, expected) in [
         (json!({ "file": "policies/missing.yaml" }), "missing.yaml"),
         (json!({ "file": "policies/server.yaml" }), "server.yaml"), // server actions in a graph policy
@@ -597,13 +600,13 @@ fn post_graphs_with_a_bad_policy_returns_400_naming_the_file() {
             "{expected}: {body}"
         );
     }
-    assert!(!Path::new(&uri).exists());
+    assert!(!stored_at(&uri));
 }
 
 #[test]
 fn post_graphs_with_a_policy_in_open_mode_returns_400() {
     let cp = open_alpha();
-    let body = json!({ "graph_id": "beta", "uri": cp.path("beta.omni"), "schema": { "source": PERSON_SCHEMA }, "policy": { "content": GRAPH_POLICY } });
+    let body = json!({ "graph_id": "beta", "uri": cp.graph_uri("beta.omni"), "schema": { "source": PERSON_SCHEMA }, "policy": { "content": GRAPH_POLICY } });
     let (status, body) = cp.post("/graphs", &body, None);
     assert_envelope(status, &body, 400, "bad_request");
     assert!(

@@ -23,10 +23,6 @@ fn worker(cp: &ControlPlane, id: &str) -> DataPlane {
     )
 }
 
-fn tombstoned(uri: &str) -> bool {
-    Path::new(uri).join("_tombstone.json").is_file()
-}
-
 fn create_with_policy(cp: &ControlPlane, graph_id: &str, uri: &str, policy: &str) {
     let mut body = create_body(graph_id, uri);
     body["policy"] = json!({ "content": policy });
@@ -38,7 +34,7 @@ fn create_with_policy(cp: &ControlPlane, graph_id: &str, uri: &str, policy: &str
 fn delete_removes_the_graph_everywhere_and_tombstones_its_storage() {
     let cp = with_server_policy();
     let w = worker(&cp, "w1");
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     create_with_policy(&cp, "beta", &uri, ALLOW_ALL);
     let (s, b) = w.post("/graphs/beta/ingest", &json!({ "data": PEOPLE }), ADMIN);
     assert_eq!(s, 200, "{b}");
@@ -88,7 +84,7 @@ fn delete_errors_unknown_invalid_denied_and_single_mode() {
     let (s, b) = cp.delete("/graphs/alpha", None);
     assert_envelope(s, &b, 401, "unauthorized");
     assert_eq!(cp.yaml(), before);
-    assert!(!tombstoned(&cp.path("alpha.omni")));
+    assert!(!tombstoned(&cp.graph_uri("alpha.omni")));
     assert_eq!(cp.graph_ids(ADMIN), ["alpha"]);
 
     let single = ControlPlane::start(SINGLE_YAML, ControlPlaneOptions::open());
@@ -157,13 +153,13 @@ fn a_deleted_graphs_uri_is_refused_until_purged_and_purge_removes_exactly_that_g
 #[test]
 fn delete_with_purge_deletes_the_storage_at_once() {
     let cp = with_server_policy();
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     let (s, b) = cp.create_graph("beta", &uri, ADMIN);
     assert_eq!(s, 201, "{b}");
     let (s, b) = cp.delete("/graphs/beta?purge=true", ADMIN);
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["purged"], true);
-    assert!(!Path::new(&uri).exists(), "{uri} left behind");
+    assert!(!stored_at(&uri), "{uri} left behind");
     let (s, b) = cp.create_graph("beta", &uri, ADMIN);
     assert_eq!(s, 201, "{b}");
 }
@@ -173,10 +169,10 @@ fn concurrent_delete_and_post_of_one_id_leave_yaml_registry_workers_and_storage_
     let cp = with_server_policy();
     let w = worker(&cp, "w1");
     for round in 0..4 {
-        let uri = cp.path(&format!("beta-{round}.omni"));
+        let uri = cp.graph_uri(&format!("beta-{round}.omni"));
         let (s, b) = cp.create_graph("beta", &uri, ADMIN);
         assert_eq!(s, 201, "{b}");
-        let next_uri = cp.path(&format!("beta-{round}-next.omni"));
+        let next_uri = cp.graph_uri(&format!("beta-{round}-next.omni"));
         let (deleted, created) = std::thread::scope(|scope| {
             let d = scope.spawn(|| cp.delete("/graphs/beta", ADMIN));
             let c = scope.spawn(|| cp.create_graph("beta", &next_uri, ADMIN));
@@ -224,8 +220,8 @@ fn a_crash_between_the_steps_of_a_delete_converges_after_restart() {
             ControlPlane::start_on(&config, options().with_env("OMNIGRAPH_CRASH_AT", point))
                 .expect("start");
         let w = worker(&cp, "w1");
-        let uri = root.join("beta.omni").to_string_lossy().into_owned();
-        let keep = root.join("keep.omni").to_string_lossy().into_owned();
+        let uri = graph_uri(root, "beta.omni");
+        let keep = graph_uri(root, "keep.omni");
         for (id, u) in [("beta", &uri), ("keep", &keep)] {
             let (s, b) = cp.create_graph(id, u, ADMIN);
             assert_eq!(s, 201, "{point}: {b}");
@@ -270,7 +266,7 @@ fn a_crash_between_the_steps_of_a_delete_converges_after_restart() {
 fn get_describes_the_graph_its_storage_and_its_workers() {
     let cp = with_server_policy();
     let w = worker(&cp, "w1");
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     create_with_policy(&cp, "beta", &uri, ALLOW_ALL);
     let (s, b) = w.post("/graphs/beta/ingest", &json!({ "data": PEOPLE }), ADMIN);
     assert_eq!(s, 200, "{b}");
@@ -311,7 +307,7 @@ fn a_replaced_policy_is_enforced_by_every_worker_within_a_second() {
     let cp = with_server_policy();
     let w1 = worker(&cp, "w1");
     let w2 = worker(&cp, "w2");
-    create_with_policy(&cp, "beta", &cp.path("beta.omni"), ALLOW_ALL);
+    create_with_policy(&cp, "beta", &cp.graph_uri("beta.omni"), ALLOW_ALL);
     let read = json!({ "query_source": NAMES });
     for w in [&w1, &w2] {
         assert!(eventually(Duration::from_secs(1), || w
@@ -384,7 +380,7 @@ fn a_replaced_policy_is_enforced_by_every_worker_within_a_second() {
 #[test]
 fn cli_get_update_and_delete_print_tables_and_json() {
     let cp = with_server_policy();
-    let (s, b) = cp.create_graph("beta", &cp.path("beta.omni"), ADMIN);
+    let (s, b) = cp.create_graph("beta", &cp.graph_uri("beta.omni"), ADMIN);
     assert_eq!(s, 201, "{b}");
     let token = [("OMNIGRAPH_SERVER_BEARER_TOKEN", "admin-token")];
     let policy = cp.root.join("new-policy.yaml");
@@ -480,7 +476,7 @@ fn control_plane_readyz_reports_its_generation() {
 #[test]
 fn delete_and_patch_refuse_with_503_when_omnigraph_yaml_drifted() {
     let cp = with_server_policy();
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     let (s, b) = cp.create_graph("beta", &uri, ADMIN);
     assert_eq!(s, 201, "{b}");
     // An operator edits the file by hand.

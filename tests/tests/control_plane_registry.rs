@@ -29,7 +29,7 @@ fn a_registering_worker_gets_the_current_registry_and_every_push() {
     let (_, pulled) = cp.get("/internal/registry", None);
     assert_eq!(pulled, registry);
 
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     assert_eq!(cp.create_graph("beta", &uri, None).0, 201);
     let pushed = worker
         .wait_for_push(Duration::from_secs(1), |doc| doc["generation"] == 2)
@@ -59,7 +59,10 @@ fn a_worker_that_cannot_be_reached_is_reported_on_healthz() {
     );
     assert_eq!(status, 200);
     // A POST still answers 201 (after a bounded wait); the worker heals by pulling.
-    assert_eq!(cp.create_graph("beta", &cp.path("beta.omni"), None).0, 201);
+    assert_eq!(
+        cp.create_graph("beta", &cp.graph_uri("beta.omni"), None).0,
+        201
+    );
     let health = cp.health();
     assert_eq!(health["workers"][0]["worker_id"], "gone");
     assert!(
@@ -121,7 +124,8 @@ fn restarting_from_the_yaml_serves_the_same_registry() {
     let mut cp = open_alpha();
     for id in ["beta", "gamma"] {
         assert_eq!(
-            cp.create_graph(id, &cp.path(&format!("{id}.omni")), None).0,
+            cp.create_graph(id, &cp.graph_uri(&format!("{id}.omni")), None)
+                .0,
             201
         );
     }
@@ -175,7 +179,7 @@ fn cli_graphs_create_and_list_print_tables_and_json() {
     let schema = cp.root.join("person.pg");
     std::fs::write(&schema, PERSON_SCHEMA).unwrap();
     let token = [("OMNIGRAPH_SERVER_BEARER_TOKEN", "admin-token")];
-    let uri = cp.path("beta.omni");
+    let uri = cp.graph_uri("beta.omni");
     let args = [
         "graphs",
         "create",

@@ -53,6 +53,13 @@ pub fn engine_error(e: EngineError) -> ApiError {
         EngineError::VersionTaken(_) | EngineError::AlreadyExists(_) => ApiError::conflict(message),
         EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
         e if e.is_user_error() => ApiError::bad_request(message),
+        e if e.is_storage_unavailable() => {
+            tracing::warn!("object store unavailable: {message}");
+            ApiError::service_unavailable(format!(
+                "graph storage is unavailable, retry later: {message}"
+            ))
+            .with_retry_after(1)
+        }
         _ => {
             tracing::error!("engine error: {message}");
             ApiError::internal(message)

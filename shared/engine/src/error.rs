@@ -68,6 +68,35 @@ impl EngineError {
     }
 }
 
+impl EngineError {
+    /// True when the object store could not be reached, timed out, or answered with a
+    /// server error (after the client's own retries): nothing is wrong with the request
+    /// or the graph, and the same request may succeed later (a 503 at the HTTP edge).
+    pub fn is_storage_unavailable(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if let Some(http) = e.downcast_ref::<object_store::client::HttpError>() {
+                use object_store::client::HttpErrorKind as K;
+                if matches!(
+                    http.kind(),
+                    K::Connect | K::Request | K::Timeout | K::Interrupted
+                ) {
+                    return true;
+                }
+            }
+            // A 5xx answer of the store: object_store keeps the status in a private type,
+            // whose message is stable ("Server returned non-2xx status code: 503 ...").
+            if e.to_string()
+                .contains("Server returned non-2xx status code: 5")
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+}
+
 fn format_line_errors(errors: &[LineError]) -> String {
     let mut s = format!("{} bad line(s), nothing loaded", errors.len());
     for e in errors {

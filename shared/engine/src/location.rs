@@ -28,6 +28,18 @@ impl std::fmt::Debug for GraphLocation {
     }
 }
 
+/// Retries of the engine's own object-store requests: as Lance's client does by default
+/// (3 retries), but giving up within 30 s instead of 3 minutes, so that a request made
+/// while the store is down fails in time for its caller to see a 503 (Lance's own
+/// client follows OBJECT_STORE_CLIENT_MAX_RETRIES / OBJECT_STORE_CLIENT_RETRY_TIMEOUT).
+fn store_retries() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: std::time::Duration::from_secs(30),
+        ..Default::default()
+    }
+}
+
 impl GraphLocation {
     /// Resolve a graph URI. Local directories are created if missing.
     pub fn parse(uri: &str) -> Result<Self> {
@@ -44,6 +56,7 @@ impl GraphLocation {
             // Endpoint, region, credentials and path-style come from the standard AWS_* variables.
             let store = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
+                .with_retry(store_retries())
                 .build()
                 .map_err(EngineError::ObjectStore)?;
             return Ok(GraphLocation {

@@ -1,5 +1,7 @@
 //! Storage invariants the engine relies on, pinned against the Lance version in use.
 
+mod common;
+
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ const SCHEMA: &str = "node Person { name: String @key\n age: I32? }\n";
 
 async fn graph() -> (tempfile::TempDir, Arc<Graph>) {
     let dir = tempfile::tempdir().unwrap();
-    let uri = dir.path().join("g.omni").to_string_lossy().into_owned();
+    let uri = common::graph_uri(&dir, "g.omni");
     let g = Graph::init(&uri, SCHEMA, "test").await.unwrap();
     (dir, g)
 }
@@ -153,7 +155,7 @@ async fn a_change_to_untouched_tables_is_republished_on_top() {
 
 async fn graph_two_types() -> (tempfile::TempDir, Arc<Graph>) {
     let dir = tempfile::tempdir().unwrap();
-    let uri = dir.path().join("g.omni").to_string_lossy().into_owned();
+    let uri = common::graph_uri(&dir, "g.omni");
     let g = Graph::init(
         &uri,
         "node Person { name: String @key }\nnode City { name: String @key }\n",
@@ -162,4 +164,54 @@ async fn graph_two_types() -> (tempfile::TempDir, Arc<Graph>) {
     .await
     .unwrap();
     (dir, g)
+}
+
+/// The manifest compare-and-swap rests on create-if-absent (`If-None-Match: *` on S3).
+/// Racing writers, each with its own store client as separate processes would have,
+/// create the same version object: exactly one wins in every round, and what is stored
+/// is the winner's body. Runs on the local file system and, under tests/s3/run.sh, on
+/// the S3-compatible server.
+#[tokio::test]
+async fn create_if_absent_lets_exactly_one_of_racing_writers_create_an_object() {
+    use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+    use omnigraph_engine::location::GraphLocation;
+
+    let dir = tempfile::tempdir().unwrap();
+    let uri = common::graph_uri(&dir, "race");
+    for round in 0..20 {
+        let key = format!("_manifest/{round:020}.json");
+        let writers: Vec<_> = (0..6)
+            .map(|w| {
+                let (uri, key) = (uri.clone(), key.clone());
+                tokio::spawn(async move {
+                    let loc = GraphLocation::parse(&uri).unwrap();
+                    let opts = PutOptions {
+                        mode: PutMode::Create,
+                        ..Default::default()
+                    };
+                    let body = PutPayload::from(format!("writer {w}"));
+                    match loc.store.put_opts(&loc.path(&key), body, opts).await {
+                        Ok(_) => Some(w),
+                        Err(object_store::Error::AlreadyExists { .. })
+                        | Err(object_store::Error::Precondition { .. }) => None,
+                        Err(e) => panic!("round {round} writer {w}: {e}"),
+                    }
+                })
+            })
+            .collect();
+        let mut winners = vec![];
+        for writer in writers {
+            if let Some(w) = writer.await.unwrap() {
+                winners.push(w);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let loc = GraphLocation::parse(&uri).unwrap();
+        let stored = loc.store.get(&loc.path(&key)).await.unwrap().bytes().await;
+        assert_eq!(
+            stored.unwrap().as_ref(),
+            format!("writer {}", winners[0]).as_bytes(),
+            "round {round}"
+        );
+    }
 }

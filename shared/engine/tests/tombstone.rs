@@ -1,6 +1,8 @@
 //! Deleted graphs: the tombstone is honoured by open and init, written once, and a purge
 //! removes exactly the graph's own objects.
 
+mod common;
+
 use std::path::Path;
 
 use omnigraph_engine::{purge, read_tombstone, write_tombstone, EngineError, Graph, Tombstone};
@@ -26,7 +28,7 @@ fn files_under(dir: &Path) -> Vec<String> {
 #[tokio::test]
 async fn a_tombstoned_graph_is_refused_by_open_and_init_and_the_first_tombstone_stays() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let uri = dir.path().join("g").to_string_lossy().into_owned();
+    let uri = common::graph_uri(&dir, "g");
     Graph::init(&uri, SCHEMA, "test").await.expect("init");
     assert!(read_tombstone(&uri).await.expect("read").is_none());
 
@@ -104,7 +106,7 @@ async fn purge_needs_a_tombstone_honours_the_grace_and_removes_only_the_graphs_o
 #[tokio::test]
 async fn a_process_that_opened_the_graph_before_the_delete_cannot_write_to_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let uri = dir.path().join("g").to_string_lossy().into_owned();
+    let uri = common::graph_uri(&dir, "g");
     let graph = Graph::init(&uri, SCHEMA, "test").await.expect("init");
     write_tombstone(&uri, &Tombstone::now("g", "alice"))
         .await

@@ -46,6 +46,24 @@ pub const SOCIAL_DATA: &str = r#"{"type": "Person", "data": {"name": "Alice", "a
 {"edge": "WorksAt", "from": "Charlie", "to": "Globex"}
 "#;
 
+/// Where a test graph lives: `name` inside the test's temp dir, or, when
+/// `OMNIGRAPH_TEST_STORAGE` names an object-store prefix (`tests/s3/run.sh` sets it to an
+/// `s3://` bucket of a server it started), under that prefix in a folder named after the
+/// temp dir, so that tests running at once never share a graph.
+pub fn graph_uri(dir: &tempfile::TempDir, name: &str) -> String {
+    match std::env::var("OMNIGRAPH_TEST_STORAGE") {
+        Ok(root) if !root.trim().is_empty() => {
+            let unique = dir
+                .path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{}/{unique}/{name}", root.trim().trim_end_matches('/'))
+        }
+        _ => dir.path().join(name).to_string_lossy().into_owned(),
+    }
+}
+
 pub struct TestGraph {
     pub dir: tempfile::TempDir,
     pub graph: Arc<Graph>,
@@ -54,7 +72,7 @@ pub struct TestGraph {
 impl TestGraph {
     pub async fn new(schema: &str, data: &str) -> TestGraph {
         let dir = tempfile::tempdir().expect("tempdir");
-        let uri = dir.path().join("g.omni").to_string_lossy().into_owned();
+        let uri = graph_uri(&dir, "g.omni");
         let graph = Graph::init(&uri, schema, "test").await.expect("init graph");
         if !data.trim().is_empty() {
             omnigraph_engine::load(&graph, data.as_bytes(), LoadMode::Overwrite, "test")

@@ -1,0 +1,254 @@
+//! Load scenario: sustained mixed load from many clients through two data planes.
+//!
+//! Each client loops over reads (point lookups and one-hop traversals), changes (insert a
+//! person and a Knows edge), small loads (50 people) and, for one client, POST /graphs.
+//! A change or load that loses a race (409) is retried, as a real client would. Checks:
+//! no 5xx and no transport error; every acknowledged write is read back at the end.
+//! Prints throughput and median / p99 latency per kind of request.
+//! Settings: LOAD_CLIENTS (default 8), LOAD_SECONDS (default 120).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use omnigraph_e2e::*;
+use serde_json::json;
+
+const NAME: &str = "load_mixed";
+const POINT: &str =
+    "query p($n: String) { match { $p: Person { name: $n } } return { $p.name, $p.age } }";
+const HOP: &str =
+    "query h($n: String) { match { $p: Person { name: $n } $p knows $f } return { $f.name } }";
+const ADD: &str = "query add($name: String, $to: String) { insert Person { name: $name, age: 1 } insert Knows { from: $name, to: $to } }";
+
+#[derive(Default)]
+struct Tally {
+    reads: Latencies,
+    changes: Latencies,
+    loads: Latencies,
+    creates: Latencies,
+    conflicts: usize,
+    errors: Vec<String>,
+    acked: Vec<(String, String)>, // (graph, person)
+    graphs: Vec<String>,
+}
+
+fn main() {
+    let clients = setting("LOAD_CLIENTS", 8);
+    let seconds = setting("LOAD_SECONDS", 120);
+    let storage = Arc::new(ScenarioStorage::from_env());
+    let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
+    let w1 = DataPlane::with_control_plane(&cp.url, "w1");
+    let w2 = DataPlane::with_control_plane(&cp.url, "w2");
+    let client = load_client();
+    let initial = ["m0", "m1"];
+    for g in initial {
+        assert_eq!(
+            create_graph(
+                &client,
+                &cp.url,
+                g,
+                &storage.graph_uri(&format!("{g}.omni"))
+            ),
+            201
+        );
+        wait_served(&client, &[&w1.url, &w2.url], g, Duration::from_secs(30)).expect("served");
+        let (s, b) = post(
+            &client,
+            &format!("{}/graphs/{g}/ingest", w1.url),
+            &json!({ "data": people_jsonl("seed-", 2000) }),
+        );
+        assert_eq!(s, 200, "seed {g}: {b}");
+    }
+    println!(
+        "{NAME}: storage {}; {clients} clients for {seconds} s through two workers",
+        storage.describe()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let graphs = Arc::new(Mutex::new(initial.map(String::from).to_vec()));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let workers = [w1.url.clone(), w2.url.clone()];
+    let cp_url = cp.url.clone();
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|t| {
+            let (stop, graphs, tally, workers, cp_url, storage) = (
+                stop.clone(),
+                graphs.clone(),
+                tally.clone(),
+                workers.clone(),
+                cp_url.clone(),
+                storage.clone(),
+            );
+            std::thread::spawn(move || {
+                let client = load_client();
+                let mut rng = Rng::new(1000 + t);
+                let mut mine = Tally::default();
+                let mut i = 0u64;
+                let mut last_create = Instant::now();
+                while !stop.load(Ordering::SeqCst) {
+                    let known = graphs.lock().expect("graphs").clone();
+                    let graph = known[rng.below(known.len() as u64) as usize].clone();
+                    let worker = &workers[rng.below(2) as usize];
+                    let roll = rng.below(100);
+                    if t == 0 && last_create.elapsed() > Duration::from_secs(10) {
+                        last_create = Instant::now();
+                        let id = format!("new{i}");
+                        i += 1;
+                        let began = Instant::now();
+                        let s = create_graph(
+                            &client,
+                            &cp_url,
+                            &id,
+                            &storage.graph_uri(&format!("{id}.omni")),
+                        );
+                        if s == 201 {
+                            mine.creates.record(began.elapsed());
+                            mine.graphs.push(id.clone());
+                            // Clients use it once both workers serve it.
+                            let urls: Vec<&str> = workers.iter().map(String::as_str).collect();
+                            if wait_served(&client, &urls, &id, Duration::from_secs(30)).is_some() {
+                                graphs.lock().expect("graphs").push(id);
+                            } else {
+                                mine.errors.push(format!("graph {id} never served"));
+                            }
+                        } else {
+                            mine.errors.push(format!("POST /graphs answered {s}"));
+                        }
+                        continue;
+                    }
+                    if roll < 60 {
+                        let n = format!("seed-{}", rng.below(2000));
+                        let q = if roll < 40 { POINT } else { HOP };
+                        let began = Instant::now();
+                        let (s, b) = post(
+                            &client,
+                            &format!("{worker}/graphs/{graph}/read"),
+                            &json!({ "query_source": q, "params": { "n": n } }),
+                        );
+                        if s == 200 {
+                            mine.reads.record(began.elapsed());
+                        } else {
+                            mine.errors.push(format!("read {graph}: {s} {b}"));
+                        }
+                        continue;
+                    }
+                    let (path, body, names, kind) = if roll < 92 {
+                        let name = format!("t{t}-{i}");
+                        let to = format!("seed-{}", rng.below(2000));
+                        let body =
+                            json!({ "query_source": ADD, "params": { "name": name, "to": to } });
+                        ("change", body, vec![name], 0)
+                    } else {
+                        let prefix = format!("l{t}-{i}-");
+                        let data = people_jsonl(&prefix, 50);
+                        let names = (0..50).map(|k| format!("{prefix}{k}")).collect();
+                        (
+                            "ingest",
+                            json!({ "data": data, "mode": "append" }),
+                            names,
+                            1,
+                        )
+                    };
+                    i += 1;
+                    let began = Instant::now();
+                    let mut attempts = 0;
+                    loop {
+                        attempts += 1;
+                        let (s, b) =
+                            post(&client, &format!("{worker}/graphs/{graph}/{path}"), &body);
+                        match s {
+                            200 => {
+                                let took = began.elapsed();
+                                if kind == 0 {
+                                    mine.changes.record(took);
+                                } else {
+                                    mine.loads.record(took);
+                                }
+                                mine.acked
+                                    .extend(names.iter().map(|n| (graph.clone(), n.clone())));
+                                break;
+                            }
+                            409 if attempts < 20 => {
+                                mine.conflicts += 1;
+                                std::thread::sleep(Duration::from_millis(rng.below(20)));
+                            }
+                            _ => {
+                                mine.errors.push(format!("{path} {graph}: {s} {b}"));
+                                break;
+                            }
+                        }
+                    }
+                }
+                let mut all = tally.lock().expect("tally");
+                all.reads.merge(&mine.reads);
+                all.changes.merge(&mine.changes);
+                all.loads.merge(&mine.loads);
+                all.creates.merge(&mine.creates);
+                all.conflicts += mine.conflicts;
+                all.errors.extend(mine.errors);
+                all.acked.extend(mine.acked);
+                all.graphs.extend(mine.graphs);
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        t.join().expect("client");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let tally = tally.lock().expect("tally");
+    let mut failures: Vec<String> = tally.errors.iter().take(10).cloned().collect();
+    let all_graphs: BTreeSet<String> = graphs.lock().expect("graphs").iter().cloned().collect();
+    for g in &all_graphs {
+        let want: BTreeSet<&String> = tally
+            .acked
+            .iter()
+            .filter(|(graph, _)| graph == g)
+            .map(|(_, n)| n)
+            .collect();
+        for worker in &workers {
+            match people_of(&client, worker, g) {
+                Ok(names) => {
+                    let missing = want.iter().filter(|n| !names.contains(**n)).count();
+                    if missing > 0 {
+                        failures.push(format!("{missing} acknowledged people missing in {g}"));
+                    }
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    let requests =
+        tally.reads.count() + tally.changes.count() + tally.loads.count() + tally.creates.count();
+    println!(
+        "{NAME}: {requests} requests in {elapsed:.0} s = {:.0} req/s; {} errors; {} conflicts retried",
+        requests as f64 / elapsed,
+        tally.errors.len(),
+        tally.conflicts
+    );
+    println!("{NAME}: reads   {}", tally.reads.summary());
+    println!(
+        "{NAME}: changes {} (latency includes 409 retries)",
+        tally.changes.summary()
+    );
+    println!("{NAME}: loads   {} (50 people each)", tally.loads.summary());
+    println!(
+        "{NAME}: POST /graphs {} ({} graphs created, all served by both workers)",
+        tally.creates.summary(),
+        tally.graphs.len()
+    );
+    println!(
+        "{NAME}: {} acknowledged people in {} graphs read back through both workers",
+        tally.acked.len(),
+        all_graphs.len()
+    );
+    finish(NAME, &failures);
+}

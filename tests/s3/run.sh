@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the storage-dependent test suites against a real S3-compatible server on 127.0.0.1:
+# every integration-test target of the workspace (engine, data plane, control plane,
+# cluster) with OMNIGRAPH_TEST_STORAGE pointing at a bucket of the server, so that each
+# test that makes a graph makes it as s3://omnigraph/... instead of in a temp dir.
+# Extra arguments go to cargo test (e.g. `tests/s3/run.sh --test data_plane`).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
+source tests/s3/lib.sh
+trap s3_stop EXIT
+s3_start
+
+# The randomised equivalence test makes one graph per case: fewer cases on S3 (40 locally).
+export PROPTEST_CASES="${PROPTEST_CASES:-10}"
+
+log=$(mktemp)
+status=0
+if [ "$#" -gt 0 ]; then
+    cargo test --workspace --no-fail-fast "$@" -- --test-threads=2 2>&1 | tee "$log" || status=$?
+else
+    cargo test --workspace --no-fail-fast --test '*' -- --test-threads=2 2>&1 | tee "$log" || status=$?
+fi
+awk '/^test result:/ {p += $4; f += $6} END {printf "s3: %d passed, %d failed\n", p, f}' "$log"
+rm -f "$log"
+exit "$status"

@@ -1,0 +1,111 @@
+//! Where the end-to-end tests put graphs, and what they check in storage.
+//!
+//! By default graphs live in the test's temp dir. `tests/s3/run.sh` starts an S3-compatible
+//! server and sets `OMNIGRAPH_TEST_STORAGE=s3://bucket/prefix` (plus the standard AWS_*
+//! variables, which the binaries inherit): the same tests then put their graphs there.
+
+use std::path::Path;
+
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use omnigraph_engine::location::GraphLocation;
+
+/// The object-store prefix the tests write graphs under, when one is set.
+pub fn test_storage() -> Option<String> {
+    std::env::var("OMNIGRAPH_TEST_STORAGE")
+        .ok()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The folder for the graphs of a test whose temp dir is `dir`: the dir itself, or a folder
+/// named after it under the test storage (temp dir names are unique while they exist).
+pub fn graphs_root(dir: &Path) -> String {
+    match test_storage() {
+        Some(root) => {
+            let unique = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{root}/{unique}")
+        }
+        None => dir.to_string_lossy().into_owned(),
+    }
+}
+
+/// The uri of graph `name` for a test whose temp dir is `dir`.
+pub fn graph_uri(dir: &Path, name: &str) -> String {
+    format!("{}/{name}", graphs_root(dir))
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// Whether the graph at `uri` has published at least one manifest.
+pub fn has_manifest(uri: &str) -> bool {
+    if !uri.starts_with("s3://") {
+        return Path::new(uri).join("_manifest").is_dir();
+    }
+    block_on(async {
+        let loc = GraphLocation::parse(uri).expect("graph uri");
+        match loc
+            .store
+            .list_with_delimiter(Some(&loc.path("_manifest")))
+            .await
+        {
+            Ok(listed) => !listed.objects.is_empty(),
+            Err(object_store::Error::NotFound { .. }) => false, // no such bucket
+            Err(e) => panic!("list the manifest folder of {uri}: {e}"),
+        }
+    })
+}
+
+/// How many graph versions (manifest objects) the graph at `uri` has published.
+pub fn published_manifests(uri: &str) -> usize {
+    block_on(async {
+        use futures::TryStreamExt;
+        let loc = GraphLocation::parse(uri).expect("graph uri");
+        let listed: Vec<_> = loc
+            .store
+            .list(Some(&loc.path("_manifest")))
+            .try_collect()
+            .await
+            .expect("list the manifest folder");
+        listed
+            .iter()
+            .filter(|m| m.location.as_ref().ends_with(".json"))
+            .count()
+    })
+}
+
+/// Whether anything at all is stored at or under `uri`.
+pub fn stored_at(uri: &str) -> bool {
+    if !uri.starts_with("s3://") {
+        return Path::new(uri).exists();
+    }
+    block_on(async {
+        use futures::TryStreamExt;
+        let loc = GraphLocation::parse(uri).expect("graph uri");
+        let first: Vec<_> = loc
+            .store
+            .list(Some(&loc.path("")))
+            .take(1)
+            .try_collect()
+            .await
+            .expect("list the graph's objects");
+        !first.is_empty()
+    })
+}
+
+/// Whether the graph at `uri` carries a deletion tombstone.
+pub fn tombstoned(uri: &str) -> bool {
+    block_on(async {
+        let loc = GraphLocation::parse(uri).expect("graph uri");
+        loc.store.head(&loc.path("_tombstone.json")).await.is_ok()
+    })
+}
