@@ -112,10 +112,20 @@ fn main() {
                             mine.graphs.push(id.clone());
                             // Clients use it once both workers serve it.
                             let urls: Vec<&str> = workers.iter().map(String::as_str).collect();
-                            if wait_served(&client, &urls, &id, Duration::from_secs(30)).is_some() {
+                            if wait_served(&client, &urls, &id, Duration::from_secs(30)).is_none() {
+                                mine.errors.push(format!("graph {id} never served"));
+                                continue;
+                            }
+                            // The same seed people as the first graphs, then clients use it.
+                            let (s, b) = post(
+                                &client,
+                                &format!("{worker}/graphs/{id}/ingest"),
+                                &json!({ "data": people_jsonl("seed-", 2000) }),
+                            );
+                            if s == 200 {
                                 graphs.lock().expect("graphs").push(id);
                             } else {
-                                mine.errors.push(format!("graph {id} never served"));
+                                mine.errors.push(format!("seed load of {id}: {s} {b}"));
                             }
                         } else {
                             mine.errors.push(format!("POST /graphs answered {s}"));

@@ -109,3 +109,22 @@ pub fn tombstoned(uri: &str) -> bool {
         loc.store.head(&loc.path("_tombstone.json")).await.is_ok()
     })
 }
+
+/// Environment that points the binaries' S3 client at a 127.0.0.1 port nothing listens on:
+/// an object store that is down.
+pub fn unreachable_store_env() -> Vec<(String, String)> {
+    let port = crate::free_port(); // bound and released: nothing listens there now
+    vec![
+        (
+            "AWS_ENDPOINT_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("AWS_ACCESS_KEY_ID".into(), "omnigraph-test".into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            "omnigraph-test-secret".into(),
+        ),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ALLOW_HTTP".into(), "true".into()),
+    ]
+}

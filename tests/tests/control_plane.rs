@@ -175,6 +175,29 @@ fn post_graphs_returns_405_in_single_mode() {
 }
 
 #[test]
+fn post_graphs_on_an_unreachable_object_store_returns_503_and_changes_nothing() {
+    let mut options = ControlPlaneOptions::open();
+    for (name, value) in unreachable_store_env() {
+        options = options.with_env(&name, &value);
+    }
+    let cp = ControlPlane::start(ALPHA_YAML, options);
+    let before = cp.yaml();
+    let started = Instant::now();
+    let (status, body) = cp.create_graph("beta", "s3://omnigraph/graphs/beta.omni", None);
+    assert_envelope(status, &body, 503, "service_unavailable");
+    assert!(
+        body["error"].as_str().unwrap().contains("unavailable"),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "gave up within the retry budget"
+    );
+    assert_eq!(cp.yaml(), before, "omnigraph.yaml untouched");
+    assert_eq!(cp.graph_ids(None), ["alpha"]);
+}
+
+#[test]
 fn post_graphs_yaml_drift_detection_returns_503() {
     let cp = open_alpha();
     let edited = format!("{}# edited by an operator\n", cp.yaml());

@@ -692,3 +692,39 @@ fn readyz_is_503_until_a_registry_generation_is_applied_then_200() {
     assert_eq!(body["ready"], true);
     assert_eq!(body["registry_generation"], 1);
 }
+
+#[test]
+fn requests_on_an_unreachable_object_store_answer_503_with_retry_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("omnigraph.yaml");
+    std::fs::write(&config, "graph:\n  uri: s3://omnigraph/graphs/g.omni\n").expect("config");
+    let env = unreachable_store_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let dp = DataPlane::with_config(&config, &["--unauthenticated"], &env);
+    let q = "query names() { match { $p: Person } return { $p.name } }";
+    for (path, body) in [
+        ("/snapshot", None),
+        ("/read", Some(json!({ "query_source": q }))),
+        (
+            "/change",
+            Some(json!({ "query_source": "query a() { insert Person { name: \"x\" } }" })),
+        ),
+    ] {
+        let request = match &body {
+            None => dp.client().get(format!("{}{path}", dp.url)),
+            Some(b) => dp.client().post(format!("{}{path}", dp.url)).json(b),
+        };
+        let response = request.send().expect("an answer");
+        assert_eq!(response.status().as_u16(), 503, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1"),
+            "{path}"
+        );
+        let body: Value = response.json().expect("envelope");
+        envelope(503, &body, 503, "service_unavailable");
+    }
+}

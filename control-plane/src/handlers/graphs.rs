@@ -100,7 +100,7 @@ pub async fn list_graphs(
         (status = 405, description = "omnigraph.yaml is in single mode", body = ErrorBody),
         (status = 409, description = "Duplicate graph id or uri, or the uri already holds a graph", body = ErrorBody),
         (status = 413, description = "Body over 32 MiB", body = ErrorBody),
-        (status = 503, description = "omnigraph.yaml was edited by hand (drift)", body = ErrorBody),
+        (status = 503, description = "omnigraph.yaml was edited by hand (drift), or the graph's object store cannot be reached", body = ErrorBody),
     )
 )]
 pub async fn post_graph(
@@ -136,6 +136,7 @@ pub async fn post_graph(
         (status = 403, description = "The server policy does not allow graph_list", body = ErrorBody),
         (status = 404, description = "No such graph, or its storage is gone", body = ErrorBody),
         (status = 405, description = "omnigraph.yaml is in single mode", body = ErrorBody),
+        (status = 503, description = "The graph's object store cannot be reached", body = ErrorBody),
     )
 )]
 pub async fn get_graph(
@@ -170,7 +171,7 @@ pub async fn get_graph(
         (status = 403, description = "The server policy does not allow graph_delete", body = ErrorBody),
         (status = 404, description = "No such graph", body = ErrorBody),
         (status = 405, description = "omnigraph.yaml is in single mode", body = ErrorBody),
-        (status = 503, description = "omnigraph.yaml was edited by hand (drift)", body = ErrorBody),
+        (status = 503, description = "omnigraph.yaml was edited by hand (drift), or the graph's object store cannot be reached", body = ErrorBody),
     )
 )]
 pub async fn delete_graph(

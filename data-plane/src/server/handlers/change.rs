@@ -21,6 +21,7 @@ use crate::server::error::engine_error;
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
     )

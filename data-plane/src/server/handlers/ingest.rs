@@ -32,6 +32,7 @@ fn load_mode(mode: IngestMode) -> LoadMode {
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key in append mode", body = ErrorBody),
         (status = 413, description = "Body over 32 MiB", body = ErrorBody),
     )
