@@ -50,11 +50,28 @@ pub fn eventually(timeout: std::time::Duration, mut check: impl FnMut() -> bool)
 }
 
 pub fn data_plane() -> Command {
-    Command::new(bin("omnigraph-data-plane"))
+    loopback_only(Command::new(bin("omnigraph-data-plane")))
 }
 
 pub fn control_plane() -> Command {
-    Command::new(bin("omnigraph-control-plane"))
+    loopback_only(Command::new(bin("omnigraph-control-plane")))
+}
+
+/// Every binary a test starts reaches object storage on 127.0.0.1 only: unless the S3
+/// test server's variables are set (tests/s3/run.sh), the AWS_* variables name a closed
+/// loopback port and instance metadata is off, so an `s3://` uri in a test can never send
+/// a request anywhere else.
+fn loopback_only(mut command: Command) -> Command {
+    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        command
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "none")
+            .env("AWS_SECRET_ACCESS_KEY", "none")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+    }
+    command
 }
 
 /// The outcome of one CLI run.

@@ -38,6 +38,21 @@ pub fn graph_uri(dir: &Path, name: &str) -> String {
     format!("{}/{name}", graphs_root(dir))
 }
 
+/// The location of `uri`, refusing any object store but the S3 test server on 127.0.0.1
+/// (without one, an `s3://` uri would send the test's own requests to AWS).
+fn location(uri: &str) -> GraphLocation {
+    if uri.starts_with("s3://") {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        let loopback = ["http://127.", "http://localhost:", "http://[::1]"];
+        assert!(
+            loopback.iter().any(|p| endpoint.starts_with(p))
+                && std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
+            "{uri}: no S3 test server on 127.0.0.1 is configured (run tests/s3/run.sh)"
+        );
+    }
+    GraphLocation::parse(uri).expect("graph uri")
+}
+
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -52,7 +67,7 @@ pub fn has_manifest(uri: &str) -> bool {
         return Path::new(uri).join("_manifest").is_dir();
     }
     block_on(async {
-        let loc = GraphLocation::parse(uri).expect("graph uri");
+        let loc = location(uri);
         match loc
             .store
             .list_with_delimiter(Some(&loc.path("_manifest")))
@@ -69,7 +84,7 @@ pub fn has_manifest(uri: &str) -> bool {
 pub fn published_manifests(uri: &str) -> usize {
     block_on(async {
         use futures::TryStreamExt;
-        let loc = GraphLocation::parse(uri).expect("graph uri");
+        let loc = location(uri);
         let listed: Vec<_> = loc
             .store
             .list(Some(&loc.path("_manifest")))
@@ -90,7 +105,7 @@ pub fn stored_at(uri: &str) -> bool {
     }
     block_on(async {
         use futures::TryStreamExt;
-        let loc = GraphLocation::parse(uri).expect("graph uri");
+        let loc = location(uri);
         let first: Vec<_> = loc
             .store
             .list(Some(&loc.path("")))
@@ -105,7 +120,7 @@ pub fn stored_at(uri: &str) -> bool {
 /// Whether the graph at `uri` carries a deletion tombstone.
 pub fn tombstoned(uri: &str) -> bool {
     block_on(async {
-        let loc = GraphLocation::parse(uri).expect("graph uri");
+        let loc = location(uri);
         loc.store.head(&loc.path("_tombstone.json")).await.is_ok()
     })
 }

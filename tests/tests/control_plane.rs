@@ -152,7 +152,10 @@ fn post_graphs_outside_the_storage_roots_returns_400_and_creates_nothing() {
             body["error"].as_str().unwrap().contains("storage roots"),
             "{body}"
         );
-        assert!(!has_manifest(&uri), "{uri}");
+        // (The s3:// uri names a bucket no test server has: nothing to look at there.)
+        if !uri.starts_with("s3://") {
+            assert!(!has_manifest(&uri), "{uri}");
+        }
     }
     assert_eq!(cp.yaml(), before);
     let inside = cp.path("graphs/team/beta.omni");
