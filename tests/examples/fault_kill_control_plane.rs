@@ -32,7 +32,7 @@ struct Outcome {
     writes: Latencies,
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let clients = setting("FAULT_CLIENTS", 4);
     let seconds = setting("FAULT_SECONDS", 24);
     let storage = ScenarioStorage::from_env();
@@ -224,5 +224,5 @@ fn main() {
         outcome.server_errors.len()
     );
     drop(restarted);
-    finish(NAME, &failures);
+    finish(NAME, &failures)
 }

@@ -18,7 +18,7 @@ use serde_json::json;
 
 const NAME: &str = "fault_kill_worker_mid_load";
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let rows = setting("FAULT_ROWS", 100_000) as usize;
     let rounds = setting("FAULT_ROUNDS", 3);
     let storage = ScenarioStorage::from_env();
@@ -155,5 +155,5 @@ fn main() {
             next_load.as_secs_f64() * 1000.0
         );
     }
-    finish(NAME, &failures);
+    finish(NAME, &failures)
 }

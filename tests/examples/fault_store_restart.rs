@@ -30,13 +30,13 @@ struct Seen {
     writes: Latencies,
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let clients = setting("FAULT_CLIENTS", 4);
     let down_for = Duration::from_secs(setting("FAULT_DOWN_SECONDS", 6));
     let mut storage = ScenarioStorage::from_env();
     if storage.s3.is_none() {
         println!("{NAME}: needs OMNIGRAPH_S3_SERVER (run it through tests/faults/run.sh)");
-        std::process::exit(2);
+        return std::process::ExitCode::from(2);
     }
     let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
     let worker = DataPlane::with_control_plane(&cp.url, "w1");
@@ -149,5 +149,5 @@ fn main() {
             .map(|d| format!("{:.2} s", d.as_secs_f64()))
             .unwrap_or_else(|| "never".into())
     );
-    finish(NAME, &failures);
+    finish(NAME, &failures)
 }

@@ -37,7 +37,7 @@ struct Tally {
     graphs: Vec<String>,
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let clients = setting("LOAD_CLIENTS", 8);
     let seconds = setting("LOAD_SECONDS", 120);
     let storage = Arc::new(ScenarioStorage::from_env());
@@ -260,5 +260,5 @@ fn main() {
         tally.acked.len(),
         all_graphs.len()
     );
-    finish(NAME, &failures);
+    finish(NAME, &failures)
 }

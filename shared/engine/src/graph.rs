@@ -8,6 +8,7 @@ use lance::session::Session;
 use lance::Dataset;
 use omnigraph_lang::Catalog;
 
+use crate::branch::{self, BranchRef, Commit, MAIN};
 use crate::columns::{edge_schema, node_schema};
 use crate::error::{EngineError, Result};
 use crate::location::GraphLocation;
@@ -26,8 +27,11 @@ pub struct Graph {
     session: Arc<Session>,
     datasets: Mutex<HashMap<(String, u64), Arc<Dataset>>>,
     catalogs: Mutex<HashMap<String, Arc<Catalog>>>,
-    /// Writers of this process queue here instead of conflicting with each other.
-    write_lock: tokio::sync::Mutex<()>,
+    /// Manifest chains of branches other than main, by chain id (what this process has
+    /// learnt of each chain survives between calls).
+    chains: Mutex<HashMap<String, ManifestStore>>,
+    /// Writers of this process queue here, per branch, instead of conflicting with each other.
+    write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// One graph version, pinned: every table is read at the version its manifest names.
@@ -35,6 +39,12 @@ pub struct Graph {
 pub struct Snapshot {
     pub manifest: Arc<GraphManifest>,
     pub catalog: Arc<Catalog>,
+    /// The branch this version was read from (for a read at a commit id: the branch
+    /// name when it is main, otherwise the chain id).
+    pub branch: String,
+    /// The manifest chain the version belongs to (`main`, or a branch's chain id).
+    pub chain: String,
+    store: ManifestStore,
     graph: Arc<Graph>,
 }
 
@@ -142,7 +152,8 @@ impl Graph {
             session: Arc::new(Session::default()),
             datasets: Mutex::new(HashMap::new()),
             catalogs: Mutex::new(HashMap::new()),
-            write_lock: tokio::sync::Mutex::new(()),
+            chains: Mutex::new(HashMap::new()),
+            write_locks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -158,22 +169,167 @@ impl Graph {
         &self.manifests
     }
 
-    /// Pin the latest version (or `version`) for reading.
+    /// Pin the latest version (or `version`) of the main branch for reading.
     pub async fn snapshot(self: &Arc<Self>, version: Option<u64>) -> Result<Snapshot> {
-        let manifest = match version {
-            Some(v) => self.manifests.read(v).await?,
-            None => self.manifests.read_latest().await?,
-        };
-        self.snapshot_of(manifest)
+        self.snapshot_on(MAIN, version).await
     }
 
-    fn snapshot_of(self: &Arc<Self>, manifest: GraphManifest) -> Result<Snapshot> {
+    /// Pin the head (or `version`) of `branch` for reading.
+    pub async fn snapshot_on(
+        self: &Arc<Self>,
+        branch: &str,
+        version: Option<u64>,
+    ) -> Result<Snapshot> {
+        let (chain, store) = self.branch_chain(branch).await?;
+        let manifest = match version {
+            Some(v) => store.read(v).await?,
+            None => store.read_latest().await?,
+        };
+        self.snapshot_of(manifest, branch, &chain, store)
+    }
+
+    /// Pin the version behind commit `id`.
+    pub async fn snapshot_at_commit(self: &Arc<Self>, id: &str) -> Result<Snapshot> {
+        let (chain, manifest) = branch::read_commit(&self.loc, id).await?;
+        let store = self.chain_store(&chain, manifest.version);
+        self.snapshot_of(manifest, &chain, &chain, store)
+    }
+
+    fn snapshot_of(
+        self: &Arc<Self>,
+        manifest: GraphManifest,
+        branch: &str,
+        chain: &str,
+        store: ManifestStore,
+    ) -> Result<Snapshot> {
         let catalog = self.catalog_for(&manifest.schema_source)?;
         Ok(Snapshot {
             manifest: Arc::new(manifest),
             catalog,
+            branch: branch.to_string(),
+            chain: chain.to_string(),
+            store,
             graph: self.clone(),
         })
+    }
+
+    /// The chain of `branch`: main's, or the one its ref names now (read on every call, so
+    /// a branch deleted or created again by another process is seen at once).
+    async fn branch_chain(&self, branch: &str) -> Result<(String, ManifestStore)> {
+        if branch == MAIN {
+            return Ok((MAIN.to_string(), self.manifests.clone()));
+        }
+        branch::validate_branch_name(branch)?;
+        let r = branch::read_ref(&self.loc, branch)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no branch {branch}")))?;
+        Ok((r.chain.clone(), self.chain_store(&r.chain, r.fork_version)))
+    }
+
+    fn chain_store(&self, chain: &str, floor: u64) -> ManifestStore {
+        if chain == MAIN {
+            return self.manifests.clone();
+        }
+        let mut chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
+        chains
+            .entry(chain.to_string())
+            .or_insert_with(|| {
+                ManifestStore::chain(self.loc.clone(), &branch::chain_dir(chain), floor)
+            })
+            .clone()
+    }
+
+    /// Create branch `name` at the head of branch `from`. Cheap: one manifest naming the
+    /// same table versions, and the ref.
+    pub async fn create_branch(
+        self: &Arc<Self>,
+        name: &str,
+        from: &str,
+        actor: &str,
+    ) -> Result<BranchRef> {
+        branch::validate_branch_name(name)?;
+        if name == MAIN || branch::read_ref(&self.loc, name).await?.is_some() {
+            return Err(EngineError::AlreadyExists(format!("branch {name}")));
+        }
+        let source = self.snapshot_on(from, None).await?;
+        let chain = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let forked_from = source.commit_id();
+        let mut first = (*source.manifest).clone();
+        first.forked_from = Some(forked_from.clone());
+        first.parent_commit = None;
+        first.actor = actor.to_string();
+        first.created_at = crate::manifest::now();
+        let r = BranchRef {
+            name: name.to_string(),
+            chain: chain.clone(),
+            forked_from,
+            fork_version: first.version,
+            created_at: first.created_at.clone(),
+            actor: actor.to_string(),
+        };
+        branch::chain_store(&self.loc, &r).publish(&first).await?;
+        if let Some(tombstone) = crate::tombstone::read_at(&self.loc).await? {
+            return Err(crate::tombstone::deleted_error(&self.loc, &tombstone));
+        }
+        branch::create_ref(&self.loc, &r).await?;
+        Ok(r)
+    }
+
+    /// Delete branch `name` (not main). Its commits stay readable by id.
+    pub async fn delete_branch(&self, name: &str) -> Result<()> {
+        if name == MAIN {
+            return Err(EngineError::Invalid(
+                "the main branch cannot be deleted".into(),
+            ));
+        }
+        branch::validate_branch_name(name)?;
+        if branch::read_ref(&self.loc, name).await?.is_none() {
+            return Err(EngineError::NotFound(format!("no branch {name}")));
+        }
+        branch::delete_ref(&self.loc, name).await
+    }
+
+    /// Every branch other than main, by name.
+    pub async fn branches(&self) -> Result<Vec<BranchRef>> {
+        branch::list_refs(&self.loc).await
+    }
+
+    /// The commits of `branch`, newest first, following first parents (into the branch it
+    /// was created from), at most `limit`.
+    pub async fn commits(self: &Arc<Self>, branch: &str, limit: usize) -> Result<Vec<Commit>> {
+        let head = self.snapshot_on(branch, None).await?;
+        let mut out = vec![];
+        let mut next = Some(head.commit_id());
+        while let Some(id) = next.take() {
+            if out.len() >= limit {
+                break;
+            }
+            let (commit, _) = self.commit(&id).await?;
+            next = commit.parents.first().cloned();
+            out.push(commit);
+        }
+        Ok(out)
+    }
+
+    /// Commit `id` and its manifest.
+    pub async fn commit(&self, id: &str) -> Result<(Commit, GraphManifest)> {
+        let mut id = id.to_string();
+        loop {
+            let (chain, m) = branch::read_commit(&self.loc, &id).await?;
+            // A branch's first manifest stands for the commit it was created from.
+            if let Some(f) = &m.forked_from {
+                id = f.clone();
+                continue;
+            }
+            let commit = Commit {
+                id: branch::commit_id(&chain, m.version),
+                parents: branch::manifest_parents(&chain, &m),
+                manifest_version: m.version,
+                actor: m.actor.clone(),
+                created_at: m.created_at.clone(),
+            };
+            return Ok((commit, m));
+        }
     }
 
     fn catalog_for(&self, source: &str) -> Result<Arc<Catalog>> {
@@ -221,8 +377,26 @@ impl Graph {
         F: FnOnce(Snapshot) -> Fut,
         Fut: std::future::Future<Output = Result<(Change, T)>>,
     {
-        let _guard = self.write_lock.lock().await;
-        let base = self.snapshot(None).await?;
+        self.write_on(MAIN, actor, build).await
+    }
+
+    /// Like [`write`](Self::write), on the head of `branch`.
+    pub async fn write_on<F, Fut, T>(
+        self: &Arc<Self>,
+        branch: &str,
+        actor: &str,
+        build: F,
+    ) -> Result<(GraphManifest, T)>
+    where
+        F: FnOnce(Snapshot) -> Fut,
+        Fut: std::future::Future<Output = Result<(Change, T)>>,
+    {
+        let lock = {
+            let mut locks = self.write_locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(branch.to_string()).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        let base = self.snapshot_on(branch, None).await?;
         let (change, out) = build(base.clone()).await?;
         let manifest = self.publish(&base, change, actor).await?;
         Ok((manifest, out))
@@ -261,11 +435,12 @@ impl Graph {
         }
         let mut parent = (*base.manifest).clone();
         for _ in 0..MAX_REAPPLY {
-            let next = parent.next(entries.clone(), actor);
-            match self.manifests.publish(&next).await {
+            let mut next = parent.next(entries.clone(), actor);
+            next.parent_commit = Some(branch::manifest_commit_id(&base.chain, &parent));
+            match base.store.publish(&next).await {
                 Ok(()) => return Ok(next),
                 Err(EngineError::VersionTaken(_)) => {
-                    let latest = self.manifests.read_latest().await?;
+                    let latest = base.store.read_latest().await?;
                     check_untouched(base, &latest, entries.keys(), &change.read_deps)?;
                     parent = latest;
                 }
@@ -310,6 +485,11 @@ fn check_untouched<'a>(
 }
 
 impl Snapshot {
+    /// The id of the commit this version is.
+    pub fn commit_id(&self) -> String {
+        branch::manifest_commit_id(&self.chain, &self.manifest)
+    }
+
     pub fn version(&self) -> u64 {
         self.manifest.version
     }

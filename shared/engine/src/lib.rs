@@ -10,6 +10,7 @@
 //! - `query`/`mutate`/`execute`: the .gq executor, mutations, and one entry point for both.
 //! - `tombstone`: deleted graphs (the marker every process honours) and their purge.
 
+pub mod branch;
 pub mod columns;
 pub mod constraints;
 pub mod error;
@@ -27,13 +28,14 @@ pub mod table;
 pub mod table_key;
 pub mod tombstone;
 
+pub use branch::{BranchRef, Commit, MAIN};
 pub use error::{EngineError, LineError, Result};
 pub use execute::{execute, Outcome};
 pub use export::{export, export_stream, ExportFilter};
 pub use graph::{Change, Graph, Snapshot};
-pub use load::{load, LoadMode, LoadReport, TableLoadReport};
+pub use load::{load, load_on, LoadMode, LoadReport, TableLoadReport};
 pub use manifest::{GraphManifest, TableEntry};
-pub use mutate::{run_mutation, MutationReport};
+pub use mutate::{run_mutation, run_mutation_on, MutationReport};
 pub use query::{run_query, QueryResult};
 pub use table_key::{TableKey, TableKind};
 pub use tombstone::{purge, read_tombstone, write_tombstone, PurgeReport, Tombstone};

@@ -17,7 +17,7 @@ use crate::error::{EngineError, Result};
 use crate::location::GraphLocation;
 
 pub const MANIFEST_DIR: &str = "_manifest";
-const LATEST_HINT: &str = "_manifest/_latest";
+const LATEST_HINT: &str = "_latest";
 const FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,14 @@ pub struct GraphManifest {
     pub schema_source: String,
     /// Table key (`node:Person`) -> entry.
     pub tables: BTreeMap<String, TableEntry>,
+    /// The commit this version was built on, when it is not simply version `parent` of
+    /// the same chain (set by every write since branches exist; absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_commit: Option<String>,
+    /// Set on the first manifest of a branch: the commit it was created from. Such a
+    /// manifest is not a commit of its own; it *is* that commit, seen from the branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<String>,
 }
 
 impl GraphManifest {
@@ -54,6 +62,8 @@ impl GraphManifest {
             actor: actor.to_string(),
             schema_source,
             tables,
+            parent_commit: None,
+            forked_from: None,
         }
     }
 
@@ -73,24 +83,27 @@ impl GraphManifest {
             actor: actor.to_string(),
             schema_source: self.schema_source.clone(),
             tables,
+            parent_commit: None,
+            forked_from: None,
         }
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
 }
 
-fn version_path(version: u64) -> String {
-    format!("{MANIFEST_DIR}/{version:020}.json")
-}
-
-/// Reads and publishes the manifest versions of one graph.
+/// Reads and publishes one chain of manifest versions: the main branch's (`_manifest/`)
+/// or one branch's (`_branches/<id>/`, whose first version is the one it was forked at).
 #[derive(Debug, Clone)]
 pub struct ManifestStore {
     loc: GraphLocation,
+    /// Folder of the chain, relative to the graph root.
+    dir: String,
+    /// The chain's first version.
+    floor: u64,
     seen: Arc<SeenManifests>,
 }
 
@@ -122,15 +135,27 @@ impl SeenManifests {
 }
 
 impl ManifestStore {
+    /// The main branch's chain.
     pub fn new(loc: GraphLocation) -> Self {
+        Self::chain(loc, MANIFEST_DIR, 1)
+    }
+
+    /// The chain in folder `dir` whose first version is `floor`.
+    pub fn chain(loc: GraphLocation, dir: &str, floor: u64) -> Self {
         ManifestStore {
             loc,
+            dir: dir.to_string(),
+            floor: floor.max(1),
             seen: Arc::default(),
         }
     }
 
+    fn version_path(&self, version: u64) -> String {
+        format!("{}/{version:020}.json", self.dir)
+    }
+
     pub async fn read(&self, version: u64) -> Result<GraphManifest> {
-        let path = self.loc.path(&version_path(version));
+        let path = self.loc.path(&self.version_path(version));
         let bytes = match self.loc.store.get(&path).await {
             Ok(r) => r.bytes().await?,
             Err(object_store::Error::NotFound { .. }) => {
@@ -155,7 +180,7 @@ impl ManifestStore {
         match self
             .loc
             .store
-            .head(&self.loc.path(&version_path(version)))
+            .head(&self.loc.path(&self.version_path(version)))
             .await
         {
             Ok(_) => Ok(true),
@@ -181,12 +206,12 @@ impl ManifestStore {
 
     /// Where a process that has seen no version yet starts probing: the hint, checked.
     async fn first_probe(&self) -> Result<u64> {
-        let mut v = self.read_hint().await.unwrap_or(1).max(1);
+        let mut v = self.read_hint().await.unwrap_or(self.floor).max(self.floor);
         if !self.exists(v).await? {
             // A hint never runs ahead of a published version unless storage was tampered with;
             // fall back to probing from the start.
-            v = 1;
-            if !self.exists(1).await? {
+            v = self.floor;
+            if !self.exists(v).await? {
                 return Err(EngineError::NotFound(format!(
                     "no graph at {}",
                     self.loc.uri
@@ -207,7 +232,8 @@ impl ManifestStore {
     }
 
     async fn read_hint(&self) -> Option<u64> {
-        let r = self.loc.store.get(&self.loc.path(LATEST_HINT)).await.ok()?;
+        let hint = format!("{}/{LATEST_HINT}", self.dir);
+        let r = self.loc.store.get(&self.loc.path(&hint)).await.ok()?;
         let b = r.bytes().await.ok()?;
         std::str::from_utf8(&b).ok()?.trim().parse().ok()
     }
@@ -220,7 +246,7 @@ impl ManifestStore {
             mode: PutMode::Create,
             ..Default::default()
         };
-        let path = self.loc.path(&version_path(m.version));
+        let path = self.loc.path(&self.version_path(m.version));
         match self
             .loc
             .store
@@ -237,7 +263,8 @@ impl ManifestStore {
         self.seen.remember(m);
         // The hint is advisory: a failure to write it costs a few probes later, nothing more.
         let hint = PutPayload::from(Bytes::from(m.version.to_string()));
-        if let Err(e) = self.loc.store.put(&self.loc.path(LATEST_HINT), hint).await {
+        let hint_path = self.loc.path(&format!("{}/{LATEST_HINT}", self.dir));
+        if let Err(e) = self.loc.store.put(&hint_path, hint).await {
             tracing::warn!(error = %e, "could not update the latest-version hint");
         }
         Ok(())
@@ -246,7 +273,7 @@ impl ManifestStore {
     /// Every published version, oldest first (lists the manifest directory).
     pub async fn list_versions(&self) -> Result<Vec<u64>> {
         use futures::TryStreamExt;
-        let prefix = self.loc.path(MANIFEST_DIR);
+        let prefix = self.loc.path(&self.dir);
         let metas: Vec<_> = self.loc.store.list(Some(&prefix)).try_collect().await?;
         let mut versions: Vec<u64> = metas
             .iter()

@@ -8,8 +8,8 @@
 //! engine) until a purge.
 //!
 //! A purge deletes only what belongs to the graph: the objects under its own `nodes/`,
-//! `edges/` and `_manifest/` directories, then the tombstone, last (so a purge that stops
-//! half-way is still a tombstoned graph, and can be run again). Paths are compared by
+//! `edges/`, `_manifest/`, `_branches/` and `_refs/branches/` directories, then the
+//! tombstone, last (so a purge that stops half-way is still a tombstoned graph, and can be run again). Paths are compared by
 //! whole segments: purging `/data/g` never touches `/data/g2` nor a graph nested
 //! elsewhere under `/data/g`.
 
@@ -25,7 +25,13 @@ use crate::manifest::MANIFEST_DIR;
 /// File name of the marker, in the graph's root.
 pub const TOMBSTONE_FILE: &str = "_tombstone.json";
 /// The directories a graph owns under its root; nothing else is ever purged.
-const OWNED_DIRS: [&str; 3] = ["nodes", "edges", MANIFEST_DIR];
+const OWNED_DIRS: [&str; 5] = [
+    "nodes",
+    "edges",
+    MANIFEST_DIR,
+    crate::branch::BRANCHES_DIR,
+    crate::branch::REFS_DIR,
+];
 
 /// Who deleted a graph, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

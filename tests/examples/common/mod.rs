@@ -133,14 +133,16 @@ pub fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Prints the verdict line and exits non-zero when any check failed.
-pub fn finish(name: &str, failures: &[String]) {
+/// Prints the verdict line; the exit code for `main` to return (so that every process
+/// the scenario started is stopped by its drop on the way out).
+pub fn finish(name: &str, failures: &[String]) -> std::process::ExitCode {
     if failures.is_empty() {
         println!("{name}: PASS");
+        std::process::ExitCode::SUCCESS
     } else {
         for f in failures {
             println!("{name}: FAIL: {f}");
         }
-        std::process::exit(1);
+        std::process::ExitCode::FAILURE
     }
 }

@@ -84,15 +84,26 @@ pub struct LoadReport {
     pub tables: Vec<TableLoadReport>,
 }
 
-/// Load `input` into `graph` as one new version.
+/// Load `input` into the main branch of `graph` as one new version.
 pub async fn load(
     graph: &Arc<Graph>,
     input: impl BufRead + Send,
     mode: LoadMode,
     actor: &str,
 ) -> Result<LoadReport> {
+    load_on(graph, crate::branch::MAIN, input, mode, actor).await
+}
+
+/// Load `input` into `branch` of `graph` as one new version.
+pub async fn load_on(
+    graph: &Arc<Graph>,
+    branch: &str,
+    input: impl BufRead + Send,
+    mode: LoadMode,
+    actor: &str,
+) -> Result<LoadReport> {
     let (manifest, tables) = graph
-        .write(actor, |snap| async move {
+        .write_on(branch, actor, |snap| async move {
             let mut loader = Loader::new(snap, mode);
             loader.read_all(input).await?;
             loader.finish().await

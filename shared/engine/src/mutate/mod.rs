@@ -39,9 +39,21 @@ pub struct MutationReport {
     pub affected_edges: u64,
 }
 
-/// Run a checked mutation with `params` (checked against its declarations) as one change.
+/// Run a checked mutation with `params` (checked against its declarations) as one change
+/// of the main branch.
 pub async fn run_mutation(
     graph: &Arc<Graph>,
+    query: &TypedQuery,
+    params: &Map<String, Json>,
+    actor: &str,
+) -> Result<MutationReport> {
+    run_mutation_on(graph, crate::branch::MAIN, query, params, actor).await
+}
+
+/// Like [`run_mutation`], on the head of `branch`.
+pub async fn run_mutation_on(
+    graph: &Arc<Graph>,
+    branch: &str,
     query: &TypedQuery,
     params: &Map<String, Json>,
     actor: &str,
@@ -53,18 +65,30 @@ pub async fn run_mutation(
         )));
     };
     let params = bind_params(&query.params, params)?;
-    apply_mutation(graph, stmts, params, actor).await
+    apply_mutation_on(graph, branch, stmts, params, actor).await
 }
 
-/// Apply `stmts` in order and publish them as one graph version; any failure publishes nothing.
+/// Apply `stmts` in order and publish them as one graph version of the main branch; any
+/// failure publishes nothing.
 pub async fn apply_mutation(
     graph: &Arc<Graph>,
     stmts: &[MutationStmt],
     params: BoundParams,
     actor: &str,
 ) -> Result<MutationReport> {
+    apply_mutation_on(graph, crate::branch::MAIN, stmts, params, actor).await
+}
+
+/// Like [`apply_mutation`], on the head of `branch`.
+pub async fn apply_mutation_on(
+    graph: &Arc<Graph>,
+    branch: &str,
+    stmts: &[MutationStmt],
+    params: BoundParams,
+    actor: &str,
+) -> Result<MutationReport> {
     let (manifest, mut report) = graph
-        .write(actor, |snap| async move {
+        .write_on(branch, actor, |snap| async move {
             let mut mutator = Mutator::new(snap, params);
             for stmt in stmts {
                 mutator.apply(stmt).await?;

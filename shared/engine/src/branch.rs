@@ -1,0 +1,262 @@
+//! Branches of a graph and the commits they are made of.
+//!
+//! The main branch is the graph's own manifest chain (`_manifest/`). Another branch is a
+//! second chain in a folder unique to that creation of the name (`_branches/<id>/`) plus a
+//! ref, `_refs/branches/<name>.json`, naming the folder. Creating a branch writes one
+//! manifest (a copy of the source head, which shares every table version: no data is
+//! copied) and then the ref with create-if-absent, the commit point. Deleting a branch
+//! deletes its ref only; its commits stay readable by id.
+//!
+//! Every published manifest is a commit. A commit id is `<chain>.<version>`, where the
+//! chain is `main` or the branch folder's id, so ids stay unique and stable when a branch
+//! name is deleted and created again.
+
+use bytes::Bytes;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::location::GraphLocation;
+use crate::manifest::{GraphManifest, ManifestStore, MANIFEST_DIR};
+
+/// The default branch: the graph's own manifest chain.
+pub const MAIN: &str = "main";
+/// Where refs of branches other than main live.
+pub const REFS_DIR: &str = "_refs/branches";
+/// Where the manifest chains of branches other than main live.
+pub const BRANCHES_DIR: &str = "_branches";
+const MAX_NAME_LEN: usize = 200;
+
+/// A branch other than main: its name, its chain, and where it was created from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BranchRef {
+    pub name: String,
+    /// Id of the branch's chain (its folder under `_branches/`), unique per creation.
+    pub chain: String,
+    /// The commit the branch was created from, and that commit's manifest version (the
+    /// branch chain's first version).
+    pub forked_from: String,
+    pub fork_version: u64,
+    pub created_at: String,
+    pub actor: String,
+}
+
+impl BranchRef {
+    pub fn dir(&self) -> String {
+        chain_dir(&self.chain)
+    }
+}
+
+/// One commit: a published graph version of some branch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Commit {
+    pub id: String,
+    /// Commits this one was built on (none for a graph's first version).
+    pub parents: Vec<String>,
+    pub manifest_version: u64,
+    pub actor: String,
+    pub created_at: String,
+}
+
+/// Folder of a chain: `main` is the graph's `_manifest/`.
+pub fn chain_dir(chain: &str) -> String {
+    if chain == MAIN {
+        MANIFEST_DIR.to_string()
+    } else {
+        format!("{BRANCHES_DIR}/{chain}")
+    }
+}
+
+pub fn commit_id(chain: &str, version: u64) -> String {
+    format!("{chain}.{version}")
+}
+
+/// `<chain>.<version>` -> (chain, version).
+pub fn parse_commit_id(id: &str) -> Result<(String, u64)> {
+    let bad = || {
+        EngineError::Invalid(format!(
+            "not a commit id: {id:?} (expected <chain>.<version>)"
+        ))
+    };
+    let (chain, version) = id.rsplit_once('.').ok_or_else(bad)?;
+    let version: u64 = version.parse().map_err(|_| bad())?;
+    let chain_ok = chain == MAIN
+        || (!chain.is_empty() && chain.len() <= 64 && chain.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !chain_ok || version == 0 {
+        return Err(bad());
+    }
+    Ok((chain.to_string(), version))
+}
+
+/// The commit a manifest of `chain` stands for: a branch's first manifest is the commit
+/// it was forked from.
+pub fn manifest_commit_id(chain: &str, m: &GraphManifest) -> String {
+    m.forked_from
+        .clone()
+        .unwrap_or_else(|| commit_id(chain, m.version))
+}
+
+/// The parents of the commit of manifest `m` of `chain`.
+pub fn manifest_parents(chain: &str, m: &GraphManifest) -> Vec<String> {
+    match (&m.parent_commit, m.parent) {
+        (Some(p), _) => vec![p.clone()],
+        (None, Some(v)) => vec![commit_id(chain, v)],
+        (None, None) => vec![],
+    }
+}
+
+/// Branch names: letters, digits and `._-/`, segments separated by single slashes (so
+/// `agent/alice` works and policies can match `agent/*`), at most 200 bytes.
+pub fn validate_branch_name(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(EngineError::Invalid(format!(
+            "invalid branch name {name:?}: {why}"
+        )))
+    };
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return bad("must be 1 to 200 bytes");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+    {
+        return bad("use letters, digits and . _ - /");
+    }
+    if name
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return bad("empty, '.' or '..' path segment");
+    }
+    Ok(())
+}
+
+/// Object name of a ref: the branch name with `/` spelled `~` (not allowed in names), so
+/// every ref is one object directly under `_refs/branches/`.
+fn ref_path(name: &str) -> String {
+    format!("{REFS_DIR}/{}.json", name.replace('/', "~"))
+}
+
+pub async fn read_ref(loc: &GraphLocation, name: &str) -> Result<Option<BranchRef>> {
+    match loc.store.get(&loc.path(&ref_path(name))).await {
+        Ok(r) => {
+            let bytes = r.bytes().await?;
+            let r: BranchRef = serde_json::from_slice(&bytes)
+                .map_err(|e| EngineError::Corrupt(format!("branch ref {name}: {e}")))?;
+            Ok(Some(r))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every branch other than main, by name.
+pub async fn list_refs(loc: &GraphLocation) -> Result<Vec<BranchRef>> {
+    use futures::TryStreamExt;
+    let metas: Vec<_> = loc
+        .store
+        .list(Some(&loc.path(REFS_DIR)))
+        .try_collect()
+        .await?;
+    let mut refs = vec![];
+    for m in metas {
+        let Some(file) = m.location.filename() else {
+            continue;
+        };
+        let Some(stem) = file.strip_suffix(".json") else {
+            continue;
+        };
+        if let Some(r) = read_ref(loc, &stem.replace('~', "/")).await? {
+            refs.push(r);
+        }
+    }
+    refs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(refs)
+}
+
+/// Create the ref if no branch of that name exists: the commit point of a branch creation.
+pub async fn create_ref(loc: &GraphLocation, r: &BranchRef) -> Result<()> {
+    let body = serde_json::to_vec_pretty(r)
+        .map_err(|e| EngineError::Corrupt(format!("serialize branch ref: {e}")))?;
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    match loc
+        .store
+        .put_opts(
+            &loc.path(&ref_path(&r.name)),
+            PutPayload::from(Bytes::from(body)),
+            opts,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. }) => {
+            Err(EngineError::AlreadyExists(format!("branch {}", r.name)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete_ref(loc: &GraphLocation, name: &str) -> Result<()> {
+    loc.store.delete(&loc.path(&ref_path(name))).await?;
+    Ok(())
+}
+
+/// The manifest chain of a branch ref.
+pub fn chain_store(loc: &GraphLocation, r: &BranchRef) -> ManifestStore {
+    ManifestStore::chain(loc.clone(), &r.dir(), r.fork_version)
+}
+
+/// The manifest behind commit `id`.
+pub async fn read_commit(loc: &GraphLocation, id: &str) -> Result<(String, GraphManifest)> {
+    let (chain, version) = parse_commit_id(id)?;
+    let store = ManifestStore::chain(loc.clone(), &chain_dir(&chain), 1);
+    match store.read(version).await {
+        Ok(m) => Ok((chain, m)),
+        Err(EngineError::NotFound(_)) => Err(EngineError::NotFound(format!("no commit {id}"))),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names() {
+        for ok in ["dev", "agent/alice", "release-1.2", "a_b/c.d/e"] {
+            assert!(validate_branch_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "a//b",
+            "/a",
+            "a/",
+            "a/../b",
+            "..",
+            "a b",
+            "a~b",
+            "ü",
+            &"x".repeat(201),
+        ] {
+            assert!(validate_branch_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn commit_ids_round_trip_and_bad_ones_are_refused() {
+        assert_eq!(parse_commit_id("main.7").unwrap(), ("main".into(), 7));
+        assert_eq!(
+            parse_commit_id(&commit_id("0a1b2c3d4e5f", 12)).unwrap(),
+            ("0a1b2c3d4e5f".into(), 12)
+        );
+        for bad in [
+            "", "main", "main.", "main.0", "x.1", "../x.1", "main.-1", "ABCG.3",
+        ] {
+            assert!(parse_commit_id(bad).is_err(), "{bad}");
+        }
+    }
+}
