@@ -106,7 +106,11 @@ async fn creating_a_branch_shares_every_table_version_and_writes_three_small_obj
     if g.graph.location().is_local() {
         let root = std::path::Path::new(g.graph.uri());
         let count = |dir: &str| walk(&root.join(dir));
-        assert_eq!(count("_branches"), 2, "one manifest and its latest-version hint");
+        assert_eq!(
+            count("_branches"),
+            2,
+            "one manifest and its latest-version hint"
+        );
         assert_eq!(count("_refs"), 1, "one ref");
     }
 }
