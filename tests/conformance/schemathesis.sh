@@ -17,13 +17,15 @@ status=0
 for target in "data-plane $OG_DP" "control-plane $OG_CP"; do
     set -- $target
     echo "== schemathesis: $1 ($2/openapi.json, $EXAMPLES examples per operation)"
-    # From the temp dir: schemathesis keeps a cache in its working directory.
+    # From the temp dir: schemathesis keeps a cache in its working directory. One worker:
+    # with two threads, CPython 3.11 failed inside schemathesis now and then ("SystemError:
+    # AST constructor recursion depth mismatch"), a crash of the tool, not of the API.
     if ! (cd "$OG_WORK" && "$OG_VENV/bin/st" --no-color --config-file "$OG_ROOT/tests/conformance/schemathesis.toml" \
         run "$2/openapi.json" \
         --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance \
         --exclude-tag internal \
         --header "Authorization: Bearer $OG_ADMIN_TOKEN" \
-        --max-examples "$EXAMPLES" --seed 1 --workers 2 --request-timeout 30 \
+        --max-examples "$EXAMPLES" --seed 1 --workers 1 --request-timeout 30 \
         --phases examples,coverage,fuzzing --warnings off); then
         status=1
     fi
