@@ -44,7 +44,13 @@ s3_start() {
 }
 
 s3_stop() {
-    [ -n "${S3_PID:-}" ] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null
-    [ -n "${S3_WORK:-}" ] && rm -rf "$S3_WORK"
+    # (Callers run with `set -e`: the killed server's status must not become theirs.)
+    if [ -n "${S3_PID:-}" ]; then
+        kill "$S3_PID" 2>/dev/null || true
+        wait "$S3_PID" 2>/dev/null || true
+    fi
+    if [ -n "${S3_WORK:-}" ]; then
+        rm -rf "$S3_WORK"
+    fi
     return 0
 }
