@@ -40,21 +40,10 @@ fn main() -> std::process::ExitCode {
     let w1 = DataPlane::with_control_plane(&cp.url, "w1");
     let w2 = DataPlane::with_control_plane(&cp.url, "w2");
     let client = load_client();
-    for g in GRAPHS {
-        assert_eq!(
-            create_graph(
-                &client,
-                &cp.url,
-                g,
-                &storage.graph_uri(&format!("{g}.omni"))
-            ),
-            201
-        );
-    }
     let workers = [w1.url.clone(), w2.url.clone()];
     for g in GRAPHS {
-        wait_served(&client, &[&w1.url, &w2.url], g, Duration::from_secs(30))
-            .expect("both workers serve the graphs");
+        let uri = storage.graph_uri(&format!("{g}.omni"));
+        create_served(&client, &cp.url, &[&w1.url, &w2.url], g, &uri);
     }
     println!(
         "{NAME}: storage {}; {clients} clients, {seconds} s, two workers, {} graphs",

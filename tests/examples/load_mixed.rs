@@ -47,16 +47,8 @@ fn main() -> std::process::ExitCode {
     let client = load_client();
     let initial = ["m0", "m1"];
     for g in initial {
-        assert_eq!(
-            create_graph(
-                &client,
-                &cp.url,
-                g,
-                &storage.graph_uri(&format!("{g}.omni"))
-            ),
-            201
-        );
-        wait_served(&client, &[&w1.url, &w2.url], g, Duration::from_secs(30)).expect("served");
+        let uri = storage.graph_uri(&format!("{g}.omni"));
+        create_served(&client, &cp.url, &[&w1.url, &w2.url], g, &uri);
         let (s, b) = post(
             &client,
             &format!("{}/graphs/{g}/ingest", w1.url),

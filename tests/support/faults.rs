@@ -19,7 +19,8 @@ pub struct S3Server {
 
 impl S3Server {
     /// Starts the server at `bin` with an empty data dir and one bucket, `omnigraph`, and
-    /// points this process's AWS_* variables at it (the binaries started later inherit them).
+    /// points this process's AWS_* variables (the binaries started later inherit them) and
+    /// OMNIGRAPH_TEST_STORAGE at it.
     pub fn start(bin: &Path) -> S3Server {
         let mut server = S3Server {
             bin: bin.to_path_buf(),
@@ -34,6 +35,7 @@ impl S3Server {
             ("AWS_SECRET_ACCESS_KEY", "omnigraph-test-secret".into()),
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_ALLOW_HTTP", "true".into()),
+            ("OMNIGRAPH_TEST_STORAGE", "s3://omnigraph/scenarios".into()),
         ] {
             std::env::set_var(name, value);
         }
@@ -107,19 +109,11 @@ impl ScenarioStorage {
         }
     }
 
+    /// The same placement as the integration tests' [`graph_uri`](crate::graph_uri): the
+    /// S3 server's bucket when there is one (its start sets OMNIGRAPH_TEST_STORAGE), else
+    /// the temp dir.
     pub fn graph_uri(&self, name: &str) -> String {
-        match &self.s3 {
-            Some(_) => {
-                let unique = self
-                    .dir
-                    .path()
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                format!("s3://omnigraph/{unique}/{name}")
-            }
-            None => self.dir.path().join(name).to_string_lossy().into_owned(),
-        }
+        crate::graph_uri(self.dir.path(), name)
     }
 
     pub fn describe(&self) -> String {

@@ -84,6 +84,19 @@ pub fn create_graph(client: &reqwest::blocking::Client, cp: &str, graph: &str, u
     post(client, &format!("{cp}/graphs"), &body).0
 }
 
+/// Creates `graph` (201, or a panic: scenario set-up) and waits until every worker serves it.
+pub fn create_served(
+    client: &reqwest::blocking::Client,
+    cp: &str,
+    workers: &[&str],
+    graph: &str,
+    uri: &str,
+) {
+    assert_eq!(create_graph(client, cp, graph, uri), 201, "create {graph}");
+    wait_served(client, workers, graph, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("the workers never served {graph}"));
+}
+
 /// Polls until every worker answers 200 for the graph's snapshot; the time it took.
 pub fn wait_served(
     client: &reqwest::blocking::Client,
