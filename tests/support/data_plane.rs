@@ -148,6 +148,14 @@ impl DataPlane {
         json_of(r.send().expect("GET"))
     }
 
+    pub fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut r = self.client.delete(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        json_of(r.send().expect("DELETE"))
+    }
+
     pub fn post(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
         self.post_raw(path, body.to_string(), token)
     }

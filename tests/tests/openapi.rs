@@ -33,10 +33,19 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// Paths of the flat document whose operations act on one graph (tag `graph`).
 fn graph_paths(flat: &Value) -> BTreeSet<String> {
+    graph_operations(flat).into_iter().map(|(p, _)| p).collect()
+}
+
+/// `(path, method)` of every graph route of a flat document (tags other than health and
+/// internal).
+fn graph_operations(flat: &Value) -> Vec<(String, String)> {
     operations(flat)
         .into_iter()
-        .filter(|(_, _, op)| op["tags"].to_string().contains("\"graph\""))
-        .map(|(p, _, _)| p)
+        .filter(|(_, _, op)| {
+            let tags = op["tags"].to_string();
+            !tags.contains("\"health\"") && !tags.contains("\"internal\"")
+        })
+        .map(|(p, m, _)| (p, m))
         .collect()
 }
 
@@ -151,7 +160,7 @@ fn multi_mode_openapi_prefixes_operation_ids_with_cluster() {
             assert!(!id.starts_with("cluster_"), "{method} {path}: {id}");
         }
     }
-    assert_eq!(nested, graph_paths(&committed()).len());
+    assert_eq!(nested, graph_operations(&committed()).len());
     assert_eq!(
         doc["paths"]["/graphs/{graph_id}/read"]["post"]["operationId"],
         "cluster_read"
@@ -250,7 +259,10 @@ fn documented_request_examples_work_against_the_example_graph() {
         }
         assert_eq!(method, "post", "{path}");
         let (status, body) = dp.post_text(&path, example.to_string(), None);
-        assert_eq!(status, 200, "{path} with {example}: {body}");
+        assert!(
+            (200..300).contains(&status),
+            "{path} with {example}: {status} {body}"
+        );
         tried += 1;
     }
     assert!(tried >= 7, "only {tried} examples");

@@ -15,11 +15,14 @@ pub struct ExportArgs {
     /// Only these node/edge types (repeatable).
     #[arg(long = "type")]
     pub types: Vec<String>,
+    /// Branch (default main).
+    #[arg(long, default_value = omnigraph_engine::MAIN)]
+    pub branch: String,
 }
 
 pub async fn run(a: ExportArgs) -> Result<(), CliError> {
     let graph = Graph::open(&a.store).await?;
-    let snap = graph.snapshot(a.version).await?;
+    let snap = graph.snapshot_on(&a.branch, a.version).await?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
     omnigraph_engine::export(&snap, &ExportFilter { types: a.types }, &mut out).await?;
     out.flush()?;

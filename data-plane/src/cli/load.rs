@@ -18,6 +18,12 @@ pub struct LoadArgs {
     pub store: String,
     #[arg(long)]
     pub json: bool,
+    /// Branch (default main).
+    #[arg(long, default_value = omnigraph_engine::MAIN)]
+    pub branch: String,
+    /// When --branch does not exist yet: create it from this branch first.
+    #[arg(long)]
+    pub from: Option<String>,
 }
 
 pub async fn run(a: LoadArgs) -> Result<(), CliError> {
@@ -27,9 +33,18 @@ pub async fn run(a: LoadArgs) -> Result<(), CliError> {
         source,
     })?;
     let graph = Graph::open(&a.store).await?;
+    if let Some(from) = &a.from {
+        if a.branch != omnigraph_engine::MAIN && graph.branch(&a.branch).await?.is_none() {
+            match graph.create_branch(&a.branch, from, CLI_ACTOR).await {
+                Ok(_) | Err(omnigraph_engine::EngineError::AlreadyExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     let started = std::time::Instant::now();
-    let report = omnigraph_engine::load(
+    let report = omnigraph_engine::load_on(
         &graph,
+        &a.branch,
         BufReader::with_capacity(1 << 20, file),
         mode,
         CLI_ACTOR,

@@ -1,5 +1,7 @@
 //! Command-line contract (SYSTEM.md section 8). One module per subcommand.
 
+mod branch;
+mod commits;
 mod export;
 mod init;
 mod load;
@@ -61,6 +63,13 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Write the graph as JSONL (the load format) to stdout.
     Export(export::ExportArgs),
+    /// Create, list, delete and merge branches.
+    Branch {
+        #[command(subcommand)]
+        command: branch::BranchCommand,
+    },
+    /// Show a branch's commits, newest first (or one commit with --id).
+    Commits(commits::CommitsArgs),
     /// Serve graphs over HTTP (a data-plane worker).
     Serve(serve::ServeArgs),
 }
@@ -74,6 +83,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Schema { command } => schema::run(command).await,
         Command::Snapshot(a) => snapshot::run(a).await,
         Command::Export(a) => export::run(a).await,
+        Command::Branch { command } => branch::run(command).await,
+        Command::Commits(a) => commits::run(a).await,
         Command::Serve(a) => serve::run(a).await,
     }
 }

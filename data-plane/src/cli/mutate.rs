@@ -1,5 +1,5 @@
 use clap::Args;
-use omnigraph_engine::{run_mutation, Graph};
+use omnigraph_engine::{run_mutation_on, Graph};
 
 use super::query_source::QuerySourceArgs;
 use super::{print_json, CliError, CLI_ACTOR};
@@ -13,14 +13,17 @@ pub struct MutateArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Branch (default main).
+    #[arg(long, default_value = omnigraph_engine::MAIN)]
+    pub branch: String,
 }
 
 pub async fn run(a: MutateArgs) -> Result<(), CliError> {
     let graph = Graph::open(&a.store).await?;
     // Compiled against the latest schema; the mutation itself re-reads the latest version.
-    let snap = graph.snapshot(None).await?;
+    let snap = graph.snapshot_on(&a.branch, None).await?;
     let query = a.source.compile(&snap)?;
-    let report = run_mutation(&graph, &query, &a.source.params()?, CLI_ACTOR).await?;
+    let report = run_mutation_on(&graph, &a.branch, &query, &a.source.params()?, CLI_ACTOR).await?;
     if a.json {
         return print_json(&report);
     }

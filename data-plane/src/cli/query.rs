@@ -17,11 +17,14 @@ pub struct QueryArgs {
     /// Read at this graph version instead of the latest.
     #[arg(long)]
     pub version: Option<u64>,
+    /// Branch (default main).
+    #[arg(long, default_value = omnigraph_engine::MAIN)]
+    pub branch: String,
 }
 
 pub async fn run(a: QueryArgs) -> Result<(), CliError> {
     let graph = Graph::open(&a.store).await?;
-    let snap = graph.snapshot(a.version).await?;
+    let snap = graph.snapshot_on(&a.branch, a.version).await?;
     let query = a.source.compile(&snap)?;
     let result = run_query(&snap, &query, &a.source.params()?).await?;
     if a.json {

@@ -12,11 +12,14 @@ pub struct SnapshotArgs {
     pub version: Option<u64>,
     #[arg(long)]
     pub json: bool,
+    /// Branch (default main).
+    #[arg(long, default_value = omnigraph_engine::MAIN)]
+    pub branch: String,
 }
 
 pub async fn run(a: SnapshotArgs) -> Result<(), CliError> {
     let graph = Graph::open(&a.store).await?;
-    let snap = graph.snapshot(a.version).await?;
+    let snap = graph.snapshot_on(&a.branch, a.version).await?;
     let m = &snap.manifest;
     if a.json {
         let tables: Vec<_> = m
@@ -29,7 +32,7 @@ pub async fn run(a: SnapshotArgs) -> Result<(), CliError> {
             })
             .collect();
         return print_json(&serde_json::json!({
-            "branch": "main", "manifest_version": m.version, "created_at": m.created_at,
+            "branch": a.branch, "commit_id": snap.commit_id(), "manifest_version": m.version, "created_at": m.created_at,
             "actor": m.actor, "tables": tables
         }));
     }

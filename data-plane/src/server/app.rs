@@ -10,7 +10,9 @@ use omnigraph_api::{
 };
 
 use super::auth::require_internal;
-use super::handlers::{change, export, health, ingest, internal, read, schema, snapshot};
+use super::handlers::{
+    branches, change, commits, export, health, ingest, internal, read, schema, snapshot,
+};
 use super::openapi;
 use super::state::AppState;
 
@@ -29,6 +31,12 @@ pub fn graph_routes() -> RouteTable<AppState> {
         Route::get("/schema", schema::schema),
         Route::get("/snapshot", snapshot::snapshot),
         Route::post("/export", export::export),
+        Route::get("/branches", branches::list),
+        Route::post("/branches", branches::create),
+        Route::post("/branches/merge", branches::merge),
+        Route::delete("/branches/{branch}", branches::delete),
+        Route::get("/commits", commits::list),
+        Route::get("/commits/{commit_id}", commits::get),
     ])
 }
 

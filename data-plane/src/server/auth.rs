@@ -1,9 +1,11 @@
 //! The checks every graph route makes, in order: bearer token (401), graph id syntax
-//! (400), known graph (404), the graph's policy (403). Done in an extractor that runs
-//! before the body is read, so a refused caller never learns whether its body parsed.
+//! (400), known graph (404), the graph's policy (403). The first three run in an
+//! extractor ([`GraphAccess`]) before the body is read; the policy check needs the
+//! branch, which may be in the body, so the handler makes it with
+//! [`GraphAccess::authorize_body`], which decides on main when the body does not parse:
+//! a refused caller never learns whether its body parsed.
 
 use std::collections::HashMap;
-use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -19,35 +21,32 @@ use omnigraph_policy::{ActorId, AuthMode, BearerTokens, PolicyAction, RequestCon
 use super::registry::GraphHandle;
 use super::state::AppState;
 
-/// The branch every request acts on (the engine has no other yet).
-pub const MAIN_BRANCH: &str = "main";
+/// The branch a request acts on when it names none.
+pub const MAIN_BRANCH: &str = omnigraph_engine::MAIN;
 /// The actor recorded in versions written in open mode.
 pub const OPEN_MODE_ACTOR: &str = "anonymous";
 
-/// Which action a route needs.
-pub trait RouteAction {
-    const ACTION: PolicyAction;
+/// The branch a request names, or main.
+pub fn branch_or_main(branch: Option<&str>) -> &str {
+    branch.unwrap_or(MAIN_BRANCH)
 }
 
-pub struct ReadAction;
-impl RouteAction for ReadAction {
-    const ACTION: PolicyAction = PolicyAction::Read;
-}
-
-pub struct ChangeAction;
-impl RouteAction for ChangeAction {
-    const ACTION: PolicyAction = PolicyAction::Change;
+/// An authenticated request on a known graph (checks 1-3, done by the extractor before
+/// the body is read). The handler authorizes it (check 4) once it knows the branch.
+pub struct GraphAccess {
+    graph: Arc<GraphHandle>,
+    actor: Option<ActorId>,
+    graph_id: String,
 }
 
 /// An authenticated, authorized request on one graph.
-pub struct Authorized<A> {
+pub struct Authorized {
     pub graph: Arc<GraphHandle>,
     /// `None` in open mode.
     pub actor: Option<ActorId>,
-    _action: PhantomData<A>,
 }
 
-impl<A> Authorized<A> {
+impl Authorized {
     /// The actor id as recorded in written versions.
     pub fn actor_name(&self) -> &str {
         self.actor.as_ref().map_or(OPEN_MODE_ACTOR, ActorId::as_str)
@@ -55,6 +54,73 @@ impl<A> Authorized<A> {
 
     pub fn actor_id(&self) -> Option<String> {
         self.actor.as_ref().map(|a| a.as_str().to_owned())
+    }
+}
+
+impl GraphAccess {
+    /// The graph, before authorization: only to find out what to authorize.
+    pub fn graph_handle(&self) -> &Arc<GraphHandle> {
+        &self.graph
+    }
+
+    /// The graph's policy decides `action` in `context` (403 with the reason when denied).
+    pub fn authorize(
+        &self,
+        action: PolicyAction,
+        context: &RequestContext,
+    ) -> Result<Authorized, ApiError> {
+        let decision = self.graph.authorizer()?.authorize(
+            self.actor.as_ref(),
+            action,
+            &Resource::graph(&self.graph_id),
+            context,
+        );
+        if !decision.allowed {
+            tracing::info!(
+                actor = ?self.actor.as_ref().map(ActorId::as_str),
+                action = %action,
+                graph_id = self.graph_id,
+                branch = ?context.branch,
+                target_branch = ?context.target_branch,
+                "denied: {}",
+                decision.reason
+            );
+            return Err(ApiError::forbidden(decision.reason));
+        }
+        Ok(Authorized {
+            graph: self.graph.clone(),
+            actor: self.actor.clone(),
+        })
+    }
+
+    /// `action` on `branch` (main when absent).
+    pub fn authorize_on(
+        &self,
+        action: PolicyAction,
+        branch: Option<&str>,
+    ) -> Result<Authorized, ApiError> {
+        self.authorize(action, &RequestContext::on_branch(branch_or_main(branch)))
+    }
+
+    /// Authorizes a request whose branch is in its body (or query string): in the context
+    /// the body names when it parsed; on main when it did not, so that a refused caller
+    /// still never learns whether its body parsed (a 403 comes before the 400).
+    pub fn authorize_body<T>(
+        &self,
+        action: PolicyAction,
+        body: Result<T, ApiError>,
+        context: impl FnOnce(&T) -> RequestContext,
+    ) -> Result<(Authorized, T), ApiError> {
+        match body {
+            Ok(body) => {
+                let auth = self.authorize(action, &context(&body))?;
+                Ok((auth, body))
+            }
+            Err(e) => {
+                self.authorize_on(action, None)?;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -74,7 +140,7 @@ fn authorization(headers: &HeaderMap) -> Option<&[u8]> {
     headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())
 }
 
-impl<A: RouteAction> FromRequestParts<AppState> for Authorized<A> {
+impl FromRequestParts<AppState> for GraphAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -100,26 +166,10 @@ impl<A: RouteAction> FromRequestParts<AppState> for Authorized<A> {
         let graph = state.registry.get(graph_id.as_str()).ok_or_else(|| {
             ApiError::not_found(format!("graph '{}' is not served here", graph_id.as_str()))
         })?;
-        let decision = graph.authorizer()?.authorize(
-            actor.as_ref(),
-            A::ACTION,
-            &Resource::graph(graph_id.as_str()),
-            &RequestContext::on_branch(MAIN_BRANCH),
-        );
-        if !decision.allowed {
-            tracing::info!(
-                actor = ?actor.as_ref().map(ActorId::as_str),
-                action = %A::ACTION,
-                graph_id = graph_id.as_str(),
-                "denied: {}",
-                decision.reason
-            );
-            return Err(ApiError::forbidden(decision.reason));
-        }
-        Ok(Authorized {
+        Ok(GraphAccess {
             graph,
             actor,
-            _action: PhantomData,
+            graph_id: graph_id.as_str().to_owned(),
         })
     }
 }
@@ -148,15 +198,4 @@ pub async fn require_internal(
         }
     }
     Ok(next.run(request).await)
-}
-
-/// Rejects branches other than the default one (the engine has a single line of versions).
-pub fn check_branch(branch: Option<&str>) -> Result<String, ApiError> {
-    match branch {
-        None => Ok(MAIN_BRANCH.to_owned()),
-        Some(b) if b == MAIN_BRANCH => Ok(MAIN_BRANCH.to_owned()),
-        Some(b) => Err(ApiError::not_found(format!(
-            "branch '{b}' not found (only '{MAIN_BRANCH}' exists)"
-        ))),
-    }
 }

@@ -1,6 +1,7 @@
 //! Why `serve` could not start, and the engine-error -> HTTP mapping.
 
-use omnigraph_api::{ApiError, ManifestConflict};
+use omnigraph_api::{ApiError, ManifestConflict, MergeConflict, MergeConflictKind};
+use omnigraph_engine::ConflictKind;
 use omnigraph_engine::EngineError;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,18 @@ pub fn engine_error(e: EngineError) -> ApiError {
             },
         ),
         EngineError::VersionTaken(_) | EngineError::AlreadyExists(_) => ApiError::conflict(message),
+        EngineError::MergeConflicts(conflicts) => ApiError::merge_conflicts(
+            message,
+            conflicts
+                .into_iter()
+                .map(|c| MergeConflict {
+                    kind: conflict_kind(c.kind),
+                    table_key: c.table_key,
+                    key: c.key,
+                    message: c.message,
+                })
+                .collect(),
+        ),
         EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
         e if e.is_user_error() => ApiError::bad_request(message),
         e if e.is_storage_unavailable() => {
@@ -64,5 +77,17 @@ pub fn engine_error(e: EngineError) -> ApiError {
             tracing::error!("engine error: {message}");
             ApiError::internal(message)
         }
+    }
+}
+
+fn conflict_kind(kind: ConflictKind) -> MergeConflictKind {
+    match kind {
+        ConflictKind::DivergentInsert => MergeConflictKind::DivergentInsert,
+        ConflictKind::DivergentUpdate => MergeConflictKind::DivergentUpdate,
+        ConflictKind::DeleteVsUpdate => MergeConflictKind::DeleteVsUpdate,
+        ConflictKind::OrphanEdge => MergeConflictKind::OrphanEdge,
+        ConflictKind::UniqueViolation => MergeConflictKind::UniqueViolation,
+        ConflictKind::CardinalityViolation => MergeConflictKind::CardinalityViolation,
+        ConflictKind::ValueConstraintViolation => MergeConflictKind::ValueConstraintViolation,
     }
 }

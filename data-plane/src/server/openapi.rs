@@ -11,7 +11,9 @@ use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
 
 use super::app::graph_routes;
-use super::handlers::{change, export, health, ingest, internal, read, schema, snapshot};
+use super::handlers::{
+    branches, change, commits, export, health, ingest, internal, read, schema, snapshot,
+};
 use super::state::AppState;
 
 #[derive(OpenApi)]
@@ -19,7 +21,7 @@ use super::state::AppState;
     info(
         title = "Omnigraph data plane",
         description = "Graph routes of a data-plane worker: reads, mutations, loads, schema, \
-        snapshot and export. Flat in single mode; under /graphs/{graph_id} in multi mode, \
+        snapshot, export, branches and commits. Flat in single mode; under /graphs/{graph_id} in multi mode, \
         where the served document lists the nested paths. Every error answers with the \
         ErrorBody envelope."
     ),
@@ -33,11 +35,18 @@ use super::state::AppState;
         schema::schema,
         snapshot::snapshot,
         export::export,
+        branches::list,
+        branches::create,
+        branches::delete,
+        branches::merge,
+        commits::list,
+        commits::get,
         internal::push_registry,
     ),
     components(schemas(ErrorBody)),
     tags(
         (name = "graph", description = "Reads and writes of one graph"),
+        (name = "branches", description = "Branches of one graph and their commits"),
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "internal", description = "Called by the control plane, not by clients"),
     )

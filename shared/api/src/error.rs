@@ -95,11 +95,32 @@ pub struct ManifestConflict {
     pub actual: u64,
 }
 
-/// One conflicting row of a branch merge.
+/// Why a merge was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeConflictKind {
+    /// The same key inserted on both branches with different values.
+    DivergentInsert,
+    /// The same row updated differently on both branches.
+    DivergentUpdate,
+    /// A row deleted on one branch and updated on the other.
+    DeleteVsUpdate,
+    /// An edge whose endpoint the merged graph does not have.
+    OrphanEdge,
+    /// Two rows of the merged graph would share a `@unique` value.
+    UniqueViolation,
+    /// A node with more edges of a `@card`-limited type than it allows.
+    CardinalityViolation,
+    /// A merged row that breaks `@range` / `@check`.
+    ValueConstraintViolation,
+}
+
+/// One conflict of a refused branch merge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MergeConflict {
+    pub kind: MergeConflictKind,
     pub table_key: String,
-    /// The conflicting row's key, when the table has one.
+    /// The conflicting row: a node's key, or `from->to` of an edge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub message: String,

@@ -2,6 +2,7 @@
 //! utoipa schemas), the JSON error envelope, and the axum glue that makes every error
 //! (including the framework's own) answer with that envelope.
 
+mod branches;
 mod data;
 mod error;
 mod extract;
@@ -15,12 +16,18 @@ mod routes;
 #[cfg(test)]
 mod wire_tests;
 
+pub use branches::{
+    BranchInfo, BranchListResponse, CommitInfo, CommitListResponse, CommitsQuery,
+    CreateBranchRequest, DeleteBranchResponse, MergeOutcome, MergeRequest, MergeResponse,
+};
 pub use data::{
     BranchQuery, ChangeRequest, ChangeResponse, ExportRequest, IngestMode, IngestRequest,
     IngestResponse, QueryParams, ReadRequest, ReadResponse, ReadTarget, SchemaApplyRequest,
     SchemaResponse, SnapshotResponse, SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
 };
-pub use error::{ApiError, ErrorBody, ErrorCode, ManifestConflict, MergeConflict};
+pub use error::{
+    ApiError, ErrorBody, ErrorCode, ManifestConflict, MergeConflict, MergeConflictKind,
+};
 pub use extract::{
     error_envelope, json_rejection_error, method_not_allowed, route_not_found, ApiJson, ApiPath,
     ApiQuery, DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES,

@@ -98,11 +98,13 @@ pub fn manifest_commit_id(chain: &str, m: &GraphManifest) -> String {
 
 /// The parents of the commit of manifest `m` of `chain`.
 pub fn manifest_parents(chain: &str, m: &GraphManifest) -> Vec<String> {
-    match (&m.parent_commit, m.parent) {
+    let mut parents = match (&m.parent_commit, m.parent) {
         (Some(p), _) => vec![p.clone()],
         (None, Some(v)) => vec![commit_id(chain, v)],
         (None, None) => vec![],
-    }
+    };
+    parents.extend(m.merged_from.clone());
+    parents
 }
 
 /// Branch names: letters, digits and `._-/`, segments separated by single slashes (so
@@ -131,10 +133,10 @@ pub fn validate_branch_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Object name of a ref: the branch name with `/` spelled `~` (not allowed in names), so
-/// every ref is one object directly under `_refs/branches/`.
+/// Object name of a ref: `_refs/branches/<name>.json`, a name's `/` making folders (names
+/// are checked to be safe path segments, and need no escaping in object names).
 fn ref_path(name: &str) -> String {
-    format!("{REFS_DIR}/{}.json", name.replace('/', "~"))
+    format!("{REFS_DIR}/{name}.json")
 }
 
 pub async fn read_ref(loc: &GraphLocation, name: &str) -> Result<Option<BranchRef>> {
@@ -158,15 +160,21 @@ pub async fn list_refs(loc: &GraphLocation) -> Result<Vec<BranchRef>> {
         .list(Some(&loc.path(REFS_DIR)))
         .try_collect()
         .await?;
+    let dir = format!("{}/", loc.path(REFS_DIR).as_ref());
     let mut refs = vec![];
     for m in metas {
-        let Some(file) = m.location.filename() else {
+        let Some(name) = m
+            .location
+            .as_ref()
+            .strip_prefix(&dir)
+            .and_then(|rest| rest.strip_suffix(".json"))
+        else {
             continue;
         };
-        let Some(stem) = file.strip_suffix(".json") else {
+        if validate_branch_name(name).is_err() {
             continue;
-        };
-        if let Some(r) = read_ref(loc, &stem.replace('~', "/")).await? {
+        }
+        if let Some(r) = read_ref(loc, name).await? {
             refs.push(r);
         }
     }

@@ -53,6 +53,19 @@ pub enum EngineError {
     /// Stored state that the engine cannot make sense of (corrupt manifest, ...).
     #[error("corrupt graph storage: {0}")]
     Corrupt(String),
+    /// A merge was refused for these conflicts; nothing was written.
+    #[error("{}", format_merge_conflicts(.0))]
+    MergeConflicts(Vec<crate::merge::MergeConflict>),
+}
+
+fn format_merge_conflicts(c: &[crate::merge::MergeConflict]) -> String {
+    let first = c
+        .iter()
+        .take(3)
+        .map(|c| format!("{}: {}", c.kind.as_str(), c.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!("merge refused, {} conflict(s): {first}", c.len())
 }
 
 impl EngineError {

@@ -54,6 +54,10 @@ pub struct Change {
     /// Tables whose content this change's validation depended on (e.g. endpoint node tables of
     /// inserted edges). If another writer moved one, the change cannot be re-applied.
     pub read_deps: BTreeSet<TableKey>,
+    /// Table versions taken as they are from another branch (merges).
+    pub adopted: BTreeMap<String, TableEntry>,
+    /// The second parent of a merge commit: the merged branch's head.
+    pub merged_from: Option<String>,
 }
 
 impl Change {
@@ -61,6 +65,8 @@ impl Change {
         Change {
             staged: BTreeMap::new(),
             read_deps: BTreeSet::new(),
+            adopted: BTreeMap::new(),
+            merged_from: None,
         }
     }
 }
@@ -289,6 +295,12 @@ impl Graph {
         branch::delete_ref(&self.loc, name).await
     }
 
+    /// Branch `name` other than main, if it exists.
+    pub async fn branch(&self, name: &str) -> Result<Option<BranchRef>> {
+        branch::validate_branch_name(name)?;
+        branch::read_ref(&self.loc, name).await
+    }
+
     /// Every branch other than main, by name.
     pub async fn branches(&self) -> Result<Vec<BranchRef>> {
         branch::list_refs(&self.loc).await
@@ -426,7 +438,8 @@ impl Graph {
                 },
             );
         }
-        if entries.is_empty() {
+        entries.extend(change.adopted);
+        if entries.is_empty() && change.merged_from.is_none() {
             return Ok((*base.manifest).clone());
         }
         // A worker that has not yet heard of a delete must not write into the graph.
@@ -437,6 +450,7 @@ impl Graph {
         for _ in 0..MAX_REAPPLY {
             let mut next = parent.next(entries.clone(), actor);
             next.parent_commit = Some(branch::manifest_commit_id(&base.chain, &parent));
+            next.merged_from = change.merged_from.clone();
             match base.store.publish(&next).await {
                 Ok(()) => return Ok(next),
                 Err(EngineError::VersionTaken(_)) => {

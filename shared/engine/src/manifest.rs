@@ -50,6 +50,9 @@ pub struct GraphManifest {
     /// manifest is not a commit of its own; it *is* that commit, seen from the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forked_from: Option<String>,
+    /// Set on a merge commit: the merged branch's head, its second parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<String>,
 }
 
 impl GraphManifest {
@@ -64,6 +67,7 @@ impl GraphManifest {
             tables,
             parent_commit: None,
             forked_from: None,
+            merged_from: None,
         }
     }
 
@@ -85,6 +89,7 @@ impl GraphManifest {
             tables,
             parent_commit: None,
             forked_from: None,
+            merged_from: None,
         }
     }
 }

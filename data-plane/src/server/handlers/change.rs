@@ -1,10 +1,11 @@
 //! `POST /change` (alias `/mutate`).
 
 use omnigraph_api::{ApiError, ApiJson, ChangeRequest, ChangeResponse, ErrorBody};
-use omnigraph_engine::run_mutation;
+use omnigraph_engine::run_mutation_on;
+use omnigraph_policy::{PolicyAction, RequestContext};
 
 use super::{compile, params_or_empty};
-use crate::server::auth::{check_branch, Authorized, ChangeAction};
+use crate::server::auth::{branch_or_main, GraphAccess};
 use crate::server::error::engine_error;
 
 #[utoipa::path(
@@ -27,16 +28,22 @@ use crate::server::error::engine_error;
     )
 )]
 pub async fn change(
-    auth: Authorized<ChangeAction>,
-    ApiJson(req): ApiJson<ChangeRequest>,
+    access: GraphAccess,
+    body: Result<ApiJson<ChangeRequest>, ApiError>,
 ) -> Result<ApiJson<ChangeResponse>, ApiError> {
-    let branch = check_branch(req.branch.as_deref())?;
+    let (auth, req) = access.authorize_body(PolicyAction::Change, body.map(|b| b.0), |r| {
+        RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
+    })?;
+    let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    // Compiled against the latest schema; the mutation re-reads the latest version.
-    let snap = graph.snapshot(None).await.map_err(engine_error)?;
+    // Compiled against the branch head's schema; the mutation re-reads the head.
+    let snap = graph
+        .snapshot_on(&branch, None)
+        .await
+        .map_err(engine_error)?;
     let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
     let params = params_or_empty(req.params);
-    let report = run_mutation(&graph, &query, &params, auth.actor_name())
+    let report = run_mutation_on(&graph, &branch, &query, &params, auth.actor_name())
         .await
         .map_err(engine_error)?;
     Ok(ApiJson(ChangeResponse {

@@ -6,7 +6,9 @@ use axum::response::{IntoResponse, Response};
 use omnigraph_api::{ApiError, ApiJson, ErrorBody, ExportRequest, NDJSON_CONTENT_TYPE};
 use omnigraph_engine::{export_stream, ExportFilter};
 
-use crate::server::auth::{check_branch, Authorized, ReadAction};
+use omnigraph_policy::{PolicyAction, RequestContext};
+
+use crate::server::auth::{branch_or_main, GraphAccess};
 use crate::server::error::engine_error;
 
 #[utoipa::path(
@@ -28,12 +30,17 @@ use crate::server::error::engine_error;
     )
 )]
 pub async fn export(
-    auth: Authorized<ReadAction>,
-    ApiJson(req): ApiJson<ExportRequest>,
+    access: GraphAccess,
+    body: Result<ApiJson<ExportRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    check_branch(req.branch.as_deref())?;
+    let (auth, req) = access.authorize_body(PolicyAction::Export, body.map(|b| b.0), |r| {
+        RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
+    })?;
     let graph = auth.graph.graph().await?;
-    let snap = graph.snapshot(None).await.map_err(engine_error)?;
+    let snap = graph
+        .snapshot_on(branch_or_main(req.branch.as_deref()), None)
+        .await
+        .map_err(engine_error)?;
     let filter = ExportFilter {
         types: req.types.unwrap_or_default(),
     };

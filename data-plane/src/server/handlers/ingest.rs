@@ -5,9 +5,11 @@ use std::io::Cursor;
 use omnigraph_api::{
     ApiError, ApiJson, ErrorBody, IngestMode, IngestRequest, IngestResponse, TableLoadCount,
 };
-use omnigraph_engine::{load, LoadMode};
+use omnigraph_engine::{load_on, EngineError, LoadMode};
+use omnigraph_policy::{PolicyAction, RequestContext};
 
-use crate::server::auth::{check_branch, Authorized, ChangeAction};
+use super::branches::branch_exists;
+use crate::server::auth::{branch_or_main, GraphAccess};
 use crate::server::error::engine_error;
 
 fn load_mode(mode: IngestMode) -> LoadMode {
@@ -31,23 +33,39 @@ fn load_mode(mode: IngestMode) -> LoadMode {
         (status = 400, description = "Invalid graph id in the path (multi mode), or invalid body or data (the message names the line)", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 404, description = "Unknown graph, or a branch that does not exist (and no `from`), or an unknown `from` branch", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key in append mode", body = ErrorBody),
         (status = 413, description = "Body over 32 MiB", body = ErrorBody),
     )
 )]
 pub async fn ingest(
-    auth: Authorized<ChangeAction>,
-    ApiJson(req): ApiJson<IngestRequest>,
+    access: GraphAccess,
+    body: Result<ApiJson<IngestRequest>, ApiError>,
 ) -> Result<ApiJson<IngestResponse>, ApiError> {
-    if let Some(from) = &req.from {
-        check_branch(Some(from))?;
-    }
-    let branch = check_branch(req.branch.as_deref())?;
+    let (auth, req) = access.authorize_body(PolicyAction::Change, body.map(|b| b.0), |r| {
+        RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
+    })?;
+    let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    let report = load(
+    if let Some(from) = &req.from {
+        // A load into a branch that does not exist yet creates it from `from` first,
+        // which the caller must also be allowed to do.
+        if !branch_exists(&graph, &branch).await? {
+            access.authorize(
+                PolicyAction::BranchCreate,
+                &RequestContext::on_branch(from.clone()).with_target_branch(branch.clone()),
+            )?;
+            match graph.create_branch(&branch, from, auth.actor_name()).await {
+                // Created meanwhile by another request: load into it all the same.
+                Ok(_) | Err(EngineError::AlreadyExists(_)) => {}
+                Err(e) => return Err(engine_error(e)),
+            }
+        }
+    }
+    let report = load_on(
         &graph,
+        &branch,
         Cursor::new(req.data.into_bytes()),
         load_mode(req.mode),
         auth.actor_name(),

@@ -1,6 +1,8 @@
 //! One module per route family.
 
+pub mod branches;
 pub mod change;
+pub mod commits;
 pub mod export;
 pub mod health;
 pub mod ingest;

@@ -4,7 +4,9 @@ use omnigraph_api::{ApiError, ApiJson, ErrorBody, ReadRequest, ReadResponse, Rea
 use omnigraph_engine::run_query;
 
 use super::{compile, params_or_empty};
-use crate::server::auth::{check_branch, Authorized, ReadAction};
+use omnigraph_policy::{PolicyAction, RequestContext};
+
+use crate::server::auth::{branch_or_main, GraphAccess};
 use crate::server::error::engine_error;
 
 #[utoipa::path(
@@ -26,12 +28,18 @@ use crate::server::error::engine_error;
     )
 )]
 pub async fn read(
-    auth: Authorized<ReadAction>,
-    ApiJson(req): ApiJson<ReadRequest>,
+    access: GraphAccess,
+    body: Result<ApiJson<ReadRequest>, ApiError>,
 ) -> Result<ApiJson<ReadResponse>, ApiError> {
-    let branch = check_branch(req.branch.as_deref())?;
+    let (auth, req) = access.authorize_body(PolicyAction::Read, body.map(|b| b.0), |r| {
+        RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
+    })?;
+    let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    let snap = graph.snapshot(req.snapshot).await.map_err(engine_error)?;
+    let snap = graph
+        .snapshot_on(&branch, req.snapshot)
+        .await
+        .map_err(engine_error)?;
     let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
     let params = params_or_empty(req.params);
     let result = run_query(&snap, &query, &params)

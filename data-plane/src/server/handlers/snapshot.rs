@@ -4,7 +4,9 @@ use omnigraph_api::{
     ApiError, ApiJson, ApiQuery, BranchQuery, ErrorBody, SnapshotResponse, SnapshotTable,
 };
 
-use crate::server::auth::{check_branch, Authorized, ReadAction};
+use omnigraph_policy::{PolicyAction, RequestContext};
+
+use crate::server::auth::{branch_or_main, GraphAccess};
 use crate::server::error::engine_error;
 
 #[utoipa::path(
@@ -25,12 +27,18 @@ use crate::server::error::engine_error;
     )
 )]
 pub async fn snapshot(
-    auth: Authorized<ReadAction>,
-    ApiQuery(query): ApiQuery<BranchQuery>,
+    access: GraphAccess,
+    query: Result<ApiQuery<BranchQuery>, ApiError>,
 ) -> Result<ApiJson<SnapshotResponse>, ApiError> {
-    let branch = check_branch(query.branch.as_deref())?;
+    let (auth, query) = access.authorize_body(PolicyAction::Read, query.map(|q| q.0), |q| {
+        RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
+    })?;
+    let branch = branch_or_main(query.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    let snap = graph.snapshot(None).await.map_err(engine_error)?;
+    let snap = graph
+        .snapshot_on(&branch, None)
+        .await
+        .map_err(engine_error)?;
     let tables = snap
         .manifest
         .tables

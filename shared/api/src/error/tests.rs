@@ -138,6 +138,7 @@ async fn merge_conflicts_are_409_with_the_conflict_list() {
     let err = ApiError::merge_conflicts(
         "merge has conflicts",
         vec![MergeConflict {
+            kind: MergeConflictKind::DivergentUpdate,
             table_key: "node:Person".into(),
             key: Some("alice".into()),
             message: "changed on both branches".into(),
@@ -146,6 +147,7 @@ async fn merge_conflicts_are_409_with_the_conflict_list() {
     let body = body_json(err.into_response()).await;
     assert_eq!(body["code"], "conflict");
     assert_eq!(body["merge_conflicts"][0]["key"], "alice");
+    assert_eq!(body["merge_conflicts"][0]["kind"], "divergent_update");
     assert!(body.get("manifest_conflict").is_none());
 }
 
