@@ -30,6 +30,36 @@ impl DataPlane {
         Self::start(&all, env)
     }
 
+    /// Single mode on `g`'s graph, open (no tokens, no policy).
+    pub fn single_mode_open(g: &crate::TempGraph) -> DataPlane {
+        Self::single_mode(g, "", &["--unauthenticated"], &[])
+    }
+
+    /// Single mode on `g`'s graph with `policy` (a policy file's text) and bearer `tokens`
+    /// (`OMNIGRAPH_SERVER_BEARER_TOKENS_JSON`).
+    pub fn single_mode_with_policy(g: &crate::TempGraph, policy: &str, tokens: &str) -> DataPlane {
+        std::fs::write(g.dir.path().join("p.yaml"), policy).expect("policy");
+        Self::single_mode(
+            g,
+            "  policy: { file: p.yaml }\n",
+            &[],
+            &[("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", tokens)],
+        )
+    }
+
+    /// Single mode on `g`'s graph: an omnigraph.yaml in its temp dir with `extra` lines
+    /// under `graph:`.
+    pub fn single_mode(
+        g: &crate::TempGraph,
+        extra: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> DataPlane {
+        let path = g.dir.path().join("omnigraph.yaml");
+        std::fs::write(&path, format!("graph:\n  uri: {}\n{extra}", g.store)).expect("config");
+        Self::with_config(&path, args, env)
+    }
+
     /// `serve --control-plane <url> --unauthenticated`.
     pub fn with_control_plane(cp_url: &str, worker_id: &str) -> DataPlane {
         Self::start(
@@ -199,4 +229,11 @@ impl Drop for DataPlane {
             eprintln!("data plane log:\n{}", self.log());
         }
     }
+}
+
+/// An error answer: `expected` status, the envelope with `code` and a message.
+pub fn envelope(status: u16, body: &Value, expected: u16, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["error"].is_string(), "{body}");
 }

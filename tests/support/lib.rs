@@ -10,7 +10,7 @@ mod storage;
 
 pub use control_plane::*;
 pub use control_plane_fixtures::*;
-pub use data_plane::DataPlane;
+pub use data_plane::{envelope, DataPlane};
 pub use fake_worker::*;
 pub use faults::*;
 pub use storage::*;

@@ -9,18 +9,6 @@ const NAMES: &str =
     "query names() { match { $p: Person } return { $p.name } order { $p.name asc } }";
 const ADD: &str = "query add($name: String) { insert Person { name: $name } }";
 
-fn envelope(status: u16, body: &Value, expected: u16, code: &str) {
-    assert_eq!(status, expected, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["error"].is_string(), "{body}");
-}
-
-fn single_mode(g: &TempGraph, extra: &str, args: &[&str], env: &[(&str, &str)]) -> DataPlane {
-    let path = g.dir.path().join("omnigraph.yaml");
-    std::fs::write(&path, format!("graph:\n  uri: {}\n{extra}", g.store)).expect("config");
-    DataPlane::with_config(&path, args, env)
-}
-
 fn names_on(dp: &DataPlane, branch: Option<&str>, token: Option<&str>) -> Vec<String> {
     let mut req = json!({ "query_source": NAMES });
     if let Some(b) = branch {
@@ -47,7 +35,7 @@ fn add_on(dp: &DataPlane, branch: &str, name: &str, token: Option<&str>) -> (u16
 #[test]
 fn branch_routes_isolate_writes_and_record_history() {
     let g = TempGraph::new("social.pg");
-    let dp = single_mode(&g, "", &["--unauthenticated"], &[]);
+    let dp = DataPlane::single_mode_open(&g);
     let (s, b) = dp.post(
         "/ingest",
         &json!({ "data": "{\"type\": \"Person\", \"data\": {\"name\": \"Alice\"}}\n" }),
@@ -161,7 +149,7 @@ fn branch_routes_isolate_writes_and_record_history() {
 #[test]
 fn ingest_with_from_creates_the_branch_and_without_it_answers_404() {
     let g = TempGraph::new("social.pg");
-    let dp = single_mode(&g, "", &["--unauthenticated"], &[]);
+    let dp = DataPlane::single_mode_open(&g);
     let line = "{\"type\": \"Person\", \"data\": {\"name\": \"Eve\"}}\n";
     let (s, b) = dp.post(
         "/ingest",
@@ -197,7 +185,7 @@ fn ingest_with_from_creates_the_branch_and_without_it_answers_404() {
 #[test]
 fn branch_routes_answer_their_error_codes() {
     let g = TempGraph::new("social.pg");
-    let dp = single_mode(&g, "", &["--unauthenticated"], &[]);
+    let dp = DataPlane::single_mode_open(&g);
     let (s, b) = dp.post("/branches", &json!({ "name": "dev" }), None);
     assert_eq!(s, 201, "{b}");
 
@@ -299,13 +287,7 @@ const WRITER: Option<&str> = Some("writer-token");
 #[test]
 fn cedar_rules_scope_writes_and_branch_actions_to_unprotected_branches() {
     let g = TempGraph::new("social.pg");
-    std::fs::write(g.dir.path().join("p.yaml"), BRANCH_POLICY).expect("policy");
-    let dp = single_mode(
-        &g,
-        "  policy: { file: p.yaml }\n",
-        &[],
-        &[("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", BRANCH_TOKENS)],
-    );
+    let dp = DataPlane::single_mode_with_policy(&g, BRANCH_POLICY, BRANCH_TOKENS);
     // The agent may create and write agent branches, not main.
     let (s, b) = dp.post("/branches", &json!({ "name": "agent/a1" }), AGENT);
     assert_eq!(s, 201, "{b}");

@@ -29,12 +29,6 @@ fn multi_yaml(graphs: &[(&str, &str)]) -> String {
     s
 }
 
-fn envelope(status: u16, body: &Value, expected: u16, code: &str) {
-    assert_eq!(status, expected, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["error"].is_string(), "{body}");
-}
-
 #[test]
 fn multi_mode_serves_every_route() {
     let g = TempGraph::new("social.pg");

@@ -10,18 +10,6 @@ const NAMES: &str =
 const ADD: &str =
     "query add($name: String, $age: I32) { insert Person { name: $name, age: $age } }";
 
-fn envelope(status: u16, body: &Value, expected: u16, code: &str) {
-    assert_eq!(status, expected, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["error"].is_string(), "{body}");
-}
-
-fn single_mode(g: &TempGraph, extra: &str, args: &[&str], env: &[(&str, &str)]) -> DataPlane {
-    let path = g.dir.path().join("omnigraph.yaml");
-    std::fs::write(&path, format!("graph:\n  uri: {}\n{extra}", g.store)).expect("config");
-    DataPlane::with_config(&path, args, env)
-}
-
 fn add(dp: &DataPlane, branch: &str, name: &str, age: u32, token: Option<&str>) {
     let (s, b) = dp.post(
         "/change",
@@ -53,7 +41,7 @@ fn merge(dp: &DataPlane, source: &str, token: Option<&str>) -> (u16, Value) {
 #[test]
 fn merge_outcomes_and_conflicts_over_http() {
     let g = TempGraph::new("social.pg");
-    let dp = single_mode(&g, "", &["--unauthenticated"], &[]);
+    let dp = DataPlane::single_mode_open(&g);
     let (s, b) = dp.post("/branches", &json!({ "name": "dev" }), None);
     assert_eq!(s, 201, "{b}");
 
@@ -105,7 +93,7 @@ fn merge_outcomes_and_conflicts_over_http() {
 #[test]
 fn merge_error_codes() {
     let g = TempGraph::new("social.pg");
-    let dp = single_mode(&g, "", &["--unauthenticated"], &[]);
+    let dp = DataPlane::single_mode_open(&g);
     let (s, b) = dp.post("/branches", &json!({ "name": "dev" }), None);
     assert_eq!(s, 201, "{b}");
     let (s, b) = dp.post_raw("/branches/merge", "{not json".into(), None);
@@ -148,13 +136,7 @@ const ADMIN_TOKEN: Option<&str> = Some("admin-token");
 #[test]
 fn only_admins_merge_into_the_protected_main() {
     let g = TempGraph::new("social.pg");
-    std::fs::write(g.dir.path().join("p.yaml"), POLICY).expect("policy");
-    let dp = single_mode(
-        &g,
-        "  policy: { file: p.yaml }\n",
-        &[],
-        &[("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", TOKENS)],
-    );
+    let dp = DataPlane::single_mode_with_policy(&g, POLICY, TOKENS);
     for name in ["agent/a", "agent/b"] {
         let (s, b) = dp.post("/branches", &json!({ "name": name }), AGENT);
         assert_eq!(s, 201, "{b}");

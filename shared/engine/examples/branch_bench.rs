@@ -90,9 +90,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         r.tables_changed.join(", ")
     );
 
+    // A branch made after that merge, so that only main's one change overlaps it.
+    graph.create_branch("bench/three", MAIN, "bench").await?;
     load_on(
         &graph,
-        "bench/c1",
+        "bench/three",
         changes(rows, 2).as_bytes(),
         LoadMode::Merge,
         "bench",
@@ -104,7 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     load_on(&graph, MAIN, one.as_bytes(), LoadMode::Merge, "bench").await?;
     let t = Instant::now();
-    match graph.merge("bench/c1", MAIN, "bench").await {
+    match graph.merge("bench/three", MAIN, "bench").await {
         Ok(r) => println!(
             "merge into main: {} in {} ({} rows moved; tables: {})",
             r.outcome.as_str(),
