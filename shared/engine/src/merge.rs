@@ -6,10 +6,14 @@
 //!   source's table versions (no data read or written, whatever the graph's size);
 //! - otherwise three-way: a table changed on one side only is taken from that side as
 //!   it is (again no rows read); a table changed on both sides is merged row by row
-//!   against the base (rows are identified by node key, edges by their endpoints). A row
-//!   changed on both sides in different ways is a conflict; so is a merged graph that
-//!   breaks an edge endpoint, `@unique`, `@card` or a value constraint. Any conflict
-//!   fails the whole merge; nothing is written.
+//!   against the base (rows are identified by node key, edges by their endpoints). Only
+//!   the Lance fragments that differ between the three versions are read: a fragment
+//!   with the same files and deletions in all three holds the same rows in all three,
+//!   and such rows change nothing. A row changed on both sides in different ways is a
+//!   conflict; so is a merged graph that breaks an edge endpoint, `@unique`, `@card` or a
+//!   value constraint (checked where the merge can have broken them: tables taken whole,
+//!   rows it adds, node keys it removes). Any conflict fails the whole merge; nothing is
+//!   written.
 //!
 //! A merge publishes one target version with two parents (the target head, then the
 //! source head), so the next merge of the same branches finds a newer base. It is
@@ -203,7 +207,7 @@ impl Graph {
             )));
         }
         let mut conflicts = vec![];
-        let mut merged: BTreeMap<TableKey, Vec<RecordBatch>> = BTreeMap::new();
+        let mut merged: BTreeMap<TableKey, RowChange> = BTreeMap::new();
         let mut rows_merged = 0;
         for (key_text, their_entry) in &theirs.manifest.tables {
             let Some(key) = TableKey::parse(key_text) else {
@@ -223,7 +227,9 @@ impl Graph {
             let table = RowMerge::new(&ours.catalog, &key, &base, theirs, &ours).await?;
             let (staged, rows, n) = table.apply(&mut conflicts, &ours).await?;
             rows_merged += n;
-            merged.insert(key.clone(), rows);
+            if n > 0 {
+                merged.insert(key.clone(), rows);
+            }
             if let Some(staged) = staged {
                 change.staged.insert(key, staged);
             }
@@ -354,14 +360,25 @@ impl RowMerge {
                 .map(|f| SortField::new(f.data_type().clone()))
                 .collect(),
         )?;
-        let read = |snap: &Snapshot, with_addr: bool| {
-            let (schema, converter, key_column) = (&schema, &converter, &key_column);
-            let snap = snap.clone();
+        let datasets = [base.table(key).await?, theirs.table(key).await?, ds];
+        let touched = touched_fragments(&datasets);
+        let read = |ds: Arc<lance::Dataset>, with_addr: bool| {
+            let (schema, converter, key_column, touched) =
+                (&schema, &converter, &key_column, &touched);
             async move {
-                let ds = snap.table(key).await?;
                 let columns: Vec<&str> =
                     schema.fields().iter().map(|f| f.name().as_str()).collect();
-                let batches = scan_columns(&ds, &columns, with_addr).await?;
+                let fragments: Vec<_> = ds
+                    .fragments()
+                    .iter()
+                    .filter(|f| touched.contains(&f.id))
+                    .cloned()
+                    .collect();
+                let batches = if fragments.is_empty() {
+                    vec![]
+                } else {
+                    scan_fragments(&ds, &columns, fragments, with_addr).await?
+                };
                 let all = if batches.is_empty() {
                     let s = if with_addr {
                         let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
@@ -403,9 +420,10 @@ impl RowMerge {
                 })
             }
         };
-        let base_rows = read(base, false).await?;
-        let their_rows = read(theirs, false).await?;
-        let our_rows = read(ours, true).await?;
+        let [base_ds, their_ds, our_ds] = datasets;
+        let base_rows = read(base_ds, false).await?;
+        let their_rows = read(their_ds, false).await?;
+        let our_rows = read(our_ds, true).await?;
         Ok(RowMerge {
             key: key.clone(),
             schema,
@@ -419,17 +437,18 @@ impl RowMerge {
 
     /// Three-way merge of every identity; conflicts are pushed, and the target's rows
     /// replaced by theirs where only their side changed. Returns the staged change (none
-    /// when nothing is taken from their side), the merged rows, and how many rows moved.
+    /// when nothing is taken from their side), what it does, and how many rows moved.
     async fn apply(
         self,
         conflicts: &mut Vec<MergeConflict>,
         ours: &Snapshot,
-    ) -> Result<(Option<StagedTable>, Vec<RecordBatch>, u64)> {
+    ) -> Result<(Option<StagedTable>, RowChange, u64)> {
         let mut ids: BTreeSet<&String> = self.theirs.groups.keys().collect();
         ids.extend(self.ours.groups.keys());
         ids.extend(self.base.groups.keys());
         let mut delete_ours: Vec<usize> = vec![];
         let mut take_theirs: Vec<u32> = vec![];
+        let mut removes_ids = false;
         for id in ids {
             let (b, s, t) = (
                 self.base.group(id),
@@ -440,6 +459,7 @@ impl RowMerge {
                 continue;
             }
             if t == b {
+                removes_ids |= s.is_empty() && !t.is_empty();
                 delete_ours.extend(self.ours.groups.get(id).into_iter().flatten());
                 take_theirs.extend(
                     self.theirs
@@ -515,26 +535,26 @@ impl RowMerge {
             &self.theirs.batch,
             &UInt32Array::from(take_theirs),
         )?;
-        let deleted: HashSet<usize> = delete_ours.iter().copied().collect();
-        let keep = BooleanArray::from(
-            (0..self.ours.batch.num_rows())
-                .map(|i| !deleted.contains(&i))
-                .collect::<Vec<_>>(),
-        );
-        let kept = arrow_select::filter::filter_record_batch(&self.ours.batch, &keep)?;
+        let deleted: HashSet<u64> = match &self.ours.addrs {
+            Some(a) => delete_ours.iter().map(|&i| a.value(i)).collect(),
+            None => HashSet::new(),
+        };
+        let change = RowChange {
+            deleted,
+            added: taken,
+            removes_ids,
+        };
         if moved == 0 {
-            return Ok((None, vec![kept], 0));
+            return Ok((None, change, 0));
         }
         let mut staged = StagedTable::new(ours.table(&self.key).await?);
-        if let Some(addrs) = &self.ours.addrs {
-            for i in delete_ours {
-                staged.delete_row_address(addrs.value(i));
-            }
+        for &addr in &change.deleted {
+            staged.delete_row_address(addr);
         }
-        if taken.num_rows() > 0 {
-            staged.write_batch(taken.clone()).await?;
+        if change.added.num_rows() > 0 {
+            staged.write_batch(change.added.clone()).await?;
         }
-        Ok((Some(staged), vec![kept, taken], moved))
+        Ok((Some(staged), change, moved))
     }
 
     fn display_id(&self, id: &str) -> String {
@@ -559,33 +579,100 @@ fn identity(batch: &RecordBatch, key_column: Option<&str>, row: usize) -> String
     }
 }
 
+/// What a row-level merge does to the target's version of a table.
+struct RowChange {
+    /// Row addresses of the target's rows it deletes.
+    deleted: HashSet<u64>,
+    /// Rows it adds (taken from the source).
+    added: RecordBatch,
+    /// Some identity (node key, edge endpoints) of the target is gone after it.
+    removes_ids: bool,
+}
+
+/// Ids of the fragments that differ between the versions: absent from one of them, or
+/// with other files or deletions. The others hold the same rows in every version.
+fn touched_fragments(versions: &[Arc<lance::Dataset>]) -> HashSet<u64> {
+    let by_id: Vec<HashMap<u64, &lance_table::format::Fragment>> = versions
+        .iter()
+        .map(|ds| ds.fragments().iter().map(|f| (f.id, f)).collect())
+        .collect();
+    let mut ids: HashSet<u64> = by_id.iter().flat_map(|m| m.keys().copied()).collect();
+    ids.retain(|id| {
+        let first = by_id[0].get(id);
+        first.is_none() || by_id.iter().any(|m| m.get(id) != first)
+    });
+    ids
+}
+
+/// Scan `columns` of some fragments of a table version (with row addresses if asked).
+async fn scan_fragments(
+    ds: &lance::Dataset,
+    columns: &[&str],
+    fragments: Vec<lance_table::format::Fragment>,
+    with_row_address: bool,
+) -> Result<Vec<RecordBatch>> {
+    use futures::TryStreamExt;
+    let mut scanner = ds.scan();
+    scanner.project(columns)?;
+    scanner.with_fragments(fragments);
+    if with_row_address {
+        scanner.with_row_address();
+    }
+    let stream = scanner.try_into_stream().await?;
+    Ok(stream.try_collect().await?)
+}
+
 /// The merged graph as far as the checks need it: tables merged row by row are in
 /// memory, adopted ones are their side's version, the rest the target's.
 struct MergedView<'a> {
     ours: &'a Snapshot,
     theirs: &'a Snapshot,
     adopted: &'a BTreeMap<String, TableEntry>,
-    merged: &'a BTreeMap<TableKey, Vec<RecordBatch>>,
+    merged: &'a BTreeMap<TableKey, RowChange>,
 }
 
 impl MergedView<'_> {
-    /// Whether the merged table differs from the target's.
-    fn changed(&self, key: &TableKey) -> bool {
-        self.merged.contains_key(key) || self.adopted.contains_key(&key.to_string())
+    /// Whether the merge may have added rows to this table (a table taken whole, or
+    /// rows taken from the source): edges to check for endpoints and `@card`, nodes for
+    /// `@unique`.
+    fn adds_rows(&self, key: &TableKey) -> bool {
+        self.adopted.contains_key(&key.to_string())
+            || self.merged.get(key).is_some_and(|c| c.added.num_rows() > 0)
+    }
+
+    /// Whether the merge may have removed node keys from this table: edges of the
+    /// target pointing at them must be checked.
+    fn removes_ids(&self, key: &TableKey) -> bool {
+        self.adopted.contains_key(&key.to_string())
+            || self.merged.get(key).is_some_and(|c| c.removes_ids)
     }
 
     async fn batches(&self, key: &TableKey, columns: &[&str]) -> Result<Vec<RecordBatch>> {
-        if let Some(b) = self.merged.get(key) {
-            return b
+        if let Some(change) = self.merged.get(key) {
+            // The target's rows the merge keeps, then the ones it adds.
+            let n = columns.len();
+            let mut out = vec![];
+            for b in scan_columns(&*self.ours.table(key).await?, columns, true).await? {
+                let addrs = b
+                    .column(n)
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .ok_or_else(|| EngineError::Corrupt("row addresses".into()))?;
+                let keep = BooleanArray::from(
+                    (0..b.num_rows())
+                        .map(|i| !change.deleted.contains(&addrs.value(i)))
+                        .collect::<Vec<_>>(),
+                );
+                let b = b.project(&(0..n).collect::<Vec<_>>())?;
+                out.push(arrow_select::filter::filter_record_batch(&b, &keep)?);
+            }
+            let added = &change.added;
+            let ix = columns
                 .iter()
-                .map(|b| {
-                    let ix = columns
-                        .iter()
-                        .map(|c| b.schema().index_of(c))
-                        .collect::<std::result::Result<Vec<_>, _>>()?;
-                    Ok(b.project(&ix)?)
-                })
-                .collect();
+                .map(|c| added.schema().index_of(c))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            out.push(added.project(&ix)?);
+            return Ok(out);
         }
         let snap = if self.adopted.contains_key(&key.to_string()) {
             self.theirs
@@ -619,7 +706,7 @@ impl MergedView<'_> {
             let key = TableKey::edge(&edge.name);
             let from = TableKey::node(&edge.from);
             let to = TableKey::node(&edge.to);
-            if !(self.changed(&key) || self.changed(&from) || self.changed(&to)) {
+            if !(self.adds_rows(&key) || self.removes_ids(&from) || self.removes_ids(&to)) {
                 continue;
             }
             for n in [&edge.from, &edge.to] {
@@ -647,7 +734,7 @@ impl MergedView<'_> {
                             });
                         }
                     }
-                    if let Some(max) = max.filter(|_| self.changed(&key)) {
+                    if let Some(max) = max.filter(|_| self.adds_rows(&key)) {
                         let n = per_source.entry(src.clone()).or_default();
                         *n += 1;
                         if *n == max + 1 && conflicts.len() < MAX_CONFLICTS {
@@ -667,7 +754,7 @@ impl MergedView<'_> {
         }
         for node in &catalog.nodes {
             let key = TableKey::node(&node.name);
-            if node.unique.is_empty() || !self.changed(&key) {
+            if node.unique.is_empty() || !self.adds_rows(&key) {
                 continue;
             }
             for set in &node.unique {

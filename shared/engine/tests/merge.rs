@@ -344,3 +344,38 @@ async fn concurrent_merges_into_main_from_two_handles_one_wins_the_other_retries
         "two merge commits in a row: {log:?}"
     );
 }
+
+#[tokio::test]
+async fn a_three_way_merge_over_many_fragments_applies_each_side_once() {
+    // Five loads: five fragments of Person. Each side touches other fragments.
+    let g = TestGraph::new(common::SOCIAL_SCHEMA, "").await;
+    let graph = &g.graph;
+    for f in 0..5 {
+        let data: String = (0..20)
+            .map(|i| {
+                format!(
+                    "{{\"type\": \"Person\", \"data\": {{\"name\": \"p{}\", \"age\": 1}}}}\n",
+                    f * 20 + i
+                )
+            })
+            .collect();
+        g.load(&data, omnigraph_engine::LoadMode::Append).await;
+    }
+    graph.create_branch("dev", MAIN, "t").await.expect("create");
+    run(graph, "dev", SET_AGE, json!({ "name": "p3", "age": 30 })).await;
+    run(graph, "dev", DEL, json!({ "name": "p45" })).await;
+    run(graph, MAIN, SET_AGE, json!({ "name": "p85", "age": 85 })).await;
+    run(graph, MAIN, ADD_AGED, json!({ "name": "q", "age": 9 })).await;
+    let r = graph.merge("dev", MAIN, "t").await.expect("merge");
+    assert_eq!(r.outcome, MergeOutcome::Merged);
+    assert_eq!(
+        r.rows_merged, 3,
+        "p3 deleted and written again, p45 deleted: {r:?}"
+    );
+    let merged = people(graph, MAIN).await;
+    assert_eq!(merged.len(), 100, "{merged:?}");
+    for want in ["p3:30", "p85:85", "q:9", "p0:1", "p99:1"] {
+        assert!(merged.contains(&want.to_string()), "{want} missing");
+    }
+    assert!(!merged.iter().any(|p| p.starts_with("p45:")));
+}
