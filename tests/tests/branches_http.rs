@@ -16,12 +16,7 @@ fn names_on(dp: &DataPlane, branch: Option<&str>, token: Option<&str>) -> Vec<St
     }
     let (s, body) = dp.post("/read", &req, token);
     assert_eq!(s, 200, "{body}");
-    body["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["p.name"].as_str().unwrap_or_default().to_owned())
-        .collect()
+    person_names(&body)
 }
 
 fn add_on(dp: &DataPlane, branch: &str, name: &str, token: Option<&str>) -> (u16, Value) {

@@ -34,12 +34,11 @@ use crate::constraints::RowRules;
 use crate::error::{EngineError, Result};
 use crate::graph::{Change, Graph, Snapshot};
 use crate::manifest::TableEntry;
-use crate::table::{scan_columns, StagedTable};
+use crate::table::{scan_columns, scan_fragments, StagedTable, ROW_ADDR};
 use crate::table_key::{TableKey, TableKind};
 
 /// Conflicts reported by one failed merge, at most.
 const MAX_CONFLICTS: usize = 100;
-const ROW_ADDR: &str = "_rowaddr";
 
 /// What kind of conflict stopped a merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -377,7 +376,7 @@ impl RowMerge {
                 let batches = if fragments.is_empty() {
                     vec![]
                 } else {
-                    scan_fragments(&ds, &columns, fragments, with_addr).await?
+                    scan_fragments(&ds, &columns, Some(fragments), with_addr).await?
                 };
                 let all = if batches.is_empty() {
                     let s = if with_addr {
@@ -602,24 +601,6 @@ fn touched_fragments(versions: &[Arc<lance::Dataset>]) -> HashSet<u64> {
         first.is_none() || by_id.iter().any(|m| m.get(id) != first)
     });
     ids
-}
-
-/// Scan `columns` of some fragments of a table version (with row addresses if asked).
-async fn scan_fragments(
-    ds: &lance::Dataset,
-    columns: &[&str],
-    fragments: Vec<lance_table::format::Fragment>,
-    with_row_address: bool,
-) -> Result<Vec<RecordBatch>> {
-    use futures::TryStreamExt;
-    let mut scanner = ds.scan();
-    scanner.project(columns)?;
-    scanner.with_fragments(fragments);
-    if with_row_address {
-        scanner.with_row_address();
-    }
-    let stream = scanner.try_into_stream().await?;
-    Ok(stream.try_collect().await?)
 }
 
 /// The merged graph as far as the checks need it: tables merged row by row are in

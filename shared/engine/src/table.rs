@@ -191,15 +191,31 @@ pub async fn write_fragments(base: Arc<Dataset>, batch: RecordBatch) -> Result<V
     }
 }
 
+/// Name of the row-address column a scan adds when asked for it.
+pub const ROW_ADDR: &str = "_rowaddr";
+
 /// Scan `columns` of a table version, optionally with each row's Lance row address.
 pub async fn scan_columns(
     ds: &Dataset,
     columns: &[&str],
     with_row_address: bool,
 ) -> Result<Vec<RecordBatch>> {
+    scan_fragments(ds, columns, None, with_row_address).await
+}
+
+/// Like [`scan_columns`], over only `fragments` of the version when given.
+pub async fn scan_fragments(
+    ds: &Dataset,
+    columns: &[&str],
+    fragments: Option<Vec<Fragment>>,
+    with_row_address: bool,
+) -> Result<Vec<RecordBatch>> {
     use futures::TryStreamExt;
     let mut scanner = ds.scan();
     scanner.project(columns)?;
+    if let Some(fragments) = fragments {
+        scanner.with_fragments(fragments);
+    }
     if with_row_address {
         scanner.with_row_address();
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use omnigraph_api::{
     ApiError, ApiJson, ApiPath, ApiQuery, CommitInfo, CommitListResponse, CommitsQuery, ErrorBody,
 };
+use omnigraph_engine::branch::parse_commit_id;
 use omnigraph_engine::Commit;
 use omnigraph_policy::{PolicyAction, RequestContext};
 
@@ -97,12 +98,8 @@ pub async fn get(
             .get("commit_id")
             .cloned()
             .ok_or_else(|| ApiError::bad_request("missing commit id in the path"))?;
-        match id.rsplit_once('.') {
-            Some((chain, _)) if !chain.is_empty() => Ok((chain.to_owned(), id)),
-            _ => Err(ApiError::bad_request(format!(
-                "invalid commit id {id:?}: expected <chain>.<version>, e.g. main.7"
-            ))),
-        }
+        let (chain, _) = parse_commit_id(&id).map_err(engine_error)?;
+        Ok((chain, id))
     });
     let (chain, id) = match chain {
         Ok(c) => c,

@@ -29,8 +29,7 @@ use crate::graph::{Change, Graph, Snapshot};
 use crate::table::{scan_columns, write_fragments, StagedTable};
 use crate::table_key::{TableKey, TableKind};
 
-/// Column Lance adds for `with_row_address`.
-const ROW_ADDR: &str = "_rowaddr";
+use crate::table::ROW_ADDR;
 /// Rows per batch handed to Lance.
 const BATCH_ROWS: usize = 131_072;
 /// Bad lines reported before the loader stops reading.

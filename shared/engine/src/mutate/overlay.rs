@@ -21,8 +21,7 @@ use crate::pushdown::{sql_literal, sql_op};
 use crate::query::value::{compare, Scalar};
 use crate::table::StagedTable;
 
-/// Column Lance adds for `with_row_address`.
-const ROW_ADDR: &str = "_rowaddr";
+use crate::table::ROW_ADDR;
 /// Longest `IN (...)` list pushed into a scan; longer lists filter after a plain scan.
 const MAX_PUSHED_IN_LIST: usize = 1000;
 

@@ -13,8 +13,7 @@ use lance_table::format::Fragment;
 
 use crate::error::{EngineError, Result};
 
-/// Column Lance adds for `with_row_address`.
-const ROW_ADDR: &str = "_rowaddr";
+use crate::table::ROW_ADDR;
 
 pub struct TableDelta {
     /// Fragments of the old version that the new one dropped (all their rows are gone).

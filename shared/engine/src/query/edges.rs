@@ -15,8 +15,7 @@ use super::nodes::NodeData;
 use crate::columns::{DST_COLUMN, SRC_COLUMN};
 use crate::error::{EngineError, Result};
 
-/// Column Lance adds for `with_row_address`.
-const ROW_ADDR: &str = "_rowaddr";
+use crate::table::ROW_ADDR;
 
 /// Compressed sparse rows: the neighbours of id `i` are `targets[offsets[i]..offsets[i+1]]`,
 /// sorted by id. Parallel edges appear once each (join semantics).
