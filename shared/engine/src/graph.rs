@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use object_store::ObjectStoreExt;
+
 use lance::session::Session;
 use lance::Dataset;
 use omnigraph_lang::Catalog;
@@ -58,6 +60,15 @@ pub struct Change {
     pub adopted: BTreeMap<String, TableEntry>,
     /// The second parent of a merge commit: the merged branch's head.
     pub merged_from: Option<String>,
+    /// A schema apply: the new schema text and the complete table list under it.
+    pub schema: Option<SchemaChange>,
+}
+
+/// The new schema of a schema apply and every table of the graph version it publishes
+/// (tables not listed are dropped from that version; earlier versions keep them).
+pub struct SchemaChange {
+    pub source: String,
+    pub tables: BTreeMap<String, TableEntry>,
 }
 
 impl Change {
@@ -67,6 +78,7 @@ impl Change {
             read_deps: BTreeSet::new(),
             adopted: BTreeMap::new(),
             merged_from: None,
+            schema: None,
         }
     }
 }
@@ -364,18 +376,38 @@ impl Graph {
         {
             return Ok(ds.clone());
         }
-        let ds = open_at(
+        let ds = match open_at(
             &self.session,
             &self.loc.child_uri(&entry.path),
             entry.version,
         )
-        .await?;
+        .await
+        {
+            Ok(ds) => ds,
+            Err(e) => return Err(self.dropped_table_error(entry).await.unwrap_or(e)),
+        };
         let mut cache = self.datasets.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= DATASET_CACHE_ENTRIES {
             cache.clear();
         }
         cache.insert(cache_key, ds.clone());
         Ok(ds)
+    }
+
+    /// The error for a table whose data a schema apply deleted (`allow_data_loss`), if
+    /// that is why it cannot be opened.
+    async fn dropped_table_error(&self, entry: &TableEntry) -> Option<EngineError> {
+        let marker = crate::migrate::dropped_marker(&entry.path);
+        let bytes = self.loc.store.get(&self.loc.path(&marker)).await.ok()?;
+        let bytes = bytes.bytes().await.ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        Some(EngineError::NotFound(format!(
+            "the data of table {} was deleted by a schema apply with allow_data_loss (graph version {}, by {}, at {}); this version can no longer be read",
+            entry.path,
+            v["deleted_in_version"],
+            v["actor"].as_str().unwrap_or("?"),
+            v["deleted_at"].as_str().unwrap_or("?"),
+        )))
     }
 
     /// Run `build` against the latest version and publish what it staged as the next version.
@@ -439,7 +471,7 @@ impl Graph {
             );
         }
         entries.extend(change.adopted);
-        if entries.is_empty() && change.merged_from.is_none() {
+        if entries.is_empty() && change.merged_from.is_none() && change.schema.is_none() {
             return Ok((*base.manifest).clone());
         }
         // A worker that has not yet heard of a delete must not write into the graph.
@@ -451,6 +483,25 @@ impl Graph {
             let mut next = parent.next(entries.clone(), actor);
             next.parent_commit = Some(branch::manifest_commit_id(&base.chain, &parent));
             next.merged_from = change.merged_from.clone();
+            if let Some(schema) = &change.schema {
+                next.schema_source = schema.source.clone();
+                next.tables = schema
+                    .tables
+                    .iter()
+                    .map(|(k, e)| {
+                        let mut e = e.clone();
+                        let same = parent
+                            .tables
+                            .get(k)
+                            .is_some_and(|p| p.path == e.path && p.version == e.version);
+                        e.changed_in = match parent.tables.get(k) {
+                            Some(p) if same => p.changed_in,
+                            _ => next.version,
+                        };
+                        (k.clone(), e)
+                    })
+                    .collect();
+            }
             match base.store.publish(&next).await {
                 Ok(()) => return Ok(next),
                 Err(EngineError::VersionTaken(_)) => {

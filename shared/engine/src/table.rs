@@ -173,6 +173,7 @@ pub async fn write_fragments(base: Arc<Dataset>, batch: RecordBatch) -> Result<V
     if batch.num_rows() == 0 {
         return Ok(vec![]);
     }
+    let batch = in_table_order(&base, batch)?;
     let params = WriteParams {
         mode: WriteMode::Append,
         max_rows_per_file: MAX_ROWS_PER_FILE,
@@ -189,6 +190,25 @@ pub async fn write_fragments(base: Arc<Dataset>, batch: RecordBatch) -> Result<V
             "unexpected staged operation {other:?}"
         ))),
     }
+}
+
+/// `batch` with its columns in the order of the table's schema: a property added by a
+/// schema apply is the table's last column wherever the schema declares it.
+fn in_table_order(base: &Dataset, batch: RecordBatch) -> Result<RecordBatch> {
+    let fields = &base.schema().fields;
+    let in_order = fields.len() == batch.num_columns()
+        && fields
+            .iter()
+            .zip(batch.schema().fields())
+            .all(|(t, b)| &t.name == b.name());
+    if in_order {
+        return Ok(batch);
+    }
+    let indices = fields
+        .iter()
+        .map(|f| batch.schema().index_of(&f.name))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(batch.project(&indices)?)
 }
 
 /// Name of the row-address column a scan adds when asked for it.

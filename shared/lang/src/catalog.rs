@@ -64,6 +64,9 @@ pub struct Property {
     pub name: String,
     pub ty: PropType,
     pub nullable: bool,
+    /// `@rename_from("old")`: the name this property had before (read by schema apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// Inclusive numeric bounds of `@range(prop, min..max)`; either end may be open (`..max`, `min..`).
@@ -84,6 +87,9 @@ pub struct CheckConstraint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeType {
     pub name: String,
+    /// `@rename_from("Old")`: the name this type had before (read by schema apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     /// Properties in declaration order.
     pub properties: Vec<Property>,
     /// The one `@key` property.
@@ -106,6 +112,9 @@ pub struct Cardinality {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EdgeType {
     pub name: String,
+    /// `@rename_from("Old")`: the name this type had before (read by schema apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     /// Source node type name.
     pub from: String,
     /// Target node type name.

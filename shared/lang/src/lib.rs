@@ -27,5 +27,6 @@ pub use query::typed::*;
 pub use query::{
     check_query, compile, compile_all, compile_named, parse_queries, parse_queries_named,
 };
+pub use schema::migration::{plan_migration, Constraint, MigrationStep, TypeKind};
 pub use schema::{parse_schema, parse_schema_named};
 pub use span::{Ident, Span};

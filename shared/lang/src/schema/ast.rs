@@ -39,6 +39,8 @@ impl TypeDecl {
 pub struct NodeDecl {
     pub name: Ident,
     pub implements: Vec<Ident>,
+    /// Annotations between the name and the body, such as `@rename_from("Old")`.
+    pub annotations: Vec<Annotation>,
     pub members: Vec<Member>,
 }
 
@@ -47,7 +49,7 @@ pub struct EdgeDecl {
     pub name: Ident,
     pub from: Ident,
     pub to: Ident,
-    /// Annotations after the endpoints, such as `@card(0..1)`.
+    /// Annotations after the endpoints, such as `@card(0..1)` or `@rename_from("Old")`.
     pub annotations: Vec<Annotation>,
     pub members: Vec<Member>,
 }

@@ -58,6 +58,8 @@ impl Constraints {
                 self.add_index(&prop.name);
                 Ok(())
             }
+            // Read by `validate::build_property`; not a constraint.
+            crate::schema::parser::RENAME_FROM => Ok(()),
             "embed" => Err(LangError::coded(
                 "P2",
                 "@embed is not supported yet",
@@ -379,7 +381,37 @@ fn card_bound(n: &NumberLit) -> LangResult<u32> {
     })
 }
 
-fn unknown_annotation(ann: &Annotation, expected: &str) -> LangError {
+/// The previous name in `@rename_from("old")` annotations among `anns`, if there is one.
+pub(crate) fn rename_from(anns: &[Annotation]) -> LangResult<Option<String>> {
+    let mut found: Option<(String, Span)> = None;
+    for ann in anns
+        .iter()
+        .filter(|a| a.name.name == crate::schema::parser::RENAME_FROM)
+    {
+        let name = match ann.args.as_deref() {
+            Some([AnnotationArg::Str { value, .. }]) => value.clone(),
+            Some([AnnotationArg::Name(ident)]) => ident.name.clone(),
+            args => {
+                return Err(bad_args(
+                    ann,
+                    args.unwrap_or_default(),
+                    "the previous name, as in @rename_from(\"old_name\")",
+                ))
+            }
+        };
+        if let Some((_, first)) = &found {
+            return Err(LangError::coded(
+                "S12",
+                format!("duplicate @rename_from (the first is at {first})"),
+                ann.name.span,
+            ));
+        }
+        found = Some((name, ann.name.span));
+    }
+    Ok(found.map(|(name, _)| name))
+}
+
+pub(crate) fn unknown_annotation(ann: &Annotation, expected: &str) -> LangError {
     LangError::coded(
         "S13",
         format!("unknown or misplaced annotation @{}", ann.name.name),

@@ -2,6 +2,7 @@
 
 pub mod ast;
 mod constraints;
+pub mod migration;
 pub mod parser;
 pub mod validate;
 

@@ -7,6 +7,9 @@ use crate::schema::ast::*;
 use crate::span::Ident;
 use crate::types::parse_type_expr;
 
+/// The annotation that names a type's or property's previous name (schema apply).
+pub const RENAME_FROM: &str = "rename_from";
+
 pub fn parse_schema_ast(source: &str) -> LangResult<SchemaAst> {
     let mut cursor = TokenCursor::new(source)?;
     let mut decls = Vec::new();
@@ -38,10 +41,15 @@ fn parse_node_like(cursor: &mut TokenCursor, allow_implements: bool) -> LangResu
             implements.push(cursor.expect_ident("an interface name")?);
         }
     }
+    let mut annotations = Vec::new();
+    while cursor.at(&TokenKind::At) {
+        annotations.push(parse_annotation(cursor)?);
+    }
     let members = parse_body(cursor)?;
     Ok(NodeDecl {
         name,
         implements,
+        annotations,
         members,
     })
 }
@@ -104,11 +112,11 @@ fn parse_property(cursor: &mut TokenCursor) -> LangResult<PropDecl> {
 
 /// Property annotations are written without arguments (`@key`); an annotation with
 /// arguments after a property starts the next body-level constraint (`@unique(a, b)`).
-/// `@embed("...")` is the exception: it belongs to the property.
+/// `@embed("...")` and `@rename_from("old")` are the exceptions: they belong to the property.
 fn is_inline_annotation(cursor: &TokenCursor) -> bool {
     let name = &cursor.peek_at(1).kind;
     let has_args = cursor.peek_at(2).kind == TokenKind::LParen;
-    !has_args || matches!(name, TokenKind::Ident(n) if n == "embed")
+    !has_args || matches!(name, TokenKind::Ident(n) if n == "embed" || n == RENAME_FROM)
 }
 
 fn parse_annotation(cursor: &mut TokenCursor) -> LangResult<Annotation> {

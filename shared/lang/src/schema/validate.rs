@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use crate::catalog::{Catalog, EdgeType, NodeType, Property};
 use crate::error::{LangError, LangResult};
 use crate::schema::ast::*;
-use crate::schema::constraints::{Constraints, Owner, OwnerKind};
+use crate::schema::constraints::{rename_from, unknown_annotation, Constraints, Owner, OwnerKind};
+use crate::schema::parser::RENAME_FROM;
 use crate::span::Ident;
 use crate::types::{base_type_by_name, resolve_type, TypeExprKind};
 
@@ -22,6 +23,9 @@ pub fn validate_schema(ast: &SchemaAst) -> LangResult<Catalog> {
         match decl {
             TypeDecl::Node(node) => catalog.nodes.push(build_node(node, &names)?),
             TypeDecl::Interface(iface) => {
+                if let Some(ann) = iface.annotations.iter().find(|a| a.name.name != RENAME_FROM) {
+                    return Err(unknown_annotation(ann, "the interface body"));
+                }
                 let members: Vec<&Member> = iface.members.iter().collect();
                 build_body(OwnerKind::Interface, &iface.name, &members, &names)?;
             }
@@ -96,6 +100,10 @@ fn build_node(node: &NodeDecl, names: &TypeNames) -> LangResult<NodeType> {
         members.extend(interface_members(iface_name, names)?);
     }
     members.extend(node.members.iter());
+    if let Some(ann) = node.annotations.iter().find(|a| a.name.name != RENAME_FROM) {
+        return Err(unknown_annotation(ann, "@rename_from(\"OldName\") or the type body"));
+    }
+    let renamed_from = rename_from(&node.annotations)?;
     let (properties, constraints) = build_body(OwnerKind::Node, &node.name, &members, names)?;
     let Some((key, _)) = constraints.key else {
         return Err(LangError::coded(
@@ -107,6 +115,7 @@ fn build_node(node: &NodeDecl, names: &TypeNames) -> LangResult<NodeType> {
     };
     Ok(NodeType {
         name: node.name.name.clone(),
+        renamed_from,
         properties,
         key,
         unique: constraints.unique,
@@ -145,11 +154,12 @@ fn build_edge(edge: &EdgeDecl, names: &TypeNames) -> LangResult<EdgeType> {
     check_endpoint(&edge.to, names)?;
     let members: Vec<&Member> = edge.members.iter().collect();
     let (properties, mut constraints) = build_body(OwnerKind::Edge, &edge.name, &members, names)?;
-    for ann in &edge.annotations {
+    for ann in edge.annotations.iter().filter(|a| a.name.name != RENAME_FROM) {
         constraints.apply_edge(ann)?;
     }
     Ok(EdgeType {
         name: edge.name.name.clone(),
+        renamed_from: rename_from(&edge.annotations)?,
         from: edge.from.name.clone(),
         to: edge.to.name.clone(),
         properties,
@@ -275,6 +285,7 @@ fn build_property(kind: OwnerKind, decl: &PropDecl, names: &TypeNames) -> LangRe
         name: decl.name.name.clone(),
         ty: resolve_type(&decl.ty, "S11")?,
         nullable: decl.nullable,
+        renamed_from: rename_from(&decl.annotations)?,
     })
 }
 

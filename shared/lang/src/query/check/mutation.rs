@@ -168,6 +168,7 @@ fn edge_columns(ctx: &Ctx, edge: &EdgeType, span: Span) -> LangResult<Vec<Proper
             name: column.to_string(),
             ty: key.ty.clone(),
             nullable: false,
+            renamed_from: None,
         });
     }
     columns.extend(edge.properties.iter().cloned());
