@@ -394,6 +394,12 @@ impl Graph {
         Ok(ds)
     }
 
+    /// Forget the opened versions of the tables at `paths` (their files were deleted).
+    pub(crate) fn forget_tables(&self, paths: &[String]) {
+        let mut cache = self.datasets.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|(path, _), _| !paths.contains(path));
+    }
+
     /// The error for a table whose data a schema apply deleted (`allow_data_loss`), if
     /// that is why it cannot be opened.
     async fn dropped_table_error(&self, entry: &TableEntry) -> Option<EngineError> {

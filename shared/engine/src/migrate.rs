@@ -112,7 +112,9 @@ impl Graph {
         report.steps = steps;
         report.manifest_version = manifest.version;
         if opts.allow_data_loss && !removed.is_empty() {
-            let (deleted, kept) = self.delete_unused_tables(&removed, manifest.version, actor).await?;
+            let (deleted, kept) = self
+                .delete_unused_tables(&removed, manifest.version, actor)
+                .await?;
             report.deleted_paths = deleted;
             report.kept_paths = kept;
         }
@@ -168,6 +170,7 @@ impl Graph {
             }
             deleted.push(path.clone());
         }
+        self.forget_tables(&deleted);
         Ok((deleted, kept))
     }
 }
@@ -215,7 +218,10 @@ impl<'a> Migration<'a> {
         let mut renamed: HashMap<String, String> = HashMap::new();
         for s in &steps {
             if let MigrationStep::RenameType {
-                type_kind, from, to, ..
+                type_kind,
+                from,
+                to,
+                ..
             } = s
             {
                 renamed.insert(table_key(*type_kind, to).to_string(), from.clone());
@@ -283,8 +289,13 @@ impl<'a> Migration<'a> {
             tables.insert(key.to_string(), entry);
         }
         for node in &self.target.nodes {
-            self.add_table(TableKey::node(&node.name), node_schema(node), &init_id, &mut tables)
-                .await?;
+            self.add_table(
+                TableKey::node(&node.name),
+                node_schema(node),
+                &init_id,
+                &mut tables,
+            )
+            .await?;
         }
         for edge in &self.target.edges {
             let schema = edge_schema(self.target, edge);
@@ -382,7 +393,11 @@ impl<'a> Migration<'a> {
                 .collect();
             let mut schema = ds.schema().merge(&ArrowSchema::new(fields))?;
             schema.try_set_field_id(Some(ds.manifest.max_field_id()))?;
-            let fragments = ds.get_fragments().iter().map(|f| f.metadata().clone()).collect();
+            let fragments = ds
+                .get_fragments()
+                .iter()
+                .map(|f| f.metadata().clone())
+                .collect();
             ds = commit_detached(
                 &ds,
                 Operation::Merge {
@@ -560,7 +575,10 @@ impl<'a> Migration<'a> {
                                     cols.iter().map(|c| cell_key_text(c.as_ref(), i)).collect();
                                 let who = row_key(b, i);
                                 if let Some(other) = seen.insert(value.clone(), who.clone()) {
-                                    note(format!("{other} and {who} share {}", value.join(", ")), &mut bad);
+                                    note(
+                                        format!("{other} and {who} share {}", value.join(", ")),
+                                        &mut bad,
+                                    );
                                 }
                             }
                         }
@@ -601,10 +619,7 @@ impl<'a> Migration<'a> {
             if count > 0 {
                 return Err(refused(
                     s,
-                    format!(
-                        "{count} stored row(s) break it, e.g. {}",
-                        bad.join("; ")
-                    ),
+                    format!("{count} stored row(s) break it, e.g. {}", bad.join("; ")),
                 ));
             }
         }

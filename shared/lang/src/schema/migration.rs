@@ -137,7 +137,10 @@ pub enum MigrationStep {
         constraint: Constraint,
     },
     /// A change this version cannot apply; the whole migration is refused.
-    Unsupported { entity: String, reason: String },
+    Unsupported {
+        entity: String,
+        reason: String,
+    },
 }
 
 impl MigrationStep {
@@ -360,7 +363,9 @@ fn plan_types<T>(
             // A rename applies only while the old name is still in the accepted schema and
             // not declared again in the new one.
             renamed_from.filter(|from| {
-                old_by_name.contains_key(from) && !new_names.contains(from) && !matched.contains(from)
+                old_by_name.contains_key(from)
+                    && !new_names.contains(from)
+                    && !matched.contains(from)
             })
         };
         let Some(previous) = previous else {
@@ -443,7 +448,10 @@ fn diff_edge(
 }
 
 fn renamed(renames: &BTreeMap<String, String>, name: &str) -> String {
-    renames.get(name).cloned().unwrap_or_else(|| name.to_string())
+    renames
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// Properties matched by name or `@rename_from`; returns old name -> new name.
@@ -606,14 +614,22 @@ fn diff_rules(
     steps: &mut Vec<MigrationStep>,
 ) {
     let t = || type_name.to_string();
-    for c in old.constraints.iter().filter(|c| !new.constraints.contains(c)) {
+    for c in old
+        .constraints
+        .iter()
+        .filter(|c| !new.constraints.contains(c))
+    {
         steps.push(MigrationStep::DropConstraint {
             type_kind: kind,
             type_name: t(),
             constraint: c.clone(),
         });
     }
-    for c in new.constraints.iter().filter(|c| !old.constraints.contains(c)) {
+    for c in new
+        .constraints
+        .iter()
+        .filter(|c| !old.constraints.contains(c))
+    {
         steps.push(MigrationStep::AddConstraint {
             type_kind: kind,
             type_name: t(),
@@ -699,8 +715,14 @@ mod tests {
         .filter(|s| s.starts_with("unsupported"))
         .collect();
         assert_eq!(steps.len(), 3, "{steps:?}");
-        assert!(steps[0].contains("type changes from I32 to String"), "{steps:?}");
-        assert!(steps[1].contains("@key changes from `name` to `age`"), "{steps:?}");
+        assert!(
+            steps[0].contains("type changes from I32 to String"),
+            "{steps:?}"
+        );
+        assert!(
+            steps[1].contains("@key changes from `name` to `age`"),
+            "{steps:?}"
+        );
         assert!(steps[2].contains("endpoints change"), "{steps:?}");
     }
 
@@ -718,7 +740,10 @@ mod tests {
     fn rename_annotation_left_in_place_is_harmless() {
         let renamed = "node Person { name: String @key\n years: I32? @rename_from(\"age\") }\n\
                        node Company { name: String @key }\nedge WorksAt: Person -> Company";
-        assert_eq!(plan(BASE, renamed), vec!["rename property Person.age to years"]);
+        assert_eq!(
+            plan(BASE, renamed),
+            vec!["rename property Person.age to years"]
+        );
         assert!(plan(renamed, renamed).is_empty());
     }
 

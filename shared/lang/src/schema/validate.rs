@@ -23,7 +23,11 @@ pub fn validate_schema(ast: &SchemaAst) -> LangResult<Catalog> {
         match decl {
             TypeDecl::Node(node) => catalog.nodes.push(build_node(node, &names)?),
             TypeDecl::Interface(iface) => {
-                if let Some(ann) = iface.annotations.iter().find(|a| a.name.name != RENAME_FROM) {
+                if let Some(ann) = iface
+                    .annotations
+                    .iter()
+                    .find(|a| a.name.name != RENAME_FROM)
+                {
                     return Err(unknown_annotation(ann, "the interface body"));
                 }
                 let members: Vec<&Member> = iface.members.iter().collect();
@@ -101,7 +105,10 @@ fn build_node(node: &NodeDecl, names: &TypeNames) -> LangResult<NodeType> {
     }
     members.extend(node.members.iter());
     if let Some(ann) = node.annotations.iter().find(|a| a.name.name != RENAME_FROM) {
-        return Err(unknown_annotation(ann, "@rename_from(\"OldName\") or the type body"));
+        return Err(unknown_annotation(
+            ann,
+            "@rename_from(\"OldName\") or the type body",
+        ));
     }
     let renamed_from = rename_from(&node.annotations)?;
     let (properties, constraints) = build_body(OwnerKind::Node, &node.name, &members, names)?;
@@ -154,7 +161,11 @@ fn build_edge(edge: &EdgeDecl, names: &TypeNames) -> LangResult<EdgeType> {
     check_endpoint(&edge.to, names)?;
     let members: Vec<&Member> = edge.members.iter().collect();
     let (properties, mut constraints) = build_body(OwnerKind::Edge, &edge.name, &members, names)?;
-    for ann in edge.annotations.iter().filter(|a| a.name.name != RENAME_FROM) {
+    for ann in edge
+        .annotations
+        .iter()
+        .filter(|a| a.name.name != RENAME_FROM)
+    {
         constraints.apply_edge(ann)?;
     }
     Ok(EdgeType {
