@@ -29,6 +29,7 @@ pub fn graph_routes() -> RouteTable<AppState> {
         ingest.alias("/load").body_limit(LARGE_BODY_LIMIT_BYTES),
         ingest.body_limit(LARGE_BODY_LIMIT_BYTES),
         Route::get("/schema", schema::schema),
+        Route::post("/schema/apply", schema::apply),
         Route::get("/snapshot", snapshot::snapshot),
         Route::post("/export", export::export),
         Route::get("/branches", branches::list),

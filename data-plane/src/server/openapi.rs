@@ -33,6 +33,7 @@ use super::state::AppState;
         change::change,
         ingest::ingest,
         schema::schema,
+        schema::apply,
         snapshot::snapshot,
         export::export,
         branches::list,

@@ -151,11 +151,67 @@ pub struct SchemaResponse {
 /// `POST /schema/apply`. Flat `schema_source`, unlike `CreateGraphRequest::schema`,
 /// to match `SchemaResponse`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({ "schema_source": "node Person { name: String @key  age: I32? }", "branch": "main" }))]
 pub struct SchemaApplyRequest {
+    /// The whole new schema. A renamed type or property names its old name with
+    /// `@rename_from("old")`; anything else missing from it is dropped.
     pub schema_source: String,
-    /// Allow migration steps that drop data (removed types or properties).
+    /// Delete the data of dropped types and properties from storage (by default they stay
+    /// readable at earlier versions).
     #[serde(default)]
     pub allow_data_loss: bool,
+    /// Plan and check the migration against the stored rows; publish nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Branch to migrate; the default branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+/// Kind of one migration step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemaStepKind {
+    AddType,
+    DropType,
+    RenameType,
+    AddProperty,
+    DropProperty,
+    RenameProperty,
+    SetNullable,
+    ExtendEnum,
+    AddIndex,
+    DropIndex,
+    AddConstraint,
+    DropConstraint,
+}
+
+/// One step of a migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SchemaStep {
+    pub kind: SchemaStepKind,
+    /// The table the step changes, by its new name (`node:Person`).
+    pub table_key: String,
+    /// What the step does, in words (`rename property Person.age to years`).
+    pub description: String,
+}
+
+/// `POST /schema/apply`: the steps, and the version that holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SchemaApplyResponse {
+    pub branch: String,
+    /// Whether a new version was published (false for a dry run or an unchanged schema).
+    pub applied: bool,
+    pub dry_run: bool,
+    /// The branch head after the apply.
+    pub manifest_version: u64,
+    pub steps: Vec<SchemaStep>,
+    /// Table directories whose data was deleted (`allow_data_loss`).
+    pub deleted_paths: Vec<String>,
+    /// Table directories kept despite `allow_data_loss` because another branch's head uses them.
+    pub kept_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
 }
 
 /// Query string of `GET /snapshot` (and of other branch-scoped GETs).

@@ -23,7 +23,8 @@ pub use branches::{
 pub use data::{
     BranchQuery, ChangeRequest, ChangeResponse, ExportRequest, IngestMode, IngestRequest,
     IngestResponse, QueryParams, ReadRequest, ReadResponse, ReadTarget, SchemaApplyRequest,
-    SchemaResponse, SnapshotResponse, SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
+    SchemaApplyResponse, SchemaResponse, SchemaStep, SchemaStepKind, SnapshotResponse,
+    SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
 };
 pub use error::{
     ApiError, ErrorBody, ErrorCode, ManifestConflict, MergeConflict, MergeConflictKind,
