@@ -91,6 +91,32 @@ fn merge_outcomes_and_conflicts_over_http() {
 }
 
 #[test]
+fn a_row_breaking_a_rule_main_tightened_is_a_value_constraint_violation() {
+    let g = TempGraph::new("social.pg");
+    let dp = DataPlane::single_mode_open(&g);
+    let (s, b) = dp.post("/branches", &json!({ "name": "dev" }), None);
+    assert_eq!(s, 201, "{b}");
+    add(&dp, "dev", "Zed", 120, None);
+    let tightened = std::fs::read_to_string(fixture("social.pg"))
+        .expect("fixture")
+        .replace("@range(age, 0..150)", "@range(age, 0..100)");
+    let (s, b) = dp.post(
+        "/schema/apply",
+        &json!({ "schema_source": tightened }),
+        None,
+    );
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = merge(&dp, "dev", None);
+    envelope(s, &b, 409, "conflict");
+    assert_eq!(
+        b["merge_conflicts"][0]["kind"], "value_constraint_violation",
+        "{b}"
+    );
+    assert_eq!(b["merge_conflicts"][0]["key"], "Zed", "{b}");
+    assert!(people(&dp, "main").is_empty());
+}
+
+#[test]
 fn merge_error_codes() {
     let g = TempGraph::new("social.pg");
     let dp = DataPlane::single_mode_open(&g);

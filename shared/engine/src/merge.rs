@@ -32,10 +32,31 @@ use serde::Serialize;
 use crate::columns::{cell_json, cell_key_text, DST_COLUMN, SRC_COLUMN};
 use crate::constraints::RowRules;
 use crate::error::{EngineError, Result};
-use crate::graph::{Change, Graph, Snapshot};
+use crate::graph::{Change, Graph, SchemaChange, Snapshot};
 use crate::manifest::TableEntry;
 use crate::table::{scan_columns, scan_fragments, StagedTable, ROW_ADDR};
 use crate::table_key::{TableKey, TableKind};
+
+/// Whether two schemas have the same tables with the same columns (types, properties,
+/// their types and nullability, keys, endpoints): they differ at most in rules.
+fn same_layout(a: &Catalog, b: &Catalog) -> bool {
+    let props = |ps: &[omnigraph_lang::Property]| -> Vec<(String, omnigraph_lang::PropType, bool)> {
+        ps.iter()
+            .map(|p| (p.name.clone(), p.ty.clone(), p.nullable))
+            .collect()
+    };
+    a.nodes.len() == b.nodes.len()
+        && a.edges.len() == b.edges.len()
+        && a.nodes.iter().all(|n| {
+            b.node(&n.name)
+                .is_some_and(|m| m.key == n.key && props(&m.properties) == props(&n.properties))
+        })
+        && a.edges.iter().all(|e| {
+            b.edge(&e.name).is_some_and(|f| {
+                f.from == e.from && f.to == e.to && props(&f.properties) == props(&e.properties)
+            })
+        })
+}
 
 /// Conflicts reported by one failed merge, at most.
 const MAX_CONFLICTS: usize = 100;
@@ -170,13 +191,6 @@ impl Graph {
         if base_id == theirs_id {
             return Ok((change, (MergeOutcome::UpToDate, base_id, 0, chain, vec![])));
         }
-        if theirs.manifest.schema_source != ours.manifest.schema_source {
-            return Err(EngineError::Invalid(format!(
-                "branches {} and {} have different schemas; merging schema changes is not \
-                 supported: apply the same schema to both first",
-                theirs.branch, ours.branch
-            )));
-        }
         // Checked against every table: a target that moved meanwhile is a conflict.
         change.read_deps = ours
             .manifest
@@ -186,6 +200,13 @@ impl Graph {
             .collect();
         change.merged_from = Some(theirs_id.clone());
         if base_id == ours_id {
+            if theirs.manifest.schema_source != ours.manifest.schema_source {
+                // The source migrated its schema: the target takes it with every table.
+                change.schema = Some(SchemaChange {
+                    source: theirs.manifest.schema_source.clone(),
+                    tables: theirs.manifest.tables.clone(),
+                });
+            }
             for (key, entry) in &theirs.manifest.tables {
                 if ours.manifest.tables.get(key).map(same_version) != Some(same_version(entry)) {
                     change.adopted.insert(key.clone(), entry.clone());
@@ -198,10 +219,22 @@ impl Graph {
             ));
         }
         let base = self.snapshot_at_commit(&base_id).await?;
-        if base.manifest.schema_source != ours.manifest.schema_source {
+        // Rows are merged under the target's schema. Three-way merges across a schema
+        // change are possible only where the rows mean the same on both sides: the source
+        // kept the schema of the common ancestor, and the target changed only its rules
+        // (constraints, indexes), not a type or property. Then every row the source
+        // brings is checked against the target's rules, even in tables the target left
+        // alone.
+        let rules_changed = theirs.manifest.schema_source != ours.manifest.schema_source
+            || base.manifest.schema_source != ours.manifest.schema_source;
+        if rules_changed
+            && (theirs.manifest.schema_source != base.manifest.schema_source
+                || !same_layout(&base.catalog, &ours.catalog))
+        {
             return Err(EngineError::Invalid(format!(
-                "the schema changed since branches {} and {} parted; merging schema changes \
-                 is not supported",
+                "branches {} and {} have different schemas since they parted; a three-way \
+                 merge needs the source to keep the schema and the target to change only \
+                 constraints or indexes: apply the same schema to both first",
                 theirs.branch, ours.branch
             )));
         }
@@ -219,7 +252,7 @@ impl Graph {
             {
                 continue; // unchanged on their side, or the same version on both
             }
-            if base_entry == our_entry {
+            if base_entry == our_entry && !rules_changed {
                 change.adopted.insert(key_text.clone(), their_entry.clone());
                 continue;
             }

@@ -5,8 +5,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::TestGraph;
-use omnigraph_engine::{ConflictKind, EngineError, Graph, MergeOutcome, MAIN};
+use common::{TestGraph, SOCIAL_SCHEMA};
+use omnigraph_engine::{ApplyOptions, ConflictKind, EngineError, Graph, MergeOutcome, MAIN};
 use serde_json::{json, Map, Value};
 
 async fn run(graph: &Arc<Graph>, branch: &str, text: &str, params: Value) {
@@ -282,6 +282,78 @@ async fn two_employers_added_on_two_sides_break_the_cardinality() {
     )
     .await;
     expect_conflict(graph, "dev", ConflictKind::CardinalityViolation, "Diana").await;
+}
+
+const NO_OPTS: ApplyOptions = ApplyOptions {
+    allow_data_loss: false,
+    dry_run: false,
+};
+
+#[tokio::test]
+async fn a_row_that_breaks_a_rule_the_target_tightened_is_a_value_constraint_violation() {
+    let g = TestGraph::social().await;
+    let graph = &g.graph;
+    graph.create_branch("dev", MAIN, "t").await.expect("create");
+    // Valid on dev (0..150), not on main once main tightens the range to 0..100.
+    run(graph, "dev", ADD_AGED, json!({"name": "Zed", "age": 120})).await;
+    let tightened = SOCIAL_SCHEMA.replace("@range(age, 0..150)", "@range(age, 0..100)");
+    graph
+        .apply_schema(MAIN, &tightened, NO_OPTS, "admin")
+        .await
+        .expect("tighten on main");
+    let conflicts =
+        expect_conflict(graph, "dev", ConflictKind::ValueConstraintViolation, "Zed").await;
+    assert!(conflicts[0].message.contains("@range"), "{conflicts:?}");
+    // Once the row fits, the same merge goes through, under main's schema.
+    run(graph, "dev", SET_AGE, json!({"name": "Zed", "age": 90})).await;
+    let r = graph.merge("dev", MAIN, "t").await.expect("merge");
+    assert_eq!(r.outcome, MergeOutcome::Merged);
+    assert!(people(graph, MAIN).await.contains(&"Zed:90".to_string()));
+    let head = graph.snapshot(None).await.expect("snap");
+    assert_eq!(head.manifest.schema_source, tightened);
+}
+
+#[tokio::test]
+async fn a_branch_that_migrated_its_schema_fast_forwards_main_to_it() {
+    let g = TestGraph::social().await;
+    let graph = &g.graph;
+    graph.create_branch("dev", MAIN, "t").await.expect("create");
+    let renamed = SOCIAL_SCHEMA
+        .replace("    age: I32?\n", "    years: I32? @rename_from(\"age\")\n")
+        .replace("@range(age, 0..150)", "@range(years, 0..150)");
+    graph
+        .apply_schema("dev", &renamed, NO_OPTS, "t")
+        .await
+        .expect("migrate dev");
+    let r = graph.merge("dev", MAIN, "t").await.expect("merge");
+    assert_eq!(r.outcome, MergeOutcome::FastForward);
+    let head = graph.snapshot(None).await.expect("snap");
+    assert_eq!(head.manifest.schema_source, renamed);
+    let q = omnigraph_lang::compile(
+        &head.catalog,
+        "query q() { match { $p: Person { name: \"Alice\" } } return { $p.years } }",
+        None,
+    )
+    .expect("compile against the merged schema");
+    let rows = omnigraph_engine::run_query(&head, &q, &Map::new())
+        .await
+        .expect("read");
+    assert_eq!(rows.rows[0]["p.years"], json!(30));
+
+    // A three-way merge of a branch that changed its schema is refused, naming why.
+    graph
+        .create_branch("dev2", MAIN, "t")
+        .await
+        .expect("create");
+    let grown = renamed.replace("joined: Date?", "joined: Date?\n    nickname: String?");
+    graph
+        .apply_schema("dev2", &grown, NO_OPTS, "t")
+        .await
+        .expect("migrate dev2");
+    run(graph, MAIN, ADD, json!({"name": "Mo"})).await;
+    let err = graph.merge("dev2", MAIN, "t").await.expect_err("refused");
+    assert!(matches!(err, EngineError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("schema"), "{err}");
 }
 
 #[tokio::test]
