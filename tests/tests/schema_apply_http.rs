@@ -292,3 +292,79 @@ fn schema_apply_cli_verb() {
     assert!(r.stderr.contains("cannot read"), "{}", r.stderr);
     assert_eq!(dp_ok(&["schema", "get", "--store", s]), evolved());
 }
+
+#[test]
+fn writes_through_another_worker_during_an_apply_are_kept_or_refused_never_lost() {
+    let g = TempGraph::new("social.pg");
+    let migrator = DataPlane::single_mode_open(&g);
+    let writer = DataPlane::single_mode_open(&g);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (acknowledged, refused) = std::thread::scope(|scope| {
+        let writes = scope.spawn(|| {
+            let (mut acked, mut refused) = (vec![], 0);
+            let mut i = 0;
+            // Inserts that are valid under both schemas; at least 20, and until the
+            // migration is done.
+            while i < 20 || !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let name = format!("w{i}");
+                let (s, b) = writer.post(
+                    "/change",
+                    &json!({ "query_source": "query q($n: String) { insert Person { name: $n } }", "params": { "n": name } }),
+                    None,
+                );
+                match s {
+                    200 => acked.push(name),
+                    // Compiled under the old schema, published after the new one: refused.
+                    409 if b.get("manifest_conflict").is_some() => refused += 1,
+                    _ => panic!("write {name}: {s} {b}"),
+                }
+                i += 1;
+                assert!(i < 500, "the migration never finished");
+            }
+            (acked, refused)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (s, b) = apply(&migrator, json!({ "schema_source": evolved() }), None);
+            match s {
+                200 => {
+                    eprintln!("apply took {:?}", started.elapsed());
+                    break;
+                }
+                409 if b.get("manifest_conflict").is_some() && attempts < 20 => continue,
+                _ => panic!("apply: {s} {b}"),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (acked, refused) = writes.join().expect("writer thread");
+        eprintln!(
+            "apply attempts {attempts}, writes acknowledged {}, refused {refused}",
+            acked.len()
+        );
+        (acked, refused)
+    });
+    // Every acknowledged write is there, under the new schema, read through either worker.
+    for dp in [&migrator, &writer] {
+        let (s, b) = dp.post(
+            "/read",
+            &json!({ "query_source": "query q() { match { $p: Person } return { $p.name, $p.nickname } }" }),
+            None,
+        );
+        assert_eq!(s, 200, "{b}");
+        let mut names: Vec<String> = b["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["p.name"].as_str().unwrap_or("").to_owned())
+            .collect();
+        names.sort();
+        let mut expected = acknowledged.clone();
+        expected.sort();
+        assert_eq!(names, expected, "{refused} write(s) were refused");
+    }
+    let (_, schema) = writer.get("/schema", None);
+    assert_eq!(schema["schema_source"], evolved());
+}

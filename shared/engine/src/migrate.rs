@@ -42,6 +42,8 @@ use crate::table_key::TableKey;
 
 /// Folder of the markers left for table data deleted by a schema apply.
 pub const DROPPED_DIR: &str = "_dropped";
+/// How many times an apply is planned again after a writer published first.
+const MAX_ATTEMPTS: usize = 10;
 /// How many offending rows a refused step names.
 const MAX_NAMED_ROWS: usize = 5;
 
@@ -94,10 +96,15 @@ impl Graph {
             report.manifest_version = snap.version();
             return Ok(report);
         }
-        let (manifest, (steps, removed, base_version)) = self
-            .write_on(branch, actor, |snap| {
-                let target = target.clone();
-                async move {
+        // Writers that publish while the migration is staged make it conflict (they wrote
+        // under the old schema). Staging is quick, so planning again on the new head
+        // succeeds unless writes arrive faster than that, for long.
+        let mut attempt = 0;
+        let (manifest, (steps, removed, base_version)) = loop {
+            attempt += 1;
+            let target = target.clone();
+            let outcome = self
+                .write_on(branch, actor, |snap| async move {
                     let base_version = snap.version();
                     let plan = Migration::plan(&snap, &target, opts)?;
                     if plan.steps.is_empty() && snap.manifest.schema_source == schema_source {
@@ -105,9 +112,15 @@ impl Graph {
                     }
                     let (change, removed) = plan.stage(schema_source).await?;
                     Ok((change, (plan.steps, removed, base_version)))
+                })
+                .await;
+            match outcome {
+                Err(EngineError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                    tracing::info!(attempt, "schema apply raced a writer; planning again");
                 }
-            })
-            .await?;
+                other => break other?,
+            }
+        };
         report.applied = manifest.version != base_version;
         report.steps = steps;
         report.manifest_version = manifest.version;
@@ -417,7 +430,9 @@ impl<'a> Migration<'a> {
             ds = rewrite(&ds, &loc.child_uri(&path)).await?;
             dropped_path = Some(std::mem::replace(&mut entry.path, path));
         }
-        ds = self.match_indexes(key, ds, entry.row_count).await?;
+        ds = self
+            .match_indexes(key, ds, entry.row_count, &steps.renames)
+            .await?;
         if ds.version().version != start || dropped_path.is_some() {
             entry.version = ds.version().version;
         }
@@ -437,12 +452,17 @@ impl<'a> Migration<'a> {
         })
     }
 
-    /// Drops indexes of columns the new schema does not index, builds the missing ones.
+    /// Drops indexes of columns the new schema does not index (or that were renamed), and
+    /// builds the indexes this migration asks for: of newly indexed columns, and again of
+    /// renamed ones that had one. Other missing indexes are left to the next load, and
+    /// the coverage of existing ones too: either would make a migration slow, and so
+    /// easy to starve under write load.
     async fn match_indexes(
         &self,
         key: &TableKey,
         ds: Arc<Dataset>,
         rows: u64,
+        renames: &[(String, String)],
     ) -> Result<Arc<Dataset>> {
         use lance::index::DatasetIndexExt;
         let wanted: Vec<String> = crate::index::indexed_columns(self.target, key);
@@ -464,7 +484,28 @@ impl<'a> Migration<'a> {
             )
             .await?;
         }
-        crate::index::rebuild_indexes(ds, &wanted, rows).await
+        let has_index = |c: &str| {
+            existing
+                .iter()
+                .any(|i| i.name == crate::index::index_name(c))
+        };
+        let old_name = |c: &str| {
+            renames
+                .iter()
+                .find(|(_, to)| to == c)
+                .map(|(from, _)| from.clone())
+                .unwrap_or_else(|| c.to_string())
+        };
+        let before = crate::index::indexed_columns(&self.snap.catalog, &self.kept[key]);
+        let build: Vec<String> = wanted
+            .into_iter()
+            .filter(|c| !has_index(c))
+            .filter(|c| {
+                let old = old_name(c);
+                !before.contains(&old) || (old != *c && has_index(&old))
+            })
+            .collect();
+        crate::index::rebuild_indexes(ds, &build, rows).await
     }
 
     /// Checks the rows of the table as stored before the migration (`ds`, with the old

@@ -458,3 +458,55 @@ async fn apply_on_a_branch_leaves_main_alone() {
         json!([{"c.name": "Acme"}, {"c.name": "Globex"}])
     );
 }
+
+#[tokio::test]
+async fn renaming_indexed_properties_moves_their_indexes() {
+    let g = TestGraph::social().await;
+    let renamed = SOCIAL_SCHEMA
+        .replace(
+            "    name: String @key\n    age",
+            "    full_name: String @key @rename_from(\"name\")\n    age",
+        )
+        .replace(
+            "email: String? @unique",
+            "mail: String? @unique @rename_from(\"email\")",
+        );
+    let report = g
+        .graph
+        .apply_schema(MAIN, &renamed, APPLY, "admin")
+        .await
+        .expect("apply");
+    let kinds: Vec<&str> = report.steps.iter().map(|s| s.kind()).collect();
+    assert_eq!(kinds, vec!["rename_property", "rename_property"]);
+    let snap = g.graph.snapshot(None).await.expect("snap");
+    let person = snap.table(&TableKey::node("Person")).await.expect("person");
+    let mut names: Vec<String> = person
+        .load_indices()
+        .await
+        .expect("indices")
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["full_name_idx", "mail_idx"]);
+    // Lookups by the renamed key and unique property, and traversals from them.
+    assert_eq!(
+        g.rows(
+            "query q() { match { $p: Person { full_name: \"Alice\" } $p knows $f } return { $p.mail, $f.full_name } order { $f.full_name } }",
+            json!({}),
+        )
+        .await,
+        json!([
+            {"p.mail": "alice@example.com", "f.full_name": "Bob"},
+            {"p.mail": "alice@example.com", "f.full_name": "Charlie"},
+        ])
+    );
+    let e = g
+        .try_mutate(
+            "query q() { insert Person { full_name: \"Zoe\", mail: \"bob@example.com\" } }",
+            json!({}),
+        )
+        .await
+        .expect_err("@unique still holds under the new name");
+    assert!(e.to_string().contains("mail"), "{e}");
+}
