@@ -35,7 +35,7 @@ SCHEMA = """
 node Person { name: String @key  age: I32? }
 edge Knows: Person -> Person
 """
-POLICY = "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, export, change, branch_create, branch_delete, branch_merge] }\n"
+POLICY = "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, export, change, schema_apply, branch_create, branch_delete, branch_merge] }\n"
 DATA = "\n".join(
     json.dumps(row)
     for row in [

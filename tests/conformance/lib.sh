@@ -83,7 +83,7 @@ YAML
 
     python3 - "$OG_ROOT/tests/fixtures/social.pg" "$OG_WORK/graphs/social.omni" > "$OG_WORK/create.json" <<'PY'
 import json, sys
-policy = "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, export, change, branch_create, branch_delete, branch_merge] }\n"
+policy = "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, export, change, schema_apply, branch_create, branch_delete, branch_merge] }\n"
 print(json.dumps({"graph_id": "social", "uri": sys.argv[2],
                   "schema": {"source": open(sys.argv[1]).read()}, "policy": {"content": policy}}))
 PY

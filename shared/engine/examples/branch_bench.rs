@@ -5,11 +5,14 @@
 //!
 //! Prints: branch creation (median of 5), loading CHANGED_ROWS changed Person rows on a
 //! branch, the fast-forward merge of that branch into main, and a three-way merge (main
-//! changed one Person row meanwhile, so the Person table is merged row by row).
+//! changed one Person row meanwhile, so the Person table is merged row by row). Then
+//! schema applies on main: a metadata-only migration (rename a property, add an optional
+//! property and a type), a new `@range` (checked against every row), a new `@index` (built),
+//! and a dropped property with `allow_data_loss` (the table rewritten without it).
 
 use std::time::{Duration, Instant};
 
-use omnigraph_engine::{load_on, Graph, LoadMode, MAIN};
+use omnigraph_engine::{load_on, ApplyOptions, Graph, LoadMode, MAIN};
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
@@ -115,6 +118,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.tables_changed.join(", ")
         ),
         Err(e) => println!("three-way merge failed after {}: {e}", ms(t.elapsed())),
+    }
+
+    let base = graph.snapshot(None).await?.manifest.schema_source.clone();
+    let renamed = base.replace(
+        "    city: String\n",
+        "    town: String @rename_from(\"city\")\n    nick: String?\n",
+    ) + "node City { name: String @key }\n";
+    let ranged = renamed.replace("    age: I32\n", "    age: I32\n    @range(age, 0..200)\n");
+    let indexed = ranged.replace("    name: String\n", "    name: String @index\n");
+    let dropped = indexed.replace("    nick: String?\n", "");
+    let soft = ApplyOptions::default();
+    let hard = ApplyOptions {
+        allow_data_loss: true,
+        dry_run: false,
+    };
+    for (what, schema, opts) in [
+        ("rename a property, add an optional property and a type", &renamed, soft),
+        ("add @range(age, 0..200), checked on every row", &ranged, soft),
+        ("add @index on name, built", &indexed, soft),
+        ("drop a property with allow_data_loss (rewrite)", &dropped, hard),
+    ] {
+        let t = Instant::now();
+        let r = graph.apply_schema(MAIN, schema, opts, "bench").await?;
+        println!(
+            "schema apply, {what}: {} ({} step(s))",
+            ms(t.elapsed()),
+            r.steps.len()
+        );
     }
     Ok(())
 }
