@@ -134,10 +134,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         dry_run: false,
     };
     for (what, schema, opts) in [
-        ("rename a property, add an optional property and a type", &renamed, soft),
-        ("add @range(age, 0..200), checked on every row", &ranged, soft),
+        (
+            "rename a property, add an optional property and a type",
+            &renamed,
+            soft,
+        ),
+        (
+            "add @range(age, 0..200), checked on every row",
+            &ranged,
+            soft,
+        ),
         ("add @index on name, built", &indexed, soft),
-        ("drop a property with allow_data_loss (rewrite)", &dropped, hard),
+        (
+            "drop a property with allow_data_loss (rewrite)",
+            &dropped,
+            hard,
+        ),
     ] {
         let t = Instant::now();
         let r = graph.apply_schema(MAIN, schema, opts, "bench").await?;
