@@ -98,6 +98,14 @@ fn branch_routes_isolate_writes_and_record_history() {
     );
     assert_eq!(s, 200, "{old}");
     assert_eq!(old["row_count"], 1, "{old}");
+    // Versions before the fork are the branch's history too (main's versions).
+    let (s, before_fork) = dp.post(
+        "/read",
+        &json!({ "query_source": NAMES, "branch": "agent/alice", "snapshot": 1 }),
+        None,
+    );
+    assert_eq!(s, 200, "{before_fork}");
+    assert_eq!(before_fork["row_count"], 0, "{before_fork}");
 
     // The list: main first, with heads.
     let (s, list) = dp.get("/branches", None);
@@ -194,6 +202,7 @@ fn branch_routes_answer_their_error_codes() {
         "../up",
         "a//b",
         "trailing/",
+        "merge",
         "x".repeat(300).as_str(),
     ] {
         let (s, b) = dp.post("/branches", &json!({ "name": bad }), None);

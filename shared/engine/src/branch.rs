@@ -109,6 +109,10 @@ pub fn manifest_parents(chain: &str, m: &GraphManifest) -> Vec<String> {
 
 /// Branch names: letters, digits and `._-/`, segments separated by single slashes (so
 /// `agent/alice` works and policies can match `agent/*`), at most 200 bytes.
+/// A name no new branch may take: `/branches/merge` is the merge route, so a branch of
+/// that name could not be deleted over HTTP.
+pub const RESERVED_NAME: &str = "merge";
+
 pub fn validate_branch_name(name: &str) -> Result<()> {
     let bad = |why: &str| {
         Err(EngineError::Invalid(format!(

@@ -198,12 +198,52 @@ impl Graph {
         branch: &str,
         version: Option<u64>,
     ) -> Result<Snapshot> {
-        let (chain, store) = self.branch_chain(branch).await?;
-        let manifest = match version {
-            Some(v) => store.read(v).await?,
-            None => store.read_latest().await?,
+        let (chain, store, fork) = self.branch_chain(branch).await?;
+        let manifest = match (version, fork) {
+            // Below the fork: a version of the history the branch was created from.
+            (Some(v), Some((fork_version, forked_from))) if v < fork_version => {
+                return self.snapshot_before_fork(branch, &forked_from, v).await;
+            }
+            (Some(v), _) => store.read(v).await?,
+            (None, _) => store.read_latest().await?,
         };
         self.snapshot_of(manifest, branch, &chain, store)
+    }
+
+    /// Version `v` of the history a branch created at commit `forked_from` shares with its
+    /// source (following the source's own fork when `v` is older still).
+    async fn snapshot_before_fork(
+        self: &Arc<Self>,
+        branch: &str,
+        forked_from: &str,
+        v: u64,
+    ) -> Result<Snapshot> {
+        let mut commit = forked_from.to_string();
+        loop {
+            let (chain, at_fork) = branch::read_commit(&self.loc, &commit).await?;
+            if v > at_fork.version {
+                break;
+            }
+            let store = ManifestStore::chain(self.loc.clone(), &branch::chain_dir(&chain), 1);
+            match store.read(v).await {
+                Ok(m) => return self.snapshot_of(m, branch, &chain, store),
+                Err(EngineError::NotFound(_)) if chain != MAIN => {
+                    // Older than this chain too: continue in the chain it was forked from.
+                    let first = store.list_versions().await?.first().copied();
+                    let Some(first) = first.filter(|f| v < *f) else {
+                        break;
+                    };
+                    match store.read(first).await?.forked_from {
+                        Some(f) => commit = f,
+                        None => break,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(EngineError::NotFound(format!(
+            "graph version {v} is not in the history of branch {branch}"
+        )))
     }
 
     /// Pin the version behind commit `id`.
@@ -233,15 +273,21 @@ impl Graph {
 
     /// The chain of `branch`: main's, or the one its ref names now (read on every call, so
     /// a branch deleted or created again by another process is seen at once).
-    async fn branch_chain(&self, branch: &str) -> Result<(String, ManifestStore)> {
+    /// With it, for a branch other than main, its fork version and the commit it was
+    /// created from.
+    async fn branch_chain(
+        &self,
+        branch: &str,
+    ) -> Result<(String, ManifestStore, Option<(u64, String)>)> {
         if branch == MAIN {
-            return Ok((MAIN.to_string(), self.manifests.clone()));
+            return Ok((MAIN.to_string(), self.manifests.clone(), None));
         }
         branch::validate_branch_name(branch)?;
         let r = branch::read_ref(&self.loc, branch)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no branch {branch}")))?;
-        Ok((r.chain.clone(), self.chain_store(&r.chain, r.fork_version)))
+        let store = self.chain_store(&r.chain, r.fork_version);
+        Ok((r.chain, store, Some((r.fork_version, r.forked_from))))
     }
 
     fn chain_store(&self, chain: &str, floor: u64) -> ManifestStore {
@@ -266,6 +312,11 @@ impl Graph {
         actor: &str,
     ) -> Result<BranchRef> {
         branch::validate_branch_name(name)?;
+        if name == branch::RESERVED_NAME {
+            return Err(EngineError::Invalid(format!(
+                "invalid branch name {name:?}: reserved (POST /branches/{name} is the merge route)"
+            )));
+        }
         if name == MAIN || branch::read_ref(&self.loc, name).await?.is_some() {
             return Err(EngineError::AlreadyExists(format!("branch {name}")));
         }

@@ -164,7 +164,7 @@ async fn branch_errors_missing_duplicate_bad_name_and_main() {
             .expect_err("duplicate");
         assert!(matches!(err, EngineError::AlreadyExists(_)), "{err}");
     }
-    for bad in ["", "a//b", "../x", "a b"] {
+    for bad in ["", "a//b", "../x", "a b", "merge"] {
         let err = g
             .graph
             .create_branch(bad, MAIN, "t")
@@ -226,6 +226,39 @@ async fn commits_list_history_with_parents_and_reads_at_a_commit_see_that_versio
     let (commit, manifest) = g.graph.commit(&dev_log[0].id).await.expect("commit");
     assert_eq!(commit, dev_log[0]);
     assert_eq!(manifest.version, commit.manifest_version);
+
+    // Every version in dev's history reads on dev, including those before its fork
+    // (versions of main), and those of a branch of dev that predate both forks.
+    for c in &dev_log {
+        let snap = g
+            .graph
+            .snapshot_on("dev", Some(c.manifest_version))
+            .await
+            .unwrap_or_else(|e| panic!("version {} on dev: {e}", c.manifest_version));
+        assert_eq!(snap.commit_id(), c.id, "version {}", c.manifest_version);
+    }
+    g.graph
+        .create_branch("dev/sub", "dev", "t")
+        .await
+        .expect("branch of a branch");
+    let oldest = dev_log.last().expect("first commit");
+    let snap = g
+        .graph
+        .snapshot_on("dev/sub", Some(oldest.manifest_version))
+        .await
+        .expect("main's first version through two forks");
+    assert_eq!(snap.commit_id(), oldest.id);
+    assert!(names_in(&snap)
+        .await
+        .iter()
+        .all(|n| n != "Amy" && n != "Zed"));
+    let err = g
+        .graph
+        .snapshot_on("dev", Some(999))
+        .await
+        .err()
+        .expect("no such version");
+    assert!(matches!(err, EngineError::NotFound(_)), "{err}");
 
     // Deleting the branch keeps its commits readable by id.
     g.graph.delete_branch("dev").await.expect("delete");
