@@ -96,6 +96,24 @@ pub fn table_dir(key: &TableKey, init_id: &str) -> String {
     }
 }
 
+/// A new empty table for `key` in a directory named with `init_id` (unique to one init or
+/// schema apply, so that clean-up of a failed one can never touch another's files).
+pub(crate) async fn new_table(
+    loc: &GraphLocation,
+    key: &TableKey,
+    schema: arrow_schema::SchemaRef,
+    init_id: &str,
+) -> Result<TableEntry> {
+    let path = table_dir(key, init_id);
+    let version = create_empty(&loc.child_uri(&path), schema).await?;
+    Ok(TableEntry {
+        path,
+        version,
+        row_count: 0,
+        changed_in: 1,
+    })
+}
+
 impl Graph {
     /// Create a graph at `uri` with `schema_source`. Refuses a location that already holds one.
     pub async fn init(uri: &str, schema_source: &str, actor: &str) -> Result<Arc<Graph>> {
@@ -114,31 +132,13 @@ impl Graph {
         let mut tables = BTreeMap::new();
         for node in &catalog.nodes {
             let key = TableKey::node(&node.name);
-            let path = table_dir(&key, &init_id);
-            let version = create_empty(&loc.child_uri(&path), node_schema(node)).await?;
-            tables.insert(
-                key.to_string(),
-                TableEntry {
-                    path,
-                    version,
-                    row_count: 0,
-                    changed_in: 1,
-                },
-            );
+            let entry = new_table(&loc, &key, node_schema(node), &init_id).await?;
+            tables.insert(key.to_string(), entry);
         }
         for edge in &catalog.edges {
             let key = TableKey::edge(&edge.name);
-            let path = table_dir(&key, &init_id);
-            let version = create_empty(&loc.child_uri(&path), edge_schema(&catalog, edge)).await?;
-            tables.insert(
-                key.to_string(),
-                TableEntry {
-                    path,
-                    version,
-                    row_count: 0,
-                    changed_in: 1,
-                },
-            );
+            let entry = new_table(&loc, &key, edge_schema(&catalog, edge), &init_id).await?;
+            tables.insert(key.to_string(), entry);
         }
         let first = GraphManifest::first(schema_source.to_string(), tables, actor);
         match manifests.publish(&first).await {

@@ -99,6 +99,27 @@ impl GraphLocation {
         }
     }
 
+    /// Deletes every object under `relative` (a folder of the graph); returns how many.
+    /// Objects already gone are not an error (two deleters, or a retry).
+    pub async fn delete_all(&self, relative: &str) -> Result<u64> {
+        use futures::TryStreamExt;
+        use object_store::ObjectStoreExt;
+        let objects: Vec<_> = self
+            .store
+            .list(Some(&self.path(relative)))
+            .try_collect()
+            .await?;
+        let mut deleted = 0;
+        for object in objects {
+            match self.store.delete(&object.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
     /// URI of something inside the graph, in the form Lance opens.
     pub fn child_uri(&self, relative: &str) -> String {
         format!("{}/{}", self.uri, relative)

@@ -22,11 +22,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch, RecordBatchIterator};
+use arrow::array::{Array, RecordBatch};
 use arrow_schema::Schema as ArrowSchema;
 use futures::TryStreamExt;
 use lance::dataset::transaction::Operation;
-use lance::dataset::{WriteMode, WriteParams};
 use lance::Dataset;
 use object_store::ObjectStoreExt;
 use omnigraph_lang::{Catalog, Constraint, MigrationStep, TypeKind};
@@ -35,9 +34,9 @@ use serde::Serialize;
 use crate::columns::{cell_json, cell_key_text, edge_schema, node_schema, DST_COLUMN, SRC_COLUMN};
 use crate::constraints::RowRules;
 use crate::error::{EngineError, Result};
-use crate::graph::{table_dir, Change, Graph, SchemaChange, Snapshot};
+use crate::graph::{new_table, table_dir, Change, Graph, SchemaChange, Snapshot};
 use crate::manifest::TableEntry;
-use crate::table::{commit_detached, create_empty, scan_columns};
+use crate::table::{commit_detached, create_with_rows, scan_columns};
 use crate::table_key::TableKey;
 
 /// Folder of the markers left for table data deleted by a schema apply.
@@ -171,13 +170,7 @@ impl Graph {
                     bytes::Bytes::from(marker.to_string()).into(),
                 )
                 .await?;
-            let objects: Vec<_> = loc.store.list(Some(&loc.path(path))).try_collect().await?;
-            for object in objects {
-                match loc.store.delete(&object.location).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            loc.delete_all(path).await?;
             if loc.is_local() {
                 let _ = std::fs::remove_dir_all(std::path::Path::new(&loc.uri).join(path));
             }
@@ -348,18 +341,9 @@ impl<'a> Migration<'a> {
         if self.kept.contains_key(&key) || self.opts.dry_run {
             return Ok(());
         }
-        let path = table_dir(&key, init_id);
         let loc = self.snap.graph().location();
-        let version = create_empty(&loc.child_uri(&path), schema).await?;
-        tables.insert(
-            key.to_string(),
-            TableEntry {
-                path,
-                version,
-                row_count: 0,
-                changed_in: 0,
-            },
-        );
+        let entry = new_table(loc, &key, schema, init_id).await?;
+        tables.insert(key.to_string(), entry);
         Ok(())
     }
 
@@ -711,12 +695,5 @@ fn table_key(kind: TypeKind, name: &str) -> TableKey {
 async fn rewrite(ds: &Dataset, uri: &str) -> Result<Arc<Dataset>> {
     let schema = Arc::new(ArrowSchema::from(ds.schema()));
     let batches: Vec<RecordBatch> = ds.scan().try_into_stream().await?.try_collect().await?;
-    let params = WriteParams {
-        mode: WriteMode::Create,
-        auto_cleanup: None,
-        skip_auto_cleanup: true,
-        ..Default::default()
-    };
-    let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
-    Ok(Arc::new(Dataset::write(reader, uri, Some(params)).await?))
+    Ok(Arc::new(create_with_rows(uri, schema, batches).await?))
 }

@@ -26,17 +26,28 @@ const MAX_ROWS_PER_FILE: usize = 1024 * 1024;
 
 /// Create an empty dataset with `schema` at `uri`; returns its version.
 pub async fn create_empty(uri: &str, schema: SchemaRef) -> Result<u64> {
+    Ok(create_with_rows(uri, schema, vec![])
+        .await?
+        .version()
+        .version)
+}
+
+/// Create a dataset with `schema` at `uri` holding `batches`.
+pub async fn create_with_rows(
+    uri: &str,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<Dataset> {
     let params = WriteParams {
         mode: WriteMode::Create,
+        max_rows_per_file: MAX_ROWS_PER_FILE,
         // Never let Lance collect versions: a published manifest may still name them.
         auto_cleanup: None,
         skip_auto_cleanup: true,
         ..Default::default()
     };
-    let reader =
-        RecordBatchIterator::new(Vec::<std::result::Result<RecordBatch, _>>::new(), schema);
-    let ds = Dataset::write(reader, uri, Some(params)).await?;
-    Ok(ds.version().version)
+    let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
+    Ok(Dataset::write(reader, uri, Some(params)).await?)
 }
 
 /// Open a dataset at exactly `version` (cheap: no listing of the version directory).

@@ -14,7 +14,6 @@
 //! elsewhere under `/data/g`.
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
@@ -138,15 +137,7 @@ pub async fn purge(uri: &str, min_age: Option<chrono::Duration>) -> Result<Purge
     }
     let mut report = PurgeReport::default();
     for dir in OWNED_DIRS {
-        let prefix = loc.path(dir);
-        let objects: Vec<_> = loc.store.list(Some(&prefix)).try_collect().await?;
-        for object in objects {
-            match loc.store.delete(&object.location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            report.objects_deleted += 1;
-        }
+        report.objects_deleted += loc.delete_all(dir).await?;
     }
     match loc.store.delete(&loc.path(TOMBSTONE_FILE)).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

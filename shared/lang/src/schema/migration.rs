@@ -219,29 +219,23 @@ impl MigrationStep {
         };
         Some(format!("{}:{name}", kind.table_prefix()))
     }
-
-    /// Whether applying the step removes data from the head (old versions keep it).
-    pub fn drops_data(&self) -> bool {
-        matches!(
-            self,
-            MigrationStep::DropType { .. } | MigrationStep::DropProperty { .. }
-        )
-    }
 }
 
 impl fmt::Display for MigrationStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use MigrationStep::*;
         match self {
-            AddType { type_kind, name } => write!(f, "add {} type {name}", kind_word(*type_kind)),
+            AddType { type_kind, name } => {
+                write!(f, "add {} type {name}", type_kind.table_prefix())
+            }
             DropType { type_kind, name } => {
-                write!(f, "drop {} type {name}", kind_word(*type_kind))
+                write!(f, "drop {} type {name}", type_kind.table_prefix())
             }
             RenameType {
                 type_kind,
                 from,
                 to,
-            } => write!(f, "rename {} type {from} to {to}", kind_word(*type_kind)),
+            } => write!(f, "rename {} type {from} to {to}", type_kind.table_prefix()),
             AddProperty {
                 type_name,
                 property,
@@ -305,13 +299,6 @@ impl fmt::Display for MigrationStep {
             } => write!(f, "drop {constraint} on {type_name}"),
             Unsupported { entity, reason } => write!(f, "unsupported change of {entity}: {reason}"),
         }
-    }
-}
-
-fn kind_word(kind: TypeKind) -> &'static str {
-    match kind {
-        TypeKind::Node => "node",
-        TypeKind::Edge => "edge",
     }
 }
 
