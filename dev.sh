@@ -33,6 +33,8 @@ cmd_test() {
     # binaries; they install their Python tools into a venv under ~/.cache/omnigraph.
     tests/conformance/schemathesis.sh "$CARGO_TARGET_DIR/debug"
     tests/conformance/client.sh "$CARGO_TARGET_DIR/debug"
+    # The local embedding model that the search tests start (tests/embedder).
+    tests/embedder/setup.sh
     local log status=0
     log=$(mktemp)
     cargo test --workspace -- --test-threads=2 2>&1 | tee "$log" || status=1

@@ -4,6 +4,7 @@
 mod control_plane;
 mod control_plane_fixtures;
 mod data_plane;
+mod embedder;
 mod fake_worker;
 mod faults;
 mod storage;
@@ -11,6 +12,7 @@ mod storage;
 pub use control_plane::*;
 pub use control_plane_fixtures::*;
 pub use data_plane::{envelope, DataPlane};
+pub use embedder::*;
 pub use fake_worker::*;
 pub use faults::*;
 pub use storage::*;

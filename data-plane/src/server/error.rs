@@ -66,6 +66,12 @@ pub fn engine_error(e: EngineError) -> ApiError {
         ),
         EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
         e if e.is_user_error() => ApiError::bad_request(message),
+        EngineError::Embedding {
+            unavailable: true, ..
+        } => {
+            tracing::warn!("embedding provider unavailable: {message}");
+            ApiError::service_unavailable(message).with_retry_after(1)
+        }
         e if e.is_storage_unavailable() => {
             tracing::warn!("object store unavailable: {message}");
             ApiError::service_unavailable(format!(

@@ -53,6 +53,10 @@ pub enum EngineError {
     /// Stored state that the engine cannot make sense of (corrupt manifest, ...).
     #[error("corrupt graph storage: {0}")]
     Corrupt(String),
+    /// The embedding provider is not configured, does not serve the schema's model, returned
+    /// vectors of the wrong dimension, or (`unavailable`) could not be reached.
+    #[error("{message}")]
+    Embedding { message: String, unavailable: bool },
     /// A merge was refused for these conflicts; nothing was written.
     #[error("{}", format_merge_conflicts(.0))]
     MergeConflicts(Vec<crate::merge::MergeConflict>),
@@ -77,6 +81,10 @@ impl EngineError {
                 | EngineError::Load(_)
                 | EngineError::Constraint(_)
                 | EngineError::Invalid(_)
+                | EngineError::Embedding {
+                    unavailable: false,
+                    ..
+                }
         )
     }
 }

@@ -1,23 +1,31 @@
-//! Lance scalar (BTREE) indexes on the columns that filters hit by equality: the `@key`,
-//! single-property `@unique` and `@index` properties of node tables, and the endpoint
-//! key columns of edge tables.
+//! Lance indexes of a table, from the schema:
+//! - BTREE on the columns that filters hit by equality: the `@key`, single-property
+//!   `@unique` and scalar `@index` properties of node tables, and the endpoint key columns of
+//!   edge tables;
+//! - a full-text (inverted) index, with positions for phrases, on each `@index` String
+//!   property (`search`, `match_text`, `fuzzy`, `bm25`);
+//! - an IVF_PQ vector index (cosine) on each `@index` Vector property (`nearest`), once the
+//!   table has enough rows to train one; below that, a flat scan is exact and fast.
 //!
 //! Indexes are (re)built after a bulk load, committed like data: as a *detached* Lance
 //! version, so a load that never publishes leaves no index anyone can see. A mutation
 //! does not rebuild them: rows it appends live in fragments the index does not cover, and
-//! Lance answers a filtered scan from the index for covered fragments plus a scan of the
-//! uncovered ones, so a stale index is slower, never wrong. The next load covers them.
+//! Lance answers a filtered scan, a full-text query or a nearest-neighbour query from the
+//! index for covered fragments plus a scan of the uncovered ones, so a stale index is
+//! slower, never wrong. The next load that leaves too much uncovered rebuilds it.
 //!
 //! Filters pushed into Lance scans (mutation matches, key lookups of edge endpoints, the
-//! key probes of an uncached table) use these indexes.
+//! key probes of an uncached table) use the BTREE indexes.
 
 use std::sync::Arc;
 
 use lance::dataset::transaction::Operation;
+use lance::index::vector::VectorIndexParams;
 use lance::index::{CreateIndexBuilder, DatasetIndexExt};
 use lance::Dataset;
-use lance_index::scalar::ScalarIndexParams;
-use lance_index::IndexType;
+use lance_index::scalar::{InvertedIndexParams, ScalarIndexParams};
+use lance_index::{IndexParams, IndexType};
+use lance_linalg::distance::MetricType;
 use lance_table::format::IndexMetadata;
 use omnigraph_lang::{BaseType, Catalog, PropType};
 
@@ -26,9 +34,70 @@ use crate::error::Result;
 use crate::table::commit_detached;
 use crate::table_key::{TableKey, TableKind};
 
-/// Name of the index on `column`.
+/// Name of the BTREE index on `column`.
 pub fn index_name(column: &str) -> String {
     format!("{column}_idx")
+}
+
+/// Suffixes of the names of the indexes this module manages.
+const SUFFIXES: [&str; 3] = ["_idx", "_fts", "_vec"];
+
+/// True for the name of an index this module built.
+pub fn is_managed(name: &str) -> bool {
+    SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Rows a table needs before its Vector columns get an IVF_PQ index.
+pub const MIN_VECTOR_INDEX_ROWS: u64 = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    BTree,
+    FullText,
+    Vector { dim: u32 },
+}
+
+/// One index a table should have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub column: String,
+    pub kind: IndexKind,
+}
+
+impl IndexSpec {
+    pub fn name(&self) -> String {
+        let suffix = match self.kind {
+            IndexKind::BTree => "idx",
+            IndexKind::FullText => "fts",
+            IndexKind::Vector { .. } => "vec",
+        };
+        format!("{}_{suffix}", self.column)
+    }
+}
+
+/// Every index `table` should have: BTREE ones, then full-text and vector ones.
+pub fn index_specs(catalog: &Catalog, table: &TableKey) -> Vec<IndexSpec> {
+    let mut specs: Vec<IndexSpec> = indexed_columns(catalog, table)
+        .into_iter()
+        .map(|column| IndexSpec {
+            column,
+            kind: IndexKind::BTree,
+        })
+        .collect();
+    if let (TableKind::Node, Some(node)) = (table.kind, catalog.node(&table.type_name)) {
+        for name in &node.indexed {
+            let kind = match node.property(name).map(|p| &p.ty) {
+                Some(PropType::Base(BaseType::String)) => IndexKind::FullText,
+                Some(PropType::Vector(dim)) => IndexKind::Vector { dim: *dim },
+                _ => continue,
+            };
+            specs.push(IndexSpec {
+                column: name.clone(),
+                kind,
+            });
+        }
+    }
+    specs
 }
 
 /// The columns of `table` that get a scalar index.
@@ -70,35 +139,42 @@ fn is_scalar(ty: &PropType) -> bool {
 /// scanned, cheaply), a load that replaces or grows the table by a quarter does.
 const MAX_UNINDEXED_SHARE: f64 = 0.25;
 
-/// Builds (replacing any of the same name) a BTREE index on each of `columns` of `ds` that
-/// has none or covers too little of the table, each committed as a detached version on top
-/// of the previous one; returns the last. `rows` is the table's row count: an empty table
-/// gets none (nothing to train on).
+/// Builds (replacing any of the same name) each index of `specs` that `ds` lacks or that
+/// covers too little of the table, each committed as a detached version on top of the
+/// previous one; returns the last. `rows` is the table's row count: an empty table gets
+/// none (nothing to train on), a small one no vector index.
 pub async fn rebuild_indexes(
     ds: Arc<Dataset>,
-    columns: &[String],
+    specs: &[IndexSpec],
     rows: u64,
 ) -> Result<Arc<Dataset>> {
-    if columns.is_empty() || rows == 0 {
+    if specs.is_empty() || rows == 0 {
         return Ok(ds);
     }
     // Read once: each commit below replaces only the index of its own column.
     let existing = ds.load_indices().await?;
     let mut ds = ds;
-    let params = ScalarIndexParams::default();
-    for column in columns {
-        let name = index_name(column);
+    for spec in specs {
+        let name = spec.name();
         let current = existing.iter().find(|idx| idx.name == name);
-        if !needs_rebuild(&ds, current) {
+        let too_small =
+            matches!(spec.kind, IndexKind::Vector { .. }) && rows < MIN_VECTOR_INDEX_ROWS;
+        if too_small || !needs_rebuild(&ds, current) {
             continue;
         }
         let mut building = (*ds).clone();
-        let created =
-            CreateIndexBuilder::new(&mut building, &[column.as_str()], IndexType::BTree, &params)
-                .name(name)
-                .replace(true)
-                .execute_uncommitted()
-                .await?;
+        let column = [spec.column.as_str()];
+        let (index_type, params): (IndexType, Box<dyn IndexParams>) = match spec.kind {
+            IndexKind::BTree => (IndexType::BTree, Box::new(ScalarIndexParams::default())),
+            IndexKind::FullText => (IndexType::Inverted, Box::new(full_text_params())),
+            IndexKind::Vector { dim } => (IndexType::Vector, Box::new(vector_params(dim, rows))),
+        };
+        let builder = CreateIndexBuilder::new(&mut building, &column, index_type, params.as_ref());
+        let created = builder
+            .name(name)
+            .replace(true)
+            .execute_uncommitted()
+            .await?;
         ds = commit_detached(
             &ds,
             Operation::CreateIndex {
@@ -109,6 +185,24 @@ pub async fn rebuild_indexes(
         .await?;
     }
     Ok(ds)
+}
+
+/// Lower-cased, ASCII-folded, stemmed English words, stop words removed, with positions
+/// (phrase queries need them).
+fn full_text_params() -> InvertedIndexParams {
+    InvertedIndexParams::default().with_position(true)
+}
+
+/// IVF_PQ with cosine distance: about 8,192 rows per partition (cheap to train on 2 cores,
+/// a few partitions probed per query) and sub-vectors of about 8 dimensions.
+fn vector_params(dim: u32, rows: u64) -> VectorIndexParams {
+    let partitions = (rows / 8192).clamp(1, 1024) as usize;
+    let dim = dim as usize;
+    let sub_vectors = (1..=dim.div_ceil(8).max(1))
+        .rev()
+        .find(|s| dim % s == 0)
+        .unwrap_or(1);
+    VectorIndexParams::ivf_pq(partitions, 8, sub_vectors, MetricType::Cosine, 50)
 }
 
 /// Whether the index is missing, or leaves more than [`MAX_UNINDEXED_SHARE`] of the

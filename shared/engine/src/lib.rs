@@ -8,11 +8,13 @@
 //! - `load`/`export`: the JSONL bulk format in and out.
 //! - `columns`/`constraints`: schema types as Arrow columns; per-row rules.
 //! - `query`/`mutate`/`execute`: the .gq executor, mutations, and one entry point for both.
+//! - `embedding`: the OpenAI-compatible embedding provider behind `@embed` and `nearest`.
 //! - `tombstone`: deleted graphs (the marker every process honours) and their purge.
 
 pub mod branch;
 pub mod columns;
 pub mod constraints;
+pub mod embedding;
 pub mod error;
 pub mod execute;
 pub mod export;

@@ -449,12 +449,12 @@ impl<'a> Migration<'a> {
         renames: &[(String, String)],
     ) -> Result<Arc<Dataset>> {
         use lance::index::DatasetIndexExt;
-        let wanted: Vec<String> = crate::index::indexed_columns(self.target, key);
-        let names: HashSet<String> = wanted.iter().map(|c| crate::index::index_name(c)).collect();
+        let wanted = crate::index::index_specs(self.target, key);
+        let names: HashSet<String> = wanted.iter().map(|s| s.name()).collect();
         let existing = ds.load_indices().await?;
         let stale: Vec<_> = existing
             .iter()
-            .filter(|i| i.name.ends_with("_idx") && !names.contains(&i.name))
+            .filter(|i| crate::index::is_managed(&i.name) && !names.contains(&i.name))
             .cloned()
             .collect();
         let mut ds = ds;
@@ -468,11 +468,7 @@ impl<'a> Migration<'a> {
             )
             .await?;
         }
-        let has_index = |c: &str| {
-            existing
-                .iter()
-                .any(|i| i.name == crate::index::index_name(c))
-        };
+        let has_index = |name: &str| existing.iter().any(|i| i.name == name);
         let old_name = |c: &str| {
             renames
                 .iter()
@@ -480,13 +476,16 @@ impl<'a> Migration<'a> {
                 .map(|(from, _)| from.clone())
                 .unwrap_or_else(|| c.to_string())
         };
-        let before = crate::index::indexed_columns(&self.snap.catalog, &self.kept[key]);
-        let build: Vec<String> = wanted
+        let before = crate::index::index_specs(&self.snap.catalog, &self.kept[key]);
+        let build: Vec<crate::index::IndexSpec> = wanted
             .into_iter()
-            .filter(|c| !has_index(c))
-            .filter(|c| {
-                let old = old_name(c);
-                !before.contains(&old) || (old != *c && has_index(&old))
+            .filter(|s| !has_index(&s.name()))
+            .filter(|s| {
+                let old = crate::index::IndexSpec {
+                    column: old_name(&s.column),
+                    kind: s.kind,
+                };
+                !before.contains(&old) || (old.column != s.column && has_index(&old.name()))
             })
             .collect();
         crate::index::rebuild_indexes(ds, &build, rows).await

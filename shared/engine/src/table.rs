@@ -71,7 +71,7 @@ pub struct StagedTable {
     new_fragments: Vec<Fragment>,
     pub rows_written: u64,
     /// Columns whose scalar indexes are rebuilt after the commit (bulk loads).
-    index_columns: Vec<String>,
+    index_columns: Vec<crate::index::IndexSpec>,
 }
 
 impl StagedTable {
@@ -86,9 +86,9 @@ impl StagedTable {
         }
     }
 
-    /// Rebuild the scalar indexes of `columns` after the commit (see `crate::index`).
-    pub fn rebuild_indexes_of(&mut self, columns: Vec<String>) {
-        self.index_columns = columns;
+    /// Rebuild the indexes of `specs` after the commit (see `crate::index`).
+    pub fn rebuild_indexes_of(&mut self, specs: Vec<crate::index::IndexSpec>) {
+        self.index_columns = specs;
     }
 
     pub fn set_overwrite(&mut self) {

@@ -47,9 +47,10 @@ async fn a_load_indexes_keys_unique_and_indexed_properties_and_edge_endpoints() 
         omnigraph_engine::LoadMode::Merge,
     )
     .await;
+    // An @index String also gets a full-text index.
     assert_eq!(
         index_names(&g, TableKey::node("Tag")).await,
-        ["label_idx", "slug_idx"]
+        ["label_fts", "label_idx", "slug_idx"]
     );
 }
 

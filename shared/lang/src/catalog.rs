@@ -67,6 +67,20 @@ pub struct Property {
     /// `@rename_from("old")`: the name this property had before (read by schema apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+    /// `@embed("source")` on a Vector property: the vector is computed from `source` by
+    /// the embedding provider when a row comes without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embed: Option<EmbedSpec>,
+}
+
+/// Where an `@embed` vector comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedSpec {
+    /// The String property of the same type that is embedded.
+    pub source: String,
+    /// `model = "..."`: the model the vectors must come from; the provider's model when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// Inclusive numeric bounds of `@range(prop, min..max)`; either end may be open (`..max`, `min..`).

@@ -4,7 +4,6 @@
 //!
 //! Syntax (both languages)
 //! - `P1` syntax error (unexpected token, bad literal, unterminated string or comment)
-//! - `P2` feature not supported yet (search functions, `@embed`)
 //!
 //! Schema (.pg) validation
 //! - `S1` duplicate type name (nodes, edges and interfaces share one namespace)
@@ -34,6 +33,8 @@
 //! - `T13` update of a `@key` property or of an edge type
 //! - `T14` return/order column problems (duplicate column, unknown column, ordering outside groups)
 //! - `T15` query selection (no query, several queries and no name, unknown name, duplicate name)
+//! - `T16` search function misuse (arity, property not indexed or of the wrong type, query type,
+//!   a score used as a condition, rrf of two variables)
 
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,9 @@ mod common;
 use common::assert_error;
 use omnigraph_lang::query::ast::*;
 use omnigraph_lang::types::TypeExprKind;
-use omnigraph_lang::{parse_queries, parse_queries_named, AggFunc, CompareOp, LangError, Literal};
+use omnigraph_lang::{
+    parse_queries, parse_queries_named, AggFunc, CompareOp, LangError, Literal, SearchFunc,
+};
 
 fn one(source: &str) -> QueryDecl {
     let mut decls = parse_queries(source).unwrap_or_else(|e| panic!("parses: {e}"));
@@ -312,20 +314,32 @@ fn unknown_function_is_rejected() {
 }
 
 #[test]
-fn search_functions_are_not_supported_yet() {
-    let cases = [
-        ("query q($v: Vector(3)) { match { $d: Doc } return { $d } order { nearest($d.e, $v) } limit 3 }", 66),
-        ("query q($s: String) { match { $d: Doc search($d.body, $s) } return { $d } }", 39),
-        ("query q($s: String) { match { $d: Doc } return { bm25($d.body, $s) as s } }", 50),
-        ("query q($s: String) { match { $d: Doc fuzzy($d.body, $s, 2) } return { $d } }", 39),
-        ("query q($s: String) { match { $d: Doc match_text($d.body, $s) } return { $d } }", 39),
-        ("query q() { match { $d: Doc } return { $d } order { rrf(nearest($d.e, $v), bm25($d.b, $s)) } }", 53),
-    ];
-    for (source, column) in cases {
-        let err = parse_err(source);
-        assert_error(&err, "P2", 1, column);
-        assert!(err.message.contains("not supported yet"), "{err}");
-    }
+fn search_functions_parse_in_match_return_and_order() {
+    let read = read_ast(
+        "query q($v: Vector(3), $s: String) { match { $d: Doc search($d.body, $s) fuzzy($d.body, $s, 2) } return { bm25($d.body, $s) as s } order { rrf(nearest($d.e, $v), bm25($d.body, $s), 30) } limit 3 }",
+    );
+    let ClauseAst::Search(call) = &read.clauses[1] else {
+        panic!("a search clause: {:?}", read.clauses[1])
+    };
+    assert_eq!(call.func, SearchFunc::Search);
+    assert_eq!(call.args.len(), 2);
+    let ClauseAst::Search(call) = &read.clauses[2] else {
+        panic!("a fuzzy clause")
+    };
+    assert_eq!((call.func, call.args.len()), (SearchFunc::Fuzzy, 3));
+    assert!(matches!(&read.returns[0].expr, ExprAst::Search(c) if c.func == SearchFunc::Bm25));
+    let ExprAst::Search(rrf) = &read.order[0].expr else {
+        panic!("rrf in order")
+    };
+    assert_eq!(rrf.func, SearchFunc::Rrf);
+    assert!(matches!(&rrf.args[0], SearchArgAst::Call(c) if c.func == SearchFunc::Nearest));
+    assert!(!read.order[0].explicit);
+}
+
+#[test]
+fn unknown_function_inside_a_search_call_is_positioned() {
+    let err = parse_err("query q() { match { $d: Doc } return { $d } order { rrf(median($d.e), bm25($d.b, \"x\")) } }");
+    assert_error(&err, "P1", 1, 57);
 }
 
 #[test]

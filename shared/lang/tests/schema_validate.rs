@@ -312,10 +312,53 @@ fn misplaced_annotations_are_rejected() {
 }
 
 #[test]
-fn embed_is_not_supported_yet() {
-    let err = schema_error("node A { n: String @key\n e: Vector(3) @embed(\"n\") }");
-    assert_error(&err, "P2", 2, 15);
-    assert!(err.message.contains("not supported yet"));
+fn embed_names_its_source_and_model() {
+    let catalog = omnigraph_lang::parse_schema(
+        "node A { n: String @key\n text: String?\n e: Vector(3)? @embed(\"text\", model = \"mini\") @index\n f: Vector(3) @embed(text) }",
+    )
+    .expect("valid");
+    let node = catalog.node("A").expect("A");
+    let e = node
+        .property("e")
+        .and_then(|p| p.embed.clone())
+        .expect("embed");
+    assert_eq!(
+        (e.source.as_str(), e.model.as_deref()),
+        ("text", Some("mini"))
+    );
+    let f = node
+        .property("f")
+        .and_then(|p| p.embed.clone())
+        .expect("embed");
+    assert_eq!((f.source.as_str(), f.model), ("text", None));
+}
+
+#[test]
+fn embed_errors_are_positioned() {
+    // Not on a Vector.
+    let err = schema_error("node A { n: String @key\n e: String @embed(\"n\") }");
+    assert_error(&err, "S13", 2, 12);
+    // Unknown source.
+    let err = schema_error("node A { n: String @key\n e: Vector(3) @embed(\"body\") }");
+    assert_error(&err, "S8", 2, 22);
+    // Source of the wrong type.
+    let err = schema_error("node A { n: String @key\n c: I32\n e: Vector(3) @embed(\"c\") }");
+    assert_error(&err, "S13", 3, 22);
+    // No source, an unknown named argument, an empty model.
+    for bad in [
+        "@embed",
+        "@embed()",
+        "@embed(\"n\", size = \"x\")",
+        "@embed(\"n\", model = \"\")",
+    ] {
+        let err = schema_error(&format!("node A {{ n: String @key\n e: Vector(3) {bad} }}"));
+        assert_error(&err, "S13", 2, 15);
+    }
+    // On an edge.
+    let err = schema_error(
+        "node A { n: String @key }\nedge E: A -> A { t: String\n e: Vector(3) @embed(\"t\") }",
+    );
+    assert_error(&err, "S13", 3, 15);
 }
 
 #[test]

@@ -24,6 +24,7 @@ use crate::columns::{
     SRC_COLUMN,
 };
 use crate::constraints::RowRules;
+use crate::embedding::{embedded_properties, fill_missing, needs_embedding};
 use crate::error::{EngineError, LineError, Result};
 use crate::graph::{Change, Graph, Snapshot};
 use crate::table::{scan_columns, write_fragments, StagedTable};
@@ -36,6 +37,8 @@ const BATCH_ROWS: usize = 131_072;
 const MAX_REPORTED_ERRORS: usize = 20;
 /// Batches being encoded in the background at once (bounds memory, overlaps parse and write).
 const MAX_INFLIGHT_BATCHES: usize = 2;
+/// Rows whose `@embed` vectors are computed in one go (one provider request per 64 texts).
+const EMBED_BATCH_ROWS: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -212,6 +215,8 @@ struct Loader {
     /// Edges per source node in the file, for edge types with a @card maximum.
     src_counts: HashMap<String, HashMap<String, (u32, u64)>>,
     errors: Vec<LineError>,
+    /// Node rows waiting for their `@embed` vectors (line, data), embedded in batches.
+    waiting: BTreeMap<TableKey, Vec<(u64, Map<String, Value>)>>,
     inflight: std::collections::VecDeque<(
         TableKey,
         u64,
@@ -233,6 +238,7 @@ impl Loader {
             pending: vec![],
             src_counts: HashMap::new(),
             errors: vec![],
+            waiting: BTreeMap::new(),
             inflight: Default::default(),
         }
     }
@@ -344,6 +350,21 @@ impl Loader {
         }
         let tk = TableKey::node(type_name);
         self.ensure_table(&tk)?;
+        let embedded = embedded_properties(&node);
+        if needs_embedding(&embedded, |name| data.get(name)) {
+            // Checked and appended once its vectors are computed (see `embed_waiting`).
+            self.keys
+                .entry(type_name.to_string())
+                .or_default()
+                .file
+                .insert(key, line_no);
+            let waiting = self.waiting.entry(tk.clone()).or_default();
+            waiting.push((line_no, data.clone()));
+            if waiting.len() >= EMBED_BATCH_ROWS {
+                self.embed_waiting(&tk).await?;
+            }
+            return Ok(Ok(()));
+        }
         let values: Vec<&Value> = node
             .properties
             .iter()
@@ -607,14 +628,60 @@ impl Loader {
             if self.mode == LoadMode::Overwrite {
                 staged.set_overwrite();
             }
-            staged.rebuild_indexes_of(crate::index::indexed_columns(&self.snap.catalog, tk));
+            staged.rebuild_indexes_of(crate::index::index_specs(&self.snap.catalog, tk));
             self.staged.insert(tk.clone(), staged);
         }
         Ok(self.staged.get_mut(tk).expect("inserted above"))
     }
 
     /// Flush the rest, run whole-file checks, and hand over the change.
+    /// Computes the vectors of the rows waiting in `tk` and appends them; a refused row is a
+    /// line error, as if refused when read.
+    async fn embed_waiting(&mut self, tk: &TableKey) -> Result<()> {
+        let Some(mut rows) = self.waiting.remove(tk) else {
+            return Ok(());
+        };
+        let node = self
+            .catalog
+            .node(&tk.type_name)
+            .ok_or_else(|| EngineError::Corrupt(tk.to_string()))?
+            .clone();
+        fill_missing(
+            &embedded_properties(&node),
+            &mut rows,
+            |(_, data), name| data.get(name).cloned(),
+            |(_, data), name, value| {
+                data.insert(name.to_string(), value);
+            },
+        )
+        .await?;
+        for (line, data) in &rows {
+            let values: Vec<&Value> = node
+                .properties
+                .iter()
+                .map(|p| data.get(&p.name).unwrap_or(&Value::Null))
+                .collect();
+            let table = self.tables.get_mut(tk).expect("table ensured");
+            if let Err(message) = table.push(&values) {
+                self.errors.push(LineError {
+                    line: *line,
+                    message,
+                });
+            }
+        }
+        self.maybe_flush(tk).await
+    }
+
     async fn finish(mut self) -> Result<(Change, Vec<TableLoadReport>)> {
+        let waiting: Vec<TableKey> = self.waiting.keys().cloned().collect();
+        for tk in &waiting {
+            self.embed_waiting(tk).await?;
+        }
+        if !self.errors.is_empty() {
+            self.errors.sort_by_key(|e| e.line);
+            self.errors.truncate(MAX_REPORTED_ERRORS);
+            return Err(EngineError::Load(std::mem::take(&mut self.errors)));
+        }
         let keys: Vec<TableKey> = self.tables.keys().cloned().collect();
         for tk in &keys {
             self.flush(tk).await?;

@@ -9,6 +9,7 @@ use super::overlay::{RowAt, RowFilter, Test};
 use super::rows::{canonical, display_name};
 use super::Mutator;
 use crate::columns::{coerce_key, key_text};
+use crate::embedding::{embedded_properties, fill_missing};
 use crate::error::{EngineError, Result};
 use crate::query::data::probe_stored_key;
 use crate::query::value::Scalar;
@@ -140,11 +141,37 @@ impl Mutator {
         }
         let filters = self.row_filters(&tk, filter).await?;
         let matched = self.overlay(&tk).await?.live_rows(&filters).await?;
-        for live in matched {
-            let mut row = live.values;
-            for (i, v) in &assignments {
-                row[*i] = v.clone();
-            }
+        // A new source text makes its old `@embed` vector stale, unless the update sets it.
+        let names = self.overlay(&tk).await?.columns.names.clone();
+        let at = |name: &str| names.iter().position(|n| n == name);
+        let sets = |i: Option<usize>| assignments.iter().any(|(j, _)| Some(*j) == i);
+        let stale: Vec<usize> = self
+            .snap
+            .catalog
+            .node(node_type)
+            .map(embedded_properties)
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| sets(at(&p.source)) && !sets(at(&p.vector)))
+            .filter_map(|p| at(&p.vector))
+            .collect();
+        let mut rows: Vec<Vec<Json>> = matched
+            .iter()
+            .map(|live| {
+                let mut row = live.values.clone();
+                for (i, v) in &assignments {
+                    row[*i] = v.clone();
+                }
+                for i in &stale {
+                    row[*i] = Json::Null;
+                }
+                row
+            })
+            .collect();
+        if !stale.is_empty() {
+            self.embed_rows(&tk, &mut rows).await?;
+        }
+        for (live, row) in matched.into_iter().zip(rows) {
             self.overlay(&tk).await?.columns.check_row(&row)?;
             self.check_unique(&tk, &row, Some(live.at)).await?;
             self.overlay(&tk).await?.replace(live.at, row);
@@ -227,14 +254,42 @@ impl Mutator {
         leading: Vec<Json>,
     ) -> Result<Vec<Json>> {
         let assignments = self.assignments(tk, values).await?;
-        let cols = &self.overlay(tk).await?.columns;
+        let width = self.overlay(tk).await?.columns.names.len();
         let mut row = leading;
-        row.resize(cols.names.len(), Json::Null);
+        row.resize(width, Json::Null);
         for (i, v) in assignments {
             row[i] = v;
         }
-        cols.check_row(&row)?;
+        let mut rows = [row];
+        self.embed_rows(tk, &mut rows).await?;
+        let [row] = rows;
+        self.overlay(tk).await?.columns.check_row(&row)?;
         Ok(row)
+    }
+
+    /// Computes the missing `@embed` vectors of node rows of `tk` (see `crate::embedding`).
+    async fn embed_rows(&mut self, tk: &TableKey, rows: &mut [Vec<Json>]) -> Result<()> {
+        let Some(node) = self.snap.catalog.node(&tk.type_name) else {
+            return Ok(());
+        };
+        let props = embedded_properties(node);
+        if props.is_empty() {
+            return Ok(());
+        }
+        let names = self.overlay(tk).await?.columns.names.clone();
+        let at = |name: &str| names.iter().position(|n| n == name);
+        fill_missing(
+            &props,
+            rows,
+            |row, name| at(name).map(|i| row[i].clone()),
+            |row, name, value| {
+                if let Some(i) = at(name) {
+                    row[i] = value;
+                }
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// `prop: value` pairs as (column index, canonical value).

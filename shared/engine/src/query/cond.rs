@@ -49,6 +49,8 @@ pub struct VarColumns<'a> {
     pub keys: &'a [String],
     /// `(var, prop)` -> the property's type.
     pub prop_type: &'a dyn Fn(usize, &str) -> Option<PropType>,
+    /// Values of search calls, as virtual properties (see `query::search`).
+    pub virtuals: &'a std::collections::HashMap<(usize, String), ArrayRef>,
 }
 
 impl CompiledCond {
@@ -141,6 +143,12 @@ fn term(
                 .map_err(|e| EngineError::Invalid(format!("literal {lit} does not fit {ty}: {e}")))
         }
         Operand::Prop { var, prop } => {
+            if let Some(array) = vars.virtuals.get(&(*var, prop.clone())) {
+                return Ok(Term::Column {
+                    var: *var,
+                    array: array.clone(),
+                });
+            }
             let node = vars.nodes.get(*var).ok_or_else(|| {
                 EngineError::Corrupt(format!("query names variable #{var}, which does not exist"))
             })?;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use std::borrow::Cow;
 
-use arrow::array::{Array, BooleanArray};
+use arrow::array::{Array, ArrayRef, BooleanArray};
 
 use super::cond::{CompiledCond, VectorForm};
 use super::data::{Csr, EdgeData, NodeData};
@@ -33,6 +33,10 @@ pub struct Prepared {
     pub plan: Plan,
     /// Per variable: its node type's key property.
     pub keys: Vec<String>,
+    /// Values of the query's search calls, as virtual properties `(var, "#sN")`.
+    pub virtuals: HashMap<(usize, String), ArrayRef>,
+    /// `rrf` calls still to fuse (once the candidates are known).
+    pub fusions: Vec<super::search::Fusion>,
 }
 
 /// Receives each complete row of bindings (`ids[var]`); returns false to stop.

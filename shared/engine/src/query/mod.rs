@@ -20,6 +20,7 @@ mod order;
 pub mod params;
 mod plan;
 mod project;
+mod search;
 pub mod value;
 
 use std::collections::{BTreeSet, HashMap};
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use omnigraph_lang::query::typed::{
     Clause, CompareOp, Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery,
 };
-use omnigraph_lang::PropType;
+use omnigraph_lang::{BaseType, PropType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
@@ -77,21 +78,32 @@ pub async fn run_read(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> R
             rows: vec![],
         });
     }
-    let prep = prepare(snap, q, params).await?;
-    let q = q.clone();
+    let mut lowered = search::lower(q);
+    let prep = prepare(snap, &mut lowered, params).await?;
+    let q = lowered.query;
     // Execution is CPU-bound; keep it off the async workers.
-    let rows = tokio::task::spawn_blocking(move || collect_rows(&prep, &q))
-        .await
-        .map_err(|e| EngineError::Corrupt(format!("query task failed: {e}")))??;
+    let rows = tokio::task::spawn_blocking(move || {
+        let mut prep = prep;
+        fuse_rankings(&mut prep)?;
+        collect_rows(&prep, &q)
+    })
+    .await
+    .map_err(|e| EngineError::Corrupt(format!("query task failed: {e}")))??;
     Ok(QueryResult { columns, rows })
 }
 
-/// Load node data, adjacency and columns the query needs, compile its conditions, plan it.
-async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result<Prepared> {
+/// Load node data, adjacency and columns the query needs, compute its search calls,
+/// compile its conditions, plan it.
+async fn prepare(
+    snap: &Snapshot,
+    lowered: &mut search::Lowered,
+    params: &BoundParams,
+) -> Result<Prepared> {
     let catalog = snap.catalog.clone();
     let mut by_type: HashMap<String, Arc<NodeData>> = HashMap::new();
     let mut nodes = vec![];
     let mut keys = vec![];
+    let q = &lowered.query;
     let analysis = Analysis::of(q);
     let pushed = pushed_filter(snap, q, &analysis, params)?;
     for v in &q.vars {
@@ -118,10 +130,31 @@ async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result
         let dst = cached_node(snap, &mut by_type, &edge.to).await?;
         edges.push(edge_data(snap, edge, &src, &dst).await?);
     }
+    let found = if lowered.has_calls() {
+        let inputs = search::SearchInputs {
+            catalog: &catalog,
+            nodes: &nodes,
+            keys: &keys,
+            params,
+        };
+        search::compute(lowered, &inputs).await?
+    } else {
+        search::SearchColumns::default()
+    };
+    // Computing the calls may have added a filter (see `search::compute`).
+    let q = &lowered.query;
+    let analysis = Analysis::of(q);
     for (var, prop) in needed_columns(q, &analysis, &keys) {
         nodes[var].load_column(&prop).await?;
     }
+    let virtuals = found.arrays;
     let prop_type = |var: usize, prop: &str| {
+        if let Some(array) = virtuals.get(&(var, prop.to_string())) {
+            return Some(PropType::Base(match array.data_type() {
+                arrow::datatypes::DataType::Boolean => BaseType::Bool,
+                _ => BaseType::F64,
+            }));
+        }
         catalog
             .node(&q.vars.get(var)?.node_type)?
             .property(prop)
@@ -131,6 +164,7 @@ async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result
         nodes: &nodes,
         keys: &keys,
         prop_type: &prop_type,
+        virtuals: &virtuals,
     };
     let conds = analysis
         .conditions
@@ -153,7 +187,37 @@ async fn prepare(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result
         conds,
         plan,
         keys,
+        virtuals,
+        fusions: found.fusions,
     })
+}
+
+/// Fuse the `rrf` rankings among the candidates of the match (the nodes some match binds
+/// to the fused variable), so filters and traversals narrow what is ranked.
+fn fuse_rankings(prep: &mut Prepared) -> Result<()> {
+    if prep.fusions.is_empty() {
+        return Ok(());
+    }
+    let mut candidates: Vec<Vec<bool>> = prep
+        .nodes
+        .iter()
+        .map(|n| vec![false; n.id_count()])
+        .collect();
+    let vars: Vec<usize> = prep.fusions.iter().map(|f| f.var).collect();
+    Executor::new(prep).run(&mut |ids| {
+        for v in &vars {
+            if let Some(slot) = candidates[*v].get_mut(ids[*v] as usize) {
+                *slot = true;
+            }
+        }
+        true
+    })?;
+    let fusions = std::mem::take(&mut prep.fusions);
+    for f in &fusions {
+        let fused = search::fuse(f, &candidates[f.var], &prep.nodes[f.var]);
+        prep.virtuals.insert((f.var, f.name.clone()), fused);
+    }
+    Ok(())
 }
 
 /// The Lance filter for a query that can skip the per-version cache: one variable, no
@@ -243,7 +307,7 @@ fn needed_columns(
 ) -> BTreeSet<(usize, String)> {
     let mut needed = BTreeSet::new();
     let mut add = |var: usize, prop: &str| {
-        if keys.get(var).is_some_and(|k| k != prop) {
+        if keys.get(var).is_some_and(|k| k != prop) && !search::is_virtual(prop) {
             needed.insert((var, prop.to_string()));
         }
     };
@@ -271,7 +335,7 @@ fn collect_rows(prep: &Prepared, q: &ReadQuery) -> Result<Vec<Map<String, Json>>
     let columns = q
         .returns
         .iter()
-        .map(|p| VarColumn::of(&p.expr, &prep.nodes, &prep.keys))
+        .map(|p| VarColumn::of(&p.expr, &prep.nodes, &prep.keys, &prep.virtuals))
         .collect::<Result<Vec<_>>>()?;
     let exec = Executor::new(prep);
     let limit = q.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
@@ -337,6 +401,7 @@ fn appearance_order(q: &ReadQuery) -> Vec<usize> {
                     }
                 }
             }
+            Clause::Search(e) => note(e.var()),
             Clause::Not(_) => {}
         }
     }

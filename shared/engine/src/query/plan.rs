@@ -150,6 +150,10 @@ impl Analysis {
                     let nested = self.block(inner);
                     b.nots.push(nested);
                 }
+                // `query::search::lower` turns these into filters before planning.
+                Clause::Search(e) => {
+                    b.vars.insert(e.var());
+                }
             }
         }
         b

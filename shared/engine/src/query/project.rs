@@ -1,6 +1,7 @@
 //! Projection values of one row of bindings: as JSON for the result, as `Scalar` for sorting
 //! and aggregating.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
@@ -21,7 +22,12 @@ pub struct VarColumn {
 
 impl VarColumn {
     /// The column a non-aggregate expression reads (for an aggregate, its argument's).
-    pub fn of(expr: &ProjExpr, nodes: &[Arc<NodeData>], keys: &[String]) -> Result<VarColumn> {
+    pub fn of(
+        expr: &ProjExpr,
+        nodes: &[Arc<NodeData>],
+        keys: &[String],
+        virtuals: &HashMap<(usize, String), ArrayRef>,
+    ) -> Result<VarColumn> {
         match expr {
             ProjExpr::VarKey { var } => {
                 let node = node_of(nodes, *var)?;
@@ -31,6 +37,12 @@ impl VarColumn {
                 })
             }
             ProjExpr::Prop { var, prop } => {
+                if let Some(array) = virtuals.get(&(*var, prop.clone())) {
+                    return Ok(VarColumn {
+                        var: *var,
+                        array: array.clone(),
+                    });
+                }
                 let node = node_of(nodes, *var)?;
                 let array = if keys.get(*var) == Some(prop) {
                     node.keys().clone()
@@ -44,7 +56,10 @@ impl VarColumn {
                 };
                 Ok(VarColumn { var: *var, array })
             }
-            ProjExpr::Agg { arg, .. } => VarColumn::of(arg, nodes, keys),
+            ProjExpr::Agg { arg, .. } => VarColumn::of(arg, nodes, keys, virtuals),
+            ProjExpr::Search(_) => Err(EngineError::Corrupt(
+                "a search call reached projection without being lowered".into(),
+            )),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::query::typed::{AggFunc, CompareOp, Literal};
+use crate::query::typed::{AggFunc, CompareOp, Literal, SearchFunc};
 use crate::span::{Ident, Span};
 use crate::types::TypeExpr;
 
@@ -66,6 +66,33 @@ pub enum ClauseAst {
     },
     /// `not { ... }`
     Not { clauses: Vec<ClauseAst>, span: Span },
+    /// `search($d.body, $q)`, `match_text(...)`, `fuzzy(...)`: keep the nodes that match.
+    Search(SearchCallAst),
+}
+
+/// A search function call as written: `search($d.body, $q)`, `nearest($d.embedding, $v)`,
+/// `rrf(nearest(...), bm25(...), 60)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchCallAst {
+    pub func: SearchFunc,
+    /// Span of the function name.
+    pub span: Span,
+    pub args: Vec<SearchArgAst>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SearchArgAst {
+    Operand(OperandAst),
+    Call(SearchCallAst),
+}
+
+impl SearchArgAst {
+    pub fn span(&self) -> Span {
+        match self {
+            SearchArgAst::Operand(o) => o.span(),
+            SearchArgAst::Call(c) => c.span,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +141,9 @@ pub enum ExprAst {
     },
     /// A bare name: a column alias, only in `order`.
     Column(Ident),
+    /// A search function: a Bool (`search`, `match_text`, `fuzzy`) or a score
+    /// (`bm25`, `nearest`, `rrf`).
+    Search(SearchCallAst),
 }
 
 impl ExprAst {
@@ -122,6 +152,7 @@ impl ExprAst {
             ExprAst::Prop { var, .. } | ExprAst::Var(var) => var.span,
             ExprAst::Agg { span, .. } => *span,
             ExprAst::Column(ident) => ident.span,
+            ExprAst::Search(call) => call.span,
         }
     }
 }
@@ -136,6 +167,8 @@ pub struct ReturnItemAst {
 pub struct OrderItemAst {
     pub expr: ExprAst,
     pub descending: bool,
+    /// `asc` or `desc` was written (a score orders best first unless told otherwise).
+    pub explicit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

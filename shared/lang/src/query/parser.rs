@@ -6,12 +6,9 @@ use crate::cursor::TokenCursor;
 use crate::error::{LangError, LangResult};
 use crate::lexer::TokenKind;
 use crate::query::ast::*;
-use crate::query::typed::{AggFunc, CompareOp, Literal};
+use crate::query::typed::{AggFunc, CompareOp, Literal, SearchFunc};
 use crate::span::{Ident, Span};
 use crate::types::parse_type_expr;
-
-/// Search functions of a later phase: recognised so the error can say so.
-const SEARCH_FUNCTIONS: [&str; 6] = ["nearest", "bm25", "search", "match_text", "fuzzy", "rrf"];
 
 pub fn parse_query_decls(source: &str, source_name: &str) -> LangResult<Vec<QueryDecl>> {
     let mut cursor = TokenCursor::new(source)?;
@@ -163,7 +160,11 @@ fn parse_clause(cursor: &mut TokenCursor, depth: usize) -> LangResult<ClauseAst>
     }
     if let TokenKind::Ident(name) = cursor.kind().clone() {
         if cursor.peek_at(1).kind == TokenKind::LParen {
-            return Err(function_error(&Ident::new(name, span), "a match clause"));
+            let ident = Ident::new(name, span);
+            return match SearchFunc::by_name(&ident.name) {
+                Some(func) => Ok(ClauseAst::Search(parse_search_call(cursor, func, span)?)),
+                None => Err(function_error(&ident, "a match clause")),
+            };
         }
     }
     if let TokenKind::Var(_) = cursor.kind() {
@@ -365,13 +366,16 @@ fn parse_return_item(cursor: &mut TokenCursor) -> LangResult<ReturnItemAst> {
 
 fn parse_order_item(cursor: &mut TokenCursor) -> LangResult<OrderItemAst> {
     let expr = parse_expr(cursor, true)?;
-    let descending = if cursor.eat_keyword("desc") {
-        true
+    let (descending, explicit) = if cursor.eat_keyword("desc") {
+        (true, true)
     } else {
-        cursor.eat_keyword("asc");
-        false
+        (false, cursor.eat_keyword("asc"))
     };
-    Ok(OrderItemAst { expr, descending })
+    Ok(OrderItemAst {
+        expr,
+        descending,
+        explicit,
+    })
 }
 
 /// `$x.prop`, `$x`, `agg(...)`, or (in `order`) a column name.
@@ -403,6 +407,9 @@ fn parse_var_expr(cursor: &mut TokenCursor) -> LangResult<ExprAst> {
 }
 
 fn parse_call(cursor: &mut TokenCursor, name: Ident) -> LangResult<ExprAst> {
+    if let Some(func) = SearchFunc::by_name(&name.name) {
+        return Ok(ExprAst::Search(parse_search_call(cursor, func, name.span)?));
+    }
     let Some(func) = AggFunc::by_name(&name.name) else {
         return Err(function_error(&name, "an expression"));
     };
@@ -417,19 +424,45 @@ fn parse_call(cursor: &mut TokenCursor, name: Ident) -> LangResult<ExprAst> {
     })
 }
 
-fn function_error(name: &Ident, place: &str) -> LangError {
-    if SEARCH_FUNCTIONS.contains(&name.name.as_str()) {
-        return LangError::coded(
-            "P2",
-            format!("search function `{}` is not supported yet", name.name),
-            name.span,
-        );
+/// `name(arg, ...)` of a search function, the name at the cursor; arguments are operands
+/// or (for `rrf`) further search calls. Arity and types are checked later.
+fn parse_search_call(
+    cursor: &mut TokenCursor,
+    func: SearchFunc,
+    span: Span,
+) -> LangResult<SearchCallAst> {
+    cursor.bump();
+    cursor.expect(&TokenKind::LParen)?;
+    let mut args = Vec::new();
+    while !cursor.eat(&TokenKind::RParen) {
+        let nested = match cursor.kind().clone() {
+            TokenKind::Ident(name) if cursor.peek_at(1).kind == TokenKind::LParen => {
+                let ident = Ident::new(name, cursor.span());
+                match SearchFunc::by_name(&ident.name) {
+                    Some(inner) => Some(parse_search_call(cursor, inner, ident.span)?),
+                    None => return Err(function_error(&ident, "a search function's arguments")),
+                }
+            }
+            _ => None,
+        };
+        args.push(match nested {
+            Some(call) => SearchArgAst::Call(call),
+            None => SearchArgAst::Operand(parse_operand(cursor, true)?),
+        });
+        if !cursor.eat(&TokenKind::Comma) {
+            cursor.expect(&TokenKind::RParen)?;
+            break;
+        }
     }
+    Ok(SearchCallAst { func, span, args })
+}
+
+fn function_error(name: &Ident, place: &str) -> LangError {
     LangError::syntax(
         format!("unknown function `{}` in {place}", name.name),
         name.span,
     )
-    .expected("count, sum, avg, min or max in return/order")
+    .expected("count, sum, avg, min, max, or a search function (search, match_text, fuzzy, bm25, nearest, rrf)")
     .found(format!("`{}`", name.name))
 }
 

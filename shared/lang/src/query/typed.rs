@@ -101,6 +101,120 @@ pub enum Clause {
     },
     /// No match of the inner clauses exists for the outer bindings.
     Not(Vec<Clause>),
+    /// The variable's node matches a full-text predicate (`SearchExpr::Text`).
+    Search(SearchExpr),
+}
+
+/// The search functions of the query language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SearchFunc {
+    /// Every term of the query occurs (after tokenizing and stemming).
+    Search,
+    /// The query occurs as a phrase: its terms adjacent and in order.
+    MatchText,
+    /// Every term occurs within an edit distance.
+    Fuzzy,
+    /// The BM25 relevance of the text to the query (0 when no term occurs).
+    Bm25,
+    /// The cosine distance of the vector to the query vector.
+    Nearest,
+    /// Reciprocal rank fusion of two rankings.
+    Rrf,
+}
+
+impl SearchFunc {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SearchFunc::Search => "search",
+            SearchFunc::MatchText => "match_text",
+            SearchFunc::Fuzzy => "fuzzy",
+            SearchFunc::Bm25 => "bm25",
+            SearchFunc::Nearest => "nearest",
+            SearchFunc::Rrf => "rrf",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<SearchFunc> {
+        [
+            SearchFunc::Search,
+            SearchFunc::MatchText,
+            SearchFunc::Fuzzy,
+            SearchFunc::Bm25,
+            SearchFunc::Nearest,
+            SearchFunc::Rrf,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
+    }
+
+    /// `search`, `match_text`, `fuzzy`: a yes/no match usable in `match`.
+    pub fn is_predicate(&self) -> bool {
+        matches!(
+            self,
+            SearchFunc::Search | SearchFunc::MatchText | SearchFunc::Fuzzy
+        )
+    }
+}
+
+/// How a full-text predicate matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TextMode {
+    /// `search`: every term occurs.
+    AllTerms,
+    /// `match_text`: the terms occur adjacent and in order.
+    Phrase,
+    /// `fuzzy`: every term occurs within `max_edits` edits (by term length when absent:
+    /// 0 up to 2 characters, 1 up to 5, 2 beyond).
+    Fuzzy { max_edits: Option<u32> },
+}
+
+/// A checked search function call; every one is a value of one variable's node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SearchExpr {
+    /// Bool: the String property matches the text query.
+    Text {
+        var: usize,
+        prop: String,
+        query: Operand,
+        mode: TextMode,
+    },
+    /// F64: BM25 score of the String property for the text query, 0 without a match.
+    Bm25 {
+        var: usize,
+        prop: String,
+        query: Operand,
+    },
+    /// F64: cosine distance of the Vector property to the query (a Vector, or a String that
+    /// the property's `@embed` model embeds); null where the node has no vector.
+    Nearest {
+        var: usize,
+        prop: String,
+        query: Operand,
+    },
+    /// F64: sum over the two rankings of 1 / (k + rank), rank counted from 1 among the
+    /// candidates; a node a ranking does not rank adds nothing.
+    Rrf {
+        first: Box<SearchExpr>,
+        second: Box<SearchExpr>,
+        k: u32,
+    },
+}
+
+impl SearchExpr {
+    /// The variable whose node the value belongs to.
+    pub fn var(&self) -> usize {
+        match self {
+            SearchExpr::Text { var, .. }
+            | SearchExpr::Bm25 { var, .. }
+            | SearchExpr::Nearest { var, .. } => *var,
+            SearchExpr::Rrf { first, .. } => first.var(),
+        }
+    }
+
+    /// True for the scores that rank higher-is-better (`bm25`, `rrf`).
+    pub fn higher_is_better(&self) -> bool {
+        matches!(self, SearchExpr::Bm25 { .. } | SearchExpr::Rrf { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,6 +301,8 @@ pub enum ProjExpr {
         func: AggFunc,
         arg: Box<ProjExpr>,
     },
+    /// A search function's value for the variable's node.
+    Search(SearchExpr),
 }
 
 impl ProjExpr {

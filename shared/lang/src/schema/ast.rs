@@ -86,6 +86,11 @@ pub enum AnnotationArg {
         span: Span,
     },
     Number(NumberLit),
+    /// `name = value`, as in `@embed("text", model = "all-MiniLM-L6-v2")`.
+    Named {
+        name: Ident,
+        value: Box<AnnotationArg>,
+    },
     /// `min..max`, either end optional.
     Range {
         min: Option<NumberLit>,
@@ -97,7 +102,7 @@ pub enum AnnotationArg {
 impl AnnotationArg {
     pub fn span(&self) -> Span {
         match self {
-            AnnotationArg::Name(ident) => ident.span,
+            AnnotationArg::Name(ident) | AnnotationArg::Named { name: ident, .. } => ident.span,
             AnnotationArg::Str { span, .. } | AnnotationArg::Range { span, .. } => *span,
             AnnotationArg::Number(n) => n.span,
         }
@@ -109,6 +114,7 @@ impl AnnotationArg {
             AnnotationArg::Str { value, .. } => format!("string {value:?}"),
             AnnotationArg::Number(n) => format!("number `{}`", n.value),
             AnnotationArg::Range { .. } => "a range".to_string(),
+            AnnotationArg::Named { name, value } => format!("{} = {}", name.name, value.describe()),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Interpretation of annotations (`@key`, `@unique`, `@index`, `@range`, `@check`, `@card`)
 //! into the constraint fields of node and edge types.
 
-use crate::catalog::{BaseType, Cardinality, CheckConstraint, PropType, Property, RangeConstraint};
+use crate::catalog::{
+    BaseType, Cardinality, CheckConstraint, EmbedSpec, PropType, Property, RangeConstraint,
+};
 use crate::error::{LangError, LangResult};
 use crate::schema::ast::{Annotation, AnnotationArg, NumberLit};
 use crate::span::{Ident, Span};
@@ -60,11 +62,8 @@ impl Constraints {
             }
             // Read by `validate::build_property`; not a constraint.
             crate::schema::parser::RENAME_FROM => Ok(()),
-            "embed" => Err(LangError::coded(
-                "P2",
-                "@embed is not supported yet",
-                ann.name.span,
-            )),
+            // Read by `validate::build_property`; checked here against the other properties.
+            "embed" => check_embed(owner, prop, ann),
             "range" | "check" => Err(LangError::coded(
                 "S13",
                 format!(
@@ -379,6 +378,92 @@ fn card_bound(n: &NumberLit) -> LangResult<u32> {
             .expected("a non-negative integer")
             .found(format!("`{}`", n.value))
     })
+}
+
+/// `@embed("source")` or `@embed("source", model = "name")` among `anns`, if there is one.
+pub(crate) fn embed_spec(anns: &[Annotation]) -> LangResult<Option<EmbedSpec>> {
+    let mut found: Option<(EmbedSpec, Span)> = None;
+    for ann in anns.iter().filter(|a| a.name.name == "embed") {
+        let expected = "the source property and optionally the model, as in @embed(\"text\", model = \"all-MiniLM-L6-v2\")";
+        let args = ann.args.as_deref().unwrap_or_default();
+        let source = match args.first() {
+            Some(AnnotationArg::Str { value, .. }) => value.clone(),
+            Some(AnnotationArg::Name(ident)) => ident.name.clone(),
+            _ => return Err(bad_args(ann, args, expected)),
+        };
+        let model = match &args[1..] {
+            [] => None,
+            [AnnotationArg::Named { name, value }] if name.name == "model" => {
+                match value.as_ref() {
+                    AnnotationArg::Str { value, .. } if !value.trim().is_empty() => {
+                        Some(value.clone())
+                    }
+                    _ => return Err(bad_args(ann, args, expected)),
+                }
+            }
+            _ => return Err(bad_args(ann, args, expected)),
+        };
+        if let Some((_, first)) = &found {
+            return Err(LangError::coded(
+                "S12",
+                format!("duplicate @embed (the first is at {first})"),
+                ann.name.span,
+            ));
+        }
+        found = Some((EmbedSpec { source, model }, ann.name.span));
+    }
+    Ok(found.map(|(spec, _)| spec))
+}
+
+/// `@embed` stands on a node's Vector property and names a String property of the same type.
+fn check_embed(owner: &Owner, prop: &Property, ann: &Annotation) -> LangResult<()> {
+    if owner.kind == OwnerKind::Edge {
+        return Err(LangError::coded(
+            "S13",
+            "@embed belongs on a node type's Vector property",
+            ann.name.span,
+        ));
+    }
+    if !matches!(prop.ty, PropType::Vector(_)) {
+        return Err(LangError::coded(
+            "S13",
+            format!("@embed on `{}`, which is not a Vector", prop.name),
+            ann.name.span,
+        )
+        .expected("a Vector(n) property")
+        .found(prop.ty.to_string()));
+    }
+    let Some(spec) = embed_spec(std::slice::from_ref(ann))? else {
+        return Ok(());
+    };
+    let span = ann
+        .args
+        .as_deref()
+        .and_then(|a| a.first())
+        .map_or(ann.name.span, AnnotationArg::span);
+    let source = owner
+        .props
+        .iter()
+        .find(|p| p.name == spec.source)
+        .ok_or_else(|| {
+            unknown_property(
+                owner,
+                &Ident {
+                    name: spec.source.clone(),
+                    span,
+                },
+            )
+        })?;
+    if source.ty != PropType::Base(BaseType::String) {
+        return Err(LangError::coded(
+            "S13",
+            format!("@embed source `{}` is not a String property", source.name),
+            span,
+        )
+        .expected("a String property of the same type")
+        .found(source.ty.to_string()));
+    }
+    Ok(())
 }
 
 /// The previous name in `@rename_from("old")` annotations among `anns`, if there is one.

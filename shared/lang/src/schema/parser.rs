@@ -145,7 +145,15 @@ fn parse_annotation_arg(cursor: &mut TokenCursor) -> LangResult<AnnotationArg> {
     match cursor.kind().clone() {
         TokenKind::Ident(name) => {
             cursor.bump();
-            Ok(AnnotationArg::Name(Ident::new(name, span)))
+            let name = Ident::new(name, span);
+            if cursor.eat(&TokenKind::Eq) {
+                let value = parse_annotation_arg(cursor)?;
+                return Ok(AnnotationArg::Named {
+                    name,
+                    value: Box::new(value),
+                });
+            }
+            Ok(AnnotationArg::Name(name))
         }
         TokenKind::Str(value) => {
             cursor.bump();

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use crate::catalog::{Catalog, EdgeType, NodeType, Property};
 use crate::error::{LangError, LangResult};
 use crate::schema::ast::*;
-use crate::schema::constraints::{rename_from, unknown_annotation, Constraints, Owner, OwnerKind};
+use crate::schema::constraints::{
+    embed_spec, rename_from, unknown_annotation, Constraints, Owner, OwnerKind,
+};
 use crate::schema::parser::RENAME_FROM;
 use crate::span::Ident;
 use crate::types::{base_type_by_name, resolve_type, TypeExprKind};
@@ -297,6 +299,7 @@ fn build_property(kind: OwnerKind, decl: &PropDecl, names: &TypeNames) -> LangRe
         ty: resolve_type(&decl.ty, "S11")?,
         nullable: decl.nullable,
         renamed_from: rename_from(&decl.annotations)?,
+        embed: embed_spec(&decl.annotations)?,
     })
 }
 

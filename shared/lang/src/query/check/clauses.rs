@@ -9,6 +9,7 @@ use crate::error::{LangError, LangResult};
 use crate::query::ast::{ClauseAst, HopsAst, OperandAst, VarRef};
 use crate::query::check::compat::check_comparison;
 use crate::query::check::scope::VarTable;
+use crate::query::check::search;
 use crate::query::check::Ctx;
 use crate::query::typed::{Clause, CompareOp};
 use crate::span::{Ident, Span};
@@ -51,6 +52,11 @@ pub(crate) fn check_block<'a>(
         } = clause
         {
             out[i] = Some(check_filter(ctx, vars, lhs, *op, *op_span, rhs)?);
+        }
+    }
+    for (i, clause) in clauses.iter().enumerate() {
+        if let ClauseAst::Search(call) = clause {
+            out[i] = Some(Clause::Search(search::check_condition(ctx, vars, call)?));
         }
     }
     for (i, clause) in clauses.iter().enumerate() {

@@ -5,6 +5,7 @@ mod compat;
 mod mutation;
 mod projection;
 mod scope;
+mod search;
 
 use crate::catalog::{Catalog, EdgeType, NodeType, Property};
 use crate::error::{LangError, LangResult};
@@ -42,8 +43,8 @@ fn check_query_inner(catalog: &Catalog, decl: &QueryDecl) -> LangResult<TypedQue
 fn check_read(ctx: &Ctx, read: &ReadAst) -> LangResult<ReadQuery> {
     let mut vars = VarTable::new();
     let clauses = clauses::check_block(ctx, &mut vars, &read.clauses)?;
-    let mut returns = projection::check_returns(&vars, &read.returns)?;
-    let order = projection::check_order(&vars, &read.order, &mut returns)?;
+    let mut returns = projection::check_returns(ctx, &vars, &read.returns)?;
+    let order = projection::check_order(ctx, &vars, &read.order, &mut returns)?;
     Ok(ReadQuery {
         vars: vars.vars,
         clauses,

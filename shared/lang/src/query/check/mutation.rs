@@ -169,6 +169,7 @@ fn edge_columns(ctx: &Ctx, edge: &EdgeType, span: Span) -> LangResult<Vec<Proper
             ty: key.ty.clone(),
             nullable: false,
             renamed_from: None,
+            embed: None,
         });
     }
     columns.extend(edge.properties.iter().cloned());
@@ -208,6 +209,12 @@ fn require_all(
     let missing: Vec<&str> = props
         .iter()
         .filter(|p| !p.nullable && !values.iter().any(|(n, _)| *n == p.name))
+        // An `@embed` vector is computed from its source when the insert gives none.
+        .filter(|p| {
+            p.embed
+                .as_ref()
+                .is_none_or(|e| !values.iter().any(|(n, _)| *n == e.source))
+        })
         .map(|p| p.name.as_str())
         .collect();
     if missing.is_empty() {

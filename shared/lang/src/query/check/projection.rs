@@ -6,16 +6,18 @@ use crate::query::ast::{ExprAst, OrderItemAst, ReturnItemAst};
 use crate::query::check::compat::is_orderable_type;
 use crate::query::check::find_property;
 use crate::query::check::scope::VarTable;
+use crate::query::check::{search, Ctx};
 use crate::query::typed::{AggFunc, OrderKey, ProjExpr, Projection, ResultType};
 use crate::span::Span;
 
 pub(crate) fn check_returns(
+    ctx: &Ctx,
     vars: &VarTable,
     items: &[ReturnItemAst],
 ) -> LangResult<Vec<Projection>> {
     let mut out: Vec<Projection> = Vec::new();
     for item in items {
-        let checked = check_expr(vars, &item.expr)?;
+        let checked = check_expr(ctx, vars, &item.expr)?;
         let (column, span) = match &item.alias {
             Some(alias) => (alias.name.clone(), alias.span),
             None => (checked.column, item.expr.span()),
@@ -38,6 +40,7 @@ pub(crate) fn check_returns(
 }
 
 pub(crate) fn check_order(
+    ctx: &Ctx,
     vars: &VarTable,
     items: &[OrderItemAst],
     returns: &mut Vec<Projection>,
@@ -47,16 +50,19 @@ pub(crate) fn check_order(
         let column = match &item.expr {
             ExprAst::Column(name) => visible_column(returns, &name.name, name.span)?,
             expr => {
-                let checked = check_expr(vars, expr)?;
+                let checked = check_expr(ctx, vars, expr)?;
                 match returns.iter().position(|p| p.expr == checked.expr) {
                     Some(index) => index,
                     None => add_hidden(returns, checked, expr.span())?,
                 }
             }
         };
+        // A relevance score (bm25, rrf) orders best first unless `asc` is written.
+        let best_first =
+            matches!(&returns[column].expr, ProjExpr::Search(e) if e.higher_is_better());
         keys.push(OrderKey {
             column,
-            descending: item.descending,
+            descending: item.descending || (best_first && !item.explicit),
         });
     }
     Ok(keys)
@@ -124,7 +130,7 @@ struct CheckedExpr {
     column: String,
 }
 
-fn check_expr(vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedExpr> {
+fn check_expr(ctx: &Ctx, vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedExpr> {
     match expr {
         ExprAst::Prop { var, prop } => {
             let index = vars.resolve(var)?;
@@ -158,7 +164,15 @@ fn check_expr(vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedExpr> {
                 column: vars.vars[index].name.clone(),
             })
         }
-        ExprAst::Agg { func, span, arg } => check_aggregate(vars, *func, *span, arg),
+        ExprAst::Agg { func, span, arg } => check_aggregate(ctx, vars, *func, *span, arg),
+        ExprAst::Search(call) => {
+            let checked = search::check_call(ctx, vars, call)?;
+            Ok(CheckedExpr {
+                expr: ProjExpr::Search(checked.expr),
+                result_type: checked.result_type,
+                column: checked.column,
+            })
+        }
         ExprAst::Column(name) => Err(LangError::coded(
             "T14",
             "a bare column name is only allowed in order",
@@ -168,12 +182,13 @@ fn check_expr(vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedExpr> {
 }
 
 fn check_aggregate(
+    ctx: &Ctx,
     vars: &VarTable,
     func: AggFunc,
     span: Span,
     arg: &ExprAst,
 ) -> LangResult<CheckedExpr> {
-    let inner = check_expr(vars, arg)?;
+    let inner = check_expr(ctx, vars, arg)?;
     let column = format!("{}({})", func.name(), inner.column);
     let is_prop = matches!(inner.expr, ProjExpr::Prop { .. });
     let arg_type = &inner.result_type.ty;
