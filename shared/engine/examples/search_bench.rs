@@ -7,7 +7,7 @@
 //! embeddings) and a 12-word text from a 5,000-word vocabulary with a Zipf-like frequency.
 //! Loads them through the loader (streamed, no JSONL file), then measures:
 //! - index build: `@index` added by schema apply on the text (full-text) and then on the
-//!   vector (IVF_PQ, cosine), each timed alone;
+//!   vector (IVF_SQ, cosine), each timed alone;
 //! - k=10 nearest neighbours through the query language (`order { nearest(...) } limit 10`),
 //!   latency median and p99 over QUERIES queries, and recall@10 against an exact brute-force
 //!   search over the same vectors;
@@ -215,7 +215,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .apply_schema(MAIN, &with_vec, ApplyOptions::default(), "bench")
         .await?;
     println!(
-        "index build, IVF_PQ on embedding: {:.1} s",
+        "index build, IVF_SQ on embedding: {:.1} s",
         t.elapsed().as_secs_f64()
     );
 
