@@ -208,25 +208,21 @@ fn check_nearest(ctx: &Ctx, vars: &VarTable, call: &SearchCallAst) -> LangResult
 
 fn check_rrf(ctx: &Ctx, vars: &VarTable, call: &SearchCallAst) -> LangResult<CheckedSearch> {
     arity(call, 2, 3)?;
-    let mut rankings = Vec::new();
-    for arg in &call.args[..2] {
-        let inner = match arg {
+    let ranking = |arg: &SearchArgAst| -> LangResult<CheckedSearch> {
+        match arg {
             SearchArgAst::Call(inner)
                 if matches!(inner.func, SearchFunc::Nearest | SearchFunc::Bm25) =>
             {
-                inner
+                check_call(ctx, vars, inner)
             }
-            other => {
-                return Err(
-                    LangError::coded("T16", "rrf fuses two rankings", other.span())
-                        .expected("nearest(...) or bm25(...)"),
-                )
-            }
-        };
-        rankings.push(check_call(ctx, vars, inner)?);
-    }
-    let second = rankings.pop().expect("two rankings");
-    let first = rankings.pop().expect("two rankings");
+            other => Err(
+                LangError::coded("T16", "rrf fuses two rankings", other.span())
+                    .expected("nearest(...) or bm25(...)"),
+            ),
+        }
+    };
+    let first = ranking(&call.args[0])?;
+    let second = ranking(&call.args[1])?;
     if first.expr.var() != second.expr.var() {
         return Err(LangError::coded(
             "T16",
