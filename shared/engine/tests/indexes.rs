@@ -10,38 +10,21 @@ use lance::index::DatasetIndexExt;
 use omnigraph_engine::TableKey;
 use serde_json::json;
 
-async fn index_names(g: &TestGraph, table: TableKey) -> Vec<String> {
-    let snap = g.graph.snapshot(None).await.expect("snapshot");
-    let ds = snap.table(&table).await.expect("table");
-    let mut names: Vec<String> = ds
-        .load_indices()
-        .await
-        .expect("indices")
-        .iter()
-        .map(|i| i.name.clone())
-        .collect();
-    names.sort();
-    names
-}
-
 #[tokio::test]
 async fn a_load_indexes_keys_unique_and_indexed_properties_and_edge_endpoints() {
     let schema = format!("{SOCIAL_SCHEMA}\nnode Tag {{ slug: String @key  label: String? @index  weights: [F32]? }}\n");
     let g = TestGraph::new(&schema, SOCIAL_DATA).await;
     assert_eq!(
-        index_names(&g, TableKey::node("Person")).await,
+        g.index_names(TableKey::node("Person")).await,
         ["email_idx", "name_idx"]
     );
+    assert_eq!(g.index_names(TableKey::node("Company")).await, ["name_idx"]);
     assert_eq!(
-        index_names(&g, TableKey::node("Company")).await,
-        ["name_idx"]
-    );
-    assert_eq!(
-        index_names(&g, TableKey::edge("Knows")).await,
+        g.index_names(TableKey::edge("Knows")).await,
         ["_dst_idx", "_src_idx"]
     );
     // An empty table has nothing to train on.
-    assert!(index_names(&g, TableKey::node("Tag")).await.is_empty());
+    assert!(g.index_names(TableKey::node("Tag")).await.is_empty());
     g.load(
         "{\"type\": \"Tag\", \"data\": {\"slug\": \"rust\", \"label\": \"Rust\", \"weights\": [1.0]}}\n",
         omnigraph_engine::LoadMode::Merge,
@@ -49,7 +32,7 @@ async fn a_load_indexes_keys_unique_and_indexed_properties_and_edge_endpoints() 
     .await;
     // An @index String also gets a full-text index.
     assert_eq!(
-        index_names(&g, TableKey::node("Tag")).await,
+        g.index_names(TableKey::node("Tag")).await,
         ["label_fts", "label_idx", "slug_idx"]
     );
 }

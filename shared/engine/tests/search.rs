@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use lance::index::DatasetIndexExt;
 use omnigraph_engine::{LoadMode, TableKey};
 use serde_json::{json, Value};
 
@@ -51,18 +50,29 @@ async fn slugs(g: &TestGraph, text: &str, params: Value) -> Vec<String> {
         .collect()
 }
 
-async fn index_names(g: &TestGraph, table: TableKey) -> Vec<String> {
-    let snap = g.graph.snapshot(None).await.expect("snapshot");
-    let ds = snap.table(&table).await.expect("table");
-    let mut names: Vec<String> = ds
-        .load_indices()
-        .await
-        .expect("indices")
+/// The rows' `slug` and `column` are `expected` in order, the numbers within `tolerance`.
+#[track_caller]
+fn assert_values(
+    r: &omnigraph_engine::QueryResult,
+    column: &str,
+    expected: &[(&str, f64)],
+    tolerance: f64,
+) {
+    let got: Vec<(&str, f64)> = r
+        .rows
         .iter()
-        .map(|i| i.name.clone())
+        .map(|r| {
+            (
+                r["slug"].as_str().unwrap_or("?"),
+                r[column].as_f64().unwrap_or(f64::NAN),
+            )
+        })
         .collect();
-    names.sort();
-    names
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for ((slug, value), (want_slug, want)) in got.iter().zip(expected) {
+        assert_eq!(slug, want_slug, "{got:?}");
+        assert!((value - want).abs() < tolerance, "{got:?}");
+    }
 }
 
 const MATCHING: &str =
@@ -72,7 +82,7 @@ const MATCHING: &str =
 async fn a_load_builds_full_text_indexes_on_indexed_strings() {
     let g = docs().await;
     assert_eq!(
-        index_names(&g, TableKey::node("Doc")).await,
+        g.index_names(TableKey::node("Doc")).await,
         ["body_fts", "body_idx", "slug_idx", "title_fts", "title_idx"],
         "five rows are too few to train a vector index; nearest scans them exactly"
     );
@@ -182,22 +192,12 @@ const NEAREST: &str = "query q($v: Vector(3)) { match { $d: Doc } return { $d.sl
 async fn nearest_orders_by_cosine_distance() {
     let g = docs().await;
     let r = g.read(NEAREST, json!({"v": [2.0, 0.0, 0.0]})).await;
-    let got: Vec<(&str, f64)> = r
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r["slug"].as_str().unwrap_or("?"),
-                r["dist"].as_f64().unwrap_or(-1.0),
-            )
-        })
-        .collect();
-    let expected = [("d1", 0.0), ("d3", 1.0 - 0.70710677), ("d5", 0.4)];
-    assert_eq!(got.len(), 3, "{got:?}");
-    for ((slug, dist), (want_slug, want_dist)) in got.iter().zip(expected) {
-        assert_eq!(*slug, want_slug, "{got:?}");
-        assert!((dist - want_dist).abs() < 1e-5, "{got:?}");
-    }
+    assert_values(
+        &r,
+        "dist",
+        &[("d1", 0.0), ("d3", 1.0 - 0.70710677), ("d5", 0.4)],
+        1e-5,
+    );
     // Filter first, then rank: among the docs since 2020, d3 then d5.
     let q = "query q($v: Vector(3)) { match { $d: Doc $d.year >= 2020 } return { $d.slug as slug } order { nearest($d.embedding, $v) } limit 2 }";
     assert_eq!(
@@ -242,28 +242,18 @@ async fn rrf_fuses_two_rankings() {
             json!({"v": [0.70710677, 0.70710677, 0.0], "q": "rows"}),
         )
         .await;
-    let got: Vec<(&str, f64)> = r
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r["slug"].as_str().unwrap_or("?"),
-                r["score"].as_f64().unwrap_or(-1.0),
-            )
-        })
-        .collect();
-    let expected = [
-        ("d5", 1.0 / 64.0 + 1.0 / 61.0),
-        ("d3", 1.0 / 61.0),
-        ("d1", 1.0 / 62.0),
-        ("d2", 1.0 / 63.0),
-        ("d4", 1.0 / 65.0),
-    ];
-    assert_eq!(got.len(), 5, "{got:?}");
-    for ((slug, score), (want_slug, want)) in got.iter().zip(expected) {
-        assert_eq!(*slug, want_slug, "{got:?}");
-        assert!((score - want).abs() < 1e-12, "{got:?}");
-    }
+    assert_values(
+        &r,
+        "score",
+        &[
+            ("d5", 1.0 / 64.0 + 1.0 / 61.0),
+            ("d3", 1.0 / 61.0),
+            ("d1", 1.0 / 62.0),
+            ("d2", 1.0 / 63.0),
+            ("d4", 1.0 / 65.0),
+        ],
+        1e-12,
+    );
 }
 
 #[tokio::test]
@@ -274,26 +264,16 @@ async fn rrf_ranks_among_the_candidates_of_the_match() {
     let r = g
         .read(q, json!({"v": [0.70710677, 0.70710677, 0.0], "q": "rows"}))
         .await;
-    let got: Vec<(&str, f64)> = r
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r["slug"].as_str().unwrap_or("?"),
-                r["score"].as_f64().unwrap_or(-1.0),
-            )
-        })
-        .collect();
-    let expected = [
-        ("d5", 1.0 / 13.0 + 1.0 / 11.0),
-        ("d3", 1.0 / 11.0),
-        ("d2", 1.0 / 12.0),
-    ];
-    assert_eq!(got.len(), 3, "{got:?}");
-    for ((slug, score), (want_slug, want)) in got.iter().zip(expected) {
-        assert_eq!(*slug, want_slug, "{got:?}");
-        assert!((score - want).abs() < 1e-12, "{got:?}");
-    }
+    assert_values(
+        &r,
+        "score",
+        &[
+            ("d5", 1.0 / 13.0 + 1.0 / 11.0),
+            ("d3", 1.0 / 11.0),
+            ("d2", 1.0 / 12.0),
+        ],
+        1e-12,
+    );
 }
 
 #[tokio::test]
@@ -378,7 +358,7 @@ async fn a_table_written_only_by_mutations_is_searched_without_an_index() {
         json!({"a": [1.0, 0.0, 0.0], "b": [0.0, 1.0, 0.0]}),
     )
     .await;
-    assert!(index_names(&g, TableKey::node("Doc")).await.is_empty());
+    assert!(g.index_names(TableKey::node("Doc")).await.is_empty());
     assert_eq!(slugs(&g, MATCHING, json!({"q": "graph"})).await, ["a"]);
     assert_eq!(
         slugs(&g, MATCHING, json!({"q": "theory"})).await,
@@ -413,7 +393,7 @@ fn many_docs(n: usize) -> String {
 async fn the_vector_index_answers_top_k_and_rows_it_does_not_cover_are_found() {
     let g = TestGraph::new(SCHEMA, &many_docs(5000)).await;
     assert!(
-        index_names(&g, TableKey::node("Doc"))
+        g.index_names(TableKey::node("Doc"))
             .await
             .contains(&"embedding_vec".to_string()),
         "a load of 5,000 rows builds the vector index"

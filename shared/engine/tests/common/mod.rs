@@ -144,6 +144,22 @@ impl TestGraph {
         self.graph.snapshot(None).await.expect("snapshot").version()
     }
 
+    /// Names of the Lance indexes of `table` at the head, sorted.
+    pub async fn index_names(&self, table: omnigraph_engine::TableKey) -> Vec<String> {
+        use lance::index::DatasetIndexExt;
+        let snap = self.graph.snapshot(None).await.expect("snapshot");
+        let ds = snap.table(&table).await.expect("table");
+        let mut names: Vec<String> = ds
+            .load_indices()
+            .await
+            .expect("indices")
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Names of all persons, in key order.
     pub async fn person_names(&self) -> Vec<String> {
         let r = self
