@@ -14,6 +14,11 @@
 #   omnigraph.yaml and  the keys omnigraph.yaml accepts, the policy shape; given BIN_DIR,
 #   server policies     also `omnigraph-control-plane policy test` and a start of the real
 #                       control plane on each omnigraph.yaml (127.0.0.1 only)
+#   the compose         given BIN_DIR, tests/deploy/compose_run.py runs the compose file's
+#   deployment          services as local processes (no Docker engine needed) on 127.0.0.1
+#                       and uses them as deploy/README.md says: POST /graphs, loads and reads
+#                       through nginx over three workers, kill -9 of a worker and of the
+#                       control plane
 #
 #   tests/deploy/validate.sh [BIN_DIR]
 #
@@ -256,6 +261,16 @@ check deploy/k8s/configmap.yaml "$K8S; embedded omnigraph.yaml and policy checke
 check deploy/k8s/kustomization.yaml "yamllint, resources, references between the objects, probes" check_kustomization
 check deploy/README.md "mentions every file of deploy/, names only existing paths" \
     checks readme deploy/README.md "$ROOT"
+
+# The compose deployment run as processes; it prints its own lines and figures.
+if [ -n "$BIN_DIR" ]; then
+    S3_SERVER=$("$ROOT/tests/s3/build_server.sh")
+    if timeout --kill-after=10 300 "$PY" "$ROOT/tests/deploy/compose_run.py" "$BIN_DIR" "$S3_SERVER" "$NGINX"; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+    fi
+fi
 
 echo "deploy: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::builder::FalseyValueParser;
+use clap::builder::{FalseyValueParser, TypedValueParser};
 use clap::Args;
 
 use super::CliError;
+use crate::server::admission::{DEFAULT_MAX_WRITES_PER_ACTOR, MAX_WRITES_PER_ACTOR_ENV};
 use crate::server::{serve, ServeError, ServeOptions, ServeSource};
 
 #[derive(Debug, Args)]
@@ -28,6 +29,15 @@ pub struct ServeArgs {
     /// Open mode (local development only): no bearer tokens, every request allowed.
     #[arg(long, env = "OMNIGRAPH_UNAUTHENTICATED", value_parser = FalseyValueParser::new())]
     pub unauthenticated: bool,
+    /// Writes (changes, loads, schema applies, branch operations) one actor may have in
+    /// flight on this worker; more answer 429 with Retry-After.
+    #[arg(
+        long,
+        env = MAX_WRITES_PER_ACTOR_ENV,
+        default_value_t = DEFAULT_MAX_WRITES_PER_ACTOR,
+        value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize)
+    )]
+    pub max_writes_per_actor: usize,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -45,6 +55,7 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
         source,
         worker_id: a.worker_id,
         unauthenticated: a.unauthenticated,
+        max_writes_per_actor: a.max_writes_per_actor,
     })
     .await?;
     Ok(())

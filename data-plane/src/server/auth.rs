@@ -1,7 +1,7 @@
 //! The checks every graph route makes, in order: bearer token (401), graph id syntax
-//! (400), known graph (404), the graph's policy (403). The first three run in an
-//! extractor ([`GraphAccess`]) before the body is read; the policy check needs the
-//! branch, which may be in the body, so the handler makes it with
+//! (400), known graph (404), the graph's policy (403), admission of a write (429). The
+//! first three run in an extractor ([`GraphAccess`]) before the body is read; the policy
+//! check needs the branch, which may be in the body, so the handler makes it with
 //! [`GraphAccess::authorize_body`], which decides on main when the body does not parse:
 //! a refused caller never learns whether its body parsed.
 
@@ -18,6 +18,7 @@ use omnigraph_api::{ApiError, ServeMode};
 use omnigraph_config::{GraphId, SINGLE_MODE_GRAPH_ID};
 use omnigraph_policy::{ActorId, AuthMode, BearerTokens, PolicyAction, RequestContext, Resource};
 
+use super::admission::{Admission, WritePermit};
 use super::registry::GraphHandle;
 use super::state::AppState;
 
@@ -37,13 +38,16 @@ pub struct GraphAccess {
     graph: Arc<GraphHandle>,
     actor: Option<ActorId>,
     graph_id: String,
+    admission: Arc<Admission>,
 }
 
-/// An authenticated, authorized request on one graph.
+/// An authenticated, authorized (and, for a write, admitted) request on one graph.
 pub struct Authorized {
     pub graph: Arc<GraphHandle>,
     /// `None` in open mode.
     pub actor: Option<ActorId>,
+    /// A write's slot in admission control, held until the handler is done.
+    _write: Option<WritePermit>,
 }
 
 impl Authorized {
@@ -63,12 +67,34 @@ impl GraphAccess {
         &self.graph
     }
 
-    /// The graph's policy decides `action` in `context` (403 with the reason when denied).
+    /// The graph's policy decides `action` in `context` (403 with the reason when denied),
+    /// then admission control a write (429 when the actor has too many in flight).
     pub fn authorize(
         &self,
         action: PolicyAction,
         context: &RequestContext,
     ) -> Result<Authorized, ApiError> {
+        self.check_policy(action, context)?;
+        let write = if action.writes() {
+            let actor = self.actor.as_ref().map_or(OPEN_MODE_ACTOR, ActorId::as_str);
+            Some(self.admission.admit(actor)?)
+        } else {
+            None
+        };
+        Ok(Authorized {
+            graph: self.graph.clone(),
+            actor: self.actor.clone(),
+            _write: write,
+        })
+    }
+
+    /// The policy alone (403 with the reason when denied): for a further action that a
+    /// request already authorized and admitted also performs.
+    pub fn check_policy(
+        &self,
+        action: PolicyAction,
+        context: &RequestContext,
+    ) -> Result<(), ApiError> {
         let decision = self.graph.authorizer()?.authorize(
             self.actor.as_ref(),
             action,
@@ -87,10 +113,7 @@ impl GraphAccess {
             );
             return Err(ApiError::forbidden(decision.reason));
         }
-        Ok(Authorized {
-            graph: self.graph.clone(),
-            actor: self.actor.clone(),
-        })
+        Ok(())
     }
 
     /// `action` on `branch` (main when absent).
@@ -170,6 +193,7 @@ impl FromRequestParts<AppState> for GraphAccess {
             graph,
             actor,
             graph_id: graph_id.as_str().to_owned(),
+            admission: state.admission.clone(),
         })
     }
 }

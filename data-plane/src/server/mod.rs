@@ -2,6 +2,7 @@
 //! (SYSTEM.md sections 1, 3, 6). The registry of graphs comes from omnigraph.yaml or from
 //! the control plane (registration, pushes, periodic pulls).
 
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod error;

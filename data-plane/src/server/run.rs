@@ -9,6 +9,7 @@ use omnigraph_api::{RegistryDocument, RegistryGraph, ServeMode, INTERNAL_TOKEN_E
 use omnigraph_config::{ConfigMode, OmnigraphConfig};
 use omnigraph_policy::{AuthMode, BearerTokens};
 
+use super::admission::Admission;
 use super::app::router;
 use super::error::ServeError;
 use super::registry::Registry;
@@ -31,6 +32,8 @@ pub struct ServeOptions {
     pub source: ServeSource,
     pub worker_id: Option<String>,
     pub unauthenticated: bool,
+    /// Writes one actor may have in flight on this worker (429 beyond it).
+    pub max_writes_per_actor: usize,
 }
 
 /// The registry document omnigraph.yaml describes (generation 1), and its mode.
@@ -124,8 +127,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         mode,
         worker_id: worker_id.clone(),
         internal_token: internal_tokens,
+        admission: Arc::new(Admission::new(options.max_writes_per_actor)),
     });
-    tracing::info!(%local, worker_id, ?mode, "omnigraph data plane listening");
+    tracing::info!(
+        %local,
+        worker_id,
+        ?mode,
+        max_writes_per_actor = state.admission.cap(),
+        "omnigraph data plane listening"
+    );
 
     let client_task = match &options.source {
         ServeSource::ControlPlane { url, advertise_url } => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use omnigraph_api::ServeMode;
 use omnigraph_policy::BearerTokens;
 
+use super::admission::Admission;
 use super::registry::Registry;
 
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct ServerState {
     pub worker_id: String,
     /// `OMNIGRAPH_INTERNAL_TOKEN`, required on `/internal/*` when set.
     pub internal_token: Option<BearerTokens>,
+    /// Per-actor cap on writes in flight (429 beyond it).
+    pub admission: Arc<Admission>,
 }
 
 impl std::ops::Deref for AppState {

@@ -89,6 +89,18 @@ impl PolicyAction {
         }
     }
 
+    /// Actions that write to a graph's storage (admission control caps them per actor).
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            PolicyAction::Change
+                | PolicyAction::SchemaApply
+                | PolicyAction::BranchCreate
+                | PolicyAction::BranchDelete
+                | PolicyAction::BranchMerge
+        )
+    }
+
     /// Actions a rule's `branch_scope` may constrain (they act on a source branch).
     pub fn accepts_branch_scope(self) -> bool {
         matches!(

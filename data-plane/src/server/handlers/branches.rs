@@ -97,6 +97,7 @@ pub async fn list(access: GraphAccess) -> Result<ApiJson<BranchListResponse>, Ap
         (status = 404, description = "Unknown graph or unknown `from` branch", body = ErrorBody),
         (status = 409, description = "A branch of that name exists", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
@@ -148,6 +149,7 @@ pub async fn create(
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow `branch_delete` of this branch", body = ErrorBody),
         (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
@@ -195,6 +197,7 @@ pub async fn delete(
         (status = 404, description = "Unknown graph, source or target branch", body = ErrorBody),
         (status = 409, description = "Conflicts (`merge_conflicts`, nothing written), or the target moved during the merge (`manifest_conflict`)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]

@@ -22,6 +22,7 @@ use crate::server::error::engine_error;
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),

@@ -34,6 +34,7 @@ fn load_mode(mode: IngestMode) -> LoadMode {
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown graph, or a branch that does not exist (and no `from`), or an unknown `from` branch", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key in append mode", body = ErrorBody),
         (status = 413, description = "Body over 32 MiB", body = ErrorBody),
@@ -52,7 +53,7 @@ pub async fn ingest(
         // A load into a branch that does not exist yet creates it from `from` first,
         // which the caller must also be allowed to do.
         if !branch_exists(&graph, &branch).await? {
-            access.authorize(
+            access.check_policy(
                 PolicyAction::BranchCreate,
                 &RequestContext::on_branch(from.clone()).with_target_branch(branch.clone()),
             )?;

@@ -68,6 +68,7 @@ pub async fn schema(
         (status = 404, description = "Unknown graph or branch", body = ErrorBody),
         (status = 409, description = "Another writer published on the branch during the apply (`manifest_conflict`): apply again", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]

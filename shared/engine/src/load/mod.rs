@@ -24,7 +24,7 @@ use crate::columns::{
     SRC_COLUMN,
 };
 use crate::constraints::RowRules;
-use crate::embedding::{embedded_properties, fill_missing, needs_embedding};
+use crate::embedding::{embedded_properties, fill_missing, needs_embedding, EmbeddedProperty};
 use crate::error::{EngineError, LineError, Result};
 use crate::graph::{Change, Graph, Snapshot};
 use crate::table::{scan_columns, write_fragments, StagedTable};
@@ -217,6 +217,8 @@ struct Loader {
     errors: Vec<LineError>,
     /// Node rows waiting for their `@embed` vectors (line, data), embedded in batches.
     waiting: BTreeMap<TableKey, Vec<(u64, Map<String, Value>)>>,
+    /// The `@embed` properties of each node table met so far (see `ensure_table`).
+    embedded: HashMap<TableKey, Vec<EmbeddedProperty>>,
     inflight: std::collections::VecDeque<(
         TableKey,
         u64,
@@ -239,6 +241,7 @@ impl Loader {
             src_counts: HashMap::new(),
             errors: vec![],
             waiting: BTreeMap::new(),
+            embedded: HashMap::new(),
             inflight: Default::default(),
         }
     }
@@ -350,8 +353,8 @@ impl Loader {
         }
         let tk = TableKey::node(type_name);
         self.ensure_table(&tk)?;
-        let embedded = embedded_properties(&node);
-        if needs_embedding(&embedded, |name| data.get(name)) {
+        let embedded = self.embedded.get(&tk).map_or(&[][..], Vec::as_slice);
+        if needs_embedding(embedded, |name| data.get(name)) {
             // Checked and appended once its vectors are computed (see `embed_waiting`).
             self.keys
                 .entry(type_name.to_string())
@@ -533,6 +536,7 @@ impl Loader {
                     .catalog
                     .node(&tk.type_name)
                     .ok_or_else(|| EngineError::Corrupt(tk.to_string()))?;
+                self.embedded.insert(tk.clone(), embedded_properties(node));
                 let cols = node
                     .properties
                     .iter()

@@ -21,6 +21,7 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, RecordBatch,
 };
 use futures::TryStreamExt;
+use lance::dataset::scanner::Scanner;
 use lance_index::scalar::inverted::query::{
     BooleanQuery, FtsQuery, MatchQuery, Occur, Operator, PhraseQuery,
 };
@@ -337,19 +338,31 @@ async fn full_text(
         .limit(limit.map(|l| l as i64));
     let mut scan = node.dataset().scan();
     scan.full_text_search(query)?;
+    ranked_rows(node, key, scan, "_score").await
+}
+
+/// (node id, value of `value_column`) of each row Lance's ranked scan answers, in its
+/// order: the scan's key column turned into node ids (rows unknown to `node` skipped).
+async fn ranked_rows(
+    node: &NodeData,
+    key: &str,
+    mut scan: Scanner,
+    value_column: &str,
+) -> Result<Vec<(u32, f64)>> {
     scan.project(&[key])?;
     let batches: Vec<RecordBatch> = scan.try_into_stream().await?.try_collect().await?;
     let mut out = Vec::new();
     for b in &batches {
-        let (Some(keys), Some(scores)) = (b.column_by_name(key), b.column_by_name("_score")) else {
-            return Err(EngineError::Corrupt(
-                "full-text answer without key or score".into(),
-            ));
+        let (Some(keys), Some(values)) = (b.column_by_name(key), b.column_by_name(value_column))
+        else {
+            return Err(EngineError::Corrupt(format!(
+                "ranked answer without the key or {value_column}"
+            )));
         };
         let ids = node.lookup_all(keys.as_ref());
         for (row, id) in ids.into_iter().enumerate() {
             if id != u32::MAX {
-                out.push((id, score_at(scores.as_ref(), row)));
+                out.push((id, score_at(values.as_ref(), row)));
             }
         }
     }
@@ -440,24 +453,7 @@ async fn indexed_nearest(
     scan.distance_metric(MetricType::Cosine)
         .nprobes(NPROBES)
         .refine(REFINE_FACTOR);
-    scan.project(&[key])?;
-    let batches: Vec<RecordBatch> = scan.try_into_stream().await?.try_collect().await?;
-    let mut out = Vec::new();
-    for b in &batches {
-        let (Some(keys), Some(dist)) = (b.column_by_name(key), b.column_by_name("_distance"))
-        else {
-            return Err(EngineError::Corrupt(
-                "vector answer without key or distance".into(),
-            ));
-        };
-        let ids = node.lookup_all(keys.as_ref());
-        for (row, id) in ids.into_iter().enumerate() {
-            if id != u32::MAX {
-                out.push((id, score_at(dist.as_ref(), row)));
-            }
-        }
-    }
-    Ok(out)
+    ranked_rows(node, key, scan, "_distance").await
 }
 
 /// The cosine distance of every node's vector to `q` (infinite, shown as null, where a node
