@@ -13,7 +13,7 @@
 # FAULT_ROUNDS, FAULT_CLIENTS, FAULT_SECONDS, FAULT_DOWN_SECONDS; OMNIGRAPH_FAULT_STORAGE=local
 # runs them on local disk instead (fault_store_restart needs S3 and is skipped then).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
 # Only loopback: whatever AWS_* the caller has, the scenarios set their own endpoint.
 unset AWS_PROFILE AWS_SESSION_TOKEN

@@ -22,6 +22,11 @@ CLIENTS=${TWO_HOSTS_CLIENTS:-4}
 WRITES=${TWO_HOSTS_WRITES:-15}
 NAME=two_hosts
 
+if ! command -v ip >/dev/null 2>&1; then
+    echo "installing iproute2 (ip netns)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
+fi
+
 id=$(( $$ % 100000 ))
 NS_STORE=og-store-$id
 NS_A=og-a-$id
@@ -162,6 +167,7 @@ echo "$NAME: $total inserts from $((2 * CLIENTS)) clients on two hosts in $elaps
 [ "$acked" -gt 0 ] || fail "no write was acknowledged"
 
 # What each host's worker reads back.
+# shellcheck disable=SC2016  # the query's $p is not a shell variable
 read_names() { # HOST_NS
     ip netns exec "$1" curl -fs -H 'content-type: application/json' \
         -d '{"query_source": "query q() { match { $p: Person } return { $p.name } }"}' \
