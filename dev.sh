@@ -27,15 +27,8 @@ cmd_test() {
         cargo fmt --all -- --check
     fi
     cargo build --workspace --bins
-    # The deployment files (Dockerfiles, compose, Kubernetes, nginx, configs and policies),
-    # and the compose deployment run as processes. That run needs the S3 test server, a
-    # few minutes to build the first time: after a cold build of the workspace it is left
-    # to the S3 suites below (which are skipped then too), and said so.
-    local budget=${OMNIGRAPH_EXTENDED_TESTS_BEFORE_MIN:-40}
-    if [ $(( (SECONDS - started) / 60 )) -ge $(( budget * 3 / 4 )) ]; then
-        export OMNIGRAPH_COMPOSE_RUN=0
-    fi
-    tests/deploy/validate.sh "$CARGO_TARGET_DIR/debug"
+    # The deployment files (Dockerfiles, compose, Kubernetes, nginx, configs and policies).
+    OMNIGRAPH_COMPOSE_RUN=0 tests/deploy/validate.sh "$CARGO_TARGET_DIR/debug"
     # API conformance (schemathesis) and a client generated from openapi/, against live
     # binaries; they install their Python tools into a venv under ~/.cache/omnigraph.
     tests/conformance/schemathesis.sh "$CARGO_TARGET_DIR/debug"
@@ -45,20 +38,24 @@ cmd_test() {
     local log status=0
     log=$(mktemp)
     cargo test --workspace -- --test-threads=2 2>&1 | tee "$log" || status=1
-    # The integration suites again with every graph on the S3-compatible test server, then
-    # the fault and load scenarios. Both need the build above; after a cold build (about an
-    # hour on 2 cores) they would not fit CI's time, so they run only when the build was
-    # warm, and say so otherwise.
+    # The integration suites again with every graph on the S3-compatible test server, the
+    # compose deployment run as processes (on that server), then the fault and load
+    # scenarios. They need the build above; after a cold build (about an hour on 2 cores)
+    # they would not fit CI's time, so they run only when the build was warm, and say so
+    # otherwise.
+    local budget=${OMNIGRAPH_EXTENDED_TESTS_BEFORE_MIN:-40}
     if [ $(( (SECONDS - started) / 60 )) -lt "$budget" ]; then
         tests/s3/run.sh 2>&1 | tee -a "$log" || status=1
+        OMNIGRAPH_COMPOSE_RUN=only tests/deploy/validate.sh "$CARGO_TARGET_DIR/debug" 2>&1 | tee -a "$log" || status=1
         LOAD_SECONDS=${LOAD_SECONDS:-60} tests/faults/run.sh 2>&1 | tee -a "$log" || status=1
     else
-        echo "NOT RUN: tests/s3/run.sh and tests/faults/run.sh (the build took over $budget minutes; run them by hand)"
+        echo "NOT RUN: tests/s3/run.sh, the compose run (tests/deploy/validate.sh) and tests/faults/run.sh (the build took over $budget minutes; run them by hand)"
     fi
     # One closing line for the whole run (cargo prints one per test binary; the S3 suite's
-    # binaries are counted the same way, and each fault scenario counts as one test).
+    # binaries are counted the same way, and each compose-run check and each fault
+    # scenario counts as one test).
     awk '/^test result:/ {p += $4; f += $6}
-         /^faults: [0-9]+ passed, [0-9]+ failed$/ {p += $2; f += $4}
+         /^(faults|compose): [0-9]+ passed, [0-9]+ failed$/ {p += $2; f += $4}
          END {printf "all: %d passed, %d failed\n", p, f}' "$log"
     rm -f "$log"
     return "$status"

@@ -14,7 +14,8 @@
 #   omnigraph.yaml and  the keys omnigraph.yaml accepts, the policy shape; given BIN_DIR,
 #   server policies     also `omnigraph-control-plane policy test` and a start of the real
 #                       control plane on each omnigraph.yaml (127.0.0.1 only)
-#   the compose         given BIN_DIR, tests/deploy/compose_run.py runs the compose file's
+#   the compose         given BIN_DIR (and unless OMNIGRAPH_COMPOSE_RUN=0; `only` runs just
+#                       this), tests/deploy/compose_run.py runs the compose file's
 #   deployment          services as local processes (no Docker engine needed) on 127.0.0.1
 #                       and uses them as deploy/README.md says: POST /graphs, loads and reads
 #                       through nginx over three workers, kill -9 of a worker and of the
@@ -29,6 +30,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN_DIR=${1:-}
 K8S_VERSION=1.33.0
+# OMNIGRAPH_COMPOSE_RUN: 1 (default) checks the files and runs the compose deployment,
+# 0 only checks the files, `only` only runs the deployment. Without BIN_DIR it never runs.
+COMPOSE_RUN=${OMNIGRAPH_COMPOSE_RUN:-1}
+[ -n "$BIN_DIR" ] || COMPOSE_RUN=0
 cd "$ROOT"
 # shellcheck source=tests/conformance/lib.sh
 . "$ROOT/tests/conformance/lib.sh"
@@ -102,6 +107,18 @@ check() {
     else
         printf 'FAIL  %-42s %s\n' "$file" "$what"
         sed 's/^/        /' "$WORK/out"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+# The compose deployment run as processes (tests/deploy/compose_run.py, needs BIN_DIR and
+# the S3 test server); it prints its own lines, figures and `compose: N passed, N failed`.
+compose_run() {
+    local s3_server
+    s3_server=$("$ROOT/tests/s3/build_server.sh")
+    if timeout --kill-after=10 300 "$PY" "$ROOT/tests/deploy/compose_run.py" "$BIN_DIR" "$s3_server" "$NGINX"; then
+        PASSED=$((PASSED + 1))
+    else
         FAILED=$((FAILED + 1))
     fi
 }
@@ -234,6 +251,13 @@ else
 fi
 K8S="kubernetes-validate $V_K8S --strict (Kubernetes $K8S_VERSION), yamllint"
 
+if [ "$COMPOSE_RUN" = only ]; then
+    compose_run
+    echo "deploy: $PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+    exit
+fi
+
 check .dockerignore "excludes target/ and .git" check_dockerignore
 for plane in control-plane:8080 data-plane:8081; do
     check "deploy/docker/${plane%%:*}.Dockerfile" \
@@ -262,16 +286,8 @@ check deploy/k8s/kustomization.yaml "yamllint, resources, references between the
 check deploy/README.md "mentions every file of deploy/, names only existing paths" \
     checks readme deploy/README.md "$ROOT"
 
-# The compose deployment run as processes; it prints its own lines and figures.
-if [ "${OMNIGRAPH_COMPOSE_RUN:-1}" = 0 ]; then
-    echo "NOT RUN: tests/deploy/compose_run.py (the build was cold; run tests/deploy/validate.sh BIN_DIR by hand)"
-elif [ -n "$BIN_DIR" ]; then
-    S3_SERVER=$("$ROOT/tests/s3/build_server.sh")
-    if timeout --kill-after=10 300 "$PY" "$ROOT/tests/deploy/compose_run.py" "$BIN_DIR" "$S3_SERVER" "$NGINX"; then
-        PASSED=$((PASSED + 1))
-    else
-        FAILED=$((FAILED + 1))
-    fi
+if [ "$COMPOSE_RUN" != 0 ]; then
+    compose_run
 fi
 
 echo "deploy: $PASSED passed, $FAILED failed"
