@@ -40,7 +40,10 @@ cleanup() {
         kill -9 "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    # Whatever still runs on a host (a worker started through `on` runs in a subshell,
+    # so its pid is not in PIDS) dies with it.
     for ns in "$NS_A" "$NS_B" "$NS_STORE"; do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
         ip netns del "$ns" 2>/dev/null || true
     done
     rm -rf "$WORK"

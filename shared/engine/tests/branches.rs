@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{TestGraph, SOCIAL_SCHEMA};
+use omnigraph_engine::branch::{commit_id, parse_commit_id, validate_branch_name};
 use omnigraph_engine::{EngineError, Graph, LoadMode, MAIN};
 use serde_json::{Map, Value};
 
@@ -337,4 +338,39 @@ async fn concurrent_writers_on_one_branch_from_two_handles_lose_nothing_acknowle
         assert!(names.contains(name), "{name} acknowledged but missing");
     }
     assert!(names_on(&g.graph, MAIN).await.is_empty(), "main untouched");
+}
+
+#[test]
+fn branch_names() {
+    for ok in ["dev", "agent/alice", "release-1.2", "a_b/c.d/e"] {
+        assert!(validate_branch_name(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "",
+        "a//b",
+        "/a",
+        "a/",
+        "a/../b",
+        "..",
+        "a b",
+        "a~b",
+        "ü",
+        &"x".repeat(201),
+    ] {
+        assert!(validate_branch_name(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn commit_ids_round_trip_and_bad_ones_are_refused() {
+    assert_eq!(parse_commit_id("main.7").unwrap(), ("main".into(), 7));
+    assert_eq!(
+        parse_commit_id(&commit_id("0a1b2c3d4e5f", 12)).unwrap(),
+        ("0a1b2c3d4e5f".into(), 12)
+    );
+    for bad in [
+        "", "main", "main.", "main.0", "x.1", "../x.1", "main.-1", "ABCG.3",
+    ] {
+        assert!(parse_commit_id(bad).is_err(), "{bad}");
+    }
 }

@@ -7,7 +7,11 @@ mod common;
 use arrow::array::Array;
 use common::*;
 use lance::index::DatasetIndexExt;
+use omnigraph_engine::pushdown::column_filter;
+use omnigraph_engine::query::value::Scalar;
 use omnigraph_engine::TableKey;
+use omnigraph_lang::query::typed::CompareOp;
+use omnigraph_lang::{BaseType, PropType};
 use serde_json::json;
 
 #[tokio::test]
@@ -182,5 +186,48 @@ async fn a_small_load_keeps_the_index_and_a_large_one_rebuilds_it() {
     assert_ne!(
         index_uuid(&g, TableKey::node("Person"), "name_idx").await,
         first
+    );
+}
+
+#[test]
+fn only_exact_filters_are_pushed_into_scans() {
+    let string = PropType::Base(BaseType::String);
+    let i32_ty = PropType::Base(BaseType::I32);
+    assert_eq!(
+        column_filter(
+            "name",
+            &string,
+            CompareOp::Eq,
+            &Scalar::Str("O'Hara".into())
+        )
+        .as_deref(),
+        Some("`name` = 'O''Hara'")
+    );
+    assert_eq!(
+        column_filter("age", &i32_ty, CompareOp::Ge, &Scalar::Int(30)).as_deref(),
+        Some("`age` >= 30")
+    );
+    // Out of the column's range, or an operator SQL spells differently: not pushed.
+    assert_eq!(
+        column_filter("age", &i32_ty, CompareOp::Eq, &Scalar::Int(1 << 40)),
+        None
+    );
+    assert_eq!(
+        column_filter(
+            "name",
+            &string,
+            CompareOp::Contains,
+            &Scalar::Str("a".into())
+        ),
+        None
+    );
+    assert_eq!(
+        column_filter(
+            "age",
+            &PropType::Base(BaseType::F64),
+            CompareOp::Eq,
+            &Scalar::Int(1)
+        ),
+        None
     );
 }
