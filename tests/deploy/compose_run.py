@@ -245,7 +245,7 @@ READ_ALL = "query q() { match { $p: Person } return { $p.name } }"
 
 def main():
     if len(sys.argv) != 4:
-        print(__doc__.strip().splitlines()[-3], file=sys.stderr)
+        print("usage: compose_run.py BIN_DIR S3_SERVER_BINARY NGINX_BINARY", file=sys.stderr)
         return 2
     bin_dir, s3_bin, nginx_bin = sys.argv[1:]
     d = Deployment(os.path.abspath(bin_dir), s3_bin, nginx_bin)

@@ -27,6 +27,12 @@ pub const MAIN_BRANCH: &str = omnigraph_engine::MAIN;
 /// The actor recorded in versions written in open mode.
 pub const OPEN_MODE_ACTOR: &str = "anonymous";
 
+/// The actor id as recorded in versions and logs: the token's actor, or
+/// [`OPEN_MODE_ACTOR`] in open mode.
+pub fn actor_name(actor: Option<&ActorId>) -> &str {
+    actor.map_or(OPEN_MODE_ACTOR, ActorId::as_str)
+}
+
 /// The branch a request names, or main.
 pub fn branch_or_main(branch: Option<&str>) -> &str {
     branch.unwrap_or(MAIN_BRANCH)
@@ -53,7 +59,7 @@ pub struct Authorized {
 impl Authorized {
     /// The actor id as recorded in written versions.
     pub fn actor_name(&self) -> &str {
-        self.actor.as_ref().map_or(OPEN_MODE_ACTOR, ActorId::as_str)
+        actor_name(self.actor.as_ref())
     }
 
     pub fn actor_id(&self) -> Option<String> {
@@ -76,8 +82,7 @@ impl GraphAccess {
     ) -> Result<Authorized, ApiError> {
         self.check_policy(action, context)?;
         let write = if action.writes() {
-            let actor = self.actor.as_ref().map_or(OPEN_MODE_ACTOR, ActorId::as_str);
-            Some(self.admission.admit(actor)?)
+            Some(self.admission.admit(actor_name(self.actor.as_ref()))?)
         } else {
             None
         };
@@ -168,7 +173,7 @@ impl FromRequestParts<AppState> for GraphAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let actor = authenticate(state.registry.auth(), &parts.headers)?;
-        omnigraph_api::record_actor(actor.as_ref().map_or(OPEN_MODE_ACTOR, ActorId::as_str));
+        omnigraph_api::record_actor(actor_name(actor.as_ref()));
         let raw_id = match state.mode {
             ServeMode::Single => SINGLE_MODE_GRAPH_ID.to_owned(),
             ServeMode::Multi => {
