@@ -7,9 +7,11 @@ routes, references between Kubernetes objects, omnigraph.yaml keys).
     python checks.py compose COMPOSE_FILE
     python checks.py omnigraph-config FILE
     python checks.py policy FILE
+    python checks.py nginx FILE
     python checks.py k8s DIR
     python checks.py extract-configmap FILE NAME OUT_DIR
     python checks.py readme README ROOT
+    python checks.py secrets DEPLOY_DIR
 
 Each prints nothing and exits 0 when the file is consistent; otherwise it prints one line
 per problem and exits 1.
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 
 import yaml
@@ -190,10 +193,17 @@ def check_server_policy(doc, where):
 
 # ---------------------------------------------------------------- docker-compose
 
+# ${VAR:?message}: compose refuses to start while VAR is unset or empty.
+REQUIRED_REF = re.compile(r"\$\{(\w+):\?[^}]*\}")
+
+
 def interpolate(value):
-    """Compose's ${VAR:-default} with the defaults (the file's placeholders), $$ -> $."""
+    """Compose's ${VAR:-default} with the default, ${VAR:?message} as `<VAR>` (a value the
+    operator must give: two references compare equal when they name the same variable),
+    $$ -> $."""
     if not isinstance(value, str):
         return value
+    value = REQUIRED_REF.sub(lambda m: f"<{m.group(1)}>", value)
     value = re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: m.group(2) or "", value)
     return value.replace("$$", "$")
 
@@ -318,6 +328,91 @@ def check_compose(path):
         problem(f"nginx.conf: no proxy_pass to upstream {name}")
 
 
+# ---------------------------------------------------------------- nginx: /internal/
+
+PASS_DIRECTIVES = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass"}
+
+
+def nginx_tree(text):
+    """nginx.conf as a list of (name, args, children or None): comments dropped, quoted
+    strings kept whole."""
+    tokens = re.findall(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[{};]|[^\s{};'\"]+",
+                        re.sub(r"(?m)(^|\s)#.*$", r"\1", text))
+    pos = 0
+
+    def block():
+        nonlocal pos
+        out, words = [], []
+        while pos < len(tokens):
+            t = tokens[pos]
+            pos += 1
+            if t == ";":
+                out.append((words[0], words[1:], None))
+                words = []
+            elif t == "{":
+                children = block()
+                out.append((words[0], words[1:], children))
+                words = []
+            elif t == "}":
+                return out
+            else:
+                words.append(t)
+        return out
+
+    return block()
+
+
+def directives(tree, name):
+    """Every directive `name` anywhere in tree, with its args and children."""
+    found = []
+    for d, args, children in tree:
+        if d == name:
+            found.append((args, children))
+        if children:
+            found += directives(children, name)
+    return found
+
+
+def check_nginx_internal(text, where):
+    """Every server that passes requests on answers /internal/* itself, with a 4xx and no
+    pass: /internal/* is the control plane's channel to the workers (registry pushes)."""
+    for server_args, server in directives(nginx_tree(text), "server"):
+        if server is None:
+            continue  # a `server host:port;` line of an upstream
+        if not any(directives(server, p) for p in PASS_DIRECTIVES):
+            continue
+        locations = directives(server, "location")
+        regexes = [a for a, _ in locations if a and a[0] in ("~", "~*")]
+        guard = None
+        for args, body in locations:
+            if args in (["^~", "/internal/"], ["^~", "/internal"]) or (
+                    args in (["/internal/"], ["/internal"]) and not regexes):
+                guard = (args, body)
+            elif any("internal" in a for a in args):
+                # an exact or longer prefix (or a regex) would win over the guard for its paths
+                if any(directives(body or [], p) for p in PASS_DIRECTIVES):
+                    problem(f"{where}: location {' '.join(args)} passes /internal/ requests on")
+        if guard is None:
+            problem(f"{where}: no `location ^~ /internal/` answering /internal/* itself "
+                    "(the proxy must never forward the control plane's internal routes)")
+            continue
+        args, body = guard
+        body = body or []
+        passes = [p for p in PASS_DIRECTIVES if directives(body, p)]
+        if passes:
+            problem(f"{where}: location {' '.join(args)} uses {passes}: it must answer, never forward")
+        returns = [a for a, _ in directives(body, "return")]
+        if not returns or not re.fullmatch(r"4\d\d", returns[0][0] if returns[0] else ""):
+            problem(f"{where}: location {' '.join(args)} does not `return 404` (has {returns})")
+        if directives(body, "location"):
+            problem(f"{where}: location {' '.join(args)} has nested locations")
+
+
+def check_nginx(path):
+    with open(path) as f:
+        check_nginx_internal(f.read(), path)
+
+
 # ---------------------------------------------------------------- Kubernetes
 
 def check_k8s(directory):
@@ -335,6 +430,17 @@ def check_k8s(directory):
     kust = load_yaml(os.path.join(directory, "kustomization.yaml"))
     if kust.get("kind") != "Kustomization":
         problem("kustomization.yaml: kind is not Kustomization")
+    # Generated Secrets: their keys are those of the env files' `.example` beside them (the
+    # env files themselves are the operator's, git-ignored, absent from a clone).
+    for gen in kust.get("secretGenerator") or []:
+        keys = {}
+        for src in gen.get("envs") or []:
+            example = os.path.join(directory, src + ".example")
+            if not os.path.isfile(example):
+                problem(f"kustomization.yaml: secretGenerator {gen.get('name')}: no {src}.example listing its keys")
+                continue
+            keys.update(read_env_file(example))
+        by_kind.setdefault("Secret", {})[gen["name"]] = {"metadata": {"name": gen["name"]}, "stringData": keys}
     listed = kust.get("resources") or []
     for r in listed:
         if not os.path.isfile(os.path.join(directory, r)):
@@ -462,7 +568,7 @@ def check_k8s(directory):
             problem(f"Secret: no {key}")
     for s in secrets.values():
         tokens = (s.get("stringData") or {}).get("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON")
-        if tokens is not None:
+        if tokens:
             try:
                 if not isinstance(json.loads(tokens), dict):
                     raise ValueError
@@ -481,6 +587,154 @@ def extract_configmap(path, name, out):
     problem(f"{path}: no ConfigMap {name}")
 
 
+# ---------------------------------------------------------------- no shipped secret
+
+# Names whose value is a secret: OMNIGRAPH_*TOKEN* (bearer and internal tokens, the tokens
+# JSON), *SECRET* (AWS_SECRET_ACCESS_KEY, RUSTFS_SECRET_KEY, S3_SECRET_KEY), *PASSWORD*.
+# A *_FILE variable names a file, not a secret.
+SECRET_NAME = re.compile(r"^(OMNIGRAPH_\w*TOKEN\w*|\w*SECRET\w*|\w*PASSWORD\w*)$")
+PLACEHOLDER = re.compile(r"(?i)\b(change-?me|replace-?me)\b")
+REQUIRED = "<required>"
+
+
+def is_secret_name(name):
+    return isinstance(name, str) and bool(SECRET_NAME.match(name)) and not name.endswith("_FILE")
+
+
+def read_env_file(path):
+    """KEY=VALUE lines as kustomize and compose read them (# comments, blank lines)."""
+    pairs = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                pairs[key.strip()] = value
+    return pairs
+
+
+def shipped_files(deploy_dir):
+    """The files under deploy_dir a commit would carry: git's view (tracked and not
+    ignored) when deploy_dir is in a work tree, else every file."""
+    try:
+        out = subprocess.run(["git", "-C", deploy_dir, "ls-files", "-z", "--cached", "--others",
+                              "--exclude-standard", "."], check=True, capture_output=True, timeout=30).stdout
+        files = [os.path.join(deploy_dir, f) for f in out.decode().split("\0") if f]
+        return sorted(f for f in files if os.path.isfile(f)), True
+    except (OSError, subprocess.SubprocessError):
+        files = [os.path.join(d, n) for d, _, names in os.walk(deploy_dir) for n in names]
+        return sorted(files), False
+
+
+def git_ignored(path):
+    try:
+        return subprocess.run(["git", "-C", os.path.dirname(path), "check-ignore", "-q", path],
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def check_compose_secret(where, key, value):
+    """A compose secret must be ${VAR:?message}: no default, no fixed value."""
+    text = REQUIRED_REF.sub(REQUIRED, str(value))
+    if key.endswith("_JSON"):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            problem(f"{where}: {key} is not JSON once its ${{VAR:?...}} references are set")
+            return
+        leaves = list(doc.values()) if isinstance(doc, dict) else [doc]
+        if not leaves or any(v != REQUIRED for v in leaves):
+            problem(f"{where}: every value of {key} must be a required ${{VAR:?message}} reference, is {value!r}")
+    elif text != REQUIRED:
+        problem(f"{where}: {key} must be a required ${{VAR:?message}} reference (no default), is {value!r}")
+
+
+def walk_secret_keys(node, where, on_secret):
+    """Calls on_secret(where, key, value) for every mapping key that names a secret, and for
+    every Kubernetes `env` item {name: SECRET, value: ...}."""
+    if isinstance(node, dict):
+        if is_secret_name(node.get("name")) and "value" in node:
+            on_secret(where, node["name"], node["value"])
+        for k, v in node.items():
+            if is_secret_name(k):
+                on_secret(where, k, v)
+            walk_secret_keys(v, where, on_secret)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, str) and "=" in item and is_secret_name(item.split("=", 1)[0]):
+                on_secret(where, *item.split("=", 1))  # compose's `environment: [KEY=VALUE]`
+            else:
+                walk_secret_keys(item, where, on_secret)
+
+
+def check_secrets(deploy_dir):
+    """No file under deploy/ ships a secret: compose secrets are ${VAR:?message}, Kubernetes
+    has no Secret with values and generates its Secret from a git-ignored env file, env
+    files and examples carry empty values, and no file holds a placeholder such as
+    change-me."""
+    files, from_git = shipped_files(deploy_dir)
+    for path in files:
+        rel = os.path.relpath(path, deploy_dir)
+        name = os.path.basename(path)
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            problem(f"{rel}: unreadable: {e}")
+            continue
+        for m in PLACEHOLDER.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            problem(f"{rel}:{line}: placeholder secret {m.group(0)!r}")
+        for m in re.finditer(r"\$\{(\w+)(:?[-?+]?)", text):
+            if is_secret_name(m.group(1)) and m.group(2) != ":?":
+                line = text.count("\n", 0, m.start()) + 1
+                problem(f"{rel}:{line}: ${{{m.group(1)}{m.group(2)}...}}: a secret must be required (${{VAR:?message}})")
+        if name.endswith(".env") or ".env." in name or name == ".env":
+            for key, value in read_env_file(path).items():
+                if value.strip():
+                    problem(f"{rel}: {key} has a value; an env file shipped here holds keys only")
+            continue
+        if not name.endswith((".yaml", ".yml")):
+            continue
+        try:
+            docs = load_yaml_docs(path)
+        except yaml.YAMLError as e:
+            problem(f"{rel}: not YAML: {e}")
+            continue
+        compose = "services" in (docs[0] if docs and isinstance(docs[0], dict) else {})
+        for doc in docs:
+            if compose:
+                walk_secret_keys(doc, rel, check_compose_secret)
+                continue
+            if isinstance(doc, dict) and doc.get("kind") == "Secret" and (doc.get("data") or doc.get("stringData")):
+                problem(f"{rel}: Secret/{(doc.get('metadata') or {}).get('name')} carries values")
+
+            def no_value(where, key, value):
+                if value not in (None, "", {}, []):
+                    problem(f"{where}: {key} carries a value")
+
+            walk_secret_keys(doc, rel, no_value)
+
+    k8s = os.path.join(deploy_dir, "k8s")
+    kust_path = os.path.join(k8s, "kustomization.yaml")
+    if os.path.isfile(kust_path):
+        kust = load_yaml(kust_path)
+        for gen in kust.get("secretGenerator") or []:
+            where = f"k8s/kustomization.yaml: secretGenerator {gen.get('name')}"
+            if gen.get("literals"):
+                problem(f"{where}: literals are values shipped in the file")
+            for src in (gen.get("envs") or []) + [f.split("=")[-1] for f in gen.get("files") or []]:
+                src_path = os.path.join(k8s, src)
+                if src_path in files:
+                    problem(f"{where}: {src} would be committed; it must be git-ignored")
+                elif from_git and not git_ignored(src_path):
+                    problem(f"{where}: {src} is not git-ignored")
+    compose_env = os.path.join(deploy_dir, "compose", ".env")
+    if from_git and os.path.isdir(os.path.dirname(compose_env)) and not git_ignored(compose_env):
+        problem("compose/.env (the compose secrets) is not git-ignored")
+
+
 # ---------------------------------------------------------------- README
 
 def check_readme(readme, root):
@@ -493,7 +747,9 @@ def check_readme(readme, root):
             if rel != "README.md" and rel not in text and n not in text:
                 problem(f"{readme}: does not mention {rel}")
     for ref in sorted(set(re.findall(r"`((?:deploy|tests)/[\w./-]+)`", text))):
-        if not os.path.exists(os.path.join(root, ref)):
+        path = os.path.join(root, ref)
+        # A git-ignored path is a file the operator writes (compose/.env, k8s/secrets.env).
+        if not os.path.exists(path) and not git_ignored(path):
             problem(f"{readme}: names {ref}, which does not exist")
 
 
@@ -507,15 +763,19 @@ def main(argv):
         check_omnigraph_config(load_yaml(args[0]), args[0])
     elif cmd == "policy":
         check_server_policy(load_yaml(args[0]), args[0])
+    elif cmd == "nginx":
+        check_nginx(args[0])
     elif cmd == "k8s":
         check_k8s(args[0])
     elif cmd == "extract-configmap":
         extract_configmap(args[0], args[1], args[2])
     elif cmd == "readme":
         check_readme(args[0], args[1])
+    elif cmd == "secrets":
+        check_secrets(args[0])
     else:
         sys.exit(f"unknown check {cmd}")
-    for p in PROBLEMS:
+    for p in dict.fromkeys(PROBLEMS):  # once each (YAML anchors repeat values)
         print(p)
     return 1 if PROBLEMS else 0
 

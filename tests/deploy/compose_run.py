@@ -5,7 +5,9 @@ There is no Docker engine where the tests run, so this takes what `docker-compos
 resolves from deploy/compose/docker-compose.yaml (each service's command, entrypoint,
 environment and bind-mounted files) and starts the same programs on 127.0.0.1, with the
 compose host names (s3, control-plane, data-plane-N) and ports rewritten to free loopback
-ports, and paths inside the containers moved under a temp dir:
+ports, and paths inside the containers moved under a temp dir. The compose file's secrets
+(${VAR:?message}, no default) get random values for this run, as an operator's .env would
+give them:
 
   s3               the S3-compatible test server (tests/s3/server) with the compose's
                    credentials and bucket, in place of the RustFS image
@@ -18,7 +20,10 @@ ports, and paths inside the containers moved under a temp dir:
 Then it does what deploy/README.md tells an operator to do and checks what a user would:
 POST /graphs on the control plane; every worker serves the graph; loads and reads
 through nginx are spread over all three workers; the app actor is refused by the graph's
-policy behind the load balancer; kill -9 of one worker: nginx keeps serving through the
+policy behind the load balancer; POST /internal/registry through nginx (a registry
+document that would serve another graph's storage under an allow-all policy), with and
+without the internal token and however the path is spelled, is answered 404 by nginx and
+reaches no worker; kill -9 of one worker: nginx keeps serving through the
 other two, and its acknowledged writes are all there; kill -9 of the control plane: reads
 and writes through nginx go on; restarted with the same command and volume, the control
 plane lists the graph again and every live worker reports its generation.
@@ -31,6 +36,7 @@ Bounded: every wait has a deadline, and every process is killed on exit.
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -59,10 +65,10 @@ class Failed(Exception):
     pass
 
 
-def request(method, url, body=None, token=None, timeout=30):
+def request(method, url, body=None, token=None, timeout=30, headers=None):
     """(status, parsed JSON body or text) of one HTTP request."""
     data = None
-    headers = {}
+    headers = dict(headers or {})
     if body is not None:
         data = json.dumps(body).encode()
         headers["content-type"] = "application/json"
@@ -102,9 +108,17 @@ class Deployment:
         self.work = tempfile.mkdtemp(prefix="omnigraph-compose-")
         self.procs = {}
         self.ports = {name: free_port() for name in ["s3", "control-plane", "nginx"] + WORKERS}
-        clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+        compose_file = os.path.join(COMPOSE_DIR, "docker-compose.yaml")
+        with open(compose_file) as f:
+            required = sorted(set(re.findall(r"\$\{(\w+):\?", f.read())))
+        # Fresh secrets for the required variables; an empty --env-file, so that an
+        # operator's deploy/compose/.env plays no part.
+        self.secrets = {name: secrets.token_hex(32) for name in required}
+        empty_env = os.path.join(self.work, "empty.env")
+        open(empty_env, "w").close()
+        clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **self.secrets}
         out = subprocess.run(
-            ["docker-compose", "-f", os.path.join(COMPOSE_DIR, "docker-compose.yaml"), "config"],
+            ["docker-compose", "--env-file", empty_env, "-f", compose_file, "config"],
             env=clean, check=True, capture_output=True, text=True, timeout=60,
         ).stdout
         self.services = yaml.safe_load(out)["services"]
@@ -252,6 +266,9 @@ def main():
     env = d.env("control-plane")
     tokens = json.loads(env["OMNIGRAPH_SERVER_BEARER_TOKENS_JSON"])
     admin, app = tokens["admin"], tokens["app"]
+    internal = env["OMNIGRAPH_INTERNAL_TOKEN"]
+    for name, value in (("admin", admin), ("app", app), ("internal", internal)):
+        assert value in d.secrets.values(), f"the {name} token is not one of the generated secrets"
     passed, failed = 0, 0
 
     def check(what, fn):
@@ -278,7 +295,7 @@ def main():
                        f"{w} is ready (has a registry generation)")
         d.start_nginx()
         eventually(lambda: request("GET", f"{lb}/healthz", timeout=2)[0] == 200, 20, "nginx answers")
-        status, health = request("GET", f"{cp}/healthz")
+        status, health = request("GET", f"{cp}/healthz", token=admin)  # details may need a token
         reported = sorted(w["worker_id"] for w in health["workers"])
         assert reported == WORKERS, f"control plane reports workers {reported}"
         return f"control plane reports {len(reported)} workers"
@@ -324,6 +341,47 @@ def main():
         assert status == 401, f"no token: {status} {body}"
         return None
 
+    def internal_behind_lb():
+        # What an attacker would push: a graph id of its own on the social graph's storage,
+        # under an allow-all policy.
+        evil = {"generation": 2 ** 53, "graphs": [
+            {"graph_id": "evil", "uri": f"s3://omnigraph/graphs/{GRAPH}.omni",
+             "policy": "version: 1\nrules:\n  - id: all\n    allow: { actors: any, actions: [read, export, change] }\n"}]}
+        generations = {w: request("GET", f"{d.url(w)}/healthz", token=admin)[1].get("registry_generation")
+                       for w in WORKERS}
+        # The detector works: a request that reaches a worker is in its log, by request id.
+        rid = f"internal-direct-{secrets.token_hex(6)}"
+        status, body = request("POST", f"{d.url('data-plane-1')}/internal/registry", evil,
+                               headers={"x-request-id": rid})
+        assert status == 401, f"POST /internal/registry on a worker without a token: {status} {body}"
+        eventually(lambda: rid in d.log("data-plane-1"), 5, "the worker logs the request id it answered")
+        sent = []
+        paths = ["/internal/registry", "//internal/registry", "/%69nternal/registry",
+                 "/graphs/../internal/registry", "/internal%2Fregistry"]
+        for path in paths:
+            for token in (None, internal, admin):
+                rid = f"internal-via-nginx-{secrets.token_hex(6)}"
+                status, body = request("POST", f"{lb}{path}", evil, token, headers={"x-request-id": rid})
+                assert status == 404 and isinstance(body, dict) and body.get("code") == "not_found", \
+                    f"POST {path} through nginx ({'no token' if token is None else 'a token'}): {status} {body}"
+                sent.append((path, rid))
+        time.sleep(0.2)  # the access log is written as the answer goes out
+        nginx_log = d.log("nginx")
+        for path, rid in sent:
+            lines = [line for line in nginx_log.splitlines() if f"request_id={rid}" in line]
+            assert lines and all("upstream=- " in line for line in lines), \
+                f"POST {path}: nginx's access log has {lines}, not an answer of its own"
+            for w in WORKERS:
+                assert rid not in d.log(w), f"POST {path} through nginx reached {w}"
+        status, body = request("GET", f"{lb}/graphs/evil/snapshot", token=admin)
+        assert status == 404, f"GET /graphs/evil/snapshot through nginx: {status} {body}"
+        after = {w: request("GET", f"{d.url(w)}/healthz", token=admin)[1].get("registry_generation")
+                 for w in WORKERS}
+        assert after == generations, f"worker generations moved: {generations} -> {after}"
+        status, body = request("POST", f"{lb}/graphs/{GRAPH}/read", {"query_source": READ_ALL}, admin)
+        assert status == 200 and len(body["rows"]) == 500, f"read through nginx afterwards: {status}"
+        return f"{len(sent)} pushes answered 404 by nginx, none reached a worker"
+
     acked = []
 
     def writes(prefix, n):
@@ -362,7 +420,7 @@ def main():
         assert status == 200 and GRAPH in json.dumps(listed), f"after restart: {status} {listed}"
 
         def converged():
-            status, health = request("GET", f"{cp}/healthz", timeout=2)
+            status, health = request("GET", f"{cp}/healthz", token=admin, timeout=2)
             gen = health.get("registry_generation")
             acks = {w["worker_id"]: w.get("acknowledged_generation") for w in health.get("workers", [])}
             live = {w: acks.get(w) for w in ["data-plane-1", "data-plane-3"]}
@@ -377,6 +435,7 @@ def main():
         check("POST /graphs on the control plane", create_graph)
         check("loads and reads through nginx reach every worker", spread)
         check("the graph's policy and bearer auth behind nginx", policy_behind_lb)
+        check("/internal/* through nginx: 404 from nginx, never a worker", internal_behind_lb)
         check("kill -9 of a worker: nginx serves through the others", kill_worker)
         check("kill -9 and restart of the control plane", kill_control_plane)
     except Exception:  # the failed check printed itself; show the logs

