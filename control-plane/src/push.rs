@@ -188,7 +188,11 @@ impl Pusher {
     ) {
         let mut backoff = self.policy.first_backoff;
         for attempt in 1..=self.policy.attempts {
-            match self.push_once(url, document).await {
+            let outcome = self
+                .push_once(url, document)
+                .await
+                .and_then(|ack| check_ack(document, ack));
+            match outcome {
                 Ok(ack) => {
                     self.record_ack(worker_id, document, &ack, state);
                     return;
@@ -230,15 +234,6 @@ impl Pusher {
             s.acked = Some(s.acked.unwrap_or(0).max(ack.generation));
             s.last_error = None;
         });
-        if ack.generation > document.generation {
-            // The worker holds a generation from before this control plane restarted.
-            tracing::info!(
-                worker_id,
-                worker_generation = ack.generation,
-                "worker holds a newer generation than the registry; republishing past it"
-            );
-            self.registry.republish_past(ack.generation);
-        }
     }
 
     async fn push_once(
@@ -271,6 +266,23 @@ impl Pusher {
             applied: true,
         }))
     }
+}
+
+/// An acknowledgement of a generation above the one pushed is refused: this control
+/// plane never published it (a worker that held a generation of an earlier run of the
+/// control plane, or a lying one), so it is neither recorded nor adopted; adopting it
+/// would let one worker pin the generation counter (up to `u64::MAX`) so that every
+/// later push looks old to every worker. Such a worker converges by re-registering, which
+/// applies the registration's answer whatever its generation (it does so when its pull
+/// finds the control plane behind it).
+fn check_ack(document: &RegistryDocument, ack: RegistryAck) -> Result<RegistryAck, String> {
+    if ack.generation > document.generation {
+        return Err(format!(
+            "the worker acknowledged generation {} but generation {} was pushed (the newest this control plane published); the acknowledgement is ignored until the worker re-registers",
+            ack.generation, document.generation
+        ));
+    }
+    Ok(ack)
 }
 
 #[cfg(test)]

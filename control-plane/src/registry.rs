@@ -211,18 +211,6 @@ impl Registry {
         Some(document)
     }
 
-    /// Moves the generation past `seen` (a generation a worker reports holding, e.g.
-    /// from before this control plane restarted at 1) and republishes the same graphs,
-    /// so that the worker, which applies only newer generations, converges to them.
-    pub fn republish_past(&self, seen: u64) -> Option<Arc<RegistryDocument>> {
-        let mut state = self.lock();
-        if seen < state.generation {
-            return None;
-        }
-        state.generation = seen;
-        Some(self.advance(&mut state))
-    }
-
     fn advance(&self, state: &mut RegistryState) -> Arc<RegistryDocument> {
         state.generation = state.generation.saturating_add(1);
         let document = Arc::new(state.document());

@@ -120,15 +120,34 @@ async fn push_to_an_unreachable_worker_records_the_error_and_gives_up() {
 }
 
 #[tokio::test]
-async fn push_republishes_past_a_generation_the_worker_already_holds() {
-    // As after a control-plane restart: the registry is back at 1, the worker holds 5.
+async fn an_ack_above_the_pushed_generation_is_refused_and_never_adopted() {
+    // A worker that claims u64::MAX (or a generation of an earlier run of the control
+    // plane) must not pin the generation counter: later pushes still reach the others.
     let registry = registry();
     let workers = WorkerSet::new(registry.clone(), None, fast_policy()).unwrap();
-    let (url, worker) = start_fake_worker(5).await;
-    workers.register("w".into(), url);
-    workers.wait_for(6, Duration::from_secs(5)).await;
-    assert_eq!(registry.generation(), 6);
-    assert_eq!(*worker.holds.lock().unwrap(), 6);
+    let (liar_url, _liar) = start_fake_worker(u64::MAX).await;
+    let (url, honest) = start_fake_worker(0).await;
+    workers.register("liar".into(), liar_url);
+    workers.register("honest".into(), url);
+    workers.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(registry.generation(), 1);
+
+    let generation = add_graph(&registry, "beta");
+    assert_eq!(generation, 2);
+    workers.wait_for(generation, Duration::from_secs(5)).await;
+    assert_eq!(registry.generation(), 2);
+    assert_eq!(*honest.holds.lock().unwrap(), 2);
+    for report in workers.reports() {
+        match report.worker_id.as_str() {
+            "liar" => {
+                assert_eq!(report.state.acked, None, "{report:?}");
+                assert_eq!(report.state.exhausted, Some(2), "{report:?}");
+                let error = report.state.last_error.clone().unwrap_or_default();
+                assert!(error.contains("acknowledged generation"), "{report:?}");
+            }
+            _ => assert_eq!(report.state.acked, Some(2), "{report:?}"),
+        }
+    }
 }
 
 #[tokio::test]

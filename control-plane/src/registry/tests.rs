@@ -71,16 +71,6 @@ fn reserve_refuses_an_id_or_uri_in_flight_until_released() {
 }
 
 #[test]
-fn republish_past_jumps_over_a_generation_a_worker_holds() {
-    let registry = registry_with_alpha();
-    assert!(registry.republish_past(0).is_none());
-    let doc = registry.republish_past(7).expect("republished");
-    assert_eq!(doc.generation, 8);
-    assert_eq!(doc.graphs.len(), 1);
-    assert_eq!(registry.generation(), 8);
-}
-
-#[test]
 fn remove_and_set_policy_advance_the_generation_and_track_changes() {
     let registry = registry_with_alpha();
     let (_, since) = registry.get(&id("alpha")).unwrap();
