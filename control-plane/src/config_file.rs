@@ -69,6 +69,26 @@ impl ConfigFile {
         resolve_relative_to_config(&self.path, relative)
     }
 
+    /// Whether the server or any graph of the file as it is on disk now names the policy
+    /// file `file` (as written; compared after resolving). True when the file cannot be
+    /// read: then nothing may be removed.
+    pub fn policy_file_in_use(&self, file: &Path) -> bool {
+        let config = match OmnigraphConfig::load(&self.path) {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::warn!(config = %self.path.display(), "cannot read the config to check a policy file's users: {e}");
+                return true;
+            }
+        };
+        let same =
+            |named: &PolicyRef| crate::graph_policy::same_policy_file(self, &named.file, file);
+        config.server.policy.as_ref().is_some_and(same)
+            || config
+                .entries()
+                .iter()
+                .any(|(_, entry)| entry.policy.as_ref().is_some_and(same))
+    }
+
     pub fn baseline(&self) -> ConfigHash {
         *lock(&self.baseline)
     }

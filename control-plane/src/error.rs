@@ -23,6 +23,7 @@ impl From<CreateGraphError> for ApiError {
             | E::InvalidSchema(_)
             | E::Policy(
                 PolicyChoiceError::Spec(_)
+                | PolicyChoiceError::File(_)
                 | PolicyChoiceError::Invalid(_)
                 | PolicyChoiceError::OpenMode,
             )
@@ -107,6 +108,7 @@ impl From<UpdateGraphError> for ApiError {
             E::InvalidGraphId(_)
             | E::Policy(
                 PolicyChoiceError::Spec(_)
+                | PolicyChoiceError::File(_)
                 | PolicyChoiceError::Invalid(_)
                 | PolicyChoiceError::OpenMode,
             ) => ApiError::bad_request(message),

@@ -7,7 +7,8 @@
 //!    point. From here every worker, and any later `POST /graphs` on the same uri,
 //!    refuses to open or reuse the storage, whatever a registry still says;
 //! 6. atomic rewrite of omnigraph.yaml without the entry (flock, drift 503), and removal
-//!    of a policy file this control plane stored for the graph;
+//!    of a policy file this control plane stored for the graph, unless another graph
+//!    names it;
 //! 7. the registry drops the graph as a new generation, pushed to every worker (which
 //!    answer 404 for it from then on; requests already running finish); waits up to the
 //!    push deadline for their acknowledgements;
@@ -31,7 +32,7 @@ use omnigraph_policy::ActorId;
 
 use crate::config_file::EditGraphFileError;
 use crate::crash_point::crash_point;
-use crate::graph_policy::{is_stored_policy_of, remove_stored_policy};
+use crate::graph_policy::remove_unused_stored_policy;
 use crate::state::AppState;
 
 /// Actor recorded in the tombstone when the request has none (open mode).
@@ -142,9 +143,7 @@ pub async fn forget_graph(state: &AppState, id: &GraphId) -> Result<(), DeleteGr
     };
     crash_point("delete:rewritten");
     if let Some(policy) = entry.and_then(|e| e.policy) {
-        if is_stored_policy_of(id, &policy.file) {
-            remove_stored_policy(&state.config.resolve(&policy.file)).await;
-        }
+        remove_unused_stored_policy(&state.config, id, &policy.file).await;
     }
     if let Some((_, document)) = state.registry.remove(id) {
         tracing::info!(graph_id = %id, generation = document.generation, "graph removed from the registry");

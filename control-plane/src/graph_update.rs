@@ -2,13 +2,15 @@
 //! are the handler's; then:
 //!
 //! 3. the graph id is valid (400) and registered (404);
-//! 4. the new policy is read (`file`, on this host) or taken (`content`) and compiled as
-//!    a per-graph policy (400; refused in open mode, where policies are not enforced);
+//! 4. the new policy is read (`file`, of the policy folder; never another graph's stored
+//!    policy) or taken (`content`) and compiled as a per-graph policy (400; refused in
+//!    open mode, where policies are not enforced);
 //! 5. omnigraph.yaml has not drifted (503), before anything changes;
 //! 6. `content` is stored as a new file `policies/<graph_id>.<tag>.yaml` (never over an
 //!    existing one);
 //! 7. atomic rewrite of omnigraph.yaml pointing the graph at the new policy (flock,
-//!    drift 503); a policy file this control plane stored before is then removed;
+//!    drift 503); a policy file this control plane stored before is then removed, unless
+//!    another graph names it;
 //! 8. the registry publishes the new policy text as a new generation, pushed to every
 //!    worker; waits up to the push deadline for their acknowledgements.
 //!
@@ -21,8 +23,8 @@ use omnigraph_config::{EditGraphError, GraphId, GraphIdError, PolicyRef, Rewrite
 
 use crate::config_file::EditGraphFileError;
 use crate::graph_policy::{
-    choose_policy, is_stored_policy_of, remove_stored_policy, store_policy, stored_policy_path,
-    PolicyChoice, PolicyChoiceError, StorePolicyError,
+    choose_policy, remove_stored_policy, remove_unused_stored_policy, same_policy_file,
+    store_policy, stored_policy_path, PolicyChoice, PolicyChoiceError, StorePolicyError,
 };
 use crate::state::AppState;
 
@@ -55,7 +57,14 @@ pub async fn update_graph_policy(
     if state.registry.get(&id).is_none() {
         return Err(UpdateGraphError::NotFound(id));
     }
-    let choice = choose_policy(&state.config, &state.auth, &request.policy).await?;
+    let choice = choose_policy(
+        &state.config,
+        &state.auth,
+        &state.registry,
+        &id,
+        &request.policy,
+    )
+    .await?;
     let config = state.config.clone();
     if let Some(drift) = tokio::task::spawn_blocking(move || config.check_drift()).await? {
         return Err(UpdateGraphError::Drift(drift.message));
@@ -96,8 +105,8 @@ pub async fn update_graph_policy(
         }
     };
     if let Some(old) = previous {
-        if old.file != as_written && is_stored_policy_of(&id, &old.file) {
-            remove_stored_policy(&state.config.resolve(&old.file)).await;
+        if !same_policy_file(&state.config, &old.file, &as_written) {
+            remove_unused_stored_policy(&state.config, &id, &old.file).await;
         }
     }
     match state

@@ -37,7 +37,7 @@ pub enum PolicyErrorKind {
     #[error("cannot read it: {0}")]
     Read(#[from] io::Error),
     #[error("not a valid policy file: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] YamlError),
     #[error(transparent)]
     Invalid(#[from] PolicyInvalid),
     /// The compiled Cedar did not parse or validate (a bug in the compiler, or a name
@@ -45,6 +45,73 @@ pub enum PolicyErrorKind {
     #[error("Cedar error: {0}")]
     Cedar(String),
 }
+
+/// Why a text is not a policy file, without the YAML parser's own message: that quotes
+/// the text (a value, a key), and the text may be a file that is not a policy at all (a
+/// secret), so only the kind of mistake and where it is are kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at line {line}, column {column} (the text is not quoted back; the format is `version`, `groups`, `protected_branches`, `rules`)")]
+pub struct YamlError {
+    /// The kind of mistake, in words that quote nothing from the text.
+    pub what: String,
+    /// 1-based; 0 when the parser gave no position.
+    pub line: usize,
+    pub column: usize,
+}
+
+impl From<serde_yaml::Error> for YamlError {
+    fn from(err: serde_yaml::Error) -> Self {
+        let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+        YamlError {
+            what: yaml_mistake(&err.to_string()),
+            line,
+            column,
+        }
+    }
+}
+
+/// The kind of a serde/YAML error from its message, quoting nothing of the text but the
+/// name of a missing key (one of this format's own keys).
+fn yaml_mistake(message: &str) -> String {
+    if let Some(rest) = message.split("missing field `").nth(1) {
+        if let Some(field) = rest.split('`').next() {
+            if KNOWN_KEYS.contains(&field) {
+                return format!("the key `{field}` is missing");
+            }
+        }
+    }
+    let kinds = [
+        ("unknown field", "a key this format does not have"),
+        ("duplicate field", "a key given twice"),
+        (
+            "unknown variant",
+            "an unknown name (of an action or a branch scope?)",
+        ),
+        ("invalid type", "a value of the wrong type"),
+        ("invalid value", "a value this format does not accept"),
+        ("invalid length", "a list of the wrong length"),
+        ("recursion limit", "nesting too deep"),
+    ];
+    kinds
+        .iter()
+        .find(|(pattern, _)| message.contains(pattern))
+        .map_or("not valid YAML for a policy file", |(_, what)| what)
+        .to_owned()
+}
+
+/// Every key of the policy file format.
+const KNOWN_KEYS: [&str; 10] = [
+    "version",
+    "groups",
+    "protected_branches",
+    "rules",
+    "id",
+    "allow",
+    "actors",
+    "actions",
+    "branch_scope",
+    "target_branch_scope",
+];
 
 const NAMESPACE: &str = "Omnigraph";
 
@@ -186,7 +253,8 @@ impl CompiledPolicy {
             source_name: source_name.to_owned(),
             kind,
         };
-        let document = PolicyDocument::from_yaml_str(text).map_err(|e| fail(e.into()))?;
+        let document =
+            PolicyDocument::from_yaml_str(text).map_err(|e| fail(YamlError::from(e).into()))?;
         document.validate(scope).map_err(|e| fail(e.into()))?;
 
         let mut policies = PolicySet::new();

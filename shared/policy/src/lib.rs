@@ -14,7 +14,7 @@ mod test_support;
 
 pub use action::{PolicyAction, PolicyScope, UnknownActionError};
 pub use authorizer::{AuthMode, AuthSetupError, Authorizer};
-pub use cedar::{CompiledPolicy, PolicyError, PolicyErrorKind};
+pub use cedar::{CompiledPolicy, PolicyError, PolicyErrorKind, YamlError};
 pub use policy_file::{
     ActorSelector, AllowClause, BranchScope, PolicyDocument, PolicyInvalid, PolicyRule,
     POLICY_FILE_VERSION,

@@ -319,3 +319,30 @@ fn policy_with_no_rules_denies_everything() {
         RequestContext::none()
     ));
 }
+
+#[test]
+fn yaml_errors_name_the_line_and_column_but_never_quote_the_text() {
+    const CANARY: &str = "s3cr3t-canary-line";
+    for text in [
+        format!("{CANARY}\n"),
+        format!("- {CANARY}\n"),
+        format!("version: 1\n{CANARY}: x\n"),
+        format!("version: 1\ngroups:\n  {CANARY}: x\n"),
+        format!("version: \"{CANARY}\"\n"),
+        format!(
+            "version: 1\nrules:\n  - id: r\n    allow: {{ actors: any, actions: [{CANARY}] }}\n"
+        ),
+        format!(
+            "version: 1\nrules:\n  - id: r\n    allow: {{ actors: {CANARY}, actions: [read] }}\n"
+        ),
+        format!("version: [\"{CANARY}\"\n"),
+    ] {
+        let err = CompiledPolicy::from_text(&text, "p.yaml", PolicyScope::Graph).unwrap_err();
+        let message = err.to_string();
+        assert!(!message.contains(CANARY), "{text:?}: {message}");
+        assert!(message.contains("p.yaml"), "{message}");
+        assert!(message.contains("line "), "{message}");
+    }
+    let err = CompiledPolicy::from_text("rules: []\n", "p.yaml", PolicyScope::Graph).unwrap_err();
+    assert!(err.to_string().contains("`version` is missing"), "{err}");
+}
