@@ -1,5 +1,6 @@
-//! `serve`: build the state from omnigraph.yaml and the environment, watch the file,
-//! and serve until SIGINT/SIGTERM.
+//! `serve`: build the state from omnigraph.yaml and the environment, watch the file
+//! (and the bearer tokens file, when tokens come from one), and serve until
+//! SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 
@@ -36,6 +37,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     crate::recovery::complete_interrupted_deletes(&state).await;
     announce(&state);
     crate::watch::spawn(state.config.clone())?;
+    state.auth.watch_tokens_file();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|source| ServeError::Bind {

@@ -7,7 +7,7 @@
 
 OG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OG_VENV=${OMNIGRAPH_VENV:-$HOME/.cache/omnigraph/venv}
-OG_ADMIN_TOKEN=admin-token
+OG_ADMIN_TOKEN=admin-token-for-the-conformance-run
 
 og_venv() {
     local stamp="$OG_VENV/.requirements"

@@ -12,9 +12,10 @@ pub const ALPHA_YAML: &str = "graphs:\n  alpha:\n    uri: {graphs}/alpha.omni\n"
 pub const SINGLE_YAML: &str = "graph:\n  uri: {graphs}/one.omni\n";
 pub const SERVER_POLICY: &str = "version: 1\ngroups:\n  admins: [act-admin]\nrules:\n  - id: admins-manage-graphs\n    allow: { actors: { group: admins }, actions: [graph_list, graph_create, graph_delete, graph_update] }\n";
 pub const GRAPH_POLICY: &str = "version: 1\ngroups:\n  team: [act-admin]\nrules:\n  - id: team-read\n    allow: { actors: { group: team }, actions: [read] }\n";
-pub const TOKENS: &str = r#"{"act-admin": "admin-token", "act-viewer": "viewer-token"}"#;
-pub const ADMIN: Option<&str> = Some("admin-token");
-pub const VIEWER: Option<&str> = Some("viewer-token");
+pub const TOKENS: &str =
+    r#"{"act-admin": "admin-token-0123456789", "act-viewer": "viewer-token-0123456789"}"#;
+pub const ADMIN: Option<&str> = Some("admin-token-0123456789");
+pub const VIEWER: Option<&str> = Some("viewer-token-0123456789");
 
 /// An open-mode control plane with one graph, `alpha`.
 pub fn open_alpha() -> ControlPlane {

@@ -20,9 +20,9 @@ rules:
   - id: writers-read-and-change
     allow: { actors: { group: writers }, actions: [read, change], branch_scope: any }
 ";
-const TOKENS: &str = r#"{"act-a": "token-a", "act-b": "token-b"}"#;
-const A: Option<&str> = Some("token-a");
-const B: Option<&str> = Some("token-b");
+const TOKENS: &str = r#"{"act-a": "token-a-0123456789", "act-b": "token-b-0123456789"}"#;
+const A: Option<&str> = Some("token-a-0123456789");
+const B: Option<&str> = Some("token-b-0123456789");
 
 /// An embedding provider that accepts connections and holds them unanswered until
 /// released; after that it closes every connection at once.
@@ -115,7 +115,7 @@ fn writes_over_the_per_actor_cap_answer_429_with_retry_after() {
         let response = dp
             .client()
             .post(format!("{}/change", dp.url))
-            .bearer_auth("token-a")
+            .bearer_auth("token-a-0123456789")
             .json(&insight("refused"))
             .send()
             .expect("POST");

@@ -283,10 +283,9 @@ rules:
   - id: admins-branches
     allow: { actors: { group: admins }, actions: [branch_create, branch_delete, branch_merge] }
 ";
-const BRANCH_TOKENS: &str =
-    r#"{"act-agent": "agent-token", "act-admin": "admin-token", "act-writer": "writer-token"}"#;
-const AGENT: Option<&str> = Some("agent-token");
-const WRITER: Option<&str> = Some("writer-token");
+const BRANCH_TOKENS: &str = r#"{"act-agent": "agent-token-0123456789", "act-admin": "admin-token-0123456789", "act-writer": "writer-token-0123456789"}"#;
+const AGENT: Option<&str> = Some("agent-token-0123456789");
+const WRITER: Option<&str> = Some("writer-token-0123456789");
 
 #[test]
 fn cedar_rules_scope_writes_and_branch_actions_to_unprotected_branches() {

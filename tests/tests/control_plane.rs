@@ -426,9 +426,10 @@ fn get_graphs_with_server_policy_authorizes_per_cedar() {
 fn get_graphs_with_tokens_but_no_server_policy_is_denied_saying_why() {
     let cp = ControlPlane::start(
         ALPHA_YAML,
-        ControlPlaneOptions::default().with_env("OMNIGRAPH_SERVER_BEARER_TOKEN", "t0k"),
+        ControlPlaneOptions::default()
+            .with_env("OMNIGRAPH_SERVER_BEARER_TOKEN", "single-token-0123456789"),
     );
-    let (status, body) = cp.get("/graphs", Some("t0k"));
+    let (status, body) = cp.get("/graphs", Some("single-token-0123456789"));
     assert_envelope(status, &body, 403, "forbidden");
     assert!(
         body["error"]
@@ -496,7 +497,7 @@ fn serve_refuses_to_start_with_a_bad_policy_naming_the_file() {
     ];
     let run = run_control_plane(
         &args,
-        &[("OMNIGRAPH_SERVER_BEARER_TOKEN", "t")],
+        &[("OMNIGRAPH_SERVER_BEARER_TOKEN", "single-token-0123456789")],
         Duration::from_secs(20),
     )
     .expect("refuses to start");

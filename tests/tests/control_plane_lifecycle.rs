@@ -229,7 +229,7 @@ fn a_crash_between_the_steps_of_a_delete_converges_after_restart() {
         let response = cp
             .client()
             .delete(cp.endpoint("/graphs/beta"))
-            .bearer_auth("admin-token")
+            .bearer_auth("admin-token-0123456789")
             .send();
         assert!(
             response.is_err(),
@@ -382,7 +382,7 @@ fn cli_get_update_and_delete_print_tables_and_json() {
     let cp = with_server_policy();
     let (s, b) = cp.create_graph("beta", &cp.graph_uri("beta.omni"), ADMIN);
     assert_eq!(s, 201, "{b}");
-    let token = [("OMNIGRAPH_SERVER_BEARER_TOKEN", "admin-token")];
+    let token = [("OMNIGRAPH_SERVER_BEARER_TOKEN", "admin-token-0123456789")];
     let policy = cp.root.join("new-policy.yaml");
     std::fs::write(&policy, ADMIN_ONLY).expect("policy");
     let cli = |args: &[&str]| {

@@ -80,7 +80,7 @@ fn a_worker_that_cannot_be_reached_is_reported_on_healthz() {
 fn internal_routes_require_the_internal_token_when_set() {
     let cp = ControlPlane::start(
         ALPHA_YAML,
-        ControlPlaneOptions::open().with_env("OMNIGRAPH_INTERNAL_TOKEN", "inner-secret"),
+        ControlPlaneOptions::open().with_env("OMNIGRAPH_INTERNAL_TOKEN", "inner-secret-0123456789"),
     );
     let worker = FakeWorker::start();
     let registration = json!({ "worker_id": "w1", "url": worker.url });
@@ -92,7 +92,7 @@ fn internal_routes_require_the_internal_token_when_set() {
         cp.post(
             "/internal/workers/register",
             &registration,
-            Some("inner-secret")
+            Some("inner-secret-0123456789")
         )
         .0,
         200
@@ -102,7 +102,7 @@ fn internal_routes_require_the_internal_token_when_set() {
         .expect("pushed on registration");
     assert_eq!(push["generation"], 1);
     let auth = worker.pushed()[0].authorization.clone();
-    assert_eq!(auth.as_deref(), Some("Bearer inner-secret"));
+    assert_eq!(auth.as_deref(), Some("Bearer inner-secret-0123456789"));
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn cli_graphs_create_and_list_print_tables_and_json() {
     let cp = with_server_policy();
     let schema = cp.root.join("person.pg");
     std::fs::write(&schema, PERSON_SCHEMA).unwrap();
-    let token = [("OMNIGRAPH_SERVER_BEARER_TOKEN", "admin-token")];
+    let token = [("OMNIGRAPH_SERVER_BEARER_TOKEN", "admin-token-0123456789")];
     let uri = cp.graph_uri("beta.omni");
     let args = [
         "graphs",

@@ -576,7 +576,7 @@ fn pushed_registry_generations_need_the_internal_token_and_apply_only_when_newer
     let dp = DataPlane::with_config(
         &config,
         &["--unauthenticated"],
-        &[("OMNIGRAPH_INTERNAL_TOKEN", "internal-secret")],
+        &[("OMNIGRAPH_INTERNAL_TOKEN", "internal-secret-0123456789")],
     );
     let push = |generation: u64, graphs: Value, token: Option<&str>| {
         dp.post(
@@ -596,12 +596,12 @@ fn pushed_registry_generations_need_the_internal_token_and_apply_only_when_newer
     let (s, b) = dp.post_raw(
         "/internal/registry",
         "{not json".into(),
-        Some("internal-secret"),
+        Some("internal-secret-0123456789"),
     );
     envelope(s, &b, 400, "bad_request");
     assert_eq!(dp.get("/graphs/beta/snapshot", None).0, 404);
 
-    let (s, b) = push(2, both, Some("internal-secret"));
+    let (s, b) = push(2, both, Some("internal-secret-0123456789"));
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["applied"], true);
     assert_eq!(b["generation"], 2);
@@ -610,7 +610,11 @@ fn pushed_registry_generations_need_the_internal_token_and_apply_only_when_newer
     // An older or equal generation is ignored: beta stays.
     let alpha_only = json!([{ "graph_id": "alpha", "uri": g.store }]);
     for generation in [1, 2] {
-        let (s, b) = push(generation, alpha_only.clone(), Some("internal-secret"));
+        let (s, b) = push(
+            generation,
+            alpha_only.clone(),
+            Some("internal-secret-0123456789"),
+        );
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["applied"], false);
         assert_eq!(b["generation"], 2);
@@ -618,7 +622,7 @@ fn pushed_registry_generations_need_the_internal_token_and_apply_only_when_newer
     assert_eq!(dp.get("/graphs/beta/snapshot", None).0, 200);
 
     // A newer one that drops beta: beta is no longer served.
-    let (s, b) = push(3, alpha_only, Some("internal-secret"));
+    let (s, b) = push(3, alpha_only, Some("internal-secret-0123456789"));
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["applied"], true);
     let (s, b) = dp.get("/graphs/beta/snapshot", None);

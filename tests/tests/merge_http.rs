@@ -155,9 +155,10 @@ rules:
   - id: admins-merge-protected
     allow: { actors: { group: admins }, actions: [branch_merge], target_branch_scope: protected }
 ";
-const TOKENS: &str = r#"{"act-agent": "agent-token", "act-admin": "admin-token"}"#;
-const AGENT: Option<&str> = Some("agent-token");
-const ADMIN_TOKEN: Option<&str> = Some("admin-token");
+const TOKENS: &str =
+    r#"{"act-agent": "agent-token-0123456789", "act-admin": "admin-token-0123456789"}"#;
+const AGENT: Option<&str> = Some("agent-token-0123456789");
+const ADMIN_TOKEN: Option<&str> = Some("admin-token-0123456789");
 
 #[test]
 fn only_admins_merge_into_the_protected_main() {

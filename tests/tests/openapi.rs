@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use omnigraph_e2e::*;
 use serde_json::{json, Value};
 
-const TOKENS: &str = r#"{"admin":"admin-token"}"#;
+const TOKENS: &str = r#"{"admin":"admin-token-0123456789"}"#;
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 
 fn committed() -> Value {
@@ -114,7 +114,10 @@ fn multi_mode_openapi_lists_cluster_paths() {
             "get" => dp.client().get(&url),
             _ => dp.client().post(&url).json(&json!({})),
         };
-        let response = request.bearer_auth("admin-token").send().expect("request");
+        let response = request
+            .bearer_auth("admin-token-0123456789")
+            .send()
+            .expect("request");
         let status = response.status().as_u16();
         let body = response.text().unwrap_or_default();
         assert!(

@@ -195,14 +195,15 @@ rules:
   - id: admins-migrate-main
     allow: { actors: { group: admins }, actions: [schema_apply], target_branch_scope: protected }
 ";
-const TOKENS: &str = r#"{"act-agent": "agent-token", "act-admin": "admin-token"}"#;
+const TOKENS: &str =
+    r#"{"act-agent": "agent-token-0123456789", "act-admin": "admin-token-0123456789"}"#;
 
 #[test]
 fn only_admins_migrate_the_protected_main() {
     let g = TempGraph::new("social.pg");
     let dp = DataPlane::single_mode_with_policy(&g, POLICY, TOKENS);
-    let agent = Some("agent-token");
-    let admin = Some("admin-token");
+    let agent = Some("agent-token-0123456789");
+    let admin = Some("admin-token-0123456789");
     let (s, b) = dp.post("/branches", &json!({ "name": "agent/x" }), agent);
     assert_eq!(s, 201, "{b}");
 

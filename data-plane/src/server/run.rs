@@ -78,7 +78,7 @@ fn document_from_config(path: &Path) -> Result<(RegistryDocument, ServeMode), Se
 
 fn internal_token() -> Result<Option<String>, ServeError> {
     match std::env::var(INTERNAL_TOKEN_ENV) {
-        Ok(t) if !t.trim().is_empty() => Ok(Some(t)),
+        Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_owned())),
         _ => Ok(None),
     }
 }
@@ -101,6 +101,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         .as_ref()
         .is_some_and(|d| d.graphs.iter().any(|g| g.policy.is_some()));
     let auth = AuthMode::resolve(tokens, any_policy, options.unauthenticated)?;
+    auth.watch_tokens_file();
     let registry = Registry::new(auth);
     if let Some(doc) = &initial {
         registry.apply(doc, true);

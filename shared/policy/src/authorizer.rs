@@ -12,15 +12,16 @@ use std::sync::Arc;
 use crate::action::{PolicyAction, PolicyScope};
 use crate::cedar::CompiledPolicy;
 use crate::request::{Decision, RequestContext, Resource};
-use crate::tokens::{ActorId, AuthError, BearerTokens};
+use crate::tokens::{ActorId, AuthError, BearerTokens, TokenSet, TOKENS_FILE_POLL};
 
-/// How a process authenticates, decided once at start.
+/// How a process authenticates, decided once at start. The token set of bearer mode
+/// can change while the process runs (see [`AuthMode::watch_tokens_file`]).
 #[derive(Debug, Clone)]
 pub enum AuthMode {
     /// No tokens, explicitly opted into (`--unauthenticated`): local development only.
     Open,
     /// Requests carry `Authorization: Bearer <token>`, resolved to an actor.
-    Bearer(Arc<BearerTokens>),
+    Bearer(TokenSet),
 }
 
 /// A combination of settings that must refuse start.
@@ -44,7 +45,7 @@ impl AuthMode {
     ) -> Result<AuthMode, AuthSetupError> {
         match (tokens.is_empty(), any_policy_configured, unauthenticated) {
             (false, _, true) => Err(AuthSetupError::UnauthenticatedWithTokens),
-            (false, _, false) => Ok(AuthMode::Bearer(Arc::new(tokens))),
+            (false, _, false) => Ok(AuthMode::Bearer(TokenSet::new(tokens))),
             (true, true, _) => Err(AuthSetupError::PolicyWithoutTokens),
             (true, false, false) => Err(AuthSetupError::NoTokens),
             (true, false, true) => Ok(AuthMode::Open),
@@ -53,6 +54,16 @@ impl AuthMode {
 
     pub fn is_open(&self) -> bool {
         matches!(self, AuthMode::Open)
+    }
+
+    /// Bearer mode with tokens from `OMNIGRAPH_SERVER_BEARER_TOKENS_FILE`: re-reads the
+    /// file every second from now on, and puts a changed, valid file in force for every
+    /// request that starts after it (see [`TokenSet::watch_file`]). Whether it watches.
+    pub fn watch_tokens_file(&self) -> bool {
+        match self {
+            AuthMode::Open => false,
+            AuthMode::Bearer(tokens) => tokens.watch_file(TOKENS_FILE_POLL),
+        }
     }
 
     /// The actor behind a request's `Authorization` header value; `None` in open mode.

@@ -25,6 +25,7 @@ pub use policy_tests::{
 };
 pub use request::{Decision, RequestContext, Resource};
 pub use tokens::{
-    ActorId, AuthError, BearerTokens, TokenConfigError, TokenSources, DEFAULT_ACTOR,
-    ENV_BEARER_TOKEN, ENV_BEARER_TOKENS_FILE, ENV_BEARER_TOKENS_JSON,
+    ActorId, AuthError, BearerTokens, TokenConfigError, TokenSet, TokenSources, DEFAULT_ACTOR,
+    ENV_BEARER_TOKEN, ENV_BEARER_TOKENS_FILE, ENV_BEARER_TOKENS_JSON, MIN_TOKEN_BYTES,
+    TOKENS_FILE_POLL,
 };

@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
 
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -19,6 +21,10 @@ pub const ENV_BEARER_TOKENS_FILE: &str = "OMNIGRAPH_SERVER_BEARER_TOKENS_FILE";
 pub const ENV_BEARER_TOKENS_JSON: &str = "OMNIGRAPH_SERVER_BEARER_TOKENS_JSON";
 /// The actor of `OMNIGRAPH_SERVER_BEARER_TOKEN`.
 pub const DEFAULT_ACTOR: &str = "default";
+/// The shortest token accepted (bytes, after trimming): shorter ones refuse the start.
+pub const MIN_TOKEN_BYTES: usize = 16;
+/// How often a process re-reads `OMNIGRAPH_SERVER_BEARER_TOKENS_FILE`.
+pub const TOKENS_FILE_POLL: Duration = Duration::from_secs(1);
 
 /// An authenticated actor's id, as configured beside its token.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,6 +57,8 @@ pub enum TokenConfigError {
     BlankToken { source_name: String, actor: String },
     #[error("{source_name}: the token of actor {actor:?} contains whitespace")]
     TokenWithWhitespace { source_name: String, actor: String },
+    #[error("{source_name}: the token of actor {actor:?} is shorter than {MIN_TOKEN_BYTES} bytes; use a random token of at least {MIN_TOKEN_BYTES} bytes (e.g. `openssl rand -hex 32`)")]
+    TokenTooShort { source_name: String, actor: String },
     #[error("actor {actor:?} is configured more than once")]
     DuplicateActor { actor: String },
     #[error("actors {first:?} and {second:?} have the same token; every actor needs its own")]
@@ -61,11 +69,12 @@ pub enum TokenConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{source_name}: expected a JSON object {{\"actor\": \"token\"}}: {source}")]
+    /// The JSON error's own text is not kept: it may quote a token.
+    #[error("{source_name}: expected a JSON object {{\"actor\": \"token\"}} of strings; the text is not valid at line {line}, column {column}")]
     Json {
         source_name: String,
-        #[source]
-        source: serde_json::Error,
+        line: usize,
+        column: usize,
     },
 }
 
@@ -109,6 +118,16 @@ struct TokenEntry {
 #[derive(Default)]
 pub struct BearerTokens {
     entries: Vec<TokenEntry>,
+    /// Set when a tokens file was read: what [`TokenSet::watch_file`] re-reads.
+    file: Option<TokensFile>,
+}
+
+/// The sources a token set was built from, and the SHA-256 of the file's text then.
+#[derive(Clone)]
+struct TokensFile {
+    sources: TokenSources,
+    path: PathBuf,
+    hash: [u8; 32],
 }
 
 impl fmt::Debug for BearerTokens {
@@ -130,9 +149,23 @@ impl BearerTokens {
         Self::from_sources(&TokenSources::from_env())
     }
 
-    /// Merges every given source; blanks, duplicate actors and duplicate tokens are errors.
+    /// Merges every given source; blanks, short tokens, duplicate actors and duplicate
+    /// tokens are errors.
     pub fn from_sources(sources: &TokenSources) -> Result<Self, TokenConfigError> {
+        let file_text = match &sources.tokens_file {
+            Some(path) if !path.as_os_str().is_empty() => Some(read_tokens_file(path)?),
+            _ => None,
+        };
+        Self::from_sources_with_file_text(sources, file_text.as_deref())
+    }
+
+    /// [`from_sources`](Self::from_sources) with the tokens file's text already read.
+    fn from_sources_with_file_text(
+        sources: &TokenSources,
+        file_text: Option<&str>,
+    ) -> Result<Self, TokenConfigError> {
         let mut pairs: Vec<(String, String, String)> = Vec::new();
+        let mut file = None;
         if let Some(token) = &sources.bearer_token {
             if token.trim().is_empty() {
                 return Err(TokenConfigError::BlankValue {
@@ -151,13 +184,14 @@ impl BearerTokens {
                     source_name: ENV_BEARER_TOKENS_FILE.to_owned(),
                 });
             }
-            let text =
-                std::fs::read_to_string(path).map_err(|source| TokenConfigError::ReadFile {
-                    path: path.clone(),
-                    source,
-                })?;
+            let text = file_text.unwrap_or_default();
             let name = format!("{ENV_BEARER_TOKENS_FILE} ({})", path.display());
-            pairs.extend(parse_token_json(&text, &name)?);
+            pairs.extend(parse_token_json(text, &name)?);
+            file = Some(TokensFile {
+                sources: sources.clone(),
+                path: path.clone(),
+                hash: Sha256::digest(text.as_bytes()).into(),
+            });
         }
         if let Some(json) = &sources.tokens_json {
             if json.trim().is_empty() {
@@ -167,7 +201,9 @@ impl BearerTokens {
             }
             pairs.extend(parse_token_json(json, ENV_BEARER_TOKENS_JSON)?);
         }
-        Self::build(pairs)
+        let mut tokens = Self::build(pairs)?;
+        tokens.file = file;
+        Ok(tokens)
     }
 
     /// Tokens from explicit `(actor, token)` pairs (tests, embedding).
@@ -201,6 +237,9 @@ impl BearerTokens {
             if token.chars().any(char::is_whitespace) {
                 return Err(TokenConfigError::TokenWithWhitespace { source_name, actor });
             }
+            if token.len() < MIN_TOKEN_BYTES {
+                return Err(TokenConfigError::TokenTooShort { source_name, actor });
+            }
             if !actors.insert(actor.clone()) {
                 return Err(TokenConfigError::DuplicateActor { actor });
             }
@@ -216,7 +255,10 @@ impl BearerTokens {
                 hash,
             });
         }
-        Ok(BearerTokens { entries })
+        Ok(BearerTokens {
+            entries,
+            file: None,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -262,6 +304,132 @@ impl BearerTokens {
     }
 }
 
+fn read_tokens_file(path: &std::path::Path) -> Result<String, TokenConfigError> {
+    std::fs::read_to_string(path).map_err(|source| TokenConfigError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The tokens a process accepts now, shared by every request handler: replaced as a
+/// whole when the tokens file changes ([`TokenSet::watch_file`]), so a request
+/// authenticates against one consistent set, a removed token fails every request that
+/// starts after the swap, and requests already authenticated finish.
+#[derive(Clone, Default)]
+pub struct TokenSet(Arc<RwLock<Arc<BearerTokens>>>);
+
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.current().fmt(f)
+    }
+}
+
+impl TokenSet {
+    pub fn new(tokens: BearerTokens) -> TokenSet {
+        TokenSet(Arc::new(RwLock::new(Arc::new(tokens))))
+    }
+
+    /// The set in force now.
+    pub fn current(&self) -> Arc<BearerTokens> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `tokens` in force for every request that starts from now on.
+    pub fn replace(&self, tokens: BearerTokens) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tokens);
+    }
+
+    /// [`BearerTokens::resolve_header`] against the set in force now.
+    pub fn resolve_header(&self, authorization: Option<&[u8]>) -> Result<ActorId, AuthError> {
+        self.current().resolve_header(authorization)
+    }
+
+    /// When the set came from sources with a tokens file: starts a thread that reads the
+    /// file every `interval` and, when its text changed, builds the set again from the
+    /// same sources and puts it in force. A file that cannot be read or is not valid
+    /// keeps the set in force (logged once per change of the file). The thread ends
+    /// when every clone of this set is dropped. Returns whether a thread was started.
+    pub fn watch_file(&self, interval: Duration) -> bool {
+        let Some(file) = self.current().file.clone() else {
+            return false;
+        };
+        let weak = Arc::downgrade(&self.0);
+        let path = file.path.display().to_string();
+        let spawned = std::thread::Builder::new()
+            .name("tokens-file".into())
+            .spawn(move || watch_tokens_file(weak, file, interval));
+        match spawned {
+            Ok(_) => {
+                tracing::info!(
+                    path,
+                    interval_ms = interval.as_millis() as u64,
+                    "watching the bearer tokens file for changes"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!("cannot start the bearer tokens file watcher: {e}");
+                false
+            }
+        }
+    }
+}
+
+/// What the watcher last saw of the file: its text's hash, or why it could not read it.
+#[derive(PartialEq, Eq)]
+enum Seen {
+    Text([u8; 32]),
+    Unreadable(String),
+}
+
+fn watch_tokens_file(set: Weak<RwLock<Arc<BearerTokens>>>, file: TokensFile, interval: Duration) {
+    let mut seen = Seen::Text(file.hash);
+    loop {
+        std::thread::sleep(interval);
+        let Some(lock) = set.upgrade() else {
+            return;
+        };
+        let set = TokenSet(lock);
+        let text = std::fs::read_to_string(&file.path);
+        let now = match &text {
+            Ok(text) => Seen::Text(Sha256::digest(text.as_bytes()).into()),
+            Err(e) => Seen::Unreadable(e.to_string()),
+        };
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let kept = set.current().len();
+        let text = match text {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(
+                    path = %file.path.display(),
+                    "cannot read the bearer tokens file ({e}); keeping the {kept} tokens in force"
+                );
+                continue;
+            }
+        };
+        match BearerTokens::from_sources_with_file_text(&file.sources, Some(&text)) {
+            Ok(tokens) => {
+                let actors: Vec<String> = tokens.actors().map(ToString::to_string).collect();
+                if tokens.is_empty() {
+                    tracing::warn!(
+                        path = %file.path.display(),
+                        "the bearer tokens file names no token: every request is refused (401) until one is added"
+                    );
+                }
+                set.replace(tokens);
+                tracing::info!(path = %file.path.display(), ?actors, "bearer tokens reloaded");
+            }
+            Err(e) => tracing::error!(
+                path = %file.path.display(),
+                "the bearer tokens file is not valid ({e}); keeping the {kept} tokens in force"
+            ),
+        }
+    }
+}
+
 fn parse_bearer(header: &str) -> Result<&str, AuthError> {
     let header = header.trim();
     if header.is_empty() {
@@ -290,11 +458,11 @@ fn parse_token_json(
     text: &str,
     source_name: &str,
 ) -> Result<Vec<(String, String, String)>, TokenConfigError> {
-    let pairs: OrderedPairs =
-        serde_json::from_str(text).map_err(|source| TokenConfigError::Json {
-            source_name: source_name.to_owned(),
-            source,
-        })?;
+    let pairs: OrderedPairs = serde_json::from_str(text).map_err(|e| TokenConfigError::Json {
+        source_name: source_name.to_owned(),
+        line: e.line(),
+        column: e.column(),
+    })?;
     Ok(pairs
         .0
         .into_iter()

@@ -2,11 +2,11 @@ use super::*;
 use crate::test_support::{graph_policy, server_policy};
 
 fn tokens() -> BearerTokens {
-    BearerTokens::from_pairs([("act-a", "token-a")]).unwrap()
+    BearerTokens::from_pairs([("act-a", "token-a-0123456789")]).unwrap()
 }
 
 fn bearer() -> AuthMode {
-    AuthMode::Bearer(Arc::new(tokens()))
+    AuthMode::Bearer(TokenSet::new(tokens()))
 }
 
 fn actor(id: &str) -> ActorId {

@@ -1,7 +1,12 @@
+use std::time::Duration;
+
 use super::*;
 
+const A: &str = "token-aaaa-0123456789";
+const B: &str = "token-bbbb-0123456789";
+
 fn sample() -> BearerTokens {
-    BearerTokens::from_pairs([("act-a", "token-aaaa"), ("act-b", "token-bbbb")]).unwrap()
+    BearerTokens::from_pairs([("act-a", A), ("act-b", B)]).unwrap()
 }
 
 #[test]
@@ -9,11 +14,17 @@ fn resolve_maps_each_token_to_its_actor() {
     let tokens = sample();
     assert_eq!(tokens.len(), 2);
     assert_eq!(
-        tokens.resolve(Some("Bearer token-aaaa")).unwrap().as_str(),
+        tokens
+            .resolve(Some(&format!("Bearer {A}")))
+            .unwrap()
+            .as_str(),
         "act-a"
     );
     assert_eq!(
-        tokens.resolve(Some("Bearer token-bbbb")).unwrap().as_str(),
+        tokens
+            .resolve(Some(&format!("Bearer {B}")))
+            .unwrap()
+            .as_str(),
         "act-b"
     );
 }
@@ -22,12 +33,15 @@ fn resolve_maps_each_token_to_its_actor() {
 fn resolve_accepts_scheme_in_any_case_and_surrounding_spaces() {
     let tokens = sample();
     assert_eq!(
-        tokens.resolve(Some("bearer token-aaaa")).unwrap().as_str(),
+        tokens
+            .resolve(Some(&format!("bearer {A}")))
+            .unwrap()
+            .as_str(),
         "act-a"
     );
     assert_eq!(
         tokens
-            .resolve(Some("  BEARER   token-aaaa  "))
+            .resolve(Some(&format!("  BEARER   {A}  ")))
             .unwrap()
             .as_str(),
         "act-a"
@@ -44,13 +58,13 @@ fn missing_header_is_an_error() {
 fn malformed_header_is_an_error() {
     let tokens = sample();
     for header in [
-        "Bearer",
-        "Bearer   ",
-        "Basic dXNlcjpwYXNz",
-        "token-aaaa",
-        "Bearer token-aaaa extra",
+        "Bearer".to_owned(),
+        "Bearer   ".to_owned(),
+        "Basic dXNlcjpwYXNz".to_owned(),
+        A.to_owned(),
+        format!("Bearer {A} extra"),
     ] {
-        let err = tokens.resolve(Some(header)).unwrap_err();
+        let err = tokens.resolve(Some(&header)).unwrap_err();
         assert!(
             matches!(err, AuthError::Malformed(_)),
             "{header:?}: {err:?}"
@@ -73,11 +87,11 @@ fn resolve_rejects_near_misses_of_a_configured_token() {
     // that shares a prefix, differs in its last byte or extends a real one gets no hint.
     let tokens = sample();
     for near in [
-        "token-aaab",
-        "token-aaa",
-        "token-aaaaa",
-        "TOKEN-AAAA",
-        "xoken-aaaa",
+        format!("{}8", &A[..A.len() - 1]),
+        A[..A.len() - 1].to_owned(),
+        format!("{A}0"),
+        A.to_uppercase(),
+        format!("x{}", &A[1..]),
     ] {
         assert_eq!(
             tokens.resolve(Some(&format!("Bearer {near}"))),
@@ -101,18 +115,21 @@ fn empty_token_set_rejects_every_token() {
 fn debug_output_lists_actors_but_never_tokens() {
     let debug = format!("{:?}", sample());
     assert!(debug.contains("act-a"), "{debug}");
-    assert!(!debug.contains("token-aaaa"), "{debug}");
+    assert!(!debug.contains(A), "{debug}");
 }
 
 #[test]
 fn single_env_token_belongs_to_the_default_actor() {
     let sources = TokenSources {
-        bearer_token: Some("s3cret\n".into()),
+        bearer_token: Some("s3cret-0123456789\n".into()),
         ..Default::default()
     };
     let tokens = BearerTokens::from_sources(&sources).unwrap();
     assert_eq!(
-        tokens.resolve(Some("Bearer s3cret")).unwrap().as_str(),
+        tokens
+            .resolve(Some("Bearer s3cret-0123456789"))
+            .unwrap()
+            .as_str(),
         DEFAULT_ACTOR
     );
 }
@@ -157,7 +174,7 @@ fn blank_actor_or_token_in_json_is_an_error() {
         Err(TokenConfigError::BlankToken { .. })
     ));
     assert!(matches!(
-        BearerTokens::from_sources(&json(r#"{"": "tok"}"#)),
+        BearerTokens::from_sources(&json(r#"{"": "token-0123456789"}"#)),
         Err(TokenConfigError::BlankActor { .. })
     ));
     assert!(matches!(
@@ -169,7 +186,9 @@ fn blank_actor_or_token_in_json_is_an_error() {
 #[test]
 fn duplicate_actor_within_json_is_an_error() {
     let sources = TokenSources {
-        tokens_json: Some(r#"{"act-a": "t1", "act-a": "t2"}"#.into()),
+        tokens_json: Some(
+            r#"{"act-a": "token-1-0123456789", "act-a": "token-2-0123456789"}"#.into(),
+        ),
         ..Default::default()
     };
     let err = BearerTokens::from_sources(&sources).unwrap_err();
@@ -179,8 +198,8 @@ fn duplicate_actor_within_json_is_an_error() {
 #[test]
 fn duplicate_actor_across_sources_is_an_error() {
     let sources = TokenSources {
-        bearer_token: Some("t-default".into()),
-        tokens_json: Some(r#"{"default": "t-other"}"#.into()),
+        bearer_token: Some("t-default-0123456789".into()),
+        tokens_json: Some(r#"{"default": "t-other-0123456789"}"#.into()),
         ..Default::default()
     };
     assert!(matches!(
@@ -191,40 +210,49 @@ fn duplicate_actor_across_sources_is_an_error() {
 
 #[test]
 fn duplicate_token_is_an_error_that_does_not_print_it() {
-    let err =
-        BearerTokens::from_pairs([("act-a", "same-token"), ("act-b", "same-token")]).unwrap_err();
+    let err = BearerTokens::from_pairs([
+        ("act-a", "same-token-0123456789"),
+        ("act-b", "same-token-0123456789"),
+    ])
+    .unwrap_err();
     assert!(matches!(err, TokenConfigError::DuplicateToken { .. }));
     let message = err.to_string();
     assert!(
         message.contains("act-a") && message.contains("act-b"),
         "{message}"
     );
-    assert!(!message.contains("same-token"), "{message}");
+    assert!(!message.contains("same-token-0123456789"), "{message}");
 }
 
 #[test]
 fn tokens_file_is_read_and_merged_with_other_sources() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokens.json");
-    std::fs::write(&path, r#"{"act-file": "file-token"}"#).unwrap();
+    std::fs::write(&path, r#"{"act-file": "file-token-0123456789"}"#).unwrap();
     let sources = TokenSources {
-        bearer_token: Some("default-token".into()),
+        bearer_token: Some("default-token-0123456789".into()),
         tokens_file: Some(path),
-        tokens_json: Some(r#"{"act-json": "json-token"}"#.into()),
+        tokens_json: Some(r#"{"act-json": "json-token-0123456789"}"#.into()),
     };
     let tokens = BearerTokens::from_sources(&sources).unwrap();
     assert_eq!(tokens.len(), 3);
     assert_eq!(
-        tokens.resolve(Some("Bearer file-token")).unwrap().as_str(),
+        tokens
+            .resolve(Some("Bearer file-token-0123456789"))
+            .unwrap()
+            .as_str(),
         "act-file"
     );
     assert_eq!(
-        tokens.resolve(Some("Bearer json-token")).unwrap().as_str(),
+        tokens
+            .resolve(Some("Bearer json-token-0123456789"))
+            .unwrap()
+            .as_str(),
         "act-json"
     );
     assert_eq!(
         tokens
-            .resolve(Some("Bearer default-token"))
+            .resolve(Some("Bearer default-token-0123456789"))
             .unwrap()
             .as_str(),
         "default"
@@ -263,7 +291,7 @@ fn no_sources_give_an_empty_token_set() {
 fn resolve_header_takes_raw_bytes_and_refuses_non_ascii() {
     let tokens = sample();
     let actor = tokens
-        .resolve_header(Some(b"Bearer token-aaaa"))
+        .resolve_header(Some(format!("Bearer {A}").as_bytes()))
         .expect("ascii header resolves");
     assert_eq!(actor.as_str(), "act-a");
     assert_eq!(
@@ -275,4 +303,117 @@ fn resolve_header_takes_raw_bytes_and_refuses_non_ascii() {
         Err(AuthError::Malformed("not visible ASCII"))
     );
     assert_eq!(tokens.resolve_header(None), Err(AuthError::MissingHeader));
+}
+
+#[test]
+fn tokens_shorter_than_16_bytes_are_refused_without_printing_them() {
+    let err = BearerTokens::from_pairs([("act-a", "fifteen-bytes-x")]).unwrap_err();
+    assert!(
+        matches!(err, TokenConfigError::TokenTooShort { ref actor, .. } if actor == "act-a"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("16 bytes"), "{message}");
+    assert!(!message.contains("fifteen-bytes-x"), "{message}");
+    // Counted after trimming; exactly 16 bytes is enough.
+    assert!(BearerTokens::from_pairs([("act-a", " fifteen-bytes-x\n")]).is_err());
+    assert!(BearerTokens::from_pairs([("act-a", "sixteen-bytes-xy")]).is_ok());
+    let short_env = TokenSources {
+        bearer_token: Some("short".into()),
+        ..Default::default()
+    };
+    let err = BearerTokens::from_sources(&short_env).unwrap_err();
+    assert!(err.to_string().contains(ENV_BEARER_TOKEN), "{err}");
+}
+
+#[test]
+fn a_malformed_tokens_json_is_reported_by_position_without_quoting_it() {
+    for text in [
+        r#"{"act-a": 12345678901234567890}"#,
+        r#"{"act-a": ["secret-value-0123456789"]}"#,
+        r#"{"act-a": "secret-value-0123456789""#,
+    ] {
+        let sources = TokenSources {
+            tokens_json: Some(text.into()),
+            ..Default::default()
+        };
+        let err = BearerTokens::from_sources(&sources).unwrap_err();
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        assert!(message.contains("line 1"), "{message}");
+        assert!(!message.contains("12345678901234567890"), "{message}");
+        assert!(!message.contains("secret-value"), "{message}");
+    }
+}
+
+/// Polls `check` for up to 5 s.
+fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn a_watched_tokens_file_is_followed_and_an_invalid_one_keeps_the_last_good_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    std::fs::write(&path, format!(r#"{{"act-a": "{A}"}}"#)).unwrap();
+    let sources = TokenSources {
+        tokens_file: Some(path.clone()),
+        tokens_json: Some(format!(r#"{{"act-b": "{B}"}}"#)),
+        ..Default::default()
+    };
+    let set = TokenSet::new(BearerTokens::from_sources(&sources).unwrap());
+    assert!(set.watch_file(Duration::from_millis(10)));
+    let resolves = |token: &str| {
+        set.resolve_header(Some(format!("Bearer {token}").as_bytes()))
+            .ok()
+            .map(|a| a.as_str().to_owned())
+    };
+    assert_eq!(resolves(A).as_deref(), Some("act-a"));
+
+    const C: &str = "token-cccc-0123456789";
+    std::fs::write(&path, format!(r#"{{"act-c": "{C}"}}"#)).unwrap();
+    assert!(eventually(|| resolves(C).is_some()), "the new token");
+    assert_eq!(resolves(A), None, "the removed token");
+    assert_eq!(resolves(B).as_deref(), Some("act-b"), "other sources stay");
+
+    for invalid in [
+        "{\"act-c\": ".to_owned(),
+        r#"{"act-c": "short"}"#.to_owned(),
+        format!(r#"{{"act-b": "{C}"}}"#), // the actor of the JSON variable again
+    ] {
+        std::fs::write(&path, invalid).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(resolves(C).as_deref(), Some("act-c"), "kept");
+    }
+    std::fs::remove_file(&path).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        resolves(C).as_deref(),
+        Some("act-c"),
+        "kept while the file is gone"
+    );
+
+    std::fs::write(&path, "{}").unwrap();
+    assert!(
+        eventually(|| resolves(C).is_none()),
+        "every file token revoked"
+    );
+    assert_eq!(resolves(B).as_deref(), Some("act-b"));
+}
+
+#[test]
+fn a_token_set_without_a_file_is_not_watched() {
+    let set = TokenSet::new(sample());
+    assert!(!set.watch_file(Duration::from_millis(10)));
 }
