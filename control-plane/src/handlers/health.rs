@@ -1,26 +1,65 @@
-//! `GET /healthz`: public; status, version, mode, auth, drift, generation, workers.
+//! `GET /healthz`: public status, version and auth mode; the details (mode, drift,
+//! generation, workers, warnings) only for a caller with a bearer token.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use omnigraph_api::{
-    ApiJson, AuthModeReport, HealthResponse, HealthStatus, ReadyResponse, ServeMode, WorkerStatus,
+    ApiError, ApiJson, AuthModeReport, ErrorBody, HealthResponse, HealthStatus, ReadyResponse,
+    ServeMode, WorkerStatus,
 };
 use omnigraph_config::ConfigMode;
 use omnigraph_policy::AuthMode;
 
+use crate::auth::authenticate;
 use crate::state::AppState;
 
 /// Health of the control plane. `status` is `degraded` while omnigraph.yaml has
-/// drifted; per-worker push errors and open mode are listed in `warnings`.
+/// drifted. Without a bearer token (in bearer mode) only `status`, `version` and `auth`
+/// are answered: worker urls and push errors (which quote what a registered url
+/// answered) are for actors.
 #[utoipa::path(
     get,
     path = "/healthz",
     operation_id = "healthz",
-    summary = "Status, config drift, registry generation and workers",
+    summary = "Status; with a bearer token also drift, registry generation and workers",
+    description = "Public: `status`, `version` and `auth`. With `Authorization: Bearer <token>` \
+        of any configured actor (or in open mode) also `mode`, `registry_generation`, \
+        `config_drift`, `workers` and `warnings` (per-worker push errors, drift, open mode).",
     tag = "health",
-    responses((status = 200, description = "The control plane is serving", body = HealthResponse))
+    responses(
+        (status = 200, description = "The control plane is serving", body = HealthResponse),
+        (status = 401, description = "An Authorization header that names no configured token", body = ErrorBody),
+    )
 )]
-pub async fn healthz(State(state): State<AppState>) -> ApiJson<HealthResponse> {
+pub async fn healthz(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<ApiJson<HealthResponse>, ApiError> {
     let drift = state.config.drift();
+    let status = if drift.is_some() {
+        HealthStatus::Degraded
+    } else {
+        HealthStatus::Ok
+    };
+    let auth = match state.auth {
+        AuthMode::Open => AuthModeReport::Open,
+        AuthMode::Bearer(_) => AuthModeReport::Bearer,
+    };
+    let details = state.auth.is_open() || headers.contains_key(axum::http::header::AUTHORIZATION);
+    if !details {
+        return Ok(ApiJson(HealthResponse {
+            status,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            auth,
+            mode: None,
+            registry_generation: None,
+            config_drift: None,
+            workers: None,
+            warnings: Vec::new(),
+        }));
+    }
+    // A wrong token is a 401, not silently the public answer.
+    authenticate(&state.auth, &headers)?;
     let mut warnings = Vec::new();
     if state.auth.is_open() {
         warnings.push(
@@ -46,17 +85,10 @@ pub async fn healthz(State(state): State<AppState>) -> ApiJson<HealthResponse> {
             acknowledged_generation: report.state.acked,
         });
     }
-    ApiJson(HealthResponse {
-        status: if drift.is_some() {
-            HealthStatus::Degraded
-        } else {
-            HealthStatus::Ok
-        },
+    Ok(ApiJson(HealthResponse {
+        status,
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        auth: match state.auth {
-            AuthMode::Open => AuthModeReport::Open,
-            AuthMode::Bearer(_) => AuthModeReport::Bearer,
-        },
+        auth,
         mode: Some(match state.mode {
             ConfigMode::Single => ServeMode::Single,
             ConfigMode::Multi => ServeMode::Multi,
@@ -65,7 +97,7 @@ pub async fn healthz(State(state): State<AppState>) -> ApiJson<HealthResponse> {
         config_drift: Some(drift.is_some()),
         workers: Some(workers),
         warnings,
-    })
+    }))
 }
 
 /// Readiness: the control plane serves once it has loaded omnigraph.yaml (it does not

@@ -40,7 +40,10 @@ pub struct WorkerStatus {
     pub acknowledged_generation: Option<u64>,
 }
 
-/// `GET /healthz`. Fields marked "control plane" are absent on workers.
+/// `GET /healthz`. Fields marked "control plane" are absent on workers. The control
+/// plane answers `mode`, `registry_generation`, `config_drift`, `workers` and `warnings`
+/// only to a caller with a bearer token (any configured actor) or in open mode; the
+/// public answer is `status`, `version` and `auth`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
     pub status: HealthStatus,
@@ -56,10 +59,11 @@ pub struct HealthResponse {
     /// Control plane: omnigraph.yaml differs from what was loaded or last written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_drift: Option<bool>,
-    /// Control plane: workers that registered.
+    /// Control plane: workers that registered (with a token only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<Vec<WorkerStatus>>,
-    /// Human-readable warnings (open mode, drift, ...).
+    /// Human-readable warnings (open mode, drift, per-worker push errors, ...); on the
+    /// control plane with a token only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
