@@ -114,12 +114,17 @@ async fn validate(
 ) -> Result<NewGraph, CreateGraphError> {
     let id = GraphId::try_from(request.graph_id)?;
     let uri = validate_uri(&request.uri).await?;
+    let refusal = omnigraph_config::uri_refusal(&uri);
     if !state.server.allows_new_graph_at(&uri) {
         return Err(CreateGraphError::InvalidUri(format!(
             "{uri:?} is outside the storage roots of this deployment ({}); \
-             choose a location inside one of them",
-            state.server.storage_roots.join(", ")
+             choose a location inside one of them{}",
+            state.server.storage_roots.join(", "),
+            refusal.map_or(String::new(), |why| format!(" ({why})"))
         )));
+    }
+    if let Some(why) = refusal {
+        return Err(CreateGraphError::InvalidUri(format!("{uri:?}: {why}")));
     }
     if request.schema.source.trim().is_empty() {
         return Err(CreateGraphError::EmptySchema);
@@ -142,7 +147,10 @@ async fn validate(
 
 /// A uri every process can resolve the same way: an absolute local path, `file://` with
 /// an absolute path, or `s3://bucket/...`. A relative path would mean a different
-/// place to the control plane and to each worker.
+/// place to the control plane and to each worker. Percent-encoding (and the other
+/// characters the object store and Lance read differently) and empty, `.` and `..`
+/// segments are refused, not decoded: the uri as written is the one canonical location,
+/// for the storage roots check here and for the engine and Lance in every process.
 async fn validate_uri(raw: &str) -> Result<String, CreateGraphError> {
     let uri = raw.trim();
     let invalid = |why: &str| Err(CreateGraphError::InvalidUri(format!("{uri:?}: {why}")));

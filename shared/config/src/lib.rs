@@ -18,4 +18,4 @@ pub use rewrite::{
     lock_path_for, rewrite_atomic, rewrite_atomic_with, tmp_path_for, RewriteAtomicError,
     RewriteWithError,
 };
-pub use uri::{normalize_uri, uri_is_within};
+pub use uri::{normalize_uri, uri_is_within, uri_refusal, REFUSED_URI_CHARS};

@@ -40,9 +40,64 @@ pub fn normalize_uri(uri: &str) -> String {
     normalize_local_path(trimmed)
 }
 
+/// Characters a graph uri may not contain; the same list as the engine's
+/// `omnigraph_engine::location::REFUSED_URI_CHARS`. Each is read differently by the object
+/// store (which percent-encodes it) and by Lance (which parses the uri as a URL: `%2e%2e`
+/// is `..` there, `?` a query, `#` a fragment), so one uri would name two locations.
+pub const REFUSED_URI_CHARS: &[char] = &[
+    '%', '?', '#', '\\', '{', '}', '^', '[', ']', '|', '<', '>', '"', '`', '*', '~',
+];
+
+/// Why `uri` cannot name a graph's location as written, if it cannot: a character of
+/// [`REFUSED_URI_CHARS`] (percent-encoding in any form), a control character, or an empty
+/// (`//`), `.` or `..` segment in its path (a trailing `/` is fine). Such a uri is refused,
+/// never decoded or normalised, so that no component can read it differently.
+pub fn uri_refusal(uri: &str) -> Option<String> {
+    let uri = uri.trim();
+    if let Some(c) = uri
+        .chars()
+        .find(|c| REFUSED_URI_CHARS.contains(c) || c.is_control())
+    {
+        return Some(format!(
+            "it contains {c:?}: percent-encoding and the characters {} are not allowed in \
+             graph uris",
+            REFUSED_URI_CHARS.iter().collect::<String>()
+        ));
+    }
+    let path = if let Some(rest) = strip_prefix_ignore_case(uri, "file://") {
+        rest
+    } else if let Some((_, rest)) = split_scheme(uri) {
+        rest.find('/').map_or("", |slash| &rest[slash..])
+    } else {
+        uri
+    };
+    let path = path.trim_end_matches('/');
+    let path = path.strip_prefix('/').unwrap_or(path);
+    if path.is_empty() {
+        return None;
+    }
+    path.split('/')
+        .find(|seg| seg.is_empty() || *seg == "." || *seg == "..")
+        .map(|seg| {
+            let seg = if seg.is_empty() {
+                "an empty (`//`)"
+            } else if seg == "." {
+                "a `.`"
+            } else {
+                "a `..`"
+            };
+            format!("it has {seg} path segment; write the path without it")
+        })
+}
+
 /// Whether `uri` names a location strictly inside `root` (both compared normalized, by
 /// whole path segments: `/data/g` holds `/data/g/a.omni`, not `/data/g2` nor `/data/g`).
+/// A uri that [`uri_refusal`] refuses is inside nothing: `s3://b/graphs/%2e%2e/x` is not
+/// inside `s3://b/graphs`.
 pub fn uri_is_within(uri: &str, root: &str) -> bool {
+    if uri_refusal(uri).is_some() {
+        return false;
+    }
     let uri = normalize_uri(uri);
     let root = normalize_uri(root);
     let root = root.trim_end_matches('/');
@@ -92,7 +147,35 @@ fn normalize_local_path(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{normalize_uri, uri_is_within};
+    use super::{normalize_uri, uri_is_within, uri_refusal};
+
+    #[test]
+    fn within_refuses_percent_encoding_and_dot_segments_in_any_spelling() {
+        for uri in [
+            "s3://b/graphs/%2e%2e/other/x.omni",
+            "s3://b/graphs/%2E%2E/other/x.omni",
+            "s3://b/graphs/%252e%252e/other/x.omni",
+            "s3://b/graphs/./x.omni",
+            "s3://b/graphs//x.omni",
+            "s3://b/graphs/a/../x.omni",
+            "file:///r/graphs/%2e%2e/g.omni",
+            "/r/graphs/%2e%2e/g.omni",
+            "/r/graphs/x?.omni",
+            "/r/graphs/x#.omni",
+        ] {
+            let root = if uri.starts_with("s3") {
+                "s3://b/graphs"
+            } else {
+                "/r/graphs"
+            };
+            assert!(!uri_is_within(uri, root), "{uri} passed as inside {root}");
+            assert!(uri_refusal(uri).is_some(), "{uri} not refused");
+        }
+        assert_eq!(uri_refusal("s3://b/graphs/x.omni/"), None);
+        assert_eq!(uri_refusal("/r/graphs/x.omni"), None);
+        assert_eq!(uri_refusal("file:///r/graphs/x.omni"), None);
+        assert_eq!(uri_refusal("s3://b"), None);
+    }
 
     #[test]
     fn within_compares_whole_segments_after_normalizing() {

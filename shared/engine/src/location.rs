@@ -40,19 +40,91 @@ fn store_retries() -> object_store::RetryConfig {
     }
 }
 
+/// Characters a graph uri may not contain. Each one is read differently by the engine's
+/// object store (which percent-encodes it in object names: `%` becomes `%25`) and by Lance
+/// (which parses the uri as a URL: `%2e` is decoded, `?` starts a query, `#` a fragment), so
+/// one uri would name two places; refusing them keeps one uri, one location.
+pub const REFUSED_URI_CHARS: &[char] = &[
+    '%', '?', '#', '\\', '{', '}', '^', '[', ']', '|', '<', '>', '"', '`', '*', '~',
+];
+
+/// Refuses a uri text that is not canonical: a character of [`REFUSED_URI_CHARS`], a
+/// control character, or (in the part after `s3://bucket/`, an object key prefix that
+/// Lance and the object store would resolve differently) an empty, `.` or `..` segment.
+/// Local paths are made canonical by [`GraphLocation::parse`] instead (absolute, `.` and
+/// `..` resolved lexically), since both Lance and the engine then get the same path.
+pub fn check_uri_text(uri: &str) -> Result<()> {
+    if let Some(c) = uri
+        .chars()
+        .find(|c| REFUSED_URI_CHARS.contains(c) || c.is_control())
+    {
+        return Err(EngineError::Invalid(format!(
+            "graph uri {uri:?} contains {c:?}: percent-encoding and the characters {} are \
+             not allowed in graph uris (each would name a second location)",
+            REFUSED_URI_CHARS.iter().collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+/// The segments of an object key prefix, refusing empty, `.` and `..` ones.
+fn check_key_segments(uri: &str, key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Ok(());
+    }
+    if let Some(bad) = key
+        .split('/')
+        .find(|seg| seg.is_empty() || *seg == "." || *seg == "..")
+    {
+        return Err(EngineError::Invalid(format!(
+            "graph uri {uri:?} has an {} path segment; write the path without it",
+            if bad.is_empty() {
+                "empty (`//`)".to_string()
+            } else {
+                format!("`{bad}`")
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// An absolute local path with `.`, `..` and repeated `/` resolved lexically (as Lance
+/// resolves the paths it is given), so that the engine and Lance name the same folder.
+fn canonical_local_path(path: &str) -> Result<String> {
+    use std::path::Component;
+    let absolute = std::path::absolute(path)?;
+    let mut parts: Vec<String> = Vec::new();
+    for component in absolute.components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_string_lossy().into_owned()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
 impl GraphLocation {
-    /// Resolve a graph URI. Local directories are created if missing.
+    /// Resolve a graph URI into its one canonical location: `s3://bucket/key/prefix` (no
+    /// trailing `/`; no empty, `.` or `..` segment) or an absolute local path (`file://`
+    /// removed, `.` and `..` resolved). Refuses percent-encoding and the other characters
+    /// of [`REFUSED_URI_CHARS`]. Every component (this engine's object store, Lance's
+    /// dataset uris, the control plane) uses the canonical form only.
     pub fn parse(uri: &str) -> Result<Self> {
         let uri = uri.trim();
         if uri.is_empty() {
             return Err(EngineError::Invalid("graph uri is empty".into()));
         }
+        check_uri_text(uri)?;
         if let Some(rest) = uri.strip_prefix("s3://") {
             let rest = rest.trim_end_matches('/');
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(EngineError::Invalid(format!("no bucket in uri {uri}")));
             }
+            check_key_segments(uri, prefix)?;
             // Endpoint, region, credentials and path-style come from the standard AWS_* variables.
             let store = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
@@ -73,13 +145,37 @@ impl GraphLocation {
             )));
         }
         let path = uri.strip_prefix("file://").unwrap_or(uri);
-        let path = std::path::absolute(path)?;
-        let path_str = path.to_string_lossy().trim_end_matches('/').to_string();
+        let path = canonical_local_path(path)?;
         Ok(GraphLocation {
-            uri: path_str,
+            prefix: path.trim_start_matches('/').to_string(),
+            uri: path,
             store: Arc::new(LocalFileSystem::new()),
-            prefix: path.to_string_lossy().trim_start_matches('/').to_string(),
         })
+    }
+
+    /// Whether nothing at all is stored at or under the location (a missing folder is
+    /// empty). One list request, stopped at the first object.
+    pub async fn is_empty(&self) -> Result<bool> {
+        Ok(self.first_object().await?.is_none())
+    }
+
+    /// The first object stored under the location, relative to it, if any (for messages).
+    pub async fn first_object(&self) -> Result<Option<String>> {
+        use futures::StreamExt;
+        let root = self.path("");
+        let mut listing = self.store.list(Some(&root));
+        match listing.next().await {
+            None | Some(Err(object_store::Error::NotFound { .. })) => Ok(None),
+            Some(Ok(meta)) => {
+                let full = meta.location.as_ref().to_string();
+                let relative = full
+                    .strip_prefix(root.as_ref())
+                    .map(|r| r.trim_start_matches('/').to_string())
+                    .unwrap_or(full);
+                Ok(Some(relative))
+            }
+            Some(Err(e)) => Err(e.into()),
+        }
     }
 
     pub fn is_local(&self) -> bool {
