@@ -3,9 +3,11 @@
 //!
 //! 3. the graph id is valid (400) and registered (404);
 //! 4. omnigraph.yaml has not drifted (503), before anything changes;
-//! 5. **tombstone** the graph's storage (`_tombstone.json`, create-if-absent): the commit
-//!    point. From here every worker, and any later `POST /graphs` on the same uri,
-//!    refuses to open or reuse the storage, whatever a registry still says;
+//! 5. **tombstone** the graph's storage: first its incarnation marker is removed (from
+//!    then on a graph handle any worker still holds refuses reads and writes, 404), then
+//!    `_tombstone.json` is written (create-if-absent): the commit point. From here every
+//!    worker, and any later `POST /graphs` on the same uri, refuses to open or reuse the
+//!    storage, whatever a registry still says;
 //! 6. atomic rewrite of omnigraph.yaml without the entry (flock, drift 503), and removal
 //!    of a policy file this control plane stored for the graph, unless another graph
 //!    names it;
@@ -15,7 +17,8 @@
 //! 8. with `?purge=true`, the storage is deleted (only the graph's own objects).
 //!
 //! Failure modes (what is left after a failure or a crash at each step):
-//! - before 5: nothing changed;
+//! - before 5: nothing changed; within 5 (marker removed, tombstone not written): the
+//!   graph is still listed but refuses reads and writes until the DELETE is retried;
 //! - after 5, before 6 finished: the graph is tombstoned but still in omnigraph.yaml and
 //!   the registry; workers refuse to open it (404 "deleted"). A retried DELETE goes on
 //!   from step 6, and a restarted control plane completes the delete by itself
@@ -48,7 +51,7 @@ pub enum DeleteGraphError {
     #[error("{0}")]
     Drift(String),
     #[error(
-        "cannot mark the storage of graph '{graph_id}' at {uri} deleted; nothing changed: {source}"
+        "cannot mark the storage of graph '{graph_id}' at {uri} deleted; it is still listed (retry the DELETE): {source}"
     )]
     Tombstone {
         graph_id: GraphId,

@@ -1,6 +1,8 @@
 //! The applied registry: graph_id -> graph handle, at a generation. Graphs are opened
 //! lazily on first use; a handle whose uri and policy did not change survives a new
-//! generation (and keeps its opened graph).
+//! generation (and keeps its opened graph). An opened graph that turns out stale (the
+//! graph at its uri was deleted, or deleted and created again, behind this worker's back:
+//! the request that found out got 404) is dropped, and the uri opened again on next use.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -8,7 +10,6 @@ use std::sync::{Arc, RwLock};
 use omnigraph_api::{ApiError, RegistryDocument, RegistryGraph};
 use omnigraph_engine::Graph;
 use omnigraph_policy::{AuthMode, Authorizer, CompiledPolicy, PolicyScope};
-use tokio::sync::OnceCell;
 
 use super::error::engine_error;
 
@@ -19,7 +20,10 @@ pub struct GraphHandle {
     policy_text: Option<String>,
     /// The graph's authorizer, or why its policy could not be compiled.
     authorizer: Result<Authorizer, String>,
-    graph: OnceCell<Arc<Graph>>,
+    /// The opened graph, once opened (replaced when it turns out stale).
+    graph: RwLock<Option<Arc<Graph>>>,
+    /// Held while opening, so that concurrent first requests open the graph once.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl GraphHandle {
@@ -41,7 +45,8 @@ impl GraphHandle {
             uri: entry.uri.clone(),
             policy_text: entry.policy.clone(),
             authorizer,
-            graph: OnceCell::new(),
+            graph: RwLock::new(None),
+            opening: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -54,13 +59,24 @@ impl GraphHandle {
         })
     }
 
-    /// The opened graph (opened on first use).
+    /// The opened graph (opened on first use, and again after it turned out stale).
     pub async fn graph(&self) -> Result<Arc<Graph>, ApiError> {
-        self.graph
-            .get_or_try_init(|| Graph::open(&self.uri))
-            .await
-            .cloned()
-            .map_err(engine_error)
+        if let Some(graph) = self.opened() {
+            return Ok(graph);
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(graph) = self.opened() {
+            return Ok(graph);
+        }
+        let graph = Graph::open(&self.uri).await.map_err(engine_error)?;
+        *self.graph.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
+        Ok(graph)
+    }
+
+    /// The opened graph, unless it is stale.
+    fn opened(&self) -> Option<Arc<Graph>> {
+        let graph = self.graph.read().unwrap_or_else(|p| p.into_inner());
+        graph.as_ref().filter(|g| !g.is_stale()).cloned()
     }
 }
 

@@ -2,7 +2,9 @@
 //! changes as one compare-and-swap on the manifest.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use object_store::ObjectStoreExt;
 
@@ -22,6 +24,9 @@ use crate::table_key::TableKey;
 const DATASET_CACHE_ENTRIES: usize = 256;
 /// How often a change whose tables nobody else touched is re-published on a newer version.
 const MAX_REAPPLY: usize = 32;
+/// How often a read checks that the graph's incarnation marker still exists (a publish
+/// checks it every time, in place of the tombstone read it replaces).
+const INCARNATION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct Graph {
     loc: GraphLocation,
@@ -34,6 +39,13 @@ pub struct Graph {
     chains: Mutex<HashMap<String, ManifestStore>>,
     /// Writers of this process queue here, per branch, instead of conflicting with each other.
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The incarnation this handle opened (`None`: a graph created before incarnations,
+    /// checked by its tombstone only).
+    incarnation: Option<String>,
+    /// Set once this handle found its incarnation gone: it never reads or publishes again.
+    stale: AtomicBool,
+    /// When a read last found the incarnation marker in place.
+    last_check: Mutex<Option<Instant>>,
 }
 
 /// One graph version, pinned: every table is read at the version its manifest names.
@@ -126,44 +138,97 @@ impl Graph {
         if manifests.latest_version().await.is_ok() {
             return Err(EngineError::AlreadyExists(loc.uri.clone()));
         }
+        // A graph owns its folder: created over other files, a later purge could not tell
+        // them from its own, and they could collide with its layout.
+        if let Some(found) = loc.first_object().await? {
+            return Err(EngineError::Invalid(format!(
+                "the location {} is not empty (it holds `{found}`, among others); a graph is \
+                 created only in an empty or missing folder or prefix: choose another uri",
+                loc.uri
+            )));
+        }
+        let incarnation = crate::tombstone::new_incarnation();
         // Table directories carry an id unique to this init, so a concurrent or failed init
         // never shares files with this one, and clean-up can remove exactly what it made.
         let init_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-        let mut tables = BTreeMap::new();
-        for node in &catalog.nodes {
-            let key = TableKey::node(&node.name);
-            let entry = new_table(&loc, &key, node_schema(node), &init_id).await?;
-            tables.insert(key.to_string(), entry);
-        }
-        for edge in &catalog.edges {
-            let key = TableKey::edge(&edge.name);
-            let entry = new_table(&loc, &key, edge_schema(&catalog, edge), &init_id).await?;
-            tables.insert(key.to_string(), entry);
-        }
-        let first = GraphManifest::first(schema_source.to_string(), tables, actor);
-        match manifests.publish(&first).await {
-            Ok(()) => {}
-            Err(EngineError::VersionTaken(_)) => {
-                return Err(EngineError::AlreadyExists(loc.uri.clone()))
+        let mut made: Vec<String> = vec![];
+        let created: Result<()> = async {
+            crate::tombstone::write_incarnation(&loc, &incarnation).await?;
+            let mut tables = BTreeMap::new();
+            for node in &catalog.nodes {
+                let key = TableKey::node(&node.name);
+                made.push(table_dir(&key, &init_id));
+                let entry = new_table(&loc, &key, node_schema(node), &init_id).await?;
+                tables.insert(key.to_string(), entry);
             }
-            Err(e) => return Err(e),
+            for edge in &catalog.edges {
+                let key = TableKey::edge(&edge.name);
+                made.push(table_dir(&key, &init_id));
+                let entry = new_table(&loc, &key, edge_schema(&catalog, edge), &init_id).await?;
+                tables.insert(key.to_string(), entry);
+            }
+            let mut first = GraphManifest::first(schema_source.to_string(), tables, actor);
+            first.incarnation = Some(incarnation.clone());
+            match manifests.publish(&first).await {
+                Ok(()) => Ok(()),
+                Err(EngineError::VersionTaken(_)) => {
+                    Err(EngineError::AlreadyExists(loc.uri.clone()))
+                }
+                Err(e) => Err(e),
+            }
         }
-        Ok(Arc::new(Self::from_location(loc)))
+        .await;
+        if let Err(e) = created {
+            // Remove what this init made (its marker and tables: names no one else uses),
+            // so that the location is empty again for a retry.
+            for dir in made {
+                let _ = loc.delete_all(&dir).await;
+            }
+            let _ = loc
+                .store
+                .delete(&loc.path(&format!(
+                    "{}/{incarnation}",
+                    crate::tombstone::INCARNATION_DIR
+                )))
+                .await;
+            if loc.is_local() {
+                let _ = std::fs::remove_dir(std::path::Path::new(&loc.uri).join("nodes"));
+                let _ = std::fs::remove_dir(std::path::Path::new(&loc.uri).join("edges"));
+                let _ = std::fs::remove_dir(
+                    std::path::Path::new(&loc.uri).join(crate::tombstone::INCARNATION_DIR),
+                );
+            }
+            return Err(e);
+        }
+        Ok(Arc::new(Self::from_location(loc, Some(incarnation))))
     }
 
     /// Open the graph at `uri`; fails with NotFound when there is none and with Deleted
-    /// when it was deleted.
+    /// when it was deleted (or its delete has begun: its incarnation marker is gone).
     pub async fn open(uri: &str) -> Result<Arc<Graph>> {
         let loc = GraphLocation::parse(uri)?;
         if let Some(tombstone) = crate::tombstone::read_at(&loc).await? {
             return Err(crate::tombstone::deleted_error(&loc, &tombstone));
         }
-        let g = Self::from_location(loc);
-        g.manifests.latest_version().await?;
+        let manifests = ManifestStore::new(loc.clone());
+        let latest = manifests.read_latest().await?;
+        let incarnation = latest.incarnation.clone();
+        if let Some(id) = &incarnation {
+            if !crate::tombstone::incarnation_alive(&loc, id).await? {
+                return Err(EngineError::Deleted(format!(
+                    "the graph at {} is being deleted (its incarnation marker is gone); \
+                     complete the delete, or purge it",
+                    loc.uri
+                )));
+            }
+        }
+        let mut g = Self::from_location(loc, incarnation);
+        g.manifests = manifests;
+        *g.last_check.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         Ok(Arc::new(g))
     }
 
-    fn from_location(loc: GraphLocation) -> Graph {
+    fn from_location(loc: GraphLocation, incarnation: Option<String>) -> Graph {
         Graph {
             manifests: ManifestStore::new(loc.clone()),
             loc,
@@ -172,7 +237,67 @@ impl Graph {
             catalogs: Mutex::new(HashMap::new()),
             chains: Mutex::new(HashMap::new()),
             write_locks: Mutex::new(HashMap::new()),
+            incarnation,
+            stale: AtomicBool::new(false),
+            last_check: Mutex::new(None),
         }
+    }
+
+    /// The incarnation this handle opened (`None` for a graph created before incarnations).
+    pub fn incarnation(&self) -> Option<&str> {
+        self.incarnation.as_deref()
+    }
+
+    /// True once this handle found that the graph it opened was deleted (or deleted and
+    /// created again at the same uri): every later read and write through it is refused,
+    /// and its owner should drop it (and open the uri again, if it still should).
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Acquire)
+    }
+
+    fn stale_error(&self) -> EngineError {
+        EngineError::Deleted(format!(
+            "the graph at {} was deleted or deleted and created again since this process \
+             opened it (its incarnation {} is gone); nothing was read or written",
+            self.loc.uri,
+            self.incarnation.as_deref().unwrap_or("-")
+        ))
+    }
+
+    /// Refuses when this handle's incarnation is gone. `force`: check now (a publish);
+    /// otherwise at most once per [`INCARNATION_CHECK_INTERVAL`] (a read).
+    async fn check_incarnation(&self, force: bool) -> Result<()> {
+        if self.is_stale() {
+            return Err(self.stale_error());
+        }
+        let Some(id) = &self.incarnation else {
+            return Ok(());
+        };
+        if !force {
+            let last = *self.last_check.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < INCARNATION_CHECK_INTERVAL) {
+                return Ok(());
+            }
+        }
+        if crate::tombstone::incarnation_alive(&self.loc, id).await? {
+            *self.last_check.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+            return Ok(());
+        }
+        self.stale.store(true, Ordering::Release);
+        tracing::warn!(uri = %self.loc.uri, incarnation = %id, "graph handle is stale: the graph was deleted or created again");
+        Err(self.stale_error())
+    }
+
+    /// Refuses a write into a deleted graph: the incarnation marker for a graph that has
+    /// one (one HEAD, in place of the tombstone read), the tombstone otherwise.
+    async fn refuse_if_deleted(&self) -> Result<()> {
+        if self.incarnation.is_some() {
+            return self.check_incarnation(true).await;
+        }
+        if let Some(tombstone) = crate::tombstone::read_at(&self.loc).await? {
+            return Err(crate::tombstone::deleted_error(&self.loc, &tombstone));
+        }
+        Ok(())
     }
 
     pub fn uri(&self) -> &str {
@@ -198,6 +323,7 @@ impl Graph {
         branch: &str,
         version: Option<u64>,
     ) -> Result<Snapshot> {
+        self.check_incarnation(false).await?;
         let (chain, store, fork) = self.branch_chain(branch).await?;
         let manifest = match (version, fork) {
             // Below the fork: a version of the history the branch was created from.
@@ -207,7 +333,7 @@ impl Graph {
             (Some(v), _) => store.read(v).await?,
             (None, _) => store.read_latest().await?,
         };
-        self.snapshot_of(manifest, branch, &chain, store)
+        self.snapshot_of(manifest, branch, &chain, store).await
     }
 
     /// Version `v` of the history a branch created at commit `forked_from` shares with its
@@ -226,7 +352,7 @@ impl Graph {
             }
             let store = ManifestStore::chain(self.loc.clone(), &branch::chain_dir(&chain), 1);
             match store.read(v).await {
-                Ok(m) => return self.snapshot_of(m, branch, &chain, store),
+                Ok(m) => return self.snapshot_of(m, branch, &chain, store).await,
                 Err(EngineError::NotFound(_)) if chain != MAIN => {
                     // Older than this chain too: continue in the chain it was forked from.
                     let first = store.list_versions().await?.first().copied();
@@ -248,18 +374,36 @@ impl Graph {
 
     /// Pin the version behind commit `id`.
     pub async fn snapshot_at_commit(self: &Arc<Self>, id: &str) -> Result<Snapshot> {
+        self.check_incarnation(false).await?;
         let (chain, manifest) = branch::read_commit(&self.loc, id).await?;
         let store = self.chain_store(&chain, manifest.version);
-        self.snapshot_of(manifest, &chain, &chain, store)
+        self.snapshot_of(manifest, &chain, &chain, store).await
     }
 
-    fn snapshot_of(
+    async fn snapshot_of(
         self: &Arc<Self>,
         manifest: GraphManifest,
         branch: &str,
         chain: &str,
         store: ManifestStore,
     ) -> Result<Snapshot> {
+        if manifest.incarnation != self.incarnation {
+            // Another graph's version at this uri: this handle's graph is gone (a graph
+            // without an incarnation never gains one), or (its marker still there) a write
+            // that lagged a delete landed here.
+            if self.incarnation.is_none() {
+                self.stale.store(true, Ordering::Release);
+                return Err(self.stale_error());
+            }
+            self.check_incarnation(true).await?;
+            return Err(EngineError::Corrupt(format!(
+                "graph version {} at {} belongs to another incarnation of the graph ({}) than the one opened ({})",
+                manifest.version,
+                self.loc.uri,
+                manifest.incarnation.as_deref().unwrap_or("none"),
+                self.incarnation.as_deref().unwrap_or("none"),
+            )));
+        }
         let catalog = self.catalog_for(&manifest.schema_source)?;
         Ok(Snapshot {
             manifest: Arc::new(manifest),
@@ -337,9 +481,7 @@ impl Graph {
             actor: actor.to_string(),
         };
         branch::chain_store(&self.loc, &r).publish(&first).await?;
-        if let Some(tombstone) = crate::tombstone::read_at(&self.loc).await? {
-            return Err(crate::tombstone::deleted_error(&self.loc, &tombstone));
-        }
+        self.refuse_if_deleted().await?;
         branch::create_ref(&self.loc, &r).await?;
         Ok(r)
     }
@@ -498,7 +640,15 @@ impl Graph {
         };
         let _guard = lock.lock().await;
         let base = self.snapshot_on(branch, None).await?;
-        let (change, out) = build(base.clone()).await?;
+        let (change, out) = match build(base.clone()).await {
+            Ok(built) => built,
+            // Tables missing under a handle whose graph was purged: say so, not what broke.
+            Err(e) if self.incarnation.is_some() && !e.is_user_error() => {
+                self.check_incarnation(true).await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let manifest = self.publish(&base, change, actor).await?;
         Ok((manifest, out))
     }
@@ -531,10 +681,9 @@ impl Graph {
         if entries.is_empty() && change.merged_from.is_none() && change.schema.is_none() {
             return Ok((*base.manifest).clone());
         }
-        // A worker that has not yet heard of a delete must not write into the graph.
-        if let Some(tombstone) = crate::tombstone::read_at(&self.loc).await? {
-            return Err(crate::tombstone::deleted_error(&self.loc, &tombstone));
-        }
+        // A worker that has not yet heard of a delete must not write into the graph, nor
+        // into another graph created at the same uri since (its incarnation is not ours).
+        self.refuse_if_deleted().await?;
         let mut parent = (*base.manifest).clone();
         for _ in 0..MAX_REAPPLY {
             let mut next = parent.next(entries.clone(), actor);

@@ -53,6 +53,12 @@ pub struct GraphManifest {
     /// Set on a merge commit: the merged branch's head, its second parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<String>,
+    /// The incarnation of the graph this version belongs to: a random id chosen by `init`
+    /// and copied into every later version, so that a handle opened on an earlier graph
+    /// at the same uri (deleted, purged and created again) can tell it is not this graph.
+    /// Absent in graphs created before incarnations existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<String>,
 }
 
 impl GraphManifest {
@@ -68,6 +74,7 @@ impl GraphManifest {
             parent_commit: None,
             forked_from: None,
             merged_from: None,
+            incarnation: None,
         }
     }
 
@@ -90,6 +97,7 @@ impl GraphManifest {
             parent_commit: None,
             forked_from: None,
             merged_from: None,
+            incarnation: self.incarnation.clone(),
         }
     }
 }

@@ -1,17 +1,36 @@
 //! Deleted graphs: a tombstone marks a graph's storage as deleted, and a purge removes
-//! the storage of a tombstoned graph.
+//! the storage of a tombstoned graph. Also the graph's incarnation marker, which a delete
+//! removes first.
 //!
-//! The tombstone (`_tombstone.json` in the graph's root, written create-if-absent) is the
-//! commit point of a delete: from then on [`Graph::open`](crate::Graph::open) and
+//! Every graph created since incarnations exist has one: a random id that `init` writes
+//! as `_incarnation/<id>` and into every manifest. A handle checks that its marker still
+//! exists before each publish (instead of reading the tombstone: no extra request) and,
+//! at most once a second, before a read; a handle whose marker is gone (the graph was
+//! deleted, or deleted, purged and created again at the same uri) refuses to read or
+//! write from then on, so a worker that missed the registry's news can never publish
+//! into another graph.
+//!
+//! A delete first removes the incarnation marker (from then on no handle reads or
+//! publishes), then writes the tombstone (`_tombstone.json`, create-if-absent), the
+//! commit point of the delete: from then on [`Graph::open`](crate::Graph::open) and
 //! [`Graph::init`](crate::Graph::init) refuse the location, in every process, whatever a
 //! registry still says. Old versions stay on storage (readable by nobody through the
 //! engine) until a purge.
 //!
-//! A purge deletes only what belongs to the graph: the objects under its own `nodes/`,
-//! `edges/`, `_manifest/`, `_branches/` and `_refs/branches/` directories, then the
-//! tombstone, last (so a purge that stops half-way is still a tombstoned graph, and can be run again). Paths are compared by
-//! whole segments: purging `/data/g` never touches `/data/g2` nor a graph nested
-//! elsewhere under `/data/g`.
+//! A purge deletes only what the graph wrote: objects whose paths follow the graph's own
+//! layout (table folders `nodes|edges/<Type>.<12 hex>.lance/`, manifests
+//! `_manifest/<20 digits>.json` and `_latest`, branch chains `_branches/<12 hex>/...`,
+//! refs `_refs/branches/<name>.json`, `_dropped/` markers, `_incarnation/<id>`); any
+//! other file, even inside those folders, is kept. The tombstone goes last, so a purge
+//! that stops half-way is still a tombstoned graph (no process opens it, no init reuses
+//! it) and can be run again. Paths are compared by whole segments: purging `/data/g`
+//! never touches `/data/g2` nor a graph nested elsewhere under `/data/g`.
+//!
+//! What a purge cannot undo: a write whose check passed before the delete and whose
+//! manifest PUT is still in flight (one request, retried for at most 30 s) can land after
+//! the purge. The grace period of `omnigraph-control-plane purge` (24 h by default) covers
+//! it; `DELETE ?purge=true` skips the grace period on request. Such a late manifest makes
+//! the location non-empty, so no new graph is created over it.
 
 use chrono::{DateTime, Utc};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -23,14 +42,106 @@ use crate::manifest::MANIFEST_DIR;
 
 /// File name of the marker, in the graph's root.
 pub const TOMBSTONE_FILE: &str = "_tombstone.json";
-/// The directories a graph owns under its root; nothing else is ever purged.
-const OWNED_DIRS: [&str; 5] = [
+/// Folder of the incarnation marker, `_incarnation/<id>`.
+pub const INCARNATION_DIR: &str = "_incarnation";
+/// The directories a graph writes under its root; a purge lists only these, and deletes
+/// only the objects in them that follow the graph's layout ([`written_by_graph`]).
+const OWNED_DIRS: [&str; 7] = [
+    INCARNATION_DIR,
     "nodes",
     "edges",
     MANIFEST_DIR,
     crate::branch::BRANCHES_DIR,
     crate::branch::REFS_DIR,
+    crate::migrate::DROPPED_DIR,
 ];
+
+/// A new incarnation id (32 hex digits).
+pub(crate) fn new_incarnation() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn incarnation_path(id: &str) -> String {
+    format!("{INCARNATION_DIR}/{id}")
+}
+
+/// Writes the marker of incarnation `id` (create-if-absent).
+pub(crate) async fn write_incarnation(loc: &GraphLocation, id: &str) -> Result<()> {
+    let body = serde_json::json!({ "incarnation": id, "created_at": crate::manifest::now() });
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    loc.store
+        .put_opts(
+            &loc.path(&incarnation_path(id)),
+            PutPayload::from(body.to_string().into_bytes()),
+            opts,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Whether the marker of incarnation `id` still exists (one HEAD).
+pub(crate) async fn incarnation_alive(loc: &GraphLocation, id: &str) -> Result<bool> {
+    match loc.store.head(&loc.path(&incarnation_path(id))).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes the incarnation marker(s) of the graph at `loc`: from then on no handle reads
+/// or publishes. Returns how many objects were deleted.
+pub(crate) async fn remove_incarnations(loc: &GraphLocation) -> Result<u64> {
+    delete_written(loc, INCARNATION_DIR).await
+}
+
+/// Whether `relative` (a path under a graph's root) follows the layout of the objects a
+/// graph writes. A purge deletes nothing else.
+pub fn written_by_graph(relative: &str) -> bool {
+    let segments: Vec<&str> = relative.split('/').collect();
+    match segments.as_slice() {
+        ["nodes" | "edges", table, rest @ ..] => !rest.is_empty() && is_table_dir(table),
+        [dir, file] if *dir == MANIFEST_DIR => is_version_file(file),
+        [dir, chain, file] if *dir == crate::branch::BRANCHES_DIR => {
+            is_hex(chain, 12) && is_version_file(file)
+        }
+        ["_refs", "branches", name @ ..] if !name.is_empty() => name
+            .join("/")
+            .strip_suffix(".json")
+            .is_some_and(|n| crate::branch::validate_branch_name(n).is_ok()),
+        [dir, "nodes" | "edges", marker] if *dir == crate::migrate::DROPPED_DIR => {
+            marker.strip_suffix(".json").is_some_and(is_table_dir)
+        }
+        [dir, id] if *dir == INCARNATION_DIR => is_hex(id, 32),
+        _ => false,
+    }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `<Type>.<12 hex>.lance`, as `graph::table_dir` names a table's folder.
+fn is_table_dir(name: &str) -> bool {
+    let Some((type_name, id)) = name.strip_suffix(".lance").and_then(|n| n.rsplit_once('.')) else {
+        return false;
+    };
+    !type_name.is_empty()
+        && type_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && is_hex(id, 12)
+}
+
+/// `<20 digits>.json` or `_latest`, as a manifest chain names its files.
+fn is_version_file(name: &str) -> bool {
+    name == "_latest"
+        || name
+            .strip_suffix(".json")
+            .is_some_and(|v| v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// Who deleted a graph, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,10 +175,13 @@ pub struct PurgeReport {
     pub objects_deleted: u64,
 }
 
-/// Marks the graph at `uri` deleted. Idempotent: an existing tombstone is kept (and
-/// returned), so a retried delete does not move the deletion time.
+/// Marks the graph at `uri` deleted: removes its incarnation marker (from then on no open
+/// handle reads or publishes), then writes the tombstone (from then on no process opens
+/// it). Idempotent: an existing tombstone is kept (and returned), so a retried delete
+/// does not move the deletion time.
 pub async fn write_tombstone(uri: &str, tombstone: &Tombstone) -> Result<Tombstone> {
     let loc = GraphLocation::parse(uri)?;
+    remove_incarnations(&loc).await?;
     let body = serde_json::to_vec_pretty(tombstone)
         .map_err(|e| EngineError::Corrupt(format!("serialize tombstone: {e}")))?;
     let opts = PutOptions {
@@ -137,7 +251,7 @@ pub async fn purge(uri: &str, min_age: Option<chrono::Duration>) -> Result<Purge
     }
     let mut report = PurgeReport::default();
     for dir in OWNED_DIRS {
-        report.objects_deleted += loc.delete_all(dir).await?;
+        report.objects_deleted += delete_written(&loc, dir).await?;
     }
     match loc.store.delete(&loc.path(TOMBSTONE_FILE)).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -149,6 +263,42 @@ pub async fn purge(uri: &str, min_age: Option<chrono::Duration>) -> Result<Purge
     }
     tracing::info!(uri = %loc.uri, objects = report.objects_deleted, "purged deleted graph");
     Ok(report)
+}
+
+/// Deletes the objects under `dir` that follow the graph's layout; returns how many.
+async fn delete_written(loc: &GraphLocation, dir: &str) -> Result<u64> {
+    use futures::TryStreamExt;
+    let root = loc.path("");
+    let objects: Vec<_> = match loc.store.list(Some(&loc.path(dir))).try_collect().await {
+        Ok(objects) => objects,
+        Err(object_store::Error::NotFound { .. }) => vec![],
+        Err(e) => return Err(e.into()),
+    };
+    let mut deleted = 0;
+    for object in objects {
+        let full = object.location.as_ref();
+        let relative = if root.as_ref().is_empty() {
+            full
+        } else {
+            match full
+                .strip_prefix(root.as_ref())
+                .and_then(|r| r.strip_prefix('/'))
+            {
+                Some(relative) => relative,
+                None => continue,
+            }
+        };
+        if !written_by_graph(relative) {
+            tracing::info!(uri = %loc.uri, object = relative, "purge keeps an object the graph did not write");
+            continue;
+        }
+        match loc.store.delete(&object.location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        deleted += 1;
+    }
+    Ok(deleted)
 }
 
 /// A local file system keeps the directories that held the deleted objects: remove the

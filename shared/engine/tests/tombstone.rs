@@ -97,7 +97,15 @@ async fn purge_needs_a_tombstone_honours_the_grace_and_removes_only_the_graphs_o
     Graph::open(&nested)
         .await
         .expect("the nested graph still opens");
-    // The location can hold a new graph again.
+    // The location still holds the operator's file and the nested graph: not empty, so no
+    // graph is created over them; once they are gone it can hold a new graph again.
+    let err = Graph::init(&uri, SCHEMA, "test")
+        .await
+        .err()
+        .expect("not empty");
+    assert!(err.to_string().contains("not empty"), "{err}");
+    std::fs::remove_file(g.join("notes.txt")).expect("remove the file");
+    std::fs::remove_dir_all(&nested).expect("remove the nested graph");
     Graph::init(&uri, SCHEMA, "test")
         .await
         .expect("re-init after purge");
