@@ -59,10 +59,10 @@ fn post_graphs_duplicate_graph_id_returns_409() {
 #[test]
 fn post_graphs_duplicate_uri_returns_409() {
     let cp = open_alpha();
-    // Another spelling of alpha's uri.
+    // Another spelling of alpha's uri (a `.` segment would be refused outright: 400).
     let uri = match test_storage() {
         Some(_) => format!("{}/", cp.graph_uri("alpha.omni")),
-        None => format!("file://{}/", cp.path("./alpha.omni")),
+        None => format!("file://{}/", cp.path("alpha.omni")),
     };
     let (status, body) = cp.create_graph("beta", &uri, None);
     assert_envelope(status, &body, 409, "conflict");
