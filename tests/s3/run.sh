@@ -3,7 +3,8 @@
 # every integration-test target of the workspace (engine, data plane, control plane,
 # cluster) with OMNIGRAPH_TEST_STORAGE pointing at a bucket of the server, so that each
 # test that makes a graph makes it as s3://omnigraph/... instead of in a temp dir.
-# Extra arguments go to cargo test (e.g. `tests/s3/run.sh --test data_plane`).
+# Extra arguments go to cargo test (e.g. `tests/s3/run.sh --test e2e data_plane::`, one
+# area of the end-to-end binary; the test binaries are `lang`, `engine` and `e2e`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"

@@ -5,10 +5,13 @@
 //! variables, which the binaries inherit): the same tests then put their graphs there.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
-use omnigraph_engine::location::GraphLocation;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 /// The object-store prefix the tests write graphs under, when one is set.
 pub fn test_storage() -> Option<String> {
@@ -38,10 +41,38 @@ pub fn graph_uri(dir: &Path, name: &str) -> String {
     format!("{}/{name}", graphs_root(dir))
 }
 
+/// A graph's storage as the tests read it: the object store holding it and the graph's
+/// prefix inside that store. Resolved as the engine resolves a graph uri
+/// (shared/engine/src/location.rs), on `object_store` alone so that the tests do not link
+/// the engine.
+struct Location {
+    store: Arc<dyn ObjectStore>,
+    /// The graph's prefix inside `store`: the absolute path of a local graph (without its
+    /// leading `/`), the key prefix of an `s3://bucket/prefix` graph.
+    prefix: String,
+}
+
+impl Location {
+    /// The object path of `relative` inside the graph.
+    fn path(&self, relative: &str) -> ObjectPath {
+        if self.prefix.is_empty() {
+            ObjectPath::from(relative)
+        } else {
+            ObjectPath::from(format!(
+                "{}/{}",
+                self.prefix.trim_end_matches('/'),
+                relative
+            ))
+        }
+    }
+}
+
 /// The location of `uri`, refusing any object store but the S3 test server on 127.0.0.1
 /// (without one, an `s3://` uri would send the test's own requests to AWS).
-fn location(uri: &str) -> GraphLocation {
-    if uri.starts_with("s3://") {
+fn location(uri: &str) -> Location {
+    let uri = uri.trim();
+    assert!(!uri.is_empty(), "graph uri is empty");
+    if let Some(rest) = uri.strip_prefix("s3://") {
         let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
         let loopback = ["http://127.", "http://localhost:", "http://[::1]"];
         assert!(
@@ -49,8 +80,35 @@ fn location(uri: &str) -> GraphLocation {
                 && std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
             "{uri}: no S3 test server on 127.0.0.1 is configured (run tests/s3/run.sh)"
         );
+        let rest = rest.trim_end_matches('/');
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        assert!(!bucket.is_empty(), "no bucket in uri {uri}");
+        // Endpoint, region, credentials and path-style come from the standard AWS_*
+        // variables (tests/s3/lib.sh sets them), with the engine's retries: 3, within 30 s.
+        let store = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(30),
+                ..Default::default()
+            })
+            .build()
+            .unwrap_or_else(|e| panic!("object store of {uri}: {e}"));
+        return Location {
+            store: Arc::new(store),
+            prefix: prefix.to_string(),
+        };
     }
-    GraphLocation::parse(uri).expect("graph uri")
+    assert!(
+        !uri.contains("://") || uri.starts_with("file://"),
+        "unsupported graph uri {uri}: use a local path, file:// or s3://"
+    );
+    let path = uri.strip_prefix("file://").unwrap_or(uri);
+    let path = std::path::absolute(path).unwrap_or_else(|e| panic!("graph uri {uri}: {e}"));
+    Location {
+        store: Arc::new(LocalFileSystem::new()),
+        prefix: path.to_string_lossy().trim_start_matches('/').to_string(),
+    }
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {

@@ -1,7 +1,7 @@
 //! Branches and commits: isolation, cheap creation, history, reads at a commit, and what
 //! a second handle (another process) sees.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

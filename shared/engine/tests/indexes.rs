@@ -2,7 +2,7 @@
 //! with the data, used by filtered Lance scans, and never wrong when a mutation has added
 //! rows they do not cover.
 
-mod common;
+use crate::common;
 
 use arrow::array::Array;
 use common::*;

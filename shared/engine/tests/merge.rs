@@ -1,7 +1,7 @@
 //! Merging branches: each outcome, each conflict kind, atomicity, merge commits, and
 //! concurrent merges into main from two handles (two processes' worth of state).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

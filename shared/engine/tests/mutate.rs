@@ -1,6 +1,6 @@
 //! Mutations: each statement, read-your-writes, cascades, atomicity, and every constraint.
 
-mod common;
+use crate::common;
 
 use common::*;
 use omnigraph_engine::{EngineError, MutationReport};

@@ -1,7 +1,7 @@
 //! Read queries, one construct per test, on the small social graph of LANGUAGE.md:
 //! exact rows in order.
 
-mod common;
+use crate::common;
 
 use common::*;
 use omnigraph_engine::{EngineError, LoadMode};

@@ -2,7 +2,7 @@
 //! with the naive evaluator on a mirror of the graph. The per-version query data is patched
 //! from the previous version after each write, so this pins that patching is never stale.
 
-mod common;
+use crate::common;
 
 use common::random_graph::*;
 use common::TestGraph;

@@ -1,7 +1,7 @@
 //! Randomised equivalence: random small graphs and random queries, the engine's answer
 //! compared with the naive evaluator of `common::random_graph`.
 
-mod common;
+use crate::common;
 
 use common::random_graph::*;
 use common::TestGraph;

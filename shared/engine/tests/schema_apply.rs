@@ -2,7 +2,7 @@
 //! nothing, drops that keep old versions readable (and, with allow_data_loss, do not),
 //! dry runs, and applies on a branch.
 
-mod common;
+use crate::common;
 
 use common::*;
 use lance::index::DatasetIndexExt;

@@ -3,7 +3,7 @@
 //! combined with traversals and filters; and correct while the indexes cover only part of
 //! a table.
 
-mod common;
+use crate::common;
 
 use common::*;
 use omnigraph_engine::{LoadMode, TableKey};

@@ -1,6 +1,6 @@
 //! Storage invariants the engine relies on, pinned against the Lance version in use.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Deleted graphs: the tombstone is honoured by open and init, written once, and a purge
 //! removes exactly the graph's own objects.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

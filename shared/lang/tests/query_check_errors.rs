@@ -1,7 +1,7 @@
 //! Type errors of read queries and query selection: every error with its code and
 //! position. Bodies start on line 2, column 1 (see `common::query`).
 
-mod common;
+use crate::common;
 
 use common::{assert_error, check_err, query, query_catalog, read_ok};
 use omnigraph_lang::*;

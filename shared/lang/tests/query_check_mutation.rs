@@ -1,7 +1,7 @@
 //! Type checking of mutations: typed statements and every error, with positions.
 //! Statements start on line 2, column 1 (see `common::query`).
 
-mod common;
+use crate::common;
 
 use common::{assert_error, check_err, mutation_ok, query};
 use omnigraph_lang::*;

@@ -1,7 +1,7 @@
 //! Type checking of read queries: the typed form of every construct.
 //! Bodies start on line 2, column 1 (see `common::query`).
 
-mod common;
+use crate::common;
 
 use common::{query, read_ok};
 use omnigraph_lang::*;

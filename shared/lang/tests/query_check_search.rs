@@ -1,6 +1,6 @@
 //! Search functions: what checks, what it becomes, and every misuse with its position.
 
-mod common;
+use crate::common;
 
 use common::assert_error;
 use omnigraph_lang::*;

@@ -1,7 +1,7 @@
 //! The query grammar: every construct parses to the expected AST; syntax errors are
 //! positioned.
 
-mod common;
+use crate::common;
 
 use common::assert_error;
 use omnigraph_lang::query::ast::*;

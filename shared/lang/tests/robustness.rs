@@ -1,6 +1,6 @@
 //! Malformed input yields positioned errors, never panics.
 
-mod common;
+use crate::common;
 
 use omnigraph_lang::{compile, parse_queries, parse_schema, LangError};
 use proptest::prelude::*;

@@ -1,6 +1,6 @@
 //! The schema grammar: every accepted form and the shape of the resulting catalog.
 
-mod common;
+use crate::common;
 
 use common::{assert_error, schema_error, spec_catalog};
 use omnigraph_lang::{

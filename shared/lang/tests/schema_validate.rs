@@ -1,6 +1,6 @@
 //! Schema validation: every rule, with the code and position of its error.
 
-mod common;
+use crate::common;
 
 use common::{assert_error, schema_error};
 

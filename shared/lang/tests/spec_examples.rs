@@ -1,6 +1,6 @@
 //! Every example of LANGUAGE.md sections 1 and 2 parses and type-checks.
 
-mod common;
+use crate::common;
 
 use common::spec_catalog;
 use omnigraph_lang::*;

@@ -1,0 +1,19 @@
+//! The end-to-end tests, one module per area, in one test binary (one link instead of one
+//! per file): they start the workspace's real binaries on 127.0.0.1 with temp dirs.
+
+mod admission;
+mod branches_http;
+mod cli_branches;
+mod cli_load;
+mod cli_query;
+mod cluster;
+mod control_plane;
+mod control_plane_lifecycle;
+mod control_plane_registry;
+mod data_plane;
+mod graph_storage;
+mod hardening;
+mod merge_http;
+mod openapi;
+mod schema_apply_http;
+mod search_http;
