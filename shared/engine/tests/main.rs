@@ -8,6 +8,7 @@
 mod common;
 
 mod branches;
+mod graph_location;
 mod indexes;
 mod merge;
 mod mutate;
