@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::control_plane::AUTH_ENV;
+use crate::control_plane::{AUTH_ENV, TEST_INTERNAL_TOKEN};
 use crate::{data_plane as data_plane_command, free_port};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,6 +75,20 @@ impl DataPlane {
     }
 
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> DataPlane {
+        let mut dp = Self::spawn(args, env);
+        dp.wait_ready(true);
+        dp
+    }
+
+    /// Like [`start`](Self::start), but waits only until the worker answers `/healthz`,
+    /// ready or not (a worker whose control plane is not there).
+    pub fn start_unready(args: &[&str], env: &[(&str, &str)]) -> DataPlane {
+        let mut dp = Self::spawn(args, env);
+        dp.wait_ready(false);
+        dp
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> DataPlane {
         let log_dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let log_path = log_dir.path().join("data-plane.log");
@@ -91,11 +105,14 @@ impl DataPlane {
         for name in AUTH_ENV {
             command.env_remove(name);
         }
+        if args.contains(&"--control-plane") && !args.contains(&"--unauthenticated") {
+            command.env("OMNIGRAPH_INTERNAL_TOKEN", TEST_INTERNAL_TOKEN);
+        }
         for (k, v) in env {
             command.env(k, v);
         }
         let child = command.spawn().expect("spawn omnigraph-data-plane serve");
-        let mut dp = DataPlane {
+        DataPlane {
             url: format!("http://127.0.0.1:{port}"),
             log_path,
             _log_dir: log_dir,
@@ -107,12 +124,10 @@ impl DataPlane {
                 .pool_max_idle_per_host(0)
                 .build()
                 .expect("client"),
-        };
-        dp.wait_ready();
-        dp
+        }
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, need_ready: bool) {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -125,7 +140,7 @@ impl DataPlane {
                 .send()
             {
                 if let Ok(body) = r.json::<Value>() {
-                    if body["ready"] == true {
+                    if body["ready"] == true || !need_ready {
                         return;
                     }
                 }
@@ -142,6 +157,18 @@ impl DataPlane {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// The worker's resident memory now, in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
     }
 
     /// Waits up to `timeout` for the process to exit; its exit code, or None if it still runs.

@@ -1,12 +1,19 @@
 //! `serve`: run the data-plane worker.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::{FalseyValueParser, TypedValueParser};
 use clap::Args;
 
 use super::CliError;
 use crate::server::admission::{DEFAULT_MAX_WRITES_PER_ACTOR, MAX_WRITES_PER_ACTOR_ENV};
+use crate::server::query_limits::{
+    QueryLimits, DEFAULT_MAX_CONCURRENT_READS, DEFAULT_MAX_QUERY_ROWS,
+    DEFAULT_MAX_QUERY_TIMEOUT_MS, DEFAULT_MAX_RESULT_ROWS_WITHOUT_LIMIT, DEFAULT_QUERY_TIMEOUT_MS,
+    MAX_CONCURRENT_READS_ENV, MAX_QUERY_ROWS_ENV, MAX_QUERY_TIMEOUT_MS_ENV,
+    MAX_RESULT_ROWS_WITHOUT_LIMIT_ENV, QUERY_TIMEOUT_MS_ENV,
+};
 use crate::server::{serve, ServeError, ServeOptions, ServeSource};
 
 #[derive(Debug, Args)]
@@ -38,6 +45,29 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize)
     )]
     pub max_writes_per_actor: usize,
+    /// Time limit of a read that asks for none (`timeout_ms`), in milliseconds; past it
+    /// the read is stopped and answers 408 `query_timeout`.
+    #[arg(long, env = QUERY_TIMEOUT_MS_ENV, default_value_t = DEFAULT_QUERY_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub query_timeout_ms: u64,
+    /// The longest `timeout_ms` a read may ask for, in milliseconds (more is a 400).
+    #[arg(long, env = MAX_QUERY_TIMEOUT_MS_ENV, default_value_t = DEFAULT_MAX_QUERY_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_query_timeout_ms: u64,
+    /// Rows a read may hold in memory while it runs (result rows, groups, rows to sort);
+    /// over it: 422 `row_budget_exceeded`.
+    #[arg(long, env = MAX_QUERY_ROWS_ENV, default_value_t = DEFAULT_MAX_QUERY_ROWS,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    pub max_query_rows: usize,
+    /// Rows a read without `limit` may return; over it: 422 `result_too_large`.
+    #[arg(long, env = MAX_RESULT_ROWS_WITHOUT_LIMIT_ENV,
+          default_value_t = DEFAULT_MAX_RESULT_ROWS_WITHOUT_LIMIT,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    pub max_result_rows_without_limit: usize,
+    /// Reads this worker runs at once; more answer 429 `too_many_reads` with Retry-After.
+    #[arg(long, env = MAX_CONCURRENT_READS_ENV, default_value_t = DEFAULT_MAX_CONCURRENT_READS,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_concurrent_reads: usize,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -56,6 +86,13 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
         worker_id: a.worker_id,
         unauthenticated: a.unauthenticated,
         max_writes_per_actor: a.max_writes_per_actor,
+        query_limits: QueryLimits {
+            default_timeout: Duration::from_millis(a.query_timeout_ms),
+            max_timeout: Duration::from_millis(a.max_query_timeout_ms.max(a.query_timeout_ms)),
+            max_rows: a.max_query_rows,
+            max_result_rows_without_limit: a.max_result_rows_without_limit,
+            max_concurrent_reads: a.max_concurrent_reads,
+        },
     })
     .await?;
     Ok(())

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod openapi;
+pub mod query_limits;
 pub mod registry;
 pub mod registry_client;
 pub mod run;

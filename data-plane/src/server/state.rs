@@ -6,6 +6,7 @@ use omnigraph_api::ServeMode;
 use omnigraph_policy::BearerTokens;
 
 use super::admission::Admission;
+use super::query_limits::{QueryLimits, ReadAdmission};
 use super::registry::Registry;
 
 #[derive(Clone)]
@@ -16,10 +17,24 @@ pub struct ServerState {
     /// Flat routes (single) or `/graphs/{graph_id}/...` (multi).
     pub mode: ServeMode,
     pub worker_id: String,
-    /// `OMNIGRAPH_INTERNAL_TOKEN`, required on `/internal/*` when set.
-    pub internal_token: Option<BearerTokens>,
+    /// How `/internal/*` is guarded, or that it is not mounted.
+    pub internal: InternalAccess,
     /// Per-actor cap on writes in flight (429 beyond it).
     pub admission: Arc<Admission>,
+    /// What one read may spend (deadline, rows).
+    pub query_limits: QueryLimits,
+    /// Cap on reads in flight on this worker (429 beyond it).
+    pub reads: ReadAdmission,
+}
+
+/// How the control plane's routes on this worker (`/internal/*`) are guarded.
+pub enum InternalAccess {
+    /// No control plane (`--config`): the routes are not mounted.
+    NotMounted,
+    /// `Authorization: Bearer $OMNIGRAPH_INTERNAL_TOKEN`.
+    Token(BearerTokens),
+    /// An open-mode worker without an internal token: loopback peers only.
+    LoopbackOnly,
 }
 
 impl std::ops::Deref for AppState {

@@ -33,6 +33,11 @@ pub struct ReadRequest {
     /// the branch head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<u64>,
+    /// Stop the read after this many milliseconds (408 `query_timeout`); at most the
+    /// worker's maximum (300,000 by default), the worker's default (30,000) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub timeout_ms: Option<u64>,
 }
 
 /// Which consistent graph version a read saw.

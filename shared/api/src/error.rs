@@ -28,6 +28,14 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 429: admission control; `Retry-After` says when to retry.
     TooManyRequests,
+    /// 408: a read ran past its time limit (the server's default or its `timeout_ms`).
+    QueryTimeout,
+    /// 422: a read held more rows in memory than the worker's row budget.
+    RowBudgetExceeded,
+    /// 422: a read without `limit` would return more rows than the worker returns unasked.
+    ResultTooLarge,
+    /// 429: the worker runs as many reads as it allows at once; `Retry-After` says when.
+    TooManyReads,
     /// 503: e.g. omnigraph.yaml drifted from what the control plane loaded.
     ServiceUnavailable,
     /// 500
@@ -45,6 +53,10 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::QueryTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::RowBudgetExceeded => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ResultTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::TooManyReads => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,6 +91,10 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::QueryTimeout => "query_timeout",
+            ErrorCode::RowBudgetExceeded => "row_budget_exceeded",
+            ErrorCode::ResultTooLarge => "result_too_large",
+            ErrorCode::TooManyReads => "too_many_reads",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -57,6 +57,18 @@ pub enum EngineError {
     /// vectors of the wrong dimension, or (`unavailable`) could not be reached.
     #[error("{message}")]
     Embedding { message: String, unavailable: bool },
+    /// A read ran past its deadline (see `query::budget`); it was stopped.
+    #[error("the read ran past its time limit of {limit_ms} ms and was stopped; narrow it (a `limit`, a key, fewer hops) or ask for a longer `timeout_ms` up to the server's maximum")]
+    QueryTimeout { limit_ms: u64 },
+    /// A read was cancelled (its caller went away); nobody sees this answer.
+    #[error("the read was cancelled")]
+    QueryCancelled,
+    /// A read held more rows in memory than its row budget allows; it was stopped.
+    #[error("the read holds more than {limit} rows in memory (result rows, groups or rows to sort) and was stopped; add a `limit`, an aggregate or a narrower match")]
+    RowBudgetExceeded { limit: usize },
+    /// A read without `limit` would return more rows than the server returns unasked.
+    #[error("the read has no `limit` and returns more than {limit} rows; add `limit` (up to the row budget) or page with `order` and `limit`, or use POST /export for whole tables")]
+    ResultTooLarge { limit: usize },
     /// A merge was refused for these conflicts; nothing was written.
     #[error("{}", format_merge_conflicts(.0))]
     MergeConflicts(Vec<crate::merge::MergeConflict>),

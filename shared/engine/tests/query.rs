@@ -149,10 +149,17 @@ async fn variable_length_traversal_returns_each_destination_once() {
         LoadMode::Append,
     )
     .await;
+    // The cycle's return to Alice is pruned: a visited node (the start included) is never
+    // reported or expanded again.
     let q = "query reach($name: String) { match { $p: Person { name: $name } $p knows{1,3} $x } return { $x.name } }";
     assert_eq!(
         g.rows(q, json!({"name": "Alice"})).await,
-        json!([{"x.name": "Alice"}, {"x.name": "Bob"}, {"x.name": "Charlie"}, {"x.name": "Diana"}])
+        json!([{"x.name": "Bob"}, {"x.name": "Charlie"}, {"x.name": "Diana"}])
+    );
+    // From Diana: Alice at hop 1, then Bob and Charlie; Diana herself is pruned at hop 3.
+    assert_eq!(
+        g.rows(q, json!({"name": "Diana"})).await,
+        json!([{"x.name": "Alice"}, {"x.name": "Bob"}, {"x.name": "Charlie"}])
     );
     let exact_two = "query q() { match { $p: Person { name: \"Alice\" } $p knows{2,2} $x } return { $x.name } }";
     assert_eq!(

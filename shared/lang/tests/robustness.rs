@@ -76,6 +76,125 @@ proptest! {
     }
 }
 
+/// Pieces a mutation inserts: delimiters, keywords, huge numbers, odd characters.
+const PIECES: &[&str] = &[
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "\"",
+    ",",
+    ":",
+    ".",
+    "..",
+    "-",
+    "$",
+    "$_",
+    "@key",
+    "@unique(",
+    "@index",
+    "@range(",
+    "@check(",
+    "@card(",
+    "enum(",
+    "node",
+    "edge",
+    "->",
+    "query",
+    "match",
+    "return",
+    "not",
+    "insert",
+    "update",
+    "delete",
+    "{0,4294967295}",
+    "{4294967296}",
+    "99999999999999999999",
+    "-0.0e999",
+    "\u{0}",
+    "é",
+    "\u{202e}",
+    "//",
+    "/*",
+    "*/",
+    "\n",
+    "\\",
+    "Vector(0)",
+    "Vector(99999999)",
+    "[[[[",
+    "]]]]",
+];
+
+/// Applies `edits` to `source` (on chars, so every cut is on a char boundary): each is
+/// (kind, position, length or piece index).
+fn mutate(source: &str, edits: &[(u8, usize, usize)]) -> String {
+    let mut chars: Vec<char> = source.chars().collect();
+    for (kind, at, n) in edits {
+        let at = if chars.is_empty() {
+            0
+        } else {
+            at % (chars.len() + 1)
+        };
+        match kind % 4 {
+            0 => {
+                let end = (at + n % 16).min(chars.len());
+                chars.drain(at..end);
+            }
+            1 => {
+                let piece = PIECES[n % PIECES.len()];
+                chars.splice(at..at, piece.chars());
+            }
+            2 => {
+                let end = (at + n % 32).min(chars.len());
+                let copy: Vec<char> = chars[at..end].to_vec();
+                chars.splice(at..at, copy);
+            }
+            _ => {
+                if at < chars.len() {
+                    chars[at] = PIECES[n % PIECES.len()].chars().next().unwrap_or('x');
+                }
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn mutated_schemas_parse_or_fail_with_a_positioned_error(
+        edits in prop::collection::vec((any::<u8>(), any::<usize>(), any::<usize>()), 1..6)
+    ) {
+        for schema in [common::QUERY_SCHEMA, common::SPEC_SCHEMA] {
+            let source = mutate(schema, &edits);
+            if let Err(err) = parse_schema(&source) {
+                assert_in_bounds(&source, &err);
+            }
+        }
+    }
+
+    #[test]
+    fn mutated_queries_check_or_fail_with_a_positioned_error(
+        edits in prop::collection::vec((any::<u8>(), any::<usize>(), any::<usize>()), 1..6)
+    ) {
+        let catalog = common::query_catalog();
+        let source = mutate(QUERY_SOURCE, &edits);
+        match parse_queries(&source) {
+            Err(err) => assert_in_bounds(&source, &err),
+            Ok(_) => {
+                for name in [Some("q"), Some("m"), None] {
+                    if let Err(err) = compile(&catalog, &source, name) {
+                        assert_in_bounds(&source, &err);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn deeply_nested_negation_is_refused_not_a_stack_overflow() {
     let depth = 100_000;

@@ -1,7 +1,7 @@
 //! `POST /read` (alias `/query`).
 
 use omnigraph_api::{ApiError, ApiJson, ErrorBody, ReadRequest, ReadResponse, ReadTarget};
-use omnigraph_engine::run_query;
+use omnigraph_engine::run_query_within;
 
 use super::{compile, params_or_empty};
 use omnigraph_policy::{PolicyAction, RequestContext};
@@ -23,6 +23,9 @@ use crate::server::error::engine_error;
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 408, description = "`query_timeout`: the read ran past its time limit (the worker's default, or `timeout_ms`) and was stopped", body = ErrorBody),
+        (status = 422, description = "`row_budget_exceeded`: the read held more rows in memory than the worker allows; `result_too_large`: a read without `limit` would return more rows than the worker returns unasked", body = ErrorBody),
+        (status = 429, description = "`too_many_reads`: the worker runs as many reads as it allows at once; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
     )
@@ -34,6 +37,8 @@ pub async fn read(
     let (auth, req) = access.authorize_body(PolicyAction::Read, body.map(|b| b.0), |r| {
         RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
     })?;
+    let _slot = access.admit_read()?;
+    let budget = access.query_limits().budget(req.timeout_ms)?;
     let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
     let snap = graph
@@ -42,7 +47,7 @@ pub async fn read(
         .map_err(engine_error)?;
     let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
     let params = params_or_empty(req.params);
-    let result = run_query(&snap, &query, &params)
+    let result = run_query_within(&snap, &query, &params, &budget)
         .await
         .map_err(engine_error)?;
     Ok(ApiJson(ReadResponse {

@@ -156,6 +156,11 @@ impl Groups {
         }
     }
 
+    /// Groups held so far.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
     pub fn add(&mut self, ids: &[u32]) {
         let key: Vec<GroupValue> = self
             .columns

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use arrow::array::{Array, ArrayRef, BooleanArray};
 
+use super::budget::{QueryBudget, Ticker};
 use super::cond::{CompiledCond, VectorForm};
 use super::data::{Csr, EdgeData, NodeData};
 use super::plan::{Analysis, Plan, Step};
@@ -46,14 +47,21 @@ pub struct Executor<'p> {
     prep: &'p Prepared,
     /// Candidates of inner `Scan` steps, by slot, computed on first use.
     scan_cache: RefCell<HashMap<usize, Rc<Vec<u32>>>>,
+    /// The read's deadline and cancel flag, checked every few thousand steps.
+    ticker: Ticker<'p>,
 }
 
 impl<'p> Executor<'p> {
-    pub fn new(prep: &'p Prepared) -> Self {
+    pub fn new(prep: &'p Prepared, budget: &'p QueryBudget) -> Self {
         Executor {
             prep,
             scan_cache: RefCell::new(HashMap::new()),
+            ticker: Ticker::new(budget),
         }
+    }
+
+    pub fn budget(&self) -> &QueryBudget {
+        self.ticker.budget()
     }
 
     /// Feed every match of the query to `sink`.
@@ -72,6 +80,7 @@ impl<'p> Executor<'p> {
         ids: &mut [u32],
         sink: &mut Sink,
     ) -> Result<bool> {
+        self.ticker.tick()?;
         let Some(step) = plan.steps.get(at) else {
             return Ok(sink(ids));
         };
@@ -118,7 +127,7 @@ impl<'p> Executor<'p> {
                 let targets: &[u32] = if tr.min_hops == 1 && tr.max_hops == 1 {
                     csr.neighbors(start)
                 } else {
-                    reached = reach(csr, start, tr.min_hops, tr.max_hops);
+                    reached = reach(csr, start, tr.min_hops, tr.max_hops, &self.ticker)?;
                     &reached
                 };
                 for id in in_key_order(&self.prep.nodes[to], targets).iter() {
@@ -140,7 +149,7 @@ impl<'p> Executor<'p> {
                     n.partition_point(|x| *x <= dst) - n.partition_point(|x| *x < dst)
                 } else {
                     usize::from(
-                        reach(csr, src, tr.min_hops, tr.max_hops)
+                        reach(csr, src, tr.min_hops, tr.max_hops, &self.ticker)?
                             .binary_search(&dst)
                             .is_ok(),
                     )
@@ -224,6 +233,7 @@ impl<'p> Executor<'p> {
         // ids mostly in sequence, so an early stop leaves most chunks unevaluated.
         let mut masks: Vec<Option<BooleanArray>> = vec![None; node.id_count().div_ceil(SCAN_CHUNK)];
         for id in node.order() {
+            self.ticker.tick()?;
             if !vectors.is_empty() {
                 let chunk = *id as usize / SCAN_CHUNK;
                 if masks[chunk].is_none() {
@@ -276,49 +286,43 @@ fn in_key_order<'a>(node: &NodeData, ids: &'a [u32]) -> Cow<'a, [u32]> {
     Cow::Owned(live)
 }
 
-/// Nodes reachable from `start` by a walk of `min..=max` edges, each once, sorted by id.
-pub fn reach(csr: &Csr, start: u32, min: u32, max: u32) -> Vec<u32> {
-    let mut out: HashSet<u32> = HashSet::new();
+/// The destinations of a traversal of `min..=max` hops from `start`, each once, sorted by
+/// id. Breadth first, and a node once visited (the start included) is never expanded or
+/// reported again: each destination is reported at the hop it is first reached, when that
+/// hop is within the bounds. The one exception is a stored self-loop, which still counts
+/// as one edge: a node with one reports itself at the next hop when that hop is within the
+/// bounds (and is not expanded again). So a traversal ends on any graph, cycles included,
+/// after at most one expansion per node, whatever its upper bound.
+pub fn reach(csr: &Csr, start: u32, min: u32, max: u32, ticker: &Ticker) -> Result<Vec<u32>> {
+    let mut out: Vec<u32> = vec![];
     if min == 0 {
-        out.insert(start);
+        out.push(start);
     }
-    if max == 0 {
-        return out.into_iter().collect();
-    }
-    if min <= 1 {
-        // Breadth first: every node first reached within `max` steps (at least one).
-        let mut frontier: Vec<u32> = vec![start];
-        let mut seen: HashSet<u32> = HashSet::new();
-        for _ in 0..max {
-            let mut next = vec![];
-            for n in frontier.iter().flat_map(|id| csr.neighbors(*id)) {
-                if seen.insert(*n) {
+    let mut reported: HashSet<u32> = out.iter().copied().collect();
+    let mut visited: HashSet<u32> = HashSet::from([start]);
+    let mut frontier: Vec<u32> = vec![start];
+    let mut hop: u32 = 0;
+    while hop < max && !frontier.is_empty() {
+        hop += 1;
+        let in_bounds = hop >= min;
+        let mut next = vec![];
+        for id in &frontier {
+            ticker.tick()?;
+            for n in csr.neighbors(*id) {
+                if *n == *id {
+                    if in_bounds && reported.insert(*n) {
+                        out.push(*n);
+                    }
+                } else if visited.insert(*n) {
                     next.push(*n);
+                    if in_bounds && reported.insert(*n) {
+                        out.push(*n);
+                    }
                 }
             }
-            if next.is_empty() {
-                break;
-            }
-            frontier = next;
         }
-        out.extend(seen);
-    } else {
-        // Exactly-k level sets, since a node may be reachable in k steps but not fewer.
-        let mut level: HashSet<u32> = HashSet::from([start]);
-        for k in 1..=max {
-            level = level
-                .iter()
-                .flat_map(|id| csr.neighbors(*id).iter().copied())
-                .collect();
-            if k >= min {
-                out.extend(level.iter().copied());
-            }
-            if level.is_empty() {
-                break;
-            }
-        }
+        frontier = next;
     }
-    let mut v: Vec<u32> = out.into_iter().collect();
-    v.sort_unstable();
-    v
+    out.sort_unstable();
+    Ok(out)
 }

@@ -9,6 +9,7 @@
 //! match (no implicit distinct), aggregates grouped by the other projections.
 
 mod aggregate;
+pub mod budget;
 pub mod cache;
 mod cond;
 pub mod data;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use self::aggregate::Groups;
+pub use self::budget::QueryBudget;
 use self::cond::{flipped, CompiledCond, VarColumns};
 use self::data::{edge_data, node_data, node_data_at_hand, NodeData};
 use self::exec::{Executor, Prepared};
@@ -53,11 +55,23 @@ pub struct QueryResult {
     pub rows: Vec<Map<String, Json>>,
 }
 
-/// Run a read query at the snapshot's version, with `params` checked against its declarations.
+/// Run a read query at the snapshot's version, with `params` checked against its
+/// declarations, and no budget (the local command line).
 pub async fn run_query(
     snap: &Snapshot,
     query: &TypedQuery,
     params: &Map<String, Json>,
+) -> Result<QueryResult> {
+    run_query_within(snap, query, params, &QueryBudget::unlimited()).await
+}
+
+/// [`run_query`] within a budget: stopped at its deadline (or when this future is
+/// dropped), refused when it holds or returns more rows than the budget allows.
+pub async fn run_query_within(
+    snap: &Snapshot,
+    query: &TypedQuery,
+    params: &Map<String, Json>,
+    budget: &QueryBudget,
 ) -> Result<QueryResult> {
     let QueryBody::Read(read) = &query.body else {
         return Err(EngineError::Invalid(format!(
@@ -66,11 +80,34 @@ pub async fn run_query(
         )));
     };
     let params = bind_params(&query.params, params)?;
-    run_read(snap, read, &params).await
+    run_read(snap, read, &params, budget).await
 }
 
-/// Run a checked read query with bound parameters.
-pub async fn run_read(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> Result<QueryResult> {
+/// Run a checked read query with bound parameters, within `budget`.
+pub async fn run_read(
+    snap: &Snapshot,
+    q: &ReadQuery,
+    params: &BoundParams,
+    budget: &QueryBudget,
+) -> Result<QueryResult> {
+    // Dropping this future (its deadline passed, or the caller went away) stops the
+    // blocking part at its next budget check; the async part (Lance scans) stops with it.
+    let _cancel = budget.cancel_on_drop();
+    let run = run_read_unbounded_in_time(snap, q, params, budget);
+    match budget.deadline() {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), run)
+            .await
+            .map_err(|_| budget.timeout_error())?,
+        None => run.await,
+    }
+}
+
+async fn run_read_unbounded_in_time(
+    snap: &Snapshot,
+    q: &ReadQuery,
+    params: &BoundParams,
+    budget: &QueryBudget,
+) -> Result<QueryResult> {
     let columns: Vec<String> = q.columns().into_iter().map(str::to_string).collect();
     if q.limit == Some(0) {
         return Ok(QueryResult {
@@ -81,11 +118,12 @@ pub async fn run_read(snap: &Snapshot, q: &ReadQuery, params: &BoundParams) -> R
     let mut lowered = search::lower(q);
     let prep = prepare(snap, &mut lowered, params).await?;
     let q = lowered.query;
+    let budget = budget.clone();
     // Execution is CPU-bound; keep it off the async workers.
     let rows = tokio::task::spawn_blocking(move || {
         let mut prep = prep;
-        fuse_rankings(&mut prep)?;
-        collect_rows(&prep, &q)
+        fuse_rankings(&mut prep, &budget)?;
+        collect_rows(&prep, &q, &budget)
     })
     .await
     .map_err(|e| EngineError::Corrupt(format!("query task failed: {e}")))??;
@@ -194,7 +232,7 @@ async fn prepare(
 
 /// Fuse the `rrf` rankings among the candidates of the match (the nodes some match binds
 /// to the fused variable), so filters and traversals narrow what is ranked.
-fn fuse_rankings(prep: &mut Prepared) -> Result<()> {
+fn fuse_rankings(prep: &mut Prepared, budget: &QueryBudget) -> Result<()> {
     if prep.fusions.is_empty() {
         return Ok(());
     }
@@ -204,7 +242,7 @@ fn fuse_rankings(prep: &mut Prepared) -> Result<()> {
         .map(|n| vec![false; n.id_count()])
         .collect();
     let vars: Vec<usize> = prep.fusions.iter().map(|f| f.var).collect();
-    Executor::new(prep).run(&mut |ids| {
+    Executor::new(prep, budget).run(&mut |ids| {
         for v in &vars {
             if let Some(slot) = candidates[*v].get_mut(ids[*v] as usize) {
                 *slot = true;
@@ -331,36 +369,68 @@ fn needed_columns(
 }
 
 /// Execute and shape the rows: plain, ordered, or aggregated.
-fn collect_rows(prep: &Prepared, q: &ReadQuery) -> Result<Vec<Map<String, Json>>> {
+fn collect_rows(
+    prep: &Prepared,
+    q: &ReadQuery,
+    budget: &QueryBudget,
+) -> Result<Vec<Map<String, Json>>> {
     let columns = q
         .returns
         .iter()
         .map(|p| VarColumn::of(&p.expr, &prep.nodes, &prep.keys, &prep.virtuals))
         .collect::<Result<Vec<_>>>()?;
-    let exec = Executor::new(prep);
+    let exec = Executor::new(prep, budget);
     let limit = q.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
-    if q.is_aggregate() {
-        return aggregate_rows(&exec, q, columns, limit);
+    let rows = if q.is_aggregate() {
+        aggregate_rows(&exec, q, columns, limit)?
+    } else {
+        match_rows(prep, &exec, q, &columns, limit)?
+    };
+    if limit.is_none() {
+        budget.check_unlimited_result(rows.len())?;
     }
+    Ok(rows)
+}
+
+/// The rows of a read without aggregates, ordered and limited.
+fn match_rows(
+    prep: &Prepared,
+    exec: &Executor,
+    q: &ReadQuery,
+    columns: &[VarColumn],
+    limit: Option<usize>,
+) -> Result<Vec<Map<String, Json>>> {
+    let budget = exec.budget();
+    // A read without `limit` stops as soon as it is known to return too many rows.
+    let stop_after = match (limit, budget.max_result_rows_without_limit) {
+        (None, Some(cap)) => Some(cap.saturating_add(1)),
+        _ => limit,
+    };
     let render = |ids: &[u32]| -> Map<String, Json> {
         q.returns
             .iter()
-            .zip(&columns)
+            .zip(columns)
             .filter(|(p, _)| !p.hidden)
             .map(|(p, c)| (p.column.clone(), c.json(ids)))
             .collect()
     };
     if q.order.is_empty() {
         let mut rows = vec![];
+        let mut over = None;
         exec.run(&mut |ids| {
             rows.push(render(ids));
-            limit.is_none_or(|l| rows.len() < l)
+            if let Err(e) = budget.check_held(rows.len()) {
+                over = Some(e);
+                return false;
+            }
+            stop_after.is_none_or(|l| rows.len() < l)
         })?;
-        return Ok(rows);
+        return over.map_or(Ok(rows), Err);
     }
     // Ties are broken by the keys of the match's variables, in order of first appearance.
     let tie_vars = appearance_order(q);
     let mut top = TopRows::new(q.order.iter().map(|k| k.descending).collect(), limit);
+    let mut over = None;
     exec.run(&mut |ids| {
         top.push(SortRow {
             keys: q
@@ -374,8 +444,16 @@ fn collect_rows(prep: &Prepared, q: &ReadQuery) -> Result<Vec<Map<String, Json>>
                 .collect(),
             item: ids.to_vec(),
         });
-        true
+        if let Err(e) = budget.check_held(top.len()) {
+            over = Some(e);
+            return false;
+        }
+        // Without `limit`, too many rows to return is known before they are sorted.
+        stop_after.is_none_or(|cap| limit.is_some() || top.len() < cap)
     })?;
+    if let Some(e) = over {
+        return Err(e);
+    }
     Ok(top.finish().iter().map(|ids| render(ids)).collect())
 }
 
@@ -415,11 +493,20 @@ fn aggregate_rows(
     columns: Vec<VarColumn>,
     limit: Option<usize>,
 ) -> Result<Vec<Map<String, Json>>> {
+    let budget = exec.budget();
     let mut groups = Groups::new(&q.returns, columns);
+    let mut over = None;
     exec.run(&mut |ids| {
         groups.add(ids);
+        if let Err(e) = budget.check_held(groups.len()) {
+            over = Some(e);
+            return false;
+        }
         true
     })?;
+    if let Some(e) = over {
+        return Err(e);
+    }
     let rows = groups.finish();
     let group_keys = q.group_keys();
     // Ordered by the order keys, then by the group keys, then by first appearance.

@@ -51,6 +51,11 @@ impl<T> TopRows<T> {
         }
     }
 
+    /// Rows held now (at most twice the limit, or all of them without one).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
     /// The rows in order, at most `limit` of them.
     pub fn finish(mut self) -> Vec<T> {
         if let Some(limit) = self.limit {

@@ -371,17 +371,37 @@ fn knows_count(g: &GraphSpec, a: usize, b: usize) -> usize {
     g.knows.iter().filter(|e| **e == (a, b)).count()
 }
 
-/// Is `b` reachable from `a` by a walk of m..=n Knows edges?
+/// Does a traversal of m..=n Knows edges from `a` report `b`? Breadth first, each node
+/// expanded once and reported at the hop it is first reached (the start counts as
+/// reached at hop 0); a self-loop reports its node at the next hop.
 fn reachable(g: &GraphSpec, a: usize, b: usize, m: u32, n: u32) -> bool {
-    let mut level: HashSet<usize> = HashSet::from([a]);
-    for k in 1..=n {
-        level = level
-            .iter()
-            .flat_map(|x| g.knows.iter().filter(move |e| e.0 == *x).map(|e| e.1))
-            .collect();
-        if k >= m && level.contains(&b) {
-            return true;
+    if m == 0 && a == b {
+        return true;
+    }
+    let mut visited: HashSet<usize> = HashSet::from([a]);
+    let mut frontier = vec![a];
+    for hop in 1..=n {
+        let mut next = vec![];
+        for x in &frontier {
+            for (_, y) in g.knows.iter().filter(|e| e.0 == *x) {
+                let first = if y == x {
+                    true
+                } else {
+                    let new = visited.insert(*y);
+                    if new {
+                        next.push(*y);
+                    }
+                    new
+                };
+                if first && hop >= m && *y == b {
+                    return true;
+                }
+            }
         }
+        if next.is_empty() {
+            return false;
+        }
+        frontier = next;
     }
     false
 }
