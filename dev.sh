@@ -9,6 +9,9 @@ cd "$(dirname "$0")"
 
 # The build cache lives outside the clone so that repeated runs (and fresh clones) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
+# Tests build the control plane with its crash points (tests/tests/control_plane_lifecycle.rs);
+# `up`, the benchmarks and the images build it without (see control-plane/Cargo.toml).
+export OMNIGRAPH_TEST_FEATURES="--features omnigraph-control-plane/failpoints"
 
 need_protoc() {
     if ! command -v protoc >/dev/null 2>&1; then
@@ -26,7 +29,12 @@ cmd_test() {
     if cargo fmt --version >/dev/null 2>&1; then
         cargo fmt --all -- --check
     fi
-    cargo build --workspace --bins
+    # Everything the tests run, in one build with one feature set: the binaries, the test
+    # binaries and the examples (the fault scenarios). A build of the binaries alone
+    # resolves features without the dev-dependencies and would compile Lance and
+    # DataFusion a second time for `cargo test`.
+    # shellcheck disable=SC2086
+    cargo build --workspace --all-targets $OMNIGRAPH_TEST_FEATURES
     # The deployment files (Dockerfiles, compose, Kubernetes, nginx, configs and policies).
     OMNIGRAPH_COMPOSE_RUN=0 tests/deploy/validate.sh "$CARGO_TARGET_DIR/debug"
     # API conformance (schemathesis) and a client generated from openapi/, against live
@@ -37,7 +45,8 @@ cmd_test() {
     tests/embedder/setup.sh
     local log status=0
     log=$(mktemp)
-    cargo test --workspace -- --test-threads=2 2>&1 | tee "$log" || status=1
+    # shellcheck disable=SC2086
+    cargo test --workspace $OMNIGRAPH_TEST_FEATURES -- --test-threads=2 2>&1 | tee "$log" || status=1
     # The integration suites again with every graph on the S3-compatible test server, the
     # compose deployment run as processes (on that server), then the fault and load
     # scenarios. They need the build above; after a cold build (about an hour on 2 cores)

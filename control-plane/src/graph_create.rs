@@ -133,9 +133,9 @@ async fn validate(
         .map_err(|e| CreateGraphError::InvalidSchema(Box::new(e)))?;
     let policy = match &request.policy {
         None => None,
-        Some(spec) => Some(
-            choose_policy(&state.config, &state.auth, &state.registry, &id, spec).await?,
-        ),
+        Some(spec) => {
+            Some(choose_policy(&state.config, &state.auth, &state.registry, &id, spec).await?)
+        }
     };
     Ok(NewGraph {
         id,

@@ -33,6 +33,8 @@ use clap::Parser;
 use crate::cli::{Cli, Command, PolicyCommand};
 
 fn main() -> ExitCode {
+    #[cfg(feature = "failpoints")]
+    let _failpoints = crash_point::setup();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {

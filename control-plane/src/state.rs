@@ -52,10 +52,12 @@ pub enum StartupError {
     Tokens(#[from] TokenConfigError),
     #[error(transparent)]
     Auth(#[from] AuthSetupError),
-    #[error("{INTERNAL_TOKEN_ENV} is set but blank; unset it (internal routes then accept only loopback peers) or give it a value")]
+    #[error("{INTERNAL_TOKEN_ENV} is set but blank; give it a value (or, in open mode only, unset it: internal routes then accept only loopback peers)")]
     BlankInternalToken,
     #[error("{INTERNAL_TOKEN_ENV}: {0}")]
     InternalToken(TokenConfigError),
+    #[error("this control plane has bearer tokens, so its internal routes need {INTERNAL_TOKEN_ENV} (shared with its workers); only an open-mode (--unauthenticated) control plane may run without one, accepting loopback peers")]
+    InternalTokenRequired,
     #[error("cannot build the HTTP client for registry pushes: {0}")]
     HttpClient(#[from] reqwest::Error),
 }
@@ -112,6 +114,9 @@ impl AppState {
         let any_policy = server_policy.is_some() || graphs.values().any(|g| g.policy.is_some());
         let auth = AuthMode::resolve(options.tokens, any_policy, options.unauthenticated)?;
         let server_authorizer = Authorizer::for_scope(&auth, server_policy);
+        if !auth.is_open() && options.internal_token.is_none() {
+            return Err(StartupError::InternalTokenRequired);
+        }
         let internal_auth = InternalAuth::new(options.internal_token.as_deref())
             .map_err(StartupError::InternalToken)?;
         let registry = Registry::new(graphs);

@@ -15,13 +15,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
+# The test build's features (as ./dev.sh sets them), so nothing is rebuilt.
+: "${OMNIGRAPH_TEST_FEATURES:=--features omnigraph-control-plane/failpoints}"
 # Only loopback: whatever AWS_* the caller has, the scenarios set their own endpoint.
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(fault_kill_worker_mid_load fault_kill_control_plane fault_store_restart load_mixed two_hosts)
 
-cargo build --quiet --workspace --bins --examples || exit 1
+# shellcheck disable=SC2086  # OMNIGRAPH_TEST_FEATURES (./dev.sh) is split on purpose
+cargo build --quiet --workspace --bins --examples $OMNIGRAPH_TEST_FEATURES || exit 1
 if [ "${OMNIGRAPH_FAULT_STORAGE:-s3}" = local ]; then
     export OMNIGRAPH_S3_SERVER=""
 else

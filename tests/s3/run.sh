@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
+# The test build's features (as ./dev.sh sets them), so nothing is rebuilt.
+: "${OMNIGRAPH_TEST_FEATURES:=--features omnigraph-control-plane/failpoints}"
 source tests/s3/lib.sh
 trap s3_stop EXIT
 s3_start
@@ -15,12 +17,14 @@ s3_start
 # The randomised equivalence test makes one graph per case: fewer cases on S3 (40 locally).
 export PROPTEST_CASES="${PROPTEST_CASES:-10}"
 
+# OMNIGRAPH_TEST_FEATURES (set by ./dev.sh): the test build's features, split on purpose.
+# shellcheck disable=SC2086
 log=$(mktemp)
 status=0
 if [ "$#" -gt 0 ]; then
-    cargo test --workspace --no-fail-fast "$@" -- --test-threads=2 2>&1 | tee "$log" || status=$?
+    cargo test --workspace $OMNIGRAPH_TEST_FEATURES --no-fail-fast "$@" -- --test-threads=2 2>&1 | tee "$log" || status=$?
 else
-    cargo test --workspace --no-fail-fast --test '*' -- --test-threads=2 2>&1 | tee "$log" || status=$?
+    cargo test --workspace $OMNIGRAPH_TEST_FEATURES --no-fail-fast --test '*' -- --test-threads=2 2>&1 | tee "$log" || status=$?
 fi
 awk '/^test result:/ {p += $4; f += $6} END {printf "s3: %d passed, %d failed\n", p, f}' "$log"
 rm -f "$log"

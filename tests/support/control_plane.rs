@@ -21,6 +21,10 @@ pub(crate) const AUTH_ENV: [&str; 5] = [
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The internal token that authenticated control planes and their workers get unless a
+/// test sets its own: a deployment with bearer tokens must have one.
+pub const TEST_INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
+
 /// A free port on 127.0.0.1 (bound, read, released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -298,6 +302,8 @@ fn spawn(config: &Path, bind: &str, options: &ControlPlaneOptions, log_path: &Pa
     }
     if options.unauthenticated {
         command.arg("--unauthenticated");
+    } else {
+        command.env("OMNIGRAPH_INTERNAL_TOKEN", TEST_INTERNAL_TOKEN);
     }
     for (name, value) in &options.env {
         command.env(name, value);

@@ -594,7 +594,7 @@ fn post_graphs_with_a_policy_carries_its_text_to_workers() {
         GRAPH_POLICY
     );
 
-    let (status, registry) = cp.get("/internal/registry", None);
+    let (status, registry) = cp.get("/internal/registry", Some(TEST_INTERNAL_TOKEN));
     assert_eq!(status, 200, "{registry}");
     for graph in registry["graphs"]
         .as_array()

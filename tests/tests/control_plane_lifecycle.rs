@@ -219,9 +219,11 @@ fn a_crash_between_the_steps_of_a_delete_converges_after_restart() {
         let options = || {
             ControlPlaneOptions::default().with_env("OMNIGRAPH_SERVER_BEARER_TOKENS_JSON", TOKENS)
         };
-        let mut cp =
-            ControlPlane::start_on(&config, options().with_env("FAILPOINTS", &format!("{point}=return")))
-                .expect("start");
+        let mut cp = ControlPlane::start_on(
+            &config,
+            options().with_env("FAILPOINTS", &format!("{point}=return")),
+        )
+        .expect("start");
         let w = worker(&cp, "w1");
         let uri = graph_uri(root, "beta.omni");
         let keep = graph_uri(root, "keep.omni");

@@ -572,12 +572,19 @@ fn eventually_response_event(dp: &DataPlane, request_id: &str) -> Value {
 fn pushed_registry_generations_need_the_internal_token_and_apply_only_when_newer() {
     let g = TempGraph::new("social.pg");
     let h = TempGraph::new("social.pg");
-    let config = write_config(&g, &multi_yaml(&[("alpha", &g.store)]));
-    let dp = DataPlane::with_config(
-        &config,
-        &["--unauthenticated"],
+    // A worker of a control plane that is not there (so that only this test pushes).
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let dp = DataPlane::start_unready(
+        &["--control-plane", &closed, "--unauthenticated"],
         &[("OMNIGRAPH_INTERNAL_TOKEN", "internal-secret-0123456789")],
     );
+    let alpha = json!([{ "graph_id": "alpha", "uri": g.store }]);
+    let (s, b) = dp.post(
+        "/internal/registry",
+        &json!({ "generation": 1, "graphs": alpha }),
+        Some("internal-secret-0123456789"),
+    );
+    assert_eq!(s, 200, "{b}");
     let push = |generation: u64, graphs: Value, token: Option<&str>| {
         dp.post(
             "/internal/registry",

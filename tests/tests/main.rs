@@ -2,6 +2,7 @@
 //! per file): they start the workspace's real binaries on 127.0.0.1 with temp dirs.
 
 mod admission;
+mod branch_reads;
 mod branches_http;
 mod cli_branches;
 mod cli_load;
@@ -11,9 +12,11 @@ mod control_plane;
 mod control_plane_lifecycle;
 mod control_plane_registry;
 mod data_plane;
+mod deployment_auth;
 mod graph_storage;
 mod hardening;
 mod merge_http;
 mod openapi;
+mod query_budgets;
 mod schema_apply_http;
 mod search_http;

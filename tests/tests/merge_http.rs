@@ -154,6 +154,8 @@ rules:
     allow: { actors: { group: agents }, actions: [branch_create, branch_merge], target_branch_scope: unprotected }
   - id: admins-merge-protected
     allow: { actors: { group: admins }, actions: [branch_merge], target_branch_scope: protected }
+  - id: admins-read-what-they-merge
+    allow: { actors: { group: admins }, actions: [read], branch_scope: any }
 ";
 const TOKENS: &str =
     r#"{"act-agent": "agent-token-0123456789", "act-admin": "admin-token-0123456789"}"#;

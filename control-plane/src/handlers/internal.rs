@@ -2,7 +2,9 @@
 //! registration and registry pull.
 
 use axum::extract::State;
-use omnigraph_api::{ApiError, ApiJson, ErrorBody, RegistryDocument, WorkerRegistration};
+use omnigraph_api::{
+    ApiError, ApiJson, ErrorBody, RegistryDocument, WorkerAuth, WorkerRegistration,
+};
 use reqwest::Url;
 
 use crate::state::AppState;
@@ -26,7 +28,7 @@ const MAX_WORKER_ID_LEN: usize = 128;
         (status = 200, description = "The current registry", body = RegistryDocument),
         (status = 400, description = "Invalid body, worker id or url", body = ErrorBody),
         (status = 401, description = "Missing or wrong internal token", body = ErrorBody),
-        (status = 403, description = "No internal token configured and the peer is not loopback", body = ErrorBody),
+        (status = 403, description = "No internal token configured and the peer is not loopback, or this control plane has bearer tokens and the worker does not say `auth: bearer` (an open-mode worker would ignore every graph policy)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
     )
 )]
@@ -36,6 +38,25 @@ pub async fn register_worker(
 ) -> Result<ApiJson<RegistryDocument>, ApiError> {
     let worker_id = validate_worker_id(&registration.worker_id)?;
     let url = validate_worker_url(&registration.url)?;
+    if !state.auth.is_open() && registration.auth != Some(WorkerAuth::Bearer) {
+        tracing::error!(
+            worker_id,
+            %url,
+            auth = ?registration.auth,
+            "registration refused: this control plane has bearer tokens and the worker does not authenticate"
+        );
+        return Err(ApiError::forbidden(format!(
+            "worker '{worker_id}' does not authenticate its clients (auth: {}), and this \
+             control plane has bearer tokens: an open-mode worker would ignore every graph \
+             policy. Start the worker with the deployment's bearer tokens, without \
+             --unauthenticated",
+            match registration.auth {
+                Some(WorkerAuth::Open) => "open",
+                Some(WorkerAuth::Bearer) => "bearer",
+                None => "not said",
+            }
+        )));
+    }
     // The document first: the push task then has nothing older to send.
     let document = state.registry.document();
     state.workers.register(worker_id, url);

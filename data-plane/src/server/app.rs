@@ -14,7 +14,7 @@ use super::handlers::{
     branches, change, commits, export, health, ingest, internal, read, schema, snapshot,
 };
 use super::openapi;
-use super::state::AppState;
+use super::state::{AppState, InternalAccess};
 
 /// Routes of one graph: flat in single mode, nested in multi mode.
 pub fn graph_routes() -> RouteTable<AppState> {
@@ -50,19 +50,22 @@ pub fn public_routes() -> RouteTable<AppState> {
     ])
 }
 
-/// Routes the control plane calls, guarded by the internal token.
+/// Routes the control plane calls, guarded by the internal token; mounted only on a
+/// worker that serves a control plane's registry (`--control-plane`).
 pub fn internal_routes() -> RouteTable<AppState> {
     RouteTable::new(vec![Route::post(REGISTRY_PATH, internal::push_registry)])
 }
 
 pub fn router(state: AppState) -> Router {
-    let internal =
-        internal_routes()
+    let internal = match state.internal {
+        InternalAccess::NotMounted => Router::new(),
+        _ => internal_routes()
             .into_router()
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 require_internal,
-            ));
+            )),
+    };
     let graphs = match state.mode {
         ServeMode::Single => graph_routes().into_router(),
         ServeMode::Multi => Router::new().nest(

@@ -20,7 +20,7 @@ use omnigraph_policy::{ActorId, AuthMode, BearerTokens, PolicyAction, RequestCon
 
 use super::admission::{Admission, WritePermit};
 use super::registry::GraphHandle;
-use super::state::AppState;
+use super::state::{AppState, InternalAccess};
 
 /// The branch a request acts on when it names none.
 pub const MAIN_BRANCH: &str = omnigraph_engine::MAIN;
@@ -45,6 +45,7 @@ pub struct GraphAccess {
     actor: Option<ActorId>,
     graph_id: String,
     admission: Arc<Admission>,
+    state: AppState,
 }
 
 /// An authenticated, authorized (and, for a write, admitted) request on one graph.
@@ -119,6 +120,17 @@ impl GraphAccess {
             return Err(ApiError::forbidden(decision.reason));
         }
         Ok(())
+    }
+
+    /// A slot among the worker's reads in flight (429 `too_many_reads` when none is
+    /// free): taken after the policy check, held until the read is done.
+    pub fn admit_read(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.state.reads.admit()
+    }
+
+    /// The worker's query budgets.
+    pub fn query_limits(&self) -> &super::query_limits::QueryLimits {
+        &self.state.query_limits
     }
 
     /// `action` on `branch` (main when absent).
@@ -199,31 +211,37 @@ impl FromRequestParts<AppState> for GraphAccess {
             actor,
             graph_id: graph_id.as_str().to_owned(),
             admission: state.admission.clone(),
+            state: state.clone(),
         })
     }
 }
 
-/// Guards `/internal/*`: `Authorization: Bearer $OMNIGRAPH_INTERNAL_TOKEN` when it is
-/// set; otherwise only loopback peers.
+/// Guards `/internal/*` (see [`InternalAccess`]): the internal token, or, on an open-mode
+/// worker without one, a loopback peer.
 pub async fn require_internal(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    match &state.internal_token {
-        Some(tokens) => {
+    match &state.internal {
+        InternalAccess::Token(tokens) => {
             resolve_bearer(tokens, request.headers())?;
         }
-        None => {
+        InternalAccess::LoopbackOnly => {
             let peer = request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0);
             if !peer.is_some_and(|p| p.ip().is_loopback()) {
                 return Err(ApiError::forbidden(
-                    "internal routes need OMNIGRAPH_INTERNAL_TOKEN, or a loopback peer when none is configured",
+                    "internal routes need OMNIGRAPH_INTERNAL_TOKEN, or a loopback peer on an open-mode worker without one",
                 ));
             }
+        }
+        InternalAccess::NotMounted => {
+            return Err(ApiError::not_found(
+                "no control plane: /internal/* is not served",
+            ));
         }
     }
     Ok(next.run(request).await)

@@ -1,6 +1,6 @@
 //! Why `serve` could not start, and the engine-error -> HTTP mapping.
 
-use omnigraph_api::{ApiError, ManifestConflict, MergeConflict, MergeConflictKind};
+use omnigraph_api::{ApiError, ErrorCode, ManifestConflict, MergeConflict, MergeConflictKind};
 use omnigraph_engine::ConflictKind;
 use omnigraph_engine::EngineError;
 
@@ -29,6 +29,12 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("OMNIGRAPH_INTERNAL_TOKEN is set but blank; give it a value (shared with the control plane) or unset it")]
+    BlankInternalToken,
+    #[error("this worker authenticates its clients (bearer tokens) and serves a control plane's registry, so it needs OMNIGRAPH_INTERNAL_TOKEN (the control plane's) to guard /internal/*")]
+    InternalTokenRequired,
+    #[error(transparent)]
+    Registry(#[from] super::registry::RegistryRefused),
     #[error("HTTP client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("server error: {0}")]
@@ -65,6 +71,13 @@ pub fn engine_error(e: EngineError) -> ApiError {
                 .collect(),
         ),
         EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
+        EngineError::QueryTimeout { .. } => ApiError::new(ErrorCode::QueryTimeout, message),
+        EngineError::RowBudgetExceeded { .. } => {
+            ApiError::new(ErrorCode::RowBudgetExceeded, message)
+        }
+        EngineError::ResultTooLarge { .. } => ApiError::new(ErrorCode::ResultTooLarge, message),
+        // Only a read whose caller went away is cancelled: nobody reads this answer.
+        EngineError::QueryCancelled => ApiError::new(ErrorCode::QueryTimeout, message),
         e if e.is_user_error() => ApiError::bad_request(message),
         EngineError::Embedding {
             unavailable: true, ..

@@ -13,6 +13,13 @@ use omnigraph_policy::{AuthMode, Authorizer, CompiledPolicy, PolicyScope};
 
 use super::error::engine_error;
 
+/// Why a worker refuses a registry document.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryRefused {
+    #[error("registry generation {generation} gives graph '{graph_id}' a policy, and this worker runs in open mode (--unauthenticated), where it could not enforce it: an open-mode worker never joins an authenticated deployment; start it with the deployment's bearer tokens")]
+    PoliciesInOpenMode { generation: u64, graph_id: String },
+}
+
 /// One served graph.
 pub struct GraphHandle {
     pub graph_id: String,
@@ -113,12 +120,22 @@ impl Registry {
 
     /// Applies `doc` when it is newer than the applied generation, or always when
     /// `reset` (a (re)registration answer: the control plane may have restarted at a
-    /// lower generation). Returns whether it was applied.
-    pub fn apply(&self, doc: &RegistryDocument, reset: bool) -> bool {
+    /// lower generation). Returns whether it was applied; refuses (and keeps what it
+    /// serves) a document with policies on an open-mode worker, which could not enforce
+    /// them.
+    pub fn apply(&self, doc: &RegistryDocument, reset: bool) -> Result<bool, RegistryRefused> {
+        if self.auth.is_open() {
+            if let Some(g) = doc.graphs.iter().find(|g| g.policy.is_some()) {
+                return Err(RegistryRefused::PoliciesInOpenMode {
+                    generation: doc.generation,
+                    graph_id: g.graph_id.clone(),
+                });
+            }
+        }
         let mut applied = self.applied.write().unwrap_or_else(|p| p.into_inner());
         let newer = applied.generation.is_none_or(|g| doc.generation > g);
         if !newer && !(reset && applied.generation != Some(doc.generation)) {
-            return false;
+            return Ok(false);
         }
         let mut graphs = BTreeMap::new();
         for entry in &doc.graphs {
@@ -135,7 +152,7 @@ impl Registry {
         );
         applied.generation = Some(doc.generation);
         applied.graphs = graphs;
-        true
+        Ok(true)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Applied> {

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnigraph_api::{RegistryDocument, WorkerRegistration, REGISTER_WORKER_PATH, REGISTRY_PATH};
+use omnigraph_api::{
+    RegistryDocument, WorkerAuth, WorkerRegistration, REGISTER_WORKER_PATH, REGISTRY_PATH,
+};
 
 use super::state::ServerState;
 
@@ -49,6 +51,11 @@ impl RegistryClient {
         let body = WorkerRegistration {
             worker_id: state.worker_id.clone(),
             url: self.advertise_url.clone(),
+            auth: Some(if state.registry.auth().is_open() {
+                WorkerAuth::Open
+            } else {
+                WorkerAuth::Bearer
+            }),
         };
         let response = self
             .with_token(self.client.post(&url).json(&body))
@@ -76,7 +83,11 @@ impl RegistryClient {
             if !registered {
                 match self.register(&state).await {
                     Ok(doc) => {
-                        state.registry.apply(&doc, true);
+                        if let Err(e) = state.registry.apply(&doc, true) {
+                            tracing::error!("registration answer refused: {e}");
+                            tokio::time::sleep(PULL_INTERVAL).await;
+                            continue;
+                        }
                         registered = true;
                         tracing::info!(
                             control_plane = self.control_plane,
@@ -103,8 +114,8 @@ impl RegistryClient {
                             "the control plane is behind us (restarted?): re-registering"
                         );
                         registered = false;
-                    } else {
-                        state.registry.apply(&doc, false);
+                    } else if let Err(e) = state.registry.apply(&doc, false) {
+                        tracing::error!("pulled registry refused: {e}");
                     }
                 }
                 Err(e) => {

@@ -12,9 +12,10 @@ use omnigraph_policy::{AuthMode, BearerTokens};
 use super::admission::Admission;
 use super::app::router;
 use super::error::ServeError;
+use super::query_limits::{QueryLimits, ReadAdmission};
 use super::registry::Registry;
 use super::registry_client::RegistryClient;
-use super::state::{AppState, ServerState};
+use super::state::{AppState, InternalAccess, ServerState};
 
 /// Where the registry comes from.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct ServeOptions {
     pub unauthenticated: bool,
     /// Writes one actor may have in flight on this worker (429 beyond it).
     pub max_writes_per_actor: usize,
+    /// Deadlines and row caps of reads, and reads in flight.
+    pub query_limits: QueryLimits,
 }
 
 /// The registry document omnigraph.yaml describes (generation 1), and its mode.
@@ -76,10 +79,32 @@ fn document_from_config(path: &Path) -> Result<(RegistryDocument, ServeMode), Se
     ))
 }
 
+/// `OMNIGRAPH_INTERNAL_TOKEN`, trimmed; set but blank is a start-up error.
 fn internal_token() -> Result<Option<String>, ServeError> {
     match std::env::var(INTERNAL_TOKEN_ENV) {
-        Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_owned())),
-        _ => Ok(None),
+        Ok(t) if t.trim().is_empty() => Err(ServeError::BlankInternalToken),
+        Ok(t) => Ok(Some(t.trim().to_owned())),
+        Err(_) => Ok(None),
+    }
+}
+
+/// How `/internal/*` is guarded: not mounted without a control plane; the internal
+/// token whenever this worker authenticates its clients; a loopback peer only for an
+/// open-mode (local development) worker without one.
+fn internal_access(
+    source: &ServeSource,
+    auth: &AuthMode,
+    token: Option<&str>,
+) -> Result<InternalAccess, ServeError> {
+    if matches!(source, ServeSource::Config(_)) {
+        return Ok(InternalAccess::NotMounted);
+    }
+    match token {
+        Some(t) => Ok(InternalAccess::Token(BearerTokens::from_pairs([(
+            "internal", t,
+        )])?)),
+        None if auth.is_open() => Ok(InternalAccess::LoopbackOnly),
+        None => Err(ServeError::InternalTokenRequired),
     }
 }
 
@@ -102,15 +127,12 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         .is_some_and(|d| d.graphs.iter().any(|g| g.policy.is_some()));
     let auth = AuthMode::resolve(tokens, any_policy, options.unauthenticated)?;
     auth.watch_tokens_file();
+    let internal = internal_token()?;
+    let internal_access = internal_access(&options.source, &auth, internal.as_deref())?;
     let registry = Registry::new(auth);
     if let Some(doc) = &initial {
-        registry.apply(doc, true);
+        registry.apply(doc, true)?;
     }
-    let internal = internal_token()?;
-    let internal_tokens = match &internal {
-        Some(t) => Some(BearerTokens::from_pairs([("internal", t.as_str())])?),
-        None => None,
-    };
 
     let listener = tokio::net::TcpListener::bind(&options.bind)
         .await
@@ -127,14 +149,18 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         registry,
         mode,
         worker_id: worker_id.clone(),
-        internal_token: internal_tokens,
+        internal: internal_access,
         admission: Arc::new(Admission::new(options.max_writes_per_actor)),
+        reads: ReadAdmission::new(options.query_limits.max_concurrent_reads),
+        query_limits: options.query_limits.clone(),
     });
     tracing::info!(
         %local,
         worker_id,
         ?mode,
         max_writes_per_actor = state.admission.cap(),
+        max_concurrent_reads = state.reads.cap(),
+        query_limits = ?state.query_limits,
         "omnigraph data plane listening"
     );
 

@@ -45,7 +45,7 @@ pub use logging::{
     init_logging, record_actor, with_request_logging, LOG_FORMAT_ENV, REQUEST_ID_HEADER,
 };
 pub use registry::{
-    RegistryAck, RegistryDocument, RegistryGraph, WorkerRegistration, INTERNAL_TOKEN_ENV,
-    REGISTER_WORKER_PATH, REGISTRY_PATH,
+    RegistryAck, RegistryDocument, RegistryGraph, WorkerAuth, WorkerRegistration,
+    INTERNAL_TOKEN_ENV, REGISTER_WORKER_PATH, REGISTRY_PATH,
 };
 pub use routes::{Route, RouteTable};

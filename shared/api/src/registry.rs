@@ -37,12 +37,28 @@ pub struct RegistryDocument {
     pub graphs: Vec<RegistryGraph>,
 }
 
+/// How a worker authenticates its clients, as it tells the control plane when it
+/// registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerAuth {
+    /// `--unauthenticated`: every request allowed, graph policies not enforced.
+    Open,
+    /// Bearer tokens; graph policies enforced.
+    Bearer,
+}
+
 /// A worker announcing itself: the control plane pushes to `url`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WorkerRegistration {
     pub worker_id: String,
     /// Base URL the control plane can reach the worker at, e.g. `http://10.0.0.7:8080`.
     pub url: String,
+    /// The worker's authentication. A control plane with bearer tokens refuses a worker
+    /// that is not `bearer` (absent counts as unknown, and is refused too): an open-mode
+    /// worker would ignore every graph policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<WorkerAuth>,
 }
 
 /// A worker's answer to a push.

@@ -108,11 +108,18 @@ fn registry_document_carries_policy_text_and_omits_absent_policy() {
     let reg = WorkerRegistration {
         worker_id: "w1".into(),
         url: "http://10.0.0.7:8080".into(),
+        auth: Some(WorkerAuth::Bearer),
     };
     assert_eq!(
         round_trip(&reg),
-        json!({ "worker_id": "w1", "url": "http://10.0.0.7:8080" })
+        json!({ "worker_id": "w1", "url": "http://10.0.0.7:8080", "auth": "bearer" })
     );
+    // Sent by a worker that predates `auth`: absent, which an authenticated control
+    // plane refuses.
+    let old: WorkerRegistration =
+        serde_json::from_value(json!({ "worker_id": "w1", "url": "http://10.0.0.7:8080" }))
+            .unwrap();
+    assert_eq!(old.auth, None);
 }
 
 #[test]
@@ -281,7 +288,7 @@ fn every_wire_type_has_an_openapi_schema() {
     ] {
         assert!(schemas.contains_key(name), "{name}");
     }
-    assert_eq!(schemas["ErrorCode"]["enum"].as_array().unwrap().len(), 10);
+    assert_eq!(schemas["ErrorCode"]["enum"].as_array().unwrap().len(), 14);
     let create = &schemas["CreateGraphRequest"];
     let required: Vec<&str> = create["required"]
         .as_array()

@@ -93,7 +93,7 @@ pub async fn list(access: GraphAccess) -> Result<ApiJson<BranchListResponse>, Ap
         (status = 201, description = "The branch, at the source branch's head", body = BranchInfo),
         (status = 400, description = "Invalid graph id in the path (multi mode), a body that does not parse, or an invalid branch name", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
-        (status = 403, description = "The graph's policy does not allow `branch_create` of this branch", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow `branch_create` of this branch, or `read` of the branch it forks", body = ErrorBody),
         (status = 404, description = "Unknown graph or unknown `from` branch", body = ErrorBody),
         (status = 409, description = "A branch of that name exists", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
@@ -110,8 +110,10 @@ pub async fn create(
             RequestContext::on_branch(branch_or_main(r.from.as_deref()))
                 .with_target_branch(r.name.clone())
         })?;
-    let graph = auth.graph.graph().await?;
     let from = branch_or_main(req.from.as_deref());
+    // A fork reads the source branch (its rows and history become the new branch's).
+    access.check_policy(PolicyAction::Read, &RequestContext::on_branch(from))?;
+    let graph = auth.graph.graph().await?;
     let r = graph
         .create_branch(&req.name, from, auth.actor_name())
         .await
@@ -193,7 +195,7 @@ pub async fn delete(
         (status = 200, description = "Merged (or already up to date)", body = MergeResponse),
         (status = 400, description = "Invalid graph id in the path (multi mode), a body that does not parse, an invalid branch name, a branch merged into itself, or branches with different schemas", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
-        (status = 403, description = "The graph's policy does not allow `branch_merge` into the target", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow `branch_merge` into the target, or `read` of the source branch", body = ErrorBody),
         (status = 404, description = "Unknown graph, source or target branch", body = ErrorBody),
         (status = 409, description = "Conflicts (`merge_conflicts`, nothing written), or the target moved during the merge (`manifest_conflict`)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
@@ -209,6 +211,11 @@ pub async fn merge(
         RequestContext::on_branch(r.source.clone())
             .with_target_branch(branch_or_main(r.target.as_deref()))
     })?;
+    // A merge reads the source branch (its rows become the target's).
+    access.check_policy(
+        PolicyAction::Read,
+        &RequestContext::on_branch(req.source.as_str()),
+    )?;
     let graph = auth.graph.graph().await?;
     let target = branch_or_main(req.target.as_deref()).to_owned();
     let report = graph

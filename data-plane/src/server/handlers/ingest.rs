@@ -57,6 +57,8 @@ pub async fn ingest(
                 PolicyAction::BranchCreate,
                 &RequestContext::on_branch(from.clone()).with_target_branch(branch.clone()),
             )?;
+            // The fork reads `from` (its rows and history become the branch's).
+            access.check_policy(PolicyAction::Read, &RequestContext::on_branch(from.clone()))?;
             match graph.create_branch(&branch, from, auth.actor_name()).await {
                 // Created meanwhile by another request: load into it all the same.
                 Ok(_) | Err(EngineError::AlreadyExists(_)) => {}

@@ -1,7 +1,7 @@
 //! `POST /internal/registry`: the control plane pushes a registry generation.
 
 use axum::extract::State;
-use omnigraph_api::{ApiJson, ErrorBody, RegistryAck, RegistryDocument};
+use omnigraph_api::{ApiError, ApiJson, ErrorBody, RegistryAck, RegistryDocument};
 
 use crate::server::state::AppState;
 
@@ -19,18 +19,21 @@ use crate::server::state::AppState;
         (status = 200, description = "The worker's generation after the push", body = RegistryAck),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Missing or wrong internal token", body = ErrorBody),
-        (status = 403, description = "No internal token configured and the peer is not loopback", body = ErrorBody),
+        (status = 403, description = "No internal token configured and the peer is not loopback, or the document gives a graph a policy and this worker runs in open mode (it could not enforce it)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
     )
 )]
 pub async fn push_registry(
     State(state): State<AppState>,
     ApiJson(doc): ApiJson<RegistryDocument>,
-) -> ApiJson<RegistryAck> {
-    let applied = state.registry.apply(&doc, false);
-    ApiJson(RegistryAck {
+) -> Result<ApiJson<RegistryAck>, ApiError> {
+    let applied = state.registry.apply(&doc, false).map_err(|e| {
+        tracing::error!("pushed registry refused: {e}");
+        ApiError::forbidden(e.to_string())
+    })?;
+    Ok(ApiJson(RegistryAck {
         worker_id: state.worker_id.clone(),
         generation: state.registry.generation().unwrap_or(doc.generation),
         applied,
-    })
+    }))
 }
