@@ -33,8 +33,6 @@ use clap::Parser;
 use crate::cli::{Cli, Command, PolicyCommand};
 
 fn main() -> ExitCode {
-    #[cfg(feature = "failpoints")]
-    let _failpoints = crash_point::setup();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {

@@ -221,7 +221,7 @@ fn a_crash_between_the_steps_of_a_delete_converges_after_restart() {
         };
         let mut cp = ControlPlane::start_on(
             &config,
-            options().with_env("FAILPOINTS", &format!("{point}=return")),
+            options().with_env("FAILPOINTS", &format!("{point}=abort")),
         )
         .expect("start");
         let w = worker(&cp, "w1");
