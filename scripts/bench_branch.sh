@@ -19,7 +19,7 @@ for size in "${SIZES[@]}"; do
     nodes=${size%:*}
     edges=${size#*:}
     rm -rf "$WORK"/*
-    python3 "${GEN_GRAPH:-../shared/bench/gen_graph.py}" "$WORK/data" --nodes "$nodes" --edges "$edges" >/dev/null
+    python3 "${GEN_GRAPH:-scripts/gen_graph.py}" "$WORK/data" --nodes "$nodes" --edges "$edges" >/dev/null
     "$BIN" init --schema "$WORK/data/bench.pg" "$WORK/g.omni" >/dev/null
     "$BIN" load --data "$WORK/data/bench.jsonl" --mode overwrite --store "$WORK/g.omni" >/dev/null
     rm -rf "$WORK/data"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP read benchmark: POST /graphs/bench/read point lookups by key (the standard `point`
-# query of ../shared/bench/README.md, a random uid per request) with 64 concurrent
+# query: `match { $p: Person { uid: $uid } }`, a random uid per request) with 64 concurrent
 # connections, against one data-plane worker and then two workers over the same storage.
 #   scripts/bench_http_read.sh [NODES] [EDGES] [SECONDS]     default 1000000 5000000 20
 # Needs wrk (apt-get install wrk; installed here if missing). Prints wrk's figures:
@@ -27,7 +27,7 @@ trap cleanup EXIT
 STORE=${BENCH_STORE:-}
 if [ -z "$STORE" ]; then
     STORE="$WORK/g.omni"
-    python3 "${GEN_GRAPH:-../shared/bench/gen_graph.py}" "$WORK/data" --nodes "$NODES" --edges "$EDGES" >/dev/null
+    python3 "${GEN_GRAPH:-scripts/gen_graph.py}" "$WORK/data" --nodes "$NODES" --edges "$EDGES" >/dev/null
     "$BIN" init --schema "$WORK/data/bench.pg" "$STORE" >/dev/null
     "$BIN" load --data "$WORK/data/bench.jsonl" --mode overwrite --store "$STORE" >/dev/null
     rm -rf "$WORK/data"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark on the standard generated graph (../shared/bench/gen_graph.py).
+# Load benchmark on the standard generated graph (scripts/gen_graph.py).
 #   scripts/bench_load.sh [NODES] [EDGES]     default 1000000 5000000
 # Prints rows/s, peak RSS and size on disk. Not a test: figures go in notes.
 set -euo pipefail
@@ -11,7 +11,7 @@ cargo build --workspace --bins >/dev/null  # the same feature set as the tests: 
 BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-GEN=${GEN_GRAPH:-../shared/bench/gen_graph.py}
+GEN=${GEN_GRAPH:-scripts/gen_graph.py}
 python3 "$GEN" "$WORK/data" --nodes "$NODES" --edges "$EDGES" >/dev/null
 "$BIN" init --schema "$WORK/data/bench.pg" "$WORK/g.omni" >/dev/null
 ROWS=$((NODES + EDGES))

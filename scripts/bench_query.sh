@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Query latency benchmark on the standard generated graph (../shared/bench/gen_graph.py):
+# Query latency benchmark on the standard generated graph (scripts/gen_graph.py):
 # point lookup, 1-hop, 2-hop, filter+limit and a single-row insert, median and p99 over
 # SAMPLES random start nodes, warm (shared/engine/examples/query_bench.rs).
 #   scripts/bench_query.sh [NODES] [EDGES] [SAMPLES]     default 1000000 5000000 200
@@ -18,7 +18,7 @@ trap 'rm -rf "$WORK"' EXIT
 STORE=${BENCH_STORE:-}
 if [ -z "$STORE" ]; then
     STORE="$WORK/g.omni"
-    python3 "${GEN_GRAPH:-../shared/bench/gen_graph.py}" "$WORK/data" --nodes "$NODES" --edges "$EDGES" >/dev/null
+    python3 "${GEN_GRAPH:-scripts/gen_graph.py}" "$WORK/data" --nodes "$NODES" --edges "$EDGES" >/dev/null
     "$BIN" init --schema "$WORK/data/bench.pg" "$STORE" >/dev/null
     "$BIN" load --data "$WORK/data/bench.jsonl" --mode overwrite --store "$STORE" >/dev/null
     rm -rf "$WORK/data"
