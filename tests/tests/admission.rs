@@ -1,4 +1,4 @@
-//! Admission control on a real worker (SYSTEM.md section 6): a per-actor cap on writes in
+//! Admission control on a real worker (docs/architecture.md, section 3): a per-actor cap on writes in
 //! flight answers 429 with Retry-After, after the policy (403) and before the handler.
 //!
 //! A write is held in flight deterministically: the worker's embedding provider is a

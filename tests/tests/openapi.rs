@@ -1,4 +1,4 @@
-//! `GET /openapi.json` of real data-plane workers (SYSTEM.md section 7, seed PR 4b): the
+//! `GET /openapi.json` of real data-plane workers (README.md, "OpenAPI"): the
 //! multi-mode document nests every graph route under `/graphs/{graph_id}` with
 //! `cluster_` operation ids, single mode serves the committed flat document, and the
 //! security schemes follow the auth mode. (The control plane's document is checked in

@@ -1,4 +1,4 @@
-//! Command-line contract (SYSTEM.md section 8). One module per subcommand.
+//! Command-line contract (README.md, "A short tour of the embedded CLI"). One module per subcommand.
 
 mod branch;
 mod commits;

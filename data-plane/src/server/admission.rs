@@ -1,4 +1,4 @@
-//! Admission control (SYSTEM.md section 6): a cap on the writes one actor has in flight on
+//! Admission control (docs/architecture.md, section 3): a cap on the writes one actor has in flight on
 //! this worker. A write over the cap answers 429 with `Retry-After` before the handler
 //! reads or writes anything; reads are never capped.
 //!

@@ -1,5 +1,5 @@
 //! `omnigraph-data-plane serve`: a stateless worker serving graphs over HTTP
-//! (SYSTEM.md sections 1, 3, 6). The registry of graphs comes from omnigraph.yaml or from
+//! (docs/architecture.md, sections 1 to 3). The registry of graphs comes from omnigraph.yaml or from
 //! the control plane (registration, pushes, periodic pulls).
 
 pub mod admission;

@@ -1,4 +1,4 @@
-//! What both planes do to their utoipa documents (SYSTEM.md section 7):
+//! What both planes do to their utoipa documents (README.md, "OpenAPI"):
 //! - security schemes: `bearer_token` (users) and `internal_token` (the planes' shared
 //!   token) in auth mode, none at all in open mode;
 //! - aliases (`/query` of `/read`, ...) documented as copies of their canonical path;
