@@ -2,28 +2,14 @@
 //! serves the `/graphs` management API and pushes the registry of graphs to the
 //! data-plane workers; plus the admin client and policy tools.
 
-mod app;
-mod auth;
 mod cli;
-mod client;
-mod config_file;
+mod config;
 mod crash_point;
-mod error;
-mod graph_create;
-mod graph_delete;
-mod graph_inspect;
-mod graph_policy;
-mod graph_update;
-mod handlers;
-mod openapi;
-mod policy_cmd;
-mod purge_cmd;
-mod push;
-mod recovery;
+mod graphs;
+mod http;
 mod registry;
 mod serve;
 mod state;
-mod watch;
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -39,9 +25,9 @@ fn main() -> ExitCode {
             omnigraph_api::init_logging();
             run_async(serve::serve(args))
         }
-        Command::Graphs(command) => run_async(client::run(command)),
-        Command::Purge(args) => run_async(purge_cmd::run(args)),
-        Command::Policy(PolicyCommand::Test(args)) => match policy_cmd::run(args) {
+        Command::Graphs(command) => run_async(cli::client::run(command)),
+        Command::Purge(args) => run_async(cli::purge_cmd::run(args)),
+        Command::Policy(PolicyCommand::Test(args)) => match cli::policy_cmd::run(args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(e) => report(&e),

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use omnigraph_config::{hash_to_hex, ConfigMode};
 
-use crate::app::router;
 use crate::cli::ServeArgs;
+use crate::http::app::router;
 use crate::state::{AppState, StartupError, StartupOptions};
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -34,9 +34,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         .bind
         .or(configured_bind)
         .unwrap_or_else(|| DEFAULT_BIND.to_owned());
-    crate::recovery::complete_interrupted_deletes(&state).await;
+    crate::graphs::recovery::complete_interrupted_deletes(&state).await;
     announce(&state);
-    crate::watch::spawn(state.config.clone())?;
+    crate::config::watch::spawn(state.config.clone())?;
     state.auth.watch_tokens_file();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

@@ -13,10 +13,10 @@ use omnigraph_policy::{
     TokenConfigError,
 };
 
-use crate::auth::InternalAuth;
-use crate::config_file::ConfigFile;
-use crate::graph_policy::read_graph_policy;
-use crate::push::{PushPolicy, WorkerSet};
+use crate::config::file::ConfigFile;
+use crate::graphs::policy::read_graph_policy;
+use crate::http::auth::InternalAuth;
+use crate::registry::push::{PushPolicy, WorkerSet};
 use crate::registry::{RegisteredGraph, Registry};
 
 /// Environment variable that opts into open mode, like `--unauthenticated`.

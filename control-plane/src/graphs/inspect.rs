@@ -5,10 +5,10 @@ use omnigraph_config::{GraphId, GraphIdError};
 use omnigraph_engine::{EngineError, Graph};
 use omnigraph_policy::PolicyDocument;
 
-use crate::graph_policy::sha256_hex;
+use crate::graphs::policy::sha256_hex;
 use crate::state::AppState;
 
-/// Why a graph could not be described. Statuses are chosen in `crate::error`.
+/// Why a graph could not be described. Statuses are chosen in `crate::http::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectGraphError {
     #[error(transparent)]

@@ -6,11 +6,11 @@ use omnigraph_config::{InsertGraphError, RewriteAtomicError, RewriteWithError};
 
 use omnigraph_engine::EngineError;
 
-use crate::graph_create::CreateGraphError;
-use crate::graph_delete::DeleteGraphError;
-use crate::graph_inspect::InspectGraphError;
-use crate::graph_policy::{PolicyChoiceError, StorePolicyError};
-use crate::graph_update::UpdateGraphError;
+use crate::graphs::create::CreateGraphError;
+use crate::graphs::delete::DeleteGraphError;
+use crate::graphs::inspect::InspectGraphError;
+use crate::graphs::policy::{PolicyChoiceError, StorePolicyError};
+use crate::graphs::update::UpdateGraphError;
 
 impl From<CreateGraphError> for ApiError {
     fn from(err: CreateGraphError) -> Self {

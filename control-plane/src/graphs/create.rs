@@ -10,8 +10,8 @@ use omnigraph_engine::{EngineError, Graph};
 use omnigraph_lang::LangError;
 use omnigraph_policy::ActorId;
 
-use crate::config_file::AddGraphError;
-use crate::graph_policy::{
+use crate::config::file::AddGraphError;
+use crate::graphs::policy::{
     choose_policy, remove_stored_policy, store_policy, stored_policy_path, PolicyChoice,
     PolicyChoiceError, StorePolicyError,
 };
@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// Engine actor recorded in the first manifest when the request has none (open mode).
 const OPEN_MODE_ACTOR: &str = "control-plane";
 
-/// Why a graph was not created. Statuses are chosen in `crate::error`.
+/// Why a graph was not created. Statuses are chosen in `crate::http::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateGraphError {
     #[error(transparent)]

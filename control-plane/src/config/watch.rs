@@ -14,7 +14,7 @@ use std::time::Duration;
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::config_file::ConfigFile;
+use crate::config::file::ConfigFile;
 
 /// Re-hash period when no event arrives.
 const FALLBACK_PERIOD: Duration = Duration::from_secs(5);

@@ -11,8 +11,8 @@ use omnigraph_api::ApiJson;
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
 
-use crate::app::internal_routes;
-use crate::handlers::{graphs, health, internal};
+use crate::http::app::internal_routes;
+use crate::http::handlers::{graphs, health, internal};
 use crate::state::AppState;
 
 #[derive(OpenApi)]

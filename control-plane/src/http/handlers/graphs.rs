@@ -10,10 +10,10 @@ use omnigraph_api::{
 use omnigraph_config::ConfigMode;
 use omnigraph_policy::PolicyAction;
 
-use crate::auth::authorize_server;
-use crate::graph_create::create_graph;
-use crate::graph_inspect::inspect_graph;
-use crate::graph_update::update_graph_policy;
+use crate::graphs::create::create_graph;
+use crate::graphs::inspect::inspect_graph;
+use crate::graphs::update::update_graph_policy;
+use crate::http::auth::authorize_server;
 use crate::state::AppState;
 
 fn require_multi_mode(state: &AppState) -> Result<(), ApiError> {
@@ -152,7 +152,7 @@ pub async fn get_graph(
 /// Retires a graph: tombstones its storage (the commit point: every worker and any
 /// later POST refuse it), removes it from omnigraph.yaml by atomic rewrite and from the
 /// registry, pushes the new generation, and with `?purge=true` deletes its storage.
-/// Steps and failure modes: `crate::graph_delete`.
+/// Steps and failure modes: `crate::graphs::delete`.
 ///
 /// Order of checks: single mode 405; bearer token 401; Cedar `graph_delete` on
 /// `Omnigraph::Server::"root"` 403; invalid id 400; unknown graph 404; drift 503.
@@ -183,12 +183,12 @@ pub async fn delete_graph(
     require_multi_mode(&state)?;
     let actor = authorize_server(&state, &headers, PolicyAction::GraphDelete)?;
     let deleted =
-        crate::graph_delete::delete_graph(&state, graph_id, query.purge, actor.as_ref()).await?;
+        crate::graphs::delete::delete_graph(&state, graph_id, query.purge, actor.as_ref()).await?;
     Ok(ApiJson(deleted))
 }
 
 /// Replaces a graph's policy (validated first), records it in omnigraph.yaml by atomic
-/// rewrite and pushes it to every worker. Steps and failure modes: `crate::graph_update`.
+/// rewrite and pushes it to every worker. Steps and failure modes: `crate::graphs::update`.
 ///
 /// Order of checks: single mode 405; bearer token 401; Cedar `graph_update` on
 /// `Omnigraph::Server::"root"` 403; then the body (400, 413); invalid id 400; unknown

@@ -10,7 +10,7 @@ use omnigraph_api::{
 use omnigraph_config::ConfigMode;
 use omnigraph_policy::AuthMode;
 
-use crate::auth::authenticate;
+use crate::http::auth::authenticate;
 use crate::state::AppState;
 
 /// Health of the control plane. `status` is `degraded` while omnigraph.yaml has

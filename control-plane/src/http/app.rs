@@ -10,9 +10,9 @@ use omnigraph_api::{
     DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES, REGISTER_WORKER_PATH, REGISTRY_PATH,
 };
 
-use crate::auth::require_internal;
-use crate::handlers::{graphs, health, internal};
-use crate::openapi::openapi_json;
+use crate::http::auth::require_internal;
+use crate::http::handlers::{graphs, health, internal};
+use crate::http::openapi::openapi_json;
 use crate::state::AppState;
 
 /// Alias of [`REGISTER_WORKER_PATH`] under the name the issue uses.

@@ -6,7 +6,7 @@ use omnigraph_api::openapi::{
 };
 
 use super::document;
-use crate::app::{internal_routes, public_routes};
+use crate::http::app::{internal_routes, public_routes};
 
 #[test]
 fn every_route_is_documented_and_nothing_else() {

@@ -9,7 +9,7 @@ use omnigraph_config::GraphId;
 use omnigraph_policy::{AuthMode, CompiledPolicy, PolicyError, PolicyErrorKind, PolicyScope};
 use sha2::{Digest, Sha256};
 
-use crate::config_file::ConfigFile;
+use crate::config::file::ConfigFile;
 use crate::registry::Registry;
 
 /// The policy folder, relative to omnigraph.yaml's directory. Policies sent as

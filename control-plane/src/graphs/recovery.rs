@@ -5,7 +5,7 @@
 use omnigraph_config::GraphId;
 use omnigraph_engine::read_tombstone;
 
-use crate::graph_delete::forget_graph;
+use crate::graphs::delete::forget_graph;
 use crate::state::AppState;
 
 /// Finishes the deletion of every listed graph whose storage is tombstoned. A graph

@@ -1,6 +1,10 @@
 //! Command line (section 8): `serve`, the admin client `graphs list|create|get|delete|update`,
 //! `policy test` and `purge`.
 
+pub mod client;
+pub mod policy_cmd;
+pub mod purge_cmd;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};

@@ -21,14 +21,14 @@
 use omnigraph_api::UpdateGraphRequest;
 use omnigraph_config::{EditGraphError, GraphId, GraphIdError, PolicyRef, RewriteWithError};
 
-use crate::config_file::EditGraphFileError;
-use crate::graph_policy::{
+use crate::config::file::EditGraphFileError;
+use crate::graphs::policy::{
     choose_policy, remove_stored_policy, remove_unused_stored_policy, same_policy_file,
     store_policy, stored_policy_path, PolicyChoice, PolicyChoiceError, StorePolicyError,
 };
 use crate::state::AppState;
 
-/// Why a policy was not replaced. Statuses are chosen in `crate::error`.
+/// Why a policy was not replaced. Statuses are chosen in `crate::http::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateGraphError {
     #[error(transparent)]

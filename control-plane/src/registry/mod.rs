@@ -6,6 +6,8 @@
 //! pre-check until it is published or abandoned, so two requests of this process can
 //! never both create storage for the same id or uri.
 
+pub mod push;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 

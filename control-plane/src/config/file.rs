@@ -81,7 +81,7 @@ impl ConfigFile {
             }
         };
         let same =
-            |named: &PolicyRef| crate::graph_policy::same_policy_file(self, &named.file, file);
+            |named: &PolicyRef| crate::graphs::policy::same_policy_file(self, &named.file, file);
         config.server.policy.as_ref().is_some_and(same)
             || config
                 .entries()

@@ -33,15 +33,15 @@ use omnigraph_config::{GraphEntry, GraphId, GraphIdError};
 use omnigraph_engine::{purge, write_tombstone, EngineError, Tombstone};
 use omnigraph_policy::ActorId;
 
-use crate::config_file::EditGraphFileError;
+use crate::config::file::EditGraphFileError;
 use crate::crash_point::crash_point;
-use crate::graph_policy::remove_unused_stored_policy;
+use crate::graphs::policy::remove_unused_stored_policy;
 use crate::state::AppState;
 
 /// Actor recorded in the tombstone when the request has none (open mode).
 const OPEN_MODE_ACTOR: &str = "control-plane";
 
-/// Why a graph was not (completely) deleted. Statuses are chosen in `crate::error`.
+/// Why a graph was not (completely) deleted. Statuses are chosen in `crate::http::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteGraphError {
     #[error(transparent)]
