@@ -1,4 +1,4 @@
-//! Read queries, one construct per test, on the small social graph of LANGUAGE.md:
+//! Read queries, one construct per test, on the small social graph (tests/fixtures/social.*, docs/languages.md):
 //! exact rows in order.
 
 use crate::common;

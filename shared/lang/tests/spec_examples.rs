@@ -1,4 +1,4 @@
-//! Every example of LANGUAGE.md sections 1 and 2 parses and type-checks.
+//! Examples of every construct of docs/languages.md (sections 1 and 2) parse and type-check.
 
 use crate::common;
 

@@ -5,7 +5,7 @@
 //! - `plan`: clause ordering; `cond`: compiled conditions; `exec`: depth-first execution.
 //! - `project`/`aggregate`/`order`: result columns, groups, order and limit.
 //!
-//! Results follow LANGUAGE.md "Results": columns named `f.name` / alias / `p`, one row per
+//! Results follow docs/languages.md, section 2: columns named `f.name` / alias / `p`, one row per
 //! match (no implicit distinct), aggregates grouped by the other projections.
 
 mod aggregate;

@@ -31,7 +31,7 @@ edge Knows: Person -> Person { since: Date? }
 edge WorksAt: Person -> Company @card(0..1)
 "#;
 
-/// LANGUAGE.md's example graph: Alice->Bob, Alice->Charlie, Bob->Diana.
+/// The small social graph (as in tests/fixtures/social.jsonl): Alice->Bob, Alice->Charlie, Bob->Diana.
 pub const SOCIAL_DATA: &str = r#"{"type": "Person", "data": {"name": "Alice", "age": 30, "email": "alice@example.com", "tags": ["ops", "rust"], "role": "admin", "joined": "2020-01-15"}}
 {"type": "Person", "data": {"name": "Bob", "age": 25, "email": "bob@example.com", "role": "member"}}
 {"type": "Person", "data": {"name": "Charlie", "age": 35}}

@@ -1,5 +1,5 @@
 //! Random small graphs and random well-typed queries, with a naive evaluator (every
-//! assignment of every variable, checked clause by clause) written from LANGUAGE.md.
+//! assignment of every variable, checked clause by clause) written from docs/languages.md.
 #![allow(dead_code)]
 
 use std::cmp::Ordering;

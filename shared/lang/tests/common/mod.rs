@@ -3,7 +3,7 @@
 
 use omnigraph_lang::{parse_schema, Catalog, LangError};
 
-/// The example schema of LANGUAGE.md section 1.
+/// An example schema with every construct of docs/languages.md, section 1.
 pub const SPEC_SCHEMA: &str = r#"
 // line comment, /* block comment */
 node Person {
