@@ -169,6 +169,27 @@ async fn variable_length_traversal_returns_each_destination_once() {
 }
 
 #[tokio::test]
+async fn a_variable_length_traversal_whose_destination_is_bound_first_is_searched_forwards() {
+    // Found by the randomised equivalence test: from p1, hop 1 reaches p0 (out of bounds)
+    // and p0's self-loop reports p0 at hop 2; a search backwards from p0 would miss it.
+    let g = TestGraph::new(
+        SOCIAL_SCHEMA,
+        concat!(
+            "{\"type\": \"Person\", \"data\": {\"name\": \"p0\"}}\n",
+            "{\"type\": \"Person\", \"data\": {\"name\": \"p1\"}}\n",
+            "{\"edge\": \"Knows\", \"from\": \"p1\", \"to\": \"p0\"}\n",
+            "{\"edge\": \"Knows\", \"from\": \"p0\", \"to\": \"p0\"}\n",
+        ),
+    )
+    .await;
+    let q = "query q() { match { $v0: Person $v1: Person $v1 knows{2,2} $v2 $v2 knows{1,2} $v0 } return { $v0.name, $v1.name, $v2.name } }";
+    assert_eq!(
+        g.rows(q, json!({})).await,
+        json!([{"v0.name": "p0", "v1.name": "p1", "v2.name": "p0"}])
+    );
+}
+
+#[tokio::test]
 async fn variable_length_traversal_between_bound_nodes_checks_reachability() {
     let g = TestGraph::social().await;
     let q = r#"query q() { match { $a: Person { name: "Alice" } $d: Person { name: "Diana" } $a knows{1,2} $d } return { $a.name, $d.name } }"#;

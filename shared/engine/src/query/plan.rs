@@ -306,7 +306,12 @@ impl<'a> Planner<'a> {
                     est,
                     &mut best,
                 );
-            } else if dst_bound && !src_bound {
+            } else if dst_bound && !src_bound && tr.min_hops == 1 && tr.max_hops == 1 {
+                // Only a one-hop traversal runs backwards: a variable-length one reports
+                // what a breadth-first search from the source reaches (each node visited
+                // once), which a search from the destination over reversed edges does not
+                // reproduce. With the destination bound first, the source is scanned and the
+                // traversal checked forwards (`Connected`).
                 let est = rows * self.reach(rev, tr, tr.src) * self.selectivity(st, tr.src);
                 consider(
                     Choice::Expand {
