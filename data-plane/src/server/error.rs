@@ -41,6 +41,36 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// What a handler returns on failure: the envelope. `?` makes one from an engine error
+/// (through [`engine_error`]) or from an [`ApiError`], so handlers need no `map_err`.
+#[derive(Debug)]
+pub struct HttpError(pub ApiError);
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        HttpError(e)
+    }
+}
+
+impl From<EngineError> for HttpError {
+    fn from(e: EngineError) -> Self {
+        HttpError(engine_error(e))
+    }
+}
+
+impl std::ops::Deref for HttpError {
+    type Target = ApiError;
+    fn deref(&self) -> &ApiError {
+        &self.0
+    }
+}
+
+impl axum::response::IntoResponse for HttpError {
+    fn into_response(self) -> axum::response::Response {
+        self.0.into_response()
+    }
+}
+
 /// The one mapping of engine errors to the envelope.
 pub fn engine_error(e: EngineError) -> ApiError {
     let message = e.to_string();

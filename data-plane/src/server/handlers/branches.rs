@@ -1,5 +1,6 @@
 //! `GET /branches`, `POST /branches`, `DELETE /branches/{branch}`, `POST /branches/merge`.
 
+use crate::server::error::HttpError;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -12,23 +13,22 @@ use omnigraph_engine::{BranchRef, Graph, MergeOutcome as EngineMergeOutcome};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess, MAIN_BRANCH};
-use crate::server::error::engine_error;
 
 /// Whether `branch` exists now (main always does).
-pub async fn branch_exists(graph: &Arc<Graph>, branch: &str) -> Result<bool, ApiError> {
+pub async fn branch_exists(graph: &Arc<Graph>, branch: &str) -> Result<bool, HttpError> {
     if branch == MAIN_BRANCH {
         return Ok(true);
     }
-    Ok(graph.branch(branch).await.map_err(engine_error)?.is_some())
+    Ok(graph.branch(branch).await?.is_some())
 }
 
 /// The branch a commit id's chain belongs to now: main, the branch whose ref names the
 /// chain, or none (a deleted branch's commits, or no such chain).
-pub async fn branch_of_chain(graph: &Arc<Graph>, chain: &str) -> Result<Option<String>, ApiError> {
+pub async fn branch_of_chain(graph: &Arc<Graph>, chain: &str) -> Result<Option<String>, HttpError> {
     if chain == MAIN_BRANCH {
         return Ok(Some(MAIN_BRANCH.to_owned()));
     }
-    let refs = graph.branches().await.map_err(engine_error)?;
+    let refs = graph.branches().await?;
     Ok(refs.into_iter().find(|r| r.chain == chain).map(|r| r.name))
 }
 
@@ -36,8 +36,8 @@ async fn info(
     graph: &Arc<Graph>,
     name: &str,
     r: Option<&BranchRef>,
-) -> Result<BranchInfo, ApiError> {
-    let head = graph.snapshot_on(name, None).await.map_err(engine_error)?;
+) -> Result<BranchInfo, HttpError> {
+    let head = graph.snapshot_on(name, None).await?;
     Ok(BranchInfo {
         name: name.to_owned(),
         head_commit: head.commit_id(),
@@ -64,11 +64,11 @@ async fn info(
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
-pub async fn list(access: GraphAccess) -> Result<ApiJson<BranchListResponse>, ApiError> {
+pub async fn list(access: GraphAccess) -> Result<ApiJson<BranchListResponse>, HttpError> {
     let auth = access.authorize_on(PolicyAction::Read, None)?;
     let graph = auth.graph.graph().await?;
     let mut branches = vec![info(&graph, MAIN_BRANCH, None).await?];
-    for r in graph.branches().await.map_err(engine_error)? {
+    for r in graph.branches().await? {
         match info(&graph, &r.name, Some(&r)).await {
             Ok(b) => branches.push(b),
             // Deleted between the listing and its head's read.
@@ -104,7 +104,7 @@ pub async fn list(access: GraphAccess) -> Result<ApiJson<BranchListResponse>, Ap
 pub async fn create(
     access: GraphAccess,
     body: Result<ApiJson<CreateBranchRequest>, ApiError>,
-) -> Result<(StatusCode, ApiJson<BranchInfo>), ApiError> {
+) -> Result<(StatusCode, ApiJson<BranchInfo>), HttpError> {
     let (auth, req) =
         access.authorize_body(PolicyAction::BranchCreate, body.map(|b| b.0), |r| {
             RequestContext::on_branch(branch_or_main(r.from.as_deref()))
@@ -116,12 +116,8 @@ pub async fn create(
     let graph = auth.graph.graph().await?;
     let r = graph
         .create_branch(&req.name, from, auth.actor_name())
-        .await
-        .map_err(engine_error)?;
-    let head = graph
-        .snapshot_at_commit(&r.forked_from)
-        .await
-        .map_err(engine_error)?;
+        .await?;
+    let head = graph.snapshot_at_commit(&r.forked_from).await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(BranchInfo {
@@ -158,7 +154,7 @@ pub async fn create(
 pub async fn delete(
     access: GraphAccess,
     path: Result<ApiPath<HashMap<String, String>>, ApiError>,
-) -> Result<ApiJson<DeleteBranchResponse>, ApiError> {
+) -> Result<ApiJson<DeleteBranchResponse>, HttpError> {
     let name = path.and_then(|ApiPath(p)| {
         p.get("branch")
             .cloned()
@@ -169,10 +165,10 @@ pub async fn delete(
     })?;
     let graph = auth.graph.graph().await?;
     if name == MAIN_BRANCH {
-        return Err(ApiError::bad_request("the main branch cannot be deleted"));
+        return Err(ApiError::bad_request("the main branch cannot be deleted").into());
     }
-    let head = graph.snapshot_on(&name, None).await.map_err(engine_error)?;
-    graph.delete_branch(&name).await.map_err(engine_error)?;
+    let head = graph.snapshot_on(&name, None).await?;
+    graph.delete_branch(&name).await?;
     Ok(ApiJson(DeleteBranchResponse {
         name,
         head_commit: head.commit_id(),
@@ -206,7 +202,7 @@ pub async fn delete(
 pub async fn merge(
     access: GraphAccess,
     body: Result<ApiJson<MergeRequest>, ApiError>,
-) -> Result<ApiJson<MergeResponse>, ApiError> {
+) -> Result<ApiJson<MergeResponse>, HttpError> {
     let (auth, req) = access.authorize_body(PolicyAction::BranchMerge, body.map(|b| b.0), |r| {
         RequestContext::on_branch(r.source.clone())
             .with_target_branch(branch_or_main(r.target.as_deref()))
@@ -218,10 +214,7 @@ pub async fn merge(
     )?;
     let graph = auth.graph.graph().await?;
     let target = branch_or_main(req.target.as_deref()).to_owned();
-    let report = graph
-        .merge(&req.source, &target, auth.actor_name())
-        .await
-        .map_err(engine_error)?;
+    let report = graph.merge(&req.source, &target, auth.actor_name()).await?;
     Ok(ApiJson(MergeResponse {
         source: req.source,
         target,

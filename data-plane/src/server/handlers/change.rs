@@ -1,12 +1,12 @@
 //! `POST /change` (alias `/mutate`).
 
+use crate::server::error::HttpError;
 use omnigraph_api::{ApiError, ApiJson, ChangeRequest, ChangeResponse, ErrorBody};
 use omnigraph_engine::run_mutation_on;
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use super::{compile, params_or_empty};
 use crate::server::auth::{branch_or_main, GraphAccess};
-use crate::server::error::engine_error;
 
 #[utoipa::path(
     post,
@@ -31,22 +31,17 @@ use crate::server::error::engine_error;
 pub async fn change(
     access: GraphAccess,
     body: Result<ApiJson<ChangeRequest>, ApiError>,
-) -> Result<ApiJson<ChangeResponse>, ApiError> {
+) -> Result<ApiJson<ChangeResponse>, HttpError> {
     let (auth, req) = access.authorize_body(PolicyAction::Change, body.map(|b| b.0), |r| {
         RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
     })?;
     let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
     // Compiled against the branch head's schema; the mutation re-reads the head.
-    let snap = graph
-        .snapshot_on(&branch, None)
-        .await
-        .map_err(engine_error)?;
+    let snap = graph.snapshot_on(&branch, None).await?;
     let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
     let params = params_or_empty(req.params);
-    let report = run_mutation_on(&graph, &branch, &query, &params, auth.actor_name())
-        .await
-        .map_err(engine_error)?;
+    let report = run_mutation_on(&graph, &branch, &query, &params, auth.actor_name()).await?;
     Ok(ApiJson(ChangeResponse {
         branch,
         query_name: query.name.clone(),

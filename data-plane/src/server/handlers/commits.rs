@@ -1,5 +1,6 @@
 //! `GET /commits` (a branch's history) and `GET /commits/{commit_id}`.
 
+use crate::server::error::HttpError;
 use std::collections::HashMap;
 
 use omnigraph_api::{
@@ -47,7 +48,7 @@ fn commit_info(c: Commit) -> CommitInfo {
 pub async fn list(
     access: GraphAccess,
     query: Result<ApiQuery<CommitsQuery>, ApiError>,
-) -> Result<ApiJson<CommitListResponse>, ApiError> {
+) -> Result<ApiJson<CommitListResponse>, HttpError> {
     let (auth, query) = access.authorize_body(PolicyAction::Read, query.map(|q| q.0), |q| {
         RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
     })?;
@@ -55,14 +56,12 @@ pub async fn list(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_LIMIT}, got {limit}"
-        )));
+        ))
+        .into());
     }
     let branch = branch_or_main(query.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    let commits = graph
-        .commits(&branch, limit as usize)
-        .await
-        .map_err(engine_error)?;
+    let commits = graph.commits(&branch, limit as usize).await?;
     Ok(ApiJson(CommitListResponse {
         branch,
         commits: commits.into_iter().map(commit_info).collect(),
@@ -91,7 +90,7 @@ pub async fn list(
 pub async fn get(
     access: GraphAccess,
     path: Result<ApiPath<HashMap<String, String>>, ApiError>,
-) -> Result<ApiJson<CommitInfo>, ApiError> {
+) -> Result<ApiJson<CommitInfo>, HttpError> {
     // The chain part of `<chain>.<version>` names the branch the read is authorized on.
     let chain = path.and_then(|ApiPath(p)| {
         let id = p
@@ -105,7 +104,7 @@ pub async fn get(
         Ok(c) => c,
         Err(e) => {
             access.authorize_on(PolicyAction::Read, None)?;
-            return Err(e);
+            return Err(e.into());
         }
     };
     let graph = access.graph_handle().graph().await?;
@@ -114,6 +113,6 @@ pub async fn get(
         None => RequestContext::none(),
     };
     access.authorize(PolicyAction::Read, &context)?;
-    let (commit, _) = graph.commit(&id).await.map_err(engine_error)?;
+    let (commit, _) = graph.commit(&id).await?;
     Ok(ApiJson(commit_info(commit)))
 }

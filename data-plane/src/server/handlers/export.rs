@@ -1,5 +1,6 @@
 //! `POST /export`: the graph as NDJSON (the ingest format), streamed batch by batch.
 
+use crate::server::error::HttpError;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -9,7 +10,6 @@ use omnigraph_engine::{export_stream, ExportFilter};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess};
-use crate::server::error::engine_error;
 
 #[utoipa::path(
     post,
@@ -32,15 +32,14 @@ use crate::server::error::engine_error;
 pub async fn export(
     access: GraphAccess,
     body: Result<ApiJson<ExportRequest>, ApiError>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let (auth, req) = access.authorize_body(PolicyAction::Export, body.map(|b| b.0), |r| {
         RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
     })?;
     let graph = auth.graph.graph().await?;
     let snap = graph
         .snapshot_on(branch_or_main(req.branch.as_deref()), None)
-        .await
-        .map_err(engine_error)?;
+        .await?;
     let filter = ExportFilter {
         types: req.types.unwrap_or_default(),
     };
@@ -48,7 +47,7 @@ pub async fn export(
     // An export that cannot start answers with an error status; one that fails later
     // aborts the body, so a client never takes a truncated export for a whole one.
     let first = match chunks.recv().await {
-        Some(Err(e)) => return Err(engine_error(e)),
+        Some(Err(e)) => return Err(e.into()),
         other => other,
     };
     let body = futures::stream::unfold((first, chunks), |(first, mut rx)| async move {

@@ -1,5 +1,6 @@
 //! `GET /healthz`.
 
+use crate::server::error::HttpError;
 use axum::extract::State;
 use omnigraph_api::{
     ApiError, ApiJson, AuthModeReport, ErrorBody, HealthResponse, HealthStatus, ReadyResponse,
@@ -70,7 +71,7 @@ pub async fn healthz(State(state): State<AppState>) -> ApiJson<WorkerHealth> {
         (status = 503, description = "No registry generation applied yet", body = ErrorBody),
     )
 )]
-pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<ReadyResponse>, ApiError> {
+pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<ReadyResponse>, HttpError> {
     match state.registry.generation() {
         Some(generation) => Ok(ApiJson(ReadyResponse {
             ready: true,
@@ -78,6 +79,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<ReadyRespon
         })),
         None => Err(ApiError::service_unavailable(
             "not ready: no registry generation applied yet (waiting for the control plane or omnigraph.yaml)",
-        )),
+        )
+        .into()),
     }
 }

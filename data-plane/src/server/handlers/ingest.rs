@@ -1,5 +1,6 @@
 //! `POST /ingest` (alias `/load`): NDJSON in the export format, one atomic change.
 
+use crate::server::error::HttpError;
 use std::io::Cursor;
 
 use omnigraph_api::{
@@ -10,7 +11,6 @@ use omnigraph_policy::{PolicyAction, RequestContext};
 
 use super::branches::branch_exists;
 use crate::server::auth::{branch_or_main, GraphAccess};
-use crate::server::error::engine_error;
 
 fn load_mode(mode: IngestMode) -> LoadMode {
     match mode {
@@ -43,7 +43,7 @@ fn load_mode(mode: IngestMode) -> LoadMode {
 pub async fn ingest(
     access: GraphAccess,
     body: Result<ApiJson<IngestRequest>, ApiError>,
-) -> Result<ApiJson<IngestResponse>, ApiError> {
+) -> Result<ApiJson<IngestResponse>, HttpError> {
     let (auth, req) = access.authorize_body(PolicyAction::Change, body.map(|b| b.0), |r| {
         RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
     })?;
@@ -62,7 +62,7 @@ pub async fn ingest(
             match graph.create_branch(&branch, from, auth.actor_name()).await {
                 // Created meanwhile by another request: load into it all the same.
                 Ok(_) | Err(EngineError::AlreadyExists(_)) => {}
-                Err(e) => return Err(engine_error(e)),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -73,8 +73,7 @@ pub async fn ingest(
         load_mode(req.mode),
         auth.actor_name(),
     )
-    .await
-    .map_err(engine_error)?;
+    .await?;
     Ok(ApiJson(IngestResponse {
         uri: auth.graph.uri.clone(),
         branch,

@@ -1,5 +1,6 @@
 //! `POST /internal/registry`: the control plane pushes a registry generation.
 
+use crate::server::error::HttpError;
 use axum::extract::State;
 use omnigraph_api::{ApiError, ApiJson, ErrorBody, RegistryAck, RegistryDocument};
 
@@ -26,7 +27,7 @@ use crate::server::state::AppState;
 pub async fn push_registry(
     State(state): State<AppState>,
     ApiJson(doc): ApiJson<RegistryDocument>,
-) -> Result<ApiJson<RegistryAck>, ApiError> {
+) -> Result<ApiJson<RegistryAck>, HttpError> {
     let applied = state.registry.apply(&doc, false).map_err(|e| {
         tracing::error!("pushed registry refused: {e}");
         ApiError::forbidden(e.to_string())

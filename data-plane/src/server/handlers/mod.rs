@@ -11,16 +11,15 @@ pub mod read;
 pub mod schema;
 pub mod snapshot;
 
-use omnigraph_api::{ApiError, QueryParams};
+use crate::server::error::HttpError;
+use omnigraph_api::QueryParams;
 use omnigraph_engine::Snapshot;
 use omnigraph_lang::query::typed::TypedQuery;
 
-use super::error::engine_error;
-
 /// Compiles `source` (the query `name`, optional when it holds one) against the snapshot's schema.
-pub fn compile(snap: &Snapshot, source: &str, name: Option<&str>) -> Result<TypedQuery, ApiError> {
-    omnigraph_lang::compile(&snap.catalog, source, name)
-        .map_err(|e| engine_error(omnigraph_engine::EngineError::from(e)))
+pub fn compile(snap: &Snapshot, source: &str, name: Option<&str>) -> Result<TypedQuery, HttpError> {
+    Ok(omnigraph_lang::compile(&snap.catalog, source, name)
+        .map_err(omnigraph_engine::EngineError::from)?)
 }
 
 pub fn params_or_empty(params: Option<QueryParams>) -> QueryParams {

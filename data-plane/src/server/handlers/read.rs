@@ -1,5 +1,6 @@
 //! `POST /read` (alias `/query`).
 
+use crate::server::error::HttpError;
 use omnigraph_api::{ApiError, ApiJson, ErrorBody, ReadRequest, ReadResponse, ReadTarget};
 use omnigraph_engine::run_query_within;
 
@@ -7,7 +8,6 @@ use super::{compile, params_or_empty};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess};
-use crate::server::error::engine_error;
 
 #[utoipa::path(
     post,
@@ -33,7 +33,7 @@ use crate::server::error::engine_error;
 pub async fn read(
     access: GraphAccess,
     body: Result<ApiJson<ReadRequest>, ApiError>,
-) -> Result<ApiJson<ReadResponse>, ApiError> {
+) -> Result<ApiJson<ReadResponse>, HttpError> {
     let (auth, req) = access.authorize_body(PolicyAction::Read, body.map(|b| b.0), |r| {
         RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
     })?;
@@ -41,15 +41,10 @@ pub async fn read(
     let budget = access.query_limits().budget(req.timeout_ms)?;
     let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    let snap = graph
-        .snapshot_on(&branch, req.snapshot)
-        .await
-        .map_err(engine_error)?;
+    let snap = graph.snapshot_on(&branch, req.snapshot).await?;
     let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
     let params = params_or_empty(req.params);
-    let result = run_query_within(&snap, &query, &params, &budget)
-        .await
-        .map_err(engine_error)?;
+    let result = run_query_within(&snap, &query, &params, &budget).await?;
     Ok(ApiJson(ReadResponse {
         query_name: query.name.clone(),
         target: ReadTarget {

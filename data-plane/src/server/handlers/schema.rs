@@ -1,5 +1,6 @@
 //! `GET /schema` and `POST /schema/apply`.
 
+use crate::server::error::HttpError;
 use omnigraph_api::{
     ApiError, ApiJson, ApiQuery, BranchQuery, ErrorBody, SchemaApplyRequest, SchemaApplyResponse,
     SchemaResponse, SchemaStep, SchemaStepKind,
@@ -9,7 +10,6 @@ use omnigraph_lang::MigrationStep;
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess};
-use crate::server::error::engine_error;
 
 #[utoipa::path(
     get,
@@ -31,15 +31,14 @@ use crate::server::error::engine_error;
 pub async fn schema(
     access: GraphAccess,
     query: Result<ApiQuery<BranchQuery>, ApiError>,
-) -> Result<ApiJson<SchemaResponse>, ApiError> {
+) -> Result<ApiJson<SchemaResponse>, HttpError> {
     let (auth, query) = access.authorize_body(PolicyAction::Read, query.map(|q| q.0), |q| {
         RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
     })?;
     let graph = auth.graph.graph().await?;
     let snap = graph
         .snapshot_on(branch_or_main(query.branch.as_deref()), None)
-        .await
-        .map_err(engine_error)?;
+        .await?;
     Ok(ApiJson(SchemaResponse {
         schema_source: snap.manifest.schema_source.clone(),
     }))
@@ -75,7 +74,7 @@ pub async fn schema(
 pub async fn apply(
     access: GraphAccess,
     body: Result<ApiJson<SchemaApplyRequest>, ApiError>,
-) -> Result<ApiJson<SchemaApplyResponse>, ApiError> {
+) -> Result<ApiJson<SchemaApplyResponse>, HttpError> {
     let (auth, req) = access.authorize_body(PolicyAction::SchemaApply, body.map(|b| b.0), |r| {
         RequestContext::none().with_target_branch(branch_or_main(r.branch.as_deref()))
     })?;
@@ -87,8 +86,7 @@ pub async fn apply(
     };
     let report = graph
         .apply_schema(&branch, &req.schema_source, opts, auth.actor_name())
-        .await
-        .map_err(engine_error)?;
+        .await?;
     Ok(ApiJson(SchemaApplyResponse {
         branch,
         applied: report.applied,

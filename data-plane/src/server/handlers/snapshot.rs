@@ -4,10 +4,10 @@ use omnigraph_api::{
     ApiError, ApiJson, ApiQuery, BranchQuery, ErrorBody, SnapshotResponse, SnapshotTable,
 };
 
+use crate::server::error::HttpError;
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess};
-use crate::server::error::engine_error;
 
 #[utoipa::path(
     get,
@@ -29,16 +29,13 @@ use crate::server::error::engine_error;
 pub async fn snapshot(
     access: GraphAccess,
     query: Result<ApiQuery<BranchQuery>, ApiError>,
-) -> Result<ApiJson<SnapshotResponse>, ApiError> {
+) -> Result<ApiJson<SnapshotResponse>, HttpError> {
     let (auth, query) = access.authorize_body(PolicyAction::Read, query.map(|q| q.0), |q| {
         RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
     })?;
     let branch = branch_or_main(query.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    let snap = graph
-        .snapshot_on(&branch, None)
-        .await
-        .map_err(engine_error)?;
+    let snap = graph.snapshot_on(&branch, None).await?;
     let tables = snap
         .manifest
         .tables
