@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 const CARTESIAN_COUNT: &str =
     "query q() { match { $a: Person $b: Person $c: Person } return { count($a) as n } }";
 
-fn people_graph(n: usize) -> TempGraph {
+/// A social graph holding `jsonl`.
+fn graph_with(jsonl: &str) -> TempGraph {
     let g = TempGraph::new("social.pg");
-    let data = g.write_file("people.jsonl", &people_jsonl("p", n));
+    let data = g.write_file("data.jsonl", jsonl);
     dp_ok(&[
         "load",
         "--store",
@@ -25,6 +26,10 @@ fn people_graph(n: usize) -> TempGraph {
         "overwrite",
     ]);
     g
+}
+
+fn people_graph(n: usize) -> TempGraph {
+    graph_with(&people_jsonl("p", n))
 }
 
 fn worker(g: &TempGraph, args: &[&str]) -> DataPlane {
@@ -55,28 +60,15 @@ fn point_read(dp: &DataPlane, name: &str) -> Duration {
 
 #[test]
 fn a_traversal_with_a_huge_upper_bound_ends_on_a_cycle() {
-    let g = TempGraph::new("social.pg");
-    let data = g.write_file(
-        "cycle.jsonl",
-        concat!(
-            "{\"type\": \"Person\", \"data\": {\"name\": \"A\"}}\n",
-            "{\"type\": \"Person\", \"data\": {\"name\": \"B\"}}\n",
-            "{\"type\": \"Person\", \"data\": {\"name\": \"C\"}}\n",
-            "{\"edge\": \"Knows\", \"from\": \"A\", \"to\": \"B\"}\n",
-            "{\"edge\": \"Knows\", \"from\": \"B\", \"to\": \"A\"}\n",
-            "{\"edge\": \"Knows\", \"from\": \"B\", \"to\": \"C\"}\n",
-            "{\"edge\": \"Knows\", \"from\": \"C\", \"to\": \"C\"}\n",
-        ),
-    );
-    dp_ok(&[
-        "load",
-        "--store",
-        &g.store,
-        "--data",
-        &data,
-        "--mode",
-        "overwrite",
-    ]);
+    let g = graph_with(concat!(
+        "{\"type\": \"Person\", \"data\": {\"name\": \"A\"}}\n",
+        "{\"type\": \"Person\", \"data\": {\"name\": \"B\"}}\n",
+        "{\"type\": \"Person\", \"data\": {\"name\": \"C\"}}\n",
+        "{\"edge\": \"Knows\", \"from\": \"A\", \"to\": \"B\"}\n",
+        "{\"edge\": \"Knows\", \"from\": \"B\", \"to\": \"A\"}\n",
+        "{\"edge\": \"Knows\", \"from\": \"B\", \"to\": \"C\"}\n",
+        "{\"edge\": \"Knows\", \"from\": \"C\", \"to\": \"C\"}\n",
+    ));
     let dp = worker(&g, &[]);
     let started = Instant::now();
     // Each destination at most once per source; a visited node (A itself included) is
