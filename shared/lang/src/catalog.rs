@@ -106,8 +106,17 @@ pub struct NodeType {
     pub renamed_from: Option<String>,
     /// Properties in declaration order.
     pub properties: Vec<Property>,
-    /// The one `@key` property.
+    /// The identity column: the one `@key` property, or `id` (the system identity) for a
+    /// type without `@key` or with a composite `@key(a, b)`. Edges refer to nodes by it.
     pub key: String,
+    /// True when `key` is the system `id` column (String): generated on insert for a type
+    /// without `@key`, derived from `key_parts` for a composite key. Catalogs written
+    /// before system ids existed read as false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub system_id: bool,
+    /// The properties of a composite `@key(a, b)`, in declaration order; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_parts: Vec<String>,
     /// Each entry is one `@unique` set (a single property, or several together).
     pub unique: Vec<Vec<String>>,
     /// Properties with `@index`.
@@ -176,6 +185,19 @@ impl NodeType {
     pub fn property(&self, name: &str) -> Option<&Property> {
         self.properties.iter().find(|p| p.name == name)
     }
+    /// The name of the system identity column of node types without a single-property key.
+    pub const SYSTEM_ID: &'static str = "id";
+
+    /// The properties whose values make the node's identity: the single `@key`, the parts
+    /// of a composite key, or none (a generated id).
+    pub fn identity_properties(&self) -> Vec<&str> {
+        if !self.system_id {
+            vec![self.key.as_str()]
+        } else {
+            self.key_parts.iter().map(String::as_str).collect()
+        }
+    }
+
     pub fn key_property(&self) -> &Property {
         // A Catalog is only built by the validator, which guarantees the key exists.
         self.property(&self.key)

@@ -9,6 +9,9 @@ use crate::span::Span;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenKind {
     Ident(String),
+    /// A word that starts with a digit and goes on with letters (`1on1`): only an enum
+    /// value may be spelled this way (shared/lang/src/types.rs).
+    DigitWord(String),
     /// `$name`, stored without the `$`; `$_` is stored as `_`.
     Var(String),
     Int(u64),
@@ -42,7 +45,7 @@ impl TokenKind {
     /// How the token is named in an error message.
     pub fn describe(&self) -> String {
         match self {
-            TokenKind::Ident(name) => format!("`{name}`"),
+            TokenKind::Ident(name) | TokenKind::DigitWord(name) => format!("`{name}`"),
             TokenKind::Var(name) => format!("`${name}`"),
             TokenKind::Int(value) => format!("number `{value}`"),
             TokenKind::Float(value) => format!("number `{value}`"),
@@ -246,6 +249,13 @@ impl Lexer {
             }
             self.digits(&mut text);
         }
+        if !is_float && self.peek(0).is_some_and(is_ident_char) {
+            while let Some(c) = self.peek(0).filter(|c| is_ident_char(*c)) {
+                text.push(c);
+                self.advance();
+            }
+            return Ok(TokenKind::DigitWord(text));
+        }
         if let Some(c) = self.peek(0).filter(|c| is_ident_char(*c)) {
             return Err(LangError::syntax("invalid number", span)
                 .expected("a digit or the end of the number")
@@ -433,8 +443,10 @@ mod tests {
         assert_eq!((err.line, err.column), (1, 3));
         let err = tokenize("  #").unwrap_err();
         assert_eq!((err.line, err.column), (1, 3));
-        let err = tokenize("12ab").unwrap_err();
+        let err = tokenize("1.5ab").unwrap_err();
         assert_eq!((err.line, err.column), (1, 1));
+        // A digit-led word is a token of its own (an enum value such as `1on1`).
+        assert_eq!(kinds("12ab")[0], TokenKind::DigitWord("12ab".into()));
         let err = tokenize("$ x").unwrap_err();
         assert_eq!((err.line, err.column), (1, 1));
         let err = tokenize("99999999999999999999").unwrap_err();

@@ -95,7 +95,8 @@ fn parse_enum_values(cursor: &mut TokenCursor) -> LangResult<Vec<Ident>> {
     Ok(values)
 }
 
-/// An enum value is a name, possibly hyphenated (`side-project`), as real schemas use.
+/// An enum value is a name, possibly hyphenated and possibly starting with a digit
+/// (`side-project`, `phase-3`, `partner-1on1`), as real schemas use.
 fn parse_enum_value(cursor: &mut TokenCursor) -> LangResult<Ident> {
     let span = cursor.span();
     let mut text = enum_value_part(cursor)?;
@@ -108,7 +109,7 @@ fn parse_enum_value(cursor: &mut TokenCursor) -> LangResult<Ident> {
 
 fn enum_value_part(cursor: &mut TokenCursor) -> LangResult<String> {
     match cursor.kind().clone() {
-        TokenKind::Ident(name) => {
+        TokenKind::Ident(name) | TokenKind::DigitWord(name) => {
             cursor.bump();
             Ok(name)
         }

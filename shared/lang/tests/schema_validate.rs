@@ -40,11 +40,26 @@ fn duplicate_property_from_interface_is_rejected() {
 }
 
 #[test]
-fn node_without_key_is_rejected_at_its_name() {
-    let err = schema_error("node Thing {\n  n: String\n}");
-    assert_error(&err, "S3", 1, 6);
+fn a_node_without_key_gets_the_system_id() {
+    let catalog = omnigraph_lang::parse_schema("node Thing {\n  n: String\n}").unwrap();
+    let thing = catalog.node("Thing").unwrap();
+    assert_eq!(thing.key, "id");
+    assert!(thing.system_id);
+    assert!(thing.key_parts.is_empty());
+    let id = thing.property("id").unwrap();
+    assert_eq!(id.ty.to_string(), "String");
+    assert!(!id.nullable);
+    assert_eq!(thing.properties[0].name, "id", "the id column comes first");
 }
 
+#[test]
+fn a_node_without_key_may_not_declare_its_own_id() {
+    let err = schema_error("node Thing {\n  n: String\n  id: String\n}");
+    assert_error(&err, "S3", 3, 3);
+    // With @key it is an ordinary key property.
+    let catalog = omnigraph_lang::parse_schema("node Thing { id: String @key }").unwrap();
+    assert!(!catalog.node("Thing").unwrap().system_id);
+}
 #[test]
 fn node_with_two_inline_keys_is_rejected_at_the_second() {
     let err = schema_error("node A {\n  a: String @key\n  b: I64 @key\n}");
@@ -58,11 +73,30 @@ fn node_with_inline_and_body_key_is_rejected() {
 }
 
 #[test]
-fn composite_key_is_rejected() {
-    let err = schema_error("node A { a: String b: String @key(a, b) }");
-    assert_error(&err, "S13", 1, 30);
+fn a_composite_key_is_the_system_id_over_its_parts_and_is_unique() {
+    let catalog =
+        omnigraph_lang::parse_schema("node A { a: String b: I64 c: I32? @key(a, b) }").unwrap();
+    let a = catalog.node("A").unwrap();
+    assert_eq!(a.key, "id");
+    assert!(a.system_id);
+    assert_eq!(a.key_parts, vec!["a", "b"]);
+    assert_eq!(a.unique[0], vec!["a", "b"]);
+    assert_eq!(a.identity_properties(), vec!["a", "b"]);
 }
 
+#[test]
+fn composite_key_errors_are_positioned() {
+    // A nullable part, a repeated part, a part of a type that cannot be a key.
+    let err = schema_error("node A { a: String b: String? @key(a, b) }");
+    assert_error(&err, "S4", 1, 39);
+    let err = schema_error("node A { a: String @key(a, a) }");
+    assert_error(&err, "S3", 1, 28);
+    let err = schema_error("node A { a: String b: F64 @key(a, b) }");
+    assert_error(&err, "S4", 1, 35);
+    // Two keys, whatever their form.
+    let err = schema_error("node A { a: String @key b: String @key(a, b) }");
+    assert_error(&err, "S3", 1, 35);
+}
 #[test]
 fn nullable_key_is_rejected() {
     let err = schema_error("node A {\n  a: String? @key\n}");
@@ -179,8 +213,38 @@ fn constraints_naming_unknown_properties_are_rejected() {
 
 #[test]
 fn edge_constraint_naming_unknown_property_is_rejected() {
-    let err = schema_error(&with_p("edge E: P -> P { w: I32 @unique(from, src) }"));
+    let err = schema_error(&with_p("edge E: P -> P { w: I32 @unique(from, source) }"));
     assert_error(&err, "S8", 2, 39);
+}
+
+#[test]
+fn edge_body_constraints_may_name_src_and_dst() {
+    let catalog = omnigraph_lang::parse_schema(&with_p(
+        "edge E: P -> P { @unique(src) }\nedge F: P -> P { @unique(src, dst) }\nedge G: P -> P { src: String @unique(src) }",
+    ))
+    .unwrap();
+    assert_eq!(catalog.edge("E").unwrap().unique, vec![vec!["from"]]);
+    assert_eq!(catalog.edge("F").unwrap().unique, vec![vec!["from", "to"]]);
+    // A declared property of that name is meant where one exists.
+    assert_eq!(catalog.edge("G").unwrap().unique, vec![vec!["src"]]);
+}
+
+#[test]
+fn enum_values_may_be_hyphenated_and_start_with_digits() {
+    let catalog = omnigraph_lang::parse_schema(
+        "node M { n: String @key kind: enum(partner-1on1, 1on1, phase-3, side-project, 2x) }",
+    )
+    .unwrap();
+    let kind = catalog.node("M").unwrap().property("kind").unwrap();
+    assert_eq!(
+        kind.ty.to_string(),
+        "enum(partner-1on1, 1on1, phase-3, side-project, 2x)"
+    );
+    // Only an enum value may start with a digit.
+    let err = schema_error("node 1on1 { n: String @key }");
+    assert!(err.to_string().contains("1on1"), "{err}");
+    let err = schema_error("node M { 2n: String @key }");
+    assert!(err.to_string().contains("2n"), "{err}");
 }
 
 #[test]

@@ -22,19 +22,20 @@ pub(crate) struct Owner<'a> {
     pub props: &'a [Property],
 }
 
-/// Edge constraints may name the endpoints; `__src`/`__dst` are the spellings used by
-/// public Omnigraph schemas and are stored as `from`/`to`.
+/// Edge constraints may name the endpoints; `src`/`dst` (Omnigraph's edge columns) and
+/// `__src`/`__dst` are stored as `from`/`to`. A declared property of that name wins.
 fn endpoint_alias(name: &str) -> Option<&'static str> {
     match name {
-        "from" | "__src" => Some("from"),
-        "to" | "__dst" => Some("to"),
+        "from" | "src" | "__src" => Some("from"),
+        "to" | "dst" | "__dst" => Some("to"),
         _ => None,
     }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Constraints {
-    pub key: Option<(String, Span)>,
+    /// `@key` on one property, or `@key(a, b, ...)` in the body: the key's properties.
+    pub key: Option<(Vec<String>, Span)>,
     pub unique: Vec<Vec<String>>,
     pub indexed: Vec<String>,
     pub ranges: Vec<RangeConstraint>,
@@ -138,30 +139,18 @@ impl Constraints {
             return Err(LangError::coded(
                 "S3",
                 format!(
-                    "{} has more than one @key (`{first}` is already the key, at {first_span})",
-                    owner.name
+                    "{} has more than one @key (`{}` is already the key, at {first_span})",
+                    owner.name,
+                    first.join(", ")
                 ),
                 span,
             )
-            .expected("exactly one @key"));
+            .expected("one @key (several properties go in one body-level @key(a, b))"));
         }
         if !is_valid_key_type(prop) {
-            return Err(LangError::coded(
-                "S4",
-                format!(
-                    "@key property `{}` must be a non-nullable String or integer",
-                    prop.name
-                ),
-                span,
-            )
-            .expected("String, I32, I64, U32 or U64")
-            .found(format!(
-                "{}{}",
-                prop.ty,
-                if prop.nullable { "?" } else { "" }
-            )));
+            return Err(invalid_key_type(prop, span));
         }
-        self.key = Some((prop.name.clone(), span));
+        self.key = Some((vec![prop.name.clone()], span));
         Ok(())
     }
 
@@ -178,11 +167,42 @@ impl Constraints {
                 ann.name.span,
             ));
         }
-        let [AnnotationArg::Name(ident)] = args else {
-            return Err(bad_args(ann, args, "exactly one property name"));
-        };
-        let prop = resolve_prop(owner, ident)?;
-        self.set_key(owner, prop, ann.name.span)
+        if args.is_empty() {
+            return Err(bad_args(ann, args, "one or more property names"));
+        }
+        // A composite key is one constraint: its parts are added one by one.
+        let mut parts = Vec::new();
+        for arg in args {
+            let AnnotationArg::Name(ident) = arg else {
+                return Err(bad_args(ann, args, "property names"));
+            };
+            let prop = resolve_prop(owner, ident)?;
+            if parts.contains(&prop.name) {
+                return Err(LangError::coded(
+                    "S3",
+                    format!("`{}` appears twice in @key", prop.name),
+                    ident.span,
+                ));
+            }
+            parts.push(prop.name.clone());
+            if parts.len() == 1 {
+                self.set_key(owner, prop, ann.name.span)?;
+            } else {
+                self.add_key_part(prop, ident.span)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The second and later properties of `@key(a, b, ...)`.
+    fn add_key_part(&mut self, prop: &Property, span: Span) -> LangResult<()> {
+        if !is_valid_key_type(prop) {
+            return Err(invalid_key_type(prop, span));
+        }
+        if let Some((parts, _)) = &mut self.key {
+            parts.push(prop.name.clone());
+        }
+        Ok(())
     }
 
     fn body_range(
@@ -267,6 +287,23 @@ impl Constraints {
     }
 }
 
+fn invalid_key_type(prop: &Property, span: Span) -> LangError {
+    LangError::coded(
+        "S4",
+        format!(
+            "@key property `{}` must be a non-nullable String or integer",
+            prop.name
+        ),
+        span,
+    )
+    .expected("String, I32, I64, U32 or U64")
+    .found(format!(
+        "{}{}",
+        prop.ty,
+        if prop.nullable { "?" } else { "" }
+    ))
+}
+
 fn is_valid_key_type(prop: &Property) -> bool {
     let scalar = prop
         .ty
@@ -311,7 +348,9 @@ fn resolve_names(
         let AnnotationArg::Name(ident) = arg else {
             return Err(bad_args(ann, args, "property names"));
         };
-        let endpoint = endpoint_alias(&ident.name).filter(|_| owner.kind == OwnerKind::Edge);
+        let declared = owner.props.iter().any(|p| p.name == ident.name);
+        let endpoint = endpoint_alias(&ident.name)
+            .filter(|_| owner.kind == OwnerKind::Edge && !declared);
         let name = match endpoint {
             Some(endpoint) => endpoint.to_string(),
             None => resolve_prop(owner, ident)?.name.clone(),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::catalog::{Catalog, EdgeType, NodeType, Property};
+use crate::catalog::{BaseType, Catalog, EdgeType, NodeType, PropType, Property};
 use crate::error::{LangError, LangResult};
 use crate::schema::ast::*;
 use crate::schema::constraints::{
@@ -113,20 +113,62 @@ fn build_node(node: &NodeDecl, names: &TypeNames) -> LangResult<NodeType> {
         ));
     }
     let renamed_from = rename_from(&node.annotations)?;
-    let (properties, constraints) = build_body(OwnerKind::Node, &node.name, &members, names)?;
-    let Some((key, _)) = constraints.key else {
-        return Err(LangError::coded(
-            "S3",
-            format!("node type `{}` has no @key property", node.name.name),
-            node.name.span,
-        )
-        .expected("exactly one property marked @key"));
+    let (mut properties, mut constraints) =
+        build_body(OwnerKind::Node, &node.name, &members, names)?;
+    let key_parts = match constraints.key.take() {
+        Some((parts, _)) => parts,
+        None => Vec::new(),
+    };
+    // One key property is the identity column itself (and edges hold its values). Without
+    // a key, or with a composite one, the node gets Omnigraph's system `id` (String):
+    // generated on insert, or the canonical spelling of the composite key.
+    let (key, system_id, key_parts) = match key_parts.as_slice() {
+        [single] => (single.clone(), false, Vec::new()),
+        _ => {
+            if properties.iter().any(|p| p.name == NodeType::SYSTEM_ID) {
+                let span = node
+                    .members
+                    .iter()
+                    .find_map(|m| match m {
+                        Member::Property(p) if p.name.name == NodeType::SYSTEM_ID => {
+                            Some(p.name.span)
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(node.name.span);
+                return Err(LangError::coded(
+                    "S3",
+                    format!(
+                        "`id` is the system identity of node type `{}`, which has no single @key",
+                        node.name.name
+                    ),
+                    span,
+                )
+                .expected("`id: String @key`, or another name for the property"));
+            }
+            if key_parts.len() > 1 && !constraints.unique.contains(&key_parts) {
+                constraints.unique.insert(0, key_parts.clone());
+            }
+            properties.insert(
+                0,
+                Property {
+                    name: NodeType::SYSTEM_ID.to_string(),
+                    ty: PropType::Base(BaseType::String),
+                    nullable: false,
+                    renamed_from: None,
+                    embed: None,
+                },
+            );
+            (NodeType::SYSTEM_ID.to_string(), true, key_parts)
+        }
     };
     Ok(NodeType {
         name: node.name.name.clone(),
         renamed_from,
         properties,
         key,
+        system_id,
+        key_parts,
         unique: constraints.unique,
         indexed: constraints.indexed,
         ranges: constraints.ranges,
