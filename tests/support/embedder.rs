@@ -17,6 +17,17 @@ pub struct Embedder {
 
 impl Embedder {
     pub fn start() -> Embedder {
+        Embedder::start_with(&[])
+    }
+
+    /// A stand-in for a model of `384 * times` dimensions (the industry-intel cookbook's
+    /// Chunk embeddings are 3072-dimensional): the real model's vectors repeated, so that
+    /// every similarity is the real model's (tests/embedder/server.py, `--tile`).
+    pub fn start_tiled(times: u32) -> Embedder {
+        Embedder::start_with(&["--tile".to_string(), times.to_string()])
+    }
+
+    fn start_with(extra: &[String]) -> Embedder {
         let dir = crate::workspace_file("tests/embedder");
         let setup = Command::new("bash")
             .arg(dir.join("setup.sh"))
@@ -32,6 +43,7 @@ impl Embedder {
         let mut child = Command::new(venv.join("bin/python"))
             .arg(dir.join("server.py"))
             .args(["--port", "0", "--quiet"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

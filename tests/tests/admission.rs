@@ -26,14 +26,14 @@ const B: Option<&str> = Some("token-b-0123456789");
 
 /// An embedding provider that accepts connections and holds them unanswered until
 /// released; after that it closes every connection at once.
-struct SilentProvider {
-    url: String,
-    accepted: mpsc::Receiver<()>,
+pub(crate) struct SilentProvider {
+    pub(crate) url: String,
+    pub(crate) accepted: mpsc::Receiver<()>,
     held: Arc<Mutex<Option<Vec<TcpStream>>>>,
 }
 
 impl SilentProvider {
-    fn start() -> SilentProvider {
+    pub(crate) fn start() -> SilentProvider {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
         let (tx, accepted) = mpsc::channel();
@@ -56,18 +56,18 @@ impl SilentProvider {
     }
 
     /// Closes every held connection; later ones are closed as they come.
-    fn release(&self) {
+    pub(crate) fn release(&self) {
         self.held.lock().expect("lock").take();
     }
 }
 
 fn insight(slug: &str) -> Value {
-    json!({ "query_source": format!("query q() {{ insert Insight {{ slug: \"{slug}\", name: \"{slug}\" }} }}") })
+    json!({ "query_source": format!("query q() {{ insert Insight {{ slug: \"{slug}\", name: \"{slug}\", createdAt: \"2026-04-14T00:00:00Z\", updatedAt: \"2026-04-14T00:00:00Z\" }} }}") })
 }
 
 fn chunk(id: &str) -> Value {
     json!({ "query_source": format!(
-        "query q() {{ insert Chunk {{ id: \"{id}\", text: \"held in flight\", chunk_index: 0 }} }}"
+        "query q() {{ insert Chunk {{ id: \"{id}\", text: \"held in flight\", chunk_index: 0, createdAt: \"2026-04-14T00:00:00Z\" }} }}"
     ) })
 }
 
@@ -135,7 +135,7 @@ fn writes_over_the_per_actor_cap_answer_429_with_retry_after() {
         // Every write route is capped: loads, branch operations.
         let (s, body) = dp.post(
             "/ingest",
-            &json!({ "data": "{\"type\":\"Insight\",\"data\":{\"slug\":\"loaded\",\"name\":\"x\"}}\n" }),
+            &json!({ "data": "{\"type\":\"Insight\",\"data\":{\"slug\":\"loaded\",\"name\":\"x\",\"createdAt\":\"2026-04-14T00:00:00Z\",\"updatedAt\":\"2026-04-14T00:00:00Z\"}}\n" }),
             A,
         );
         envelope(s, &body, 429, "too_many_requests");

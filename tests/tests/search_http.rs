@@ -1,7 +1,14 @@
 //! Search over HTTP and in the embedded CLI, with a real embedding model served on
 //! 127.0.0.1 (tests/embedder: all-MiniLM-L6-v2 behind the OpenAI embeddings API): `@embed`
 //! vectors computed on load and on mutation, Strings embedded for `nearest`, the
-//! industry-intel cookbook's search and hybrid queries, and every provider failure.
+//! industry-intel cookbook's search and hybrid queries on its published schema, and every
+//! provider failure.
+//!
+//! The published schema embeds `Chunk.text` into `Vector(3072)`; the local model gives 384
+//! dimensions, so these tests run it as a stand-in of 3072 (`Embedder::start_tiled(8)`: each
+//! vector repeated 8 times, which keeps every cosine similarity the model's own). The chunks
+//! are this project's test data (tests/fixtures/industry-intel-chunks.jsonl): the cookbook's
+//! seed has none.
 
 use omnigraph_e2e::*;
 use serde_json::{json, Value};
@@ -9,6 +16,9 @@ use serde_json::{json, Value};
 fn fixture_text(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).expect("fixture")
 }
+
+/// The chunks (and a few insights) the search tests load.
+const CHUNKS: &str = "industry-intel-chunks.jsonl";
 
 /// A worker serving a fresh industry-intel graph with `env`.
 fn intel(env: &[(&str, String)]) -> (TempGraph, DataPlane) {
@@ -39,17 +49,17 @@ const BY_TEXT: &str = "query by_text($q: String) { match { $c: Chunk } return { 
 
 #[test]
 fn cookbook_search_and_hybrid_queries_run_with_a_local_model() {
-    let embedder = Embedder::start();
+    let embedder = Embedder::start_tiled(8);
     let (_g, dp) = intel(&embedder.env());
     // The seed has no vectors: the load embeds every chunk's text.
     let (s, body) = dp.post(
         "/ingest",
-        &json!({ "data": fixture_text("industry-intel/seed.jsonl") }),
+        &json!({ "data": fixture_text(CHUNKS) }),
         None,
     );
     assert_eq!(s, 200, "{body}");
 
-    let hybrid = fixture_text("industry-intel/hybrid.gq");
+    let hybrid = fixture_text("industry-intel/queries/hybrid.gq");
     let (s, body) = read(
         &dp,
         &hybrid,
@@ -88,7 +98,7 @@ fn cookbook_search_and_hybrid_queries_run_with_a_local_model() {
         "{body}"
     );
 
-    let insights = fixture_text("industry-intel/insights.gq");
+    let insights = fixture_text("industry-intel/queries/insights.gq");
     let (s, body) = read(&dp, &insights, "search_insights", json!({"q": "robotics"}));
     assert_eq!(s, 200, "{body}");
     assert_eq!(
@@ -113,10 +123,10 @@ fn cookbook_search_and_hybrid_queries_run_with_a_local_model() {
 
 #[test]
 fn mutations_embed_inserted_and_updated_text() {
-    let embedder = Embedder::start();
+    let embedder = Embedder::start_tiled(8);
     let (_g, dp) = intel(&embedder.env());
     let insert =
-        "query add($id: String, $t: String) { insert Chunk { id: $id, text: $t, chunk_index: 9 } }";
+        "query add($id: String, $t: String) { insert Chunk { id: $id, text: $t, chunk_index: 9, createdAt: \"2026-04-14T00:00:00Z\" } }";
     let (s, body) = dp.post(
         "/change",
         &json!({"query_source": insert, "params": {"id": "n1", "t": "Solar panels convert sunlight into electricity."}}),
@@ -166,16 +176,16 @@ fn mutations_embed_inserted_and_updated_text() {
     );
 
     // A vector given explicitly is kept as given.
-    let mut v = vec![0.0f32; 384];
+    let mut v = vec![0.0f32; 3072];
     v[0] = 1.0;
-    let given = "query put($v: Vector(384)) { insert Chunk { id: \"n2\", text: \"anything\", chunk_index: 1, embedding: $v } }";
+    let given = "query put($v: Vector(3072)) { insert Chunk { id: \"n2\", text: \"anything\", chunk_index: 1, createdAt: \"2026-04-14T00:00:00Z\", embedding: $v } }";
     let (s, body) = dp.post(
         "/change",
         &json!({"query_source": given, "params": {"v": v}}),
         None,
     );
     assert_eq!(s, 200, "{body}");
-    let probe = "query p($v: Vector(384)) { match { $c: Chunk } return { $c.id as id, nearest($c.embedding, $v) as dist } order { nearest($c.embedding, $v) } limit 1 }";
+    let probe = "query p($v: Vector(3072)) { match { $c: Chunk } return { $c.id as id, nearest($c.embedding, $v) as dist } order { nearest($c.embedding, $v) } limit 1 }";
     let (_, body) = read(&dp, probe, "p", json!({"v": v}));
     assert_eq!(body["rows"][0]["id"], "n2", "{body}");
 }
@@ -183,7 +193,8 @@ fn mutations_embed_inserted_and_updated_text() {
 #[test]
 fn typing_errors_are_positioned_400s() {
     let (_g, dp) = intel(&[]);
-    let q = "query q($q: String) {\n  match { $c: Chunk search($c.id, $q) }\n  return { $c.id }\n}";
+    // Phrase matching needs a full-text index, which Chunk.id does not have.
+    let q = "query q($q: String) {\n  match { $c: Chunk match_text($c.id, $q) }\n  return { $c.id }\n}";
     let (s, body) = dp.post(
         "/read",
         &json!({"query_source": q, "params": {"q": "x"}}),
@@ -201,7 +212,7 @@ fn typing_errors_are_positioned_400s() {
 fn provider_failures_are_clear_errors() {
     // No provider configured: a load that needs vectors is refused and loads nothing.
     let (g, dp) = intel(&[]);
-    let seed = fixture_text("industry-intel/seed.jsonl");
+    let seed = fixture_text(CHUNKS);
     let (s, body) = dp.post("/ingest", &json!({ "data": seed }), None);
     envelope(s, &body, 400, "bad_request");
     assert!(
@@ -229,26 +240,39 @@ fn provider_failures_are_clear_errors() {
     envelope(s, &body, 503, "service_unavailable");
     drop(dp);
 
-    // The provider serves another model than the schema names.
+    // The provider serves another model than the schema names (a schema of this project's
+    // own: the published one names no model).
     let embedder = Embedder::start();
     let mut other = embedder.env();
     other[1].1 = "text-embedding-3-small".to_string();
-    let (_g3, dp) = intel(&other);
-    let (s, body) = dp.post("/ingest", &json!({ "data": seed }), None);
+    let g3 = TempGraph::new("embedding-model.pg");
+    let env: Vec<(&str, &str)> = other.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dp = DataPlane::single_mode(&g3, "", &["--unauthenticated"], &env);
+    let note = "{\"type\": \"Note\", \"data\": {\"slug\": \"a\", \"text\": \"hello\"}}\n";
+    let (s, body) = dp.post("/ingest", &json!({ "data": note }), None);
     envelope(s, &body, 400, "bad_request");
     let message = body["error"].as_str().unwrap_or_default();
     assert!(
         message.contains("model mismatch") && message.contains("all-MiniLM-L6-v2"),
         "{message}"
     );
+    drop(dp);
+
+    // Vectors of another width than the schema's: the model's own 384 for Vector(3072).
+    let (g4, dp) = intel(&embedder.env());
+    let (s, body) = dp.post("/ingest", &json!({ "data": seed }), None);
+    envelope(s, &body, 400, "bad_request");
+    let message = body["error"].as_str().unwrap_or_default();
+    assert!(message.contains("384") && message.contains("3072"), "{message}");
+    assert_eq!(g4.row_count("node:Chunk"), 0);
 }
 
 #[test]
 fn the_embedded_cli_embeds_on_load_and_query() {
-    let embedder = Embedder::start();
+    let embedder = Embedder::start_tiled(8);
     let g = TempGraph::new("industry-intel/schema.pg");
-    let seed = fixture("industry-intel/seed.jsonl");
-    let hybrid = fixture("industry-intel/hybrid.gq");
+    let seed = fixture(CHUNKS);
+    let hybrid = fixture("industry-intel/queries/hybrid.gq");
     let run = |args: &[&str]| -> Run {
         let mut c = data_plane();
         c.args(args);

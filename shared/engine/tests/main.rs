@@ -9,6 +9,7 @@ mod common;
 
 mod branches;
 mod graph_location;
+mod identity;
 mod indexes;
 mod merge;
 mod mutate;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod cookbooks;
 mod query_check_errors;
 mod query_check_mutation;
 mod query_check_read;

@@ -116,12 +116,17 @@ fn search_composes_with_traversal_and_filters() {
 
 #[test]
 fn text_search_needs_an_indexed_string() {
-    let err = err_at(
-        "match { $d: Doc search($d.note, $q) } return { $d }",
-        "T16",
-        "$d.note",
-    );
-    assert!(err.message.contains("no @index"), "{err}");
+    // Term matching scans an unindexed String; phrase and fuzzy matching need the index.
+    read("match { $d: Doc search($d.note, $q) } return { $d }");
+    read("match { $d: Doc } return { bm25($d.note, $q) as s }");
+    for func in ["match_text", "fuzzy"] {
+        let err = err_at(
+            &format!("match {{ $d: Doc {func}($d.note, $q) }} return {{ $d }}"),
+            "T16",
+            "$d.note",
+        );
+        assert!(err.message.contains("no @index"), "{err}");
+    }
     err_at(
         "match { $d: Doc search($d.year, $q) } return { $d }",
         "T16",

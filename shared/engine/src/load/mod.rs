@@ -313,6 +313,11 @@ impl Loader {
             return Ok(Err(format!("unknown node type `{type_name}`")));
         };
         let node = node.clone();
+        let data = match crate::identity::complete_node_data(&node, data) {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(e)),
+        };
+        let data = data.as_ref();
         if let Some(unknown) = data.keys().find(|k| node.property(k).is_none()) {
             return Ok(Err(format!("unknown property `{unknown}` on {type_name}")));
         }

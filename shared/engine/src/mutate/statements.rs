@@ -260,11 +260,31 @@ impl Mutator {
         for (i, v) in assignments {
             row[i] = v;
         }
+        self.fill_system_id(tk, &mut row).await?;
         let mut rows = [row];
         self.embed_rows(tk, &mut rows).await?;
         let [row] = rows;
         self.overlay(tk).await?.columns.check_row(&row)?;
         Ok(row)
+    }
+
+    /// The system `id` of a node type without a single `@key`: derived from the composite
+    /// key or generated, and checked when given (crate::identity).
+    async fn fill_system_id(&mut self, tk: &TableKey, row: &mut [Json]) -> Result<()> {
+        let Some(node) = self.snap.catalog.node(&tk.type_name).cloned() else {
+            return Ok(());
+        };
+        if !node.system_id {
+            return Ok(());
+        }
+        let names = self.overlay(tk).await?.columns.names.clone();
+        let at = |name: &str| names.iter().position(|n| n == name);
+        let get = |name: &str| at(name).map(|i| row[i].clone());
+        let id = crate::identity::system_id(&node, &get).map_err(EngineError::Constraint)?;
+        if let (Some(id), Some(i)) = (id, at(&node.key)) {
+            row[i] = Json::String(id);
+        }
+        Ok(())
     }
 
     /// Computes the missing `@embed` vectors of node rows of `tk` (see `crate::embedding`).

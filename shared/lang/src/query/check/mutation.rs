@@ -7,7 +7,7 @@ use crate::catalog::{EdgeType, NodeType, Property};
 use crate::error::{LangError, LangResult};
 use crate::query::ast::{MutationAst, OperandAst, PredicateAst};
 use crate::query::check::compat::{check_assignable, check_comparison};
-use crate::query::check::{find_property, one_of, Ctx};
+use crate::query::check::{find_property, id_alias, one_of, Ctx};
 use crate::query::typed::{MutationStmt, Operand, Predicate};
 use crate::span::{Ident, Span};
 
@@ -47,7 +47,7 @@ fn check_statement(ctx: &Ctx, statement: &MutationAst) -> LangResult<MutationStm
         } => match target(ctx, type_name)? {
             Target::Node(node) => Ok(MutationStmt::DeleteNode {
                 node_type: node.name.clone(),
-                filter: predicate(ctx, &node.name, &node.properties, filter.as_ref())?,
+                filter: node_predicate(ctx, node, filter.as_ref())?,
             }),
             Target::Edge(edge) => Ok(MutationStmt::DeleteEdge {
                 edge_type: edge.name.clone(),
@@ -95,7 +95,14 @@ fn insert_node(
     values: &[(Ident, OperandAst)],
 ) -> LangResult<MutationStmt> {
     let values = assignments(ctx, &node.name, &node.properties, values)?;
-    require_all(&node.name, &node.properties, &values, name.span)?;
+    // The system id is generated (no key) or derived from the composite key when not given.
+    let required: Vec<Property> = node
+        .properties
+        .iter()
+        .filter(|p| !(node.system_id && p.name == node.key))
+        .cloned()
+        .collect();
+    require_all(&node.name, &required, &values, name.span)?;
     Ok(MutationStmt::InsertNode {
         node_type: node.name.clone(),
         values,
@@ -139,11 +146,20 @@ fn update_node(
     set: &[(Ident, OperandAst)],
     filter: Option<&PredicateAst>,
 ) -> LangResult<MutationStmt> {
-    if let Some((key, _)) = set.iter().find(|(name, _)| name.name == node.key) {
+    let identity = node.identity_properties();
+    let fixed = |name: &str| {
+        name == node.key || identity.contains(&name) || id_alias(node, name).is_some()
+    };
+    if let Some((key, _)) = set.iter().find(|(name, _)| fixed(&name.name)) {
+        let what = if node.system_id && key.name == node.key {
+            "the system id"
+        } else {
+            "part of the @key"
+        };
         return Err(LangError::coded(
             "T13",
             format!(
-                "`{}` is the @key of {} and cannot be updated; delete and insert instead",
+                "`{}` is {what} of {} and cannot be updated; delete and insert instead",
                 key.name, node.name
             ),
             key.span,
@@ -152,7 +168,7 @@ fn update_node(
     Ok(MutationStmt::Update {
         node_type: node.name.clone(),
         set: assignments(ctx, &node.name, &node.properties, set)?,
-        filter: predicate(ctx, &node.name, &node.properties, filter)?,
+        filter: node_predicate(ctx, node, filter)?,
     })
 }
 
@@ -229,6 +245,22 @@ fn require_all(
         span,
     )
     .expected(format!("values for: {}", missing.join(", "))))
+}
+
+/// A node's `where` clause, where `id` may name the key (`find_node_property`).
+fn node_predicate(
+    ctx: &Ctx,
+    node: &NodeType,
+    filter: Option<&PredicateAst>,
+) -> LangResult<Option<Predicate>> {
+    match filter.and_then(|f| id_alias(node, &f.prop.name)) {
+        Some(key) => predicate(ctx, &node.name, std::slice::from_ref(key), filter.map(|f| {
+            let mut f = f.clone();
+            f.prop.name = key.name.clone();
+            f
+        }).as_ref()),
+        None => predicate(ctx, &node.name, &node.properties, filter),
+    }
 }
 
 fn predicate(

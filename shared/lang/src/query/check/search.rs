@@ -1,7 +1,8 @@
 //! Checking of search function calls (error code `T16`).
 //!
-//! - `search`, `match_text`, `fuzzy` (Bool) and `bm25` (F64) take a String property with
-//!   `@index` (it has a full-text index) and a String query (literal or parameter);
+//! - `search`, `match_text`, `fuzzy` (Bool) and `bm25` (F64) take a String property and a
+//!   String query (literal or parameter); `match_text` and `fuzzy` need `@index` (a
+//!   full-text index), `search` and `bm25` scan an unindexed column;
 //!   `fuzzy` takes an optional maximum edit distance, a literal 0, 1 or 2.
 //! - `nearest` (F64, cosine distance) takes a Vector(n) property and a Vector(n) parameter,
 //!   or a String (literal or parameter) when the property has `@embed` (the same model
@@ -79,7 +80,11 @@ fn check_text(ctx: &Ctx, vars: &VarTable, call: &SearchCallAst) -> LangResult<Ch
         )
         .expected("a String property with @index"));
     }
-    if !node.indexed.iter().any(|n| n == &prop.name) {
+    // `search` and `bm25` are term matches, which Lance also answers by a scan of a column
+    // without an inverted index (as Omnigraph accepts them); phrase and fuzzy matching
+    // need the index.
+    let scan_allowed = matches!(call.func, SearchFunc::Search | SearchFunc::Bm25);
+    if !scan_allowed && !node.indexed.iter().any(|n| n == &prop.name) {
         return Err(LangError::coded(
             "T16",
             format!(
