@@ -502,3 +502,329 @@ fn engine_futures_are_send(
         graph, "", None, params, None, "actor",
     ));
 }
+
+/// Undirected traversals, edge bindings, string predicates and `now()`
+/// (docs/languages.md, section 2), on a small graph with a pair connected both ways, a
+/// self-loop and parallel edges.
+mod traversal_forms_and_now {
+    use super::*;
+
+    const SCHEMA: &str = r#"
+node P { name: String @key  note: String?  tags: [String]?  seen: DateTime? }
+node C { name: String @key }
+edge Knows: P -> P { since: I32?  label: String? }
+edge At: P -> C { role: String? }
+"#;
+
+    // a<->b (both ways), a->a (self-loop), b->c twice (parallel), c->d; e has no edges.
+    const DATA: &str = r#"{"type": "P", "data": {"name": "a", "note": "100%", "tags": ["rust"], "seen": "2020-01-01T00:00:00Z"}}
+{"type": "P", "data": {"name": "b", "note": "a_b", "seen": "2999-01-01T00:00:00Z"}}
+{"type": "P", "data": {"name": "c", "note": "ab"}}
+{"type": "P", "data": {"name": "d", "note": "Abc"}}
+{"type": "P", "data": {"name": "e"}}
+{"type": "C", "data": {"name": "x"}}
+{"edge": "Knows", "from": "a", "to": "b", "data": {"since": 2010, "label": "first"}}
+{"edge": "Knows", "from": "b", "to": "a", "data": {"since": 2011}}
+{"edge": "Knows", "from": "a", "to": "a", "data": {"since": 2012}}
+{"edge": "Knows", "from": "b", "to": "c", "data": {"since": 2013}}
+{"edge": "Knows", "from": "b", "to": "c", "data": {"since": 2014}}
+{"edge": "Knows", "from": "c", "to": "d", "data": {"since": 2015}}
+{"edge": "At", "from": "a", "to": "x", "data": {"role": "cto"}}
+"#;
+
+    async fn graph() -> TestGraph {
+        TestGraph::new(SCHEMA, DATA).await
+    }
+
+    /// The values of column `col`, in row order.
+    async fn column(g: &TestGraph, q: &str, col: &str) -> Vec<serde_json::Value> {
+        g.read(q, json!({}))
+            .await
+            .rows
+            .into_iter()
+            .map(|r| r.get(col).cloned().unwrap_or_default())
+            .collect()
+    }
+
+    async fn names(g: &TestGraph, q: &str, col: &str) -> Vec<String> {
+        column(g, q, col)
+            .await
+            .into_iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn undirected_traversal_reports_each_pair_once() {
+        let g = graph().await;
+        let q = "query q() { match { $x <knows> $y } return { $x.name, $y.name } order { $x.name, $y.name } }";
+        let pairs: Vec<(String, String)> = g
+            .read(q, json!({}))
+            .await
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r["x.name"].as_str().unwrap().into(),
+                    r["y.name"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("a", "a"),
+            ("a", "b"),
+            ("b", "a"),
+            ("b", "c"),
+            ("c", "b"),
+            ("c", "d"),
+            ("d", "c"),
+        ];
+        assert_eq!(pairs, expected.map(|(x, y)| (x.to_string(), y.to_string())));
+        // The directed form keeps one row per stored edge (b->c twice).
+        let directed = "query q() { match { $x knows $y } return { $x.name } }";
+        assert_eq!(g.read(directed, json!({})).await.rows.len(), 6);
+    }
+
+    #[tokio::test]
+    async fn undirected_traversal_from_a_bound_node_and_between_bound_nodes() {
+        let g = graph().await;
+        let from_a =
+            r#"query q() { match { $x: P { name: "a" } $x <knows> $y } return { $y.name } }"#;
+        assert_eq!(names(&g, from_a, "y.name").await, ["a", "b"]);
+        // Only stored as c->d: found from d, where the directed form finds nothing.
+        let from_d =
+            r#"query q() { match { $x: P { name: "d" } $x <knows> $y } return { $y.name } }"#;
+        assert_eq!(names(&g, from_d, "y.name").await, ["c"]);
+        let directed =
+            r#"query q() { match { $x: P { name: "d" } $x knows $y } return { $y.name } }"#;
+        assert!(names(&g, directed, "y.name").await.is_empty());
+        let between = r#"query q($s: String, $t: String) { match { $x: P { name: $s } $y: P { name: $t } $x <knows> $y } return { $x.name } }"#;
+        for (s, t, rows) in [
+            ("d", "c", 1),
+            ("c", "d", 1),
+            ("a", "b", 1),
+            ("b", "c", 1),
+            ("a", "a", 1),
+            ("a", "c", 0),
+            ("e", "a", 0),
+        ] {
+            let r = g.read(between, json!({"s": s, "t": t})).await;
+            assert_eq!(r.rows.len(), rows, "{s} <knows> {t}");
+        }
+    }
+
+    #[tokio::test]
+    async fn undirected_traversal_with_hop_bounds_searches_both_directions() {
+        let g = graph().await;
+        let q = |name: &str, hops: &str| {
+            format!(
+                r#"query q() {{ match {{ $x: P {{ name: "{name}" }} $x <knows>{hops} $y }} return {{ $y.name }} }}"#
+            )
+        };
+        // From a: b at hop 1 (a's self-loop too), c at 2, d at 3.
+        assert_eq!(names(&g, &q("a", "{2,3}"), "y.name").await, ["c", "d"]);
+        assert_eq!(
+            names(&g, &q("a", "{1,3}"), "y.name").await,
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(names(&g, &q("d", "{1,2}"), "y.name").await, ["b", "c"]);
+        assert_eq!(names(&g, &q("d", "{3,9}"), "y.name").await, ["a"]);
+        assert!(names(&g, &q("e", "{1,9}"), "y.name").await.is_empty());
+        // Both ends bound: the pair is checked from the source.
+        let between = r#"query q() { match { $x: P { name: "d" } $y: P { name: "a" } $x <knows>{1,3} $y } return { $y.name } }"#;
+        assert_eq!(names(&g, between, "y.name").await, ["a"]);
+    }
+
+    #[tokio::test]
+    async fn undirected_traversal_inside_not_means_no_edge_either_way() {
+        let g = graph().await;
+        let undirected = "query q() { match { $p: P not { $p <knows> $_ } } return { $p.name } }";
+        assert_eq!(names(&g, undirected, "p.name").await, ["e"]);
+        let directed = "query q() { match { $p: P not { $p knows $_ } } return { $p.name } }";
+        assert_eq!(names(&g, directed, "p.name").await, ["d", "e"]);
+    }
+
+    #[tokio::test]
+    async fn edge_binding_gives_one_row_per_edge_with_its_properties() {
+        let g = graph().await;
+        let q = "query q() { match { $x $w:knows $y } return { $x.name, $y.name, $w.since, $w.label } order { $w.since } }";
+        let r = g.read(q, json!({})).await;
+        assert_eq!(r.columns, ["x.name", "y.name", "w.since", "w.label"]);
+        let rows: Vec<serde_json::Value> =
+            r.rows.into_iter().map(serde_json::Value::Object).collect();
+        assert_eq!(
+            rows,
+            [
+                json!({"x.name": "a", "y.name": "b", "w.since": 2010, "w.label": "first"}),
+                json!({"x.name": "b", "y.name": "a", "w.since": 2011, "w.label": null}),
+                json!({"x.name": "a", "y.name": "a", "w.since": 2012, "w.label": null}),
+                json!({"x.name": "b", "y.name": "c", "w.since": 2013, "w.label": null}),
+                json!({"x.name": "b", "y.name": "c", "w.since": 2014, "w.label": null}),
+                json!({"x.name": "c", "y.name": "d", "w.since": 2015, "w.label": null}),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn edge_properties_filter_order_limit_and_aggregate() {
+        let g = graph().await;
+        let filtered = "query q() { match { $x $w:knows $y  $w.since >= 2013 } return { $y.name, $w.since } order { $w.since desc } limit 2 }";
+        assert_eq!(
+            g.rows(filtered, json!({})).await,
+            json!([{"y.name": "d", "w.since": 2015}, {"y.name": "c", "w.since": 2014}])
+        );
+        let param = "query q($min: I32) { match { $x: P { name: \"b\" } $x $w:knows $y  $w.since > $min } return { $y.name } }";
+        assert_eq!(g.read(param, json!({"min": 2012})).await.rows.len(), 2);
+        let grouped = "query q() { match { $x $w:knows $y } return { $x.name, count($w.since) as n, max($w.since) as last } order { $x.name } }";
+        assert_eq!(
+            g.rows(grouped, json!({})).await,
+            json!([
+                {"x.name": "a", "n": 2, "last": 2012},
+                {"x.name": "b", "n": 3, "last": 2014},
+                {"x.name": "c", "n": 1, "last": 2015}
+            ])
+        );
+        let cmp = "query q() { match { $x $w:knows $y  $w.label = \"first\" } return { $x.name, $y.name } }";
+        assert_eq!(
+            g.rows(cmp, json!({})).await,
+            json!([{"x.name": "a", "y.name": "b"}])
+        );
+        let other_edge = "query q() { match { $p $r:at $c } return { $p.name, $r.role, $c.name } }";
+        assert_eq!(
+            g.rows(other_edge, json!({})).await,
+            json!([{"p.name": "a", "r.role": "cto", "c.name": "x"}])
+        );
+    }
+
+    #[tokio::test]
+    async fn edge_binding_between_bound_nodes_keeps_parallel_edges() {
+        let g = graph().await;
+        let q = |s: &str, t: &str, edge: &str| {
+            format!(
+                r#"query q() {{ match {{ $x: P {{ name: "{s}" }} $y: P {{ name: "{t}" }} $x $w:{edge} $y }} return {{ $w.since }} order {{ $w.since }} }}"#
+            )
+        };
+        assert_eq!(
+            column(&g, &q("b", "c", "knows"), "w.since").await,
+            [json!(2013), json!(2014)]
+        );
+        assert!(column(&g, &q("c", "b", "knows"), "w.since")
+            .await
+            .is_empty());
+        assert_eq!(
+            column(&g, &q("c", "b", "<knows>"), "w.since").await,
+            [json!(2013), json!(2014)]
+        );
+        assert_eq!(
+            column(&g, &q("a", "b", "<knows>"), "w.since").await,
+            [json!(2010), json!(2011)]
+        );
+        assert_eq!(
+            column(&g, &q("a", "a", "<knows>"), "w.since").await,
+            [json!(2012)]
+        );
+    }
+
+    #[tokio::test]
+    async fn undirected_edge_binding_lists_each_incident_edge_once() {
+        let g = graph().await;
+        let q = r#"query q() { match { $x: P { name: "a" } $x $w:<knows> $y } return { $y.name, $w.since } order { $w.since } }"#;
+        assert_eq!(
+            g.rows(q, json!({})).await,
+            json!([
+                {"y.name": "b", "w.since": 2010},
+                {"y.name": "b", "w.since": 2011},
+                {"y.name": "a", "w.since": 2012}
+            ])
+        );
+        let all = "query q() { match { $x $w:<knows> $y } return { $x.name } }";
+        // Each edge from both of its ends, a self-loop once: 5 * 2 + 1.
+        assert_eq!(g.read(all, json!({})).await.rows.len(), 11);
+    }
+
+    #[tokio::test]
+    async fn edge_binding_inside_not() {
+        let g = graph().await;
+        let q = "query q() { match { $x: P not { $x $w:knows $_  $w.since > 2012 } } return { $x.name } }";
+        assert_eq!(names(&g, q, "x.name").await, ["a", "d", "e"]);
+    }
+
+    #[tokio::test]
+    async fn string_predicates_are_exact_positional_and_never_match_null() {
+        let g = graph().await;
+        let q = |cond: &str| {
+            format!("query q($s: String?) {{ match {{ $p: P  {cond} }} return {{ $p.name }} }}")
+        };
+        let run = |cond: &'static str, s: serde_json::Value| {
+            let g = &g;
+            let text = q(cond);
+            async move {
+                g.read(&text, json!({ "s": s }))
+                    .await
+                    .rows
+                    .iter()
+                    .map(|r| r["p.name"].as_str().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        // `%` and `_` are plain characters.
+        assert_eq!(run(r#"$p.note contains "%""#, json!(null)).await, ["a"]);
+        assert_eq!(run(r#"$p.note contains "_""#, json!(null)).await, ["b"]);
+        assert_eq!(run(r#"$p.note starts_with "a_""#, json!(null)).await, ["b"]);
+        // Case-sensitive.
+        assert_eq!(
+            run(r#"$p.note starts_with "a""#, json!(null)).await,
+            ["b", "c"]
+        );
+        assert_eq!(run(r#"$p.note contains "Ab""#, json!(null)).await, ["d"]);
+        // Null never matches: e has no note, and a null needle matches nothing.
+        assert_eq!(
+            run(r#"$p.note contains """#, json!(null)).await,
+            ["a", "b", "c", "d"]
+        );
+        assert!(run("$p.note contains $s", json!(null)).await.is_empty());
+        assert_eq!(
+            run("$p.note contains $s", json!("b")).await,
+            ["b", "c", "d"]
+        );
+        // A list tests membership, not substrings.
+        assert_eq!(run(r#"$p.tags contains "rust""#, json!(null)).await, ["a"]);
+        assert!(run(r#"$p.tags contains "ru""#, json!(null))
+            .await
+            .is_empty());
+        // Operands are positional: a literal haystack on the left.
+        assert_eq!(run(r#""xa_bx" contains $p.note"#, json!(null)).await, ["b"]);
+        assert_eq!(
+            run(r#""abcd" starts_with $p.note"#, json!(null)).await,
+            ["c"]
+        );
+        assert_eq!(
+            run("$s contains $p.name", json!("bad")).await,
+            ["a", "b", "d"]
+        );
+    }
+
+    #[tokio::test]
+    async fn now_in_filters_bindings_and_mutations() {
+        let g = graph().await;
+        let past = "query q() { match { $p: P  $p.seen < now() } return { $p.name } }";
+        assert_eq!(names(&g, past, "p.name").await, ["a"]);
+        let future = "query q() { match { $p: P  now() < $p.seen } return { $p.name } }";
+        assert_eq!(names(&g, future, "p.name").await, ["b"]);
+        let bind = "query q() { match { $p: P { seen: now() } } return { $p.name } }";
+        assert!(names(&g, bind, "p.name").await.is_empty());
+        g.mutate(
+            r#"query m() { insert P { name: "f", seen: now() } update P set { seen: now() } where name = "c" }"#,
+            json!({}),
+        )
+        .await;
+        let recent = r#"query q() { match { $p: P  $p.seen > "2026-01-01T00:00:00Z"  $p.seen <= now() } return { $p.name } }"#;
+        assert_eq!(names(&g, recent, "p.name").await, ["c", "f"]);
+        // The time is the system's, never the caller's.
+        let err = g
+            .try_read_at(past, json!({"__now": "2000-01-01T00:00:00Z"}), None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown parameter"), "{err}");
+    }
+}

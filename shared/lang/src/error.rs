@@ -20,7 +20,8 @@
 //! - `S12` invalid `@card`
 //! - `S13` unknown or misplaced annotation
 //!
-//! Query (.gq) type checking (T1, T4, T6, T7 are the public Omnigraph codes; T8 on are ours)
+//! Query (.gq) type checking (T1, T4, T6, T7, T22, T23 are the public Omnigraph codes; T8 to
+//! T16 are ours)
 //! - `T1` unknown node type (or unknown type name in a parameter)
 //! - `T4` unknown edge
 //! - `T6` unbound variable or unknown property
@@ -35,6 +36,9 @@
 //! - `T15` query selection (no query, several queries and no name, unknown name, duplicate name)
 //! - `T16` search function misuse (arity, property not indexed or of the wrong type, query type,
 //!   a score used as a condition, rrf of two variables)
+//! - `T22` undirected traversal `$a <edge> $b` over an edge between two different node types
+//! - `T23` edge binding misuse (`$a $w:edge $b`): over more than one hop, a name already bound,
+//!   no name (`$_`), or the variable used itself (`return { $w }`) rather than a property
 
 use serde::{Deserialize, Serialize};
 

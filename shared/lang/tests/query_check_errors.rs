@@ -374,3 +374,67 @@ fn check_query_works_on_parsed_declarations() {
         .collect();
     assert!(matches!(checked[1].body, QueryBody::Read(_)));
 }
+
+/// Undirected traversals (T22), edge bindings (T23) and `now()`.
+mod traversal_forms_and_now {
+    use super::*;
+
+    #[test]
+    fn undirected_traversal_needs_one_endpoint_type() {
+        let err = check_err(&body("$p <worksAt> $c", "$p"));
+        assert_error(&err, "T22", 3, 5);
+    }
+
+    #[test]
+    fn edge_binding_over_several_hops_is_refused() {
+        let err = check_err(&body("$a $w:knows{1,2} $b", "$a"));
+        assert_error(&err, "T23", 3, 12);
+        let err = check_err(&body("$a $w:<knows>{2,3} $b", "$a"));
+        assert_error(&err, "T23", 3, 14);
+    }
+
+    #[test]
+    fn edge_binding_needs_a_new_name() {
+        let err = check_err(&body("$a: Person\n$w: Person\n$a $w:knows $b", "$a"));
+        assert_error(&err, "T23", 5, 4);
+        let err = check_err(&body("$a $a:knows $b", "$a"));
+        assert_error(&err, "T23", 3, 4);
+        let err = check_err(&body("$a $w:knows $b\n$b $w:knows $c", "$a"));
+        assert_error(&err, "T23", 4, 4);
+        let err = check_err(&body("$a $_:knows $b", "$a"));
+        assert_error(&err, "T23", 3, 4);
+    }
+
+    #[test]
+    fn edge_variable_is_not_a_value_or_a_node() {
+        let err = check_err(&body("$a $w:knows $b", "$w"));
+        assert_error(&err, "T23", 5, 10);
+        let err = check_err(&body("$a $w:knows $b", "count($w)"));
+        assert_error(&err, "T23", 5, 16);
+        let err = check_err(&body("$a $w:knows $b\n$w knows $c", "$a"));
+        assert_error(&err, "T23", 4, 1);
+    }
+
+    #[test]
+    fn edge_variable_properties_are_checked() {
+        let err = check_err(&body("$a $w:knows $b", "$w.age"));
+        assert_error(&err, "T6", 5, 13);
+        assert_eq!(err.expected.as_deref(), Some("one of: since, weight"));
+        let err = check_err(&body("$a $w:knows $b\n$w.since > 3", "$a"));
+        assert_eq!(err.code.as_deref(), Some("T7"), "{err}");
+    }
+
+    #[test]
+    fn edge_variable_of_a_not_block_stays_inside_it() {
+        let err = check_err(&body("$a: Person\nnot { $a $w:knows $b }", "$w.since"));
+        assert_error(&err, "T6", 6, 10);
+    }
+
+    #[test]
+    fn now_is_a_datetime() {
+        let err = check_err(&body("$p: Person\n$p.born < now()", "$p"));
+        assert_eq!(err.code.as_deref(), Some("T7"), "{err}");
+        let err = check_err(&query("insert Person { name: $name, age: now() }"));
+        assert_eq!(err.code.as_deref(), Some("T7"), "{err}");
+    }
+}

@@ -22,7 +22,8 @@ fn binding_props_and_filters_resolve_to_var_indexes() {
             name: "p".into(),
             node_type: "Person".into(),
             anonymous: false,
-            negated: false
+            negated: false,
+            edge: false,
         }]
     );
     assert_eq!(
@@ -302,7 +303,9 @@ fn bounded_variable_length_traversal() {
             edge: "Knows".into(),
             dst: 1,
             min_hops: 2,
-            max_hops: 4
+            max_hops: 4,
+            undirected: false,
+            edge_var: None,
         }
     );
 }
@@ -317,4 +320,158 @@ fn params_are_typed_in_output() {
     );
     let tags = q.params.iter().find(|p| p.name == "tags").unwrap();
     assert_eq!(tags.ty, PropType::List(BaseType::String));
+}
+
+/// Undirected traversals, edge bindings and `now()` (docs/languages.md, section 2).
+mod traversal_forms_and_now {
+    use super::*;
+    use crate::common::{check_ok, mutation_ok};
+
+    #[test]
+    fn undirected_traversal_keeps_its_hops() {
+        let r = read_ok(&body("$p <knows>{1,3} $q\nnot { $q <knows> $_ }", "$q"));
+        assert_eq!(
+            r.clauses[0],
+            Clause::Traverse {
+                src: 0,
+                edge: "Knows".into(),
+                dst: 1,
+                min_hops: 1,
+                max_hops: 3,
+                undirected: true,
+                edge_var: None,
+            }
+        );
+        assert!(matches!(&r.clauses[1], Clause::Not(inner)
+            if matches!(inner[0], Clause::Traverse { undirected: true, .. })));
+    }
+
+    #[test]
+    fn edge_binding_is_a_variable_with_the_edge_properties() {
+        let r = read_ok(&query(
+            "match {\n$a $w:knows $b\n$w.since > \"2020-01-01\"\n}\nreturn { $b.name, $w.since, $w.weight as w }\norder { $w.weight desc }",
+        ));
+        assert_eq!(
+            r.vars[2],
+            VarInfo {
+                name: "w".into(),
+                node_type: "Knows".into(),
+                anonymous: false,
+                negated: false,
+                edge: true,
+            }
+        );
+        assert_eq!(
+            r.clauses[0],
+            Clause::Traverse {
+                src: 0,
+                edge: "Knows".into(),
+                dst: 1,
+                min_hops: 1,
+                max_hops: 1,
+                undirected: false,
+                edge_var: Some(2),
+            }
+        );
+        assert_eq!(
+            r.clauses[1],
+            Clause::Filter {
+                lhs: Operand::Prop {
+                    var: 2,
+                    prop: "since".into()
+                },
+                op: CompareOp::Gt,
+                rhs: Operand::Literal(Literal::String("2020-01-01".into())),
+            }
+        );
+        assert_eq!(r.columns(), ["b.name", "w.since", "w"]);
+        assert_eq!(
+            r.returns[1].result_type,
+            ResultType {
+                ty: PropType::Base(BaseType::Date),
+                nullable: true
+            }
+        );
+        assert_eq!(r.order[0].column, 2);
+    }
+
+    #[test]
+    fn edge_binding_on_an_asymmetric_edge_undirected_and_inside_not() {
+        let r = read_ok(&body(
+            "$p $e:worksAt $c\n$e.title starts_with \"Dr\"",
+            "$e.title, $c.name",
+        ));
+        assert!(r.vars[2].edge);
+        assert_eq!(r.vars[2].node_type, "WorksAt");
+        let r = read_ok(&body("$a $w:<knows>{1,1} $b", "$w.weight"));
+        assert!(matches!(
+            r.clauses[0],
+            Clause::Traverse {
+                undirected: true,
+                edge_var: Some(2),
+                ..
+            }
+        ));
+        let r = read_ok(&body(
+            "$a: Person\nnot { $a $w:knows $b\n$w.weight > 0.5 }",
+            "$a.name",
+        ));
+        assert!(r.vars[2].edge && r.vars[2].negated);
+    }
+
+    #[test]
+    fn string_predicates_keep_their_operands_in_place() {
+        let r = read_ok(&body(
+            "$p: Person\n\"a haystack\" contains $p.nick\n$name starts_with $p.nick",
+            "$p",
+        ));
+        assert_eq!(
+            r.clauses[1],
+            Clause::Filter {
+                lhs: Operand::Literal(Literal::String("a haystack".into())),
+                op: CompareOp::Contains,
+                rhs: Operand::Prop {
+                    var: 0,
+                    prop: "nick".into()
+                },
+            }
+        );
+        assert!(matches!(
+            &r.clauses[2],
+            Clause::Filter { lhs: Operand::Param(p), op: CompareOp::StartsWith, .. } if p == "name"
+        ));
+    }
+
+    #[test]
+    fn now_declares_a_datetime_parameter() {
+        let q = check_ok(&body("$p: Person\n$p.seen < now()", "$p.name"));
+        let now = q.params.iter().find(|p| p.name == NOW_PARAM).unwrap();
+        assert_eq!(
+            (now.ty.clone(), now.nullable),
+            (PropType::Base(BaseType::DateTime), false)
+        );
+        let r = read_ok(&body("$p: Person { seen: now() }", "$p.name"));
+        assert_eq!(
+            r.clauses[0],
+            Clause::Bind {
+                var: 0,
+                props: vec![("seen".into(), Operand::Param(NOW_PARAM.into()))],
+            }
+        );
+        let q = check_ok(&body("$p: Person", "$p.name"));
+        assert!(q.params.iter().all(|p| p.name != NOW_PARAM));
+    }
+
+    #[test]
+    fn now_in_mutation_values_and_predicates() {
+        let statements = mutation_ok(&query(
+            "insert Person { name: $name, seen: now() }\nupdate Person set { seen: now() } where seen < now()",
+        ));
+        match &statements[0] {
+            MutationStmt::InsertNode { values, .. } => {
+                assert_eq!(values[1], ("seen".into(), Operand::Param(NOW_PARAM.into())));
+            }
+            other => panic!("insert expected, got {other:?}"),
+        }
+    }
 }

@@ -405,3 +405,115 @@ fn duplicate_query_name_is_rejected() {
     let err = parse_err("query a() { delete A }\nquery a() { delete B }");
     assert_error(&err, "T15", 2, 7);
 }
+
+/// Undirected traversals, edge bindings and `now()` (docs/languages.md, section 2).
+mod traversal_forms_and_now {
+    use super::*;
+
+    fn traversal(clause: &ClauseAst) -> (bool, Option<&str>, Option<(u64, u64)>) {
+        match clause {
+            ClauseAst::Traverse {
+                undirected,
+                edge_var,
+                hops,
+                ..
+            } => (
+                *undirected,
+                edge_var.as_ref().map(|v| v.name.as_str()),
+                hops.map(|h| (h.min, h.max)),
+            ),
+            other => panic!("traversal expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn undirected_edge_binding_and_their_combinations() {
+        let read = read_ast(
+            "query q() { match { $a <knows> $b  $a <knows>{1,3} $c  $a $w:knows $d  $a $v:<knows> $e  $a knows $f } return { $a } }",
+        );
+        let forms: Vec<_> = read.clauses.iter().map(traversal).collect();
+        assert_eq!(
+            forms,
+            [
+                (true, None, None),
+                (true, None, Some((1, 3))),
+                (false, Some("w"), None),
+                (true, Some("v"), None),
+                (false, None, None),
+            ]
+        );
+        match &read.clauses[2] {
+            ClauseAst::Traverse { edge, dst, .. } => {
+                assert_eq!((edge.name.as_str(), dst.name.as_str()), ("knows", "d"));
+            }
+            other => panic!("traversal expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn undirected_traversal_inside_not() {
+        let read =
+            read_ast("query q() { match { $a: Person not { $a <knows> $_ } } return { $a } }");
+        match &read.clauses[1] {
+            ClauseAst::Not { clauses, .. } => {
+                assert_eq!(traversal(&clauses[0]), (true, None, None))
+            }
+            other => panic!("not expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_parameter_left_of_less_than_is_still_a_filter() {
+        let read =
+            read_ast("query q($lo: I32) { match { $p: Person $lo < $p.age } return { $p } }");
+        assert!(
+            matches!(
+                &read.clauses[1],
+                ClauseAst::Filter {
+                    op: CompareOp::Lt,
+                    ..
+                }
+            ),
+            "{:?}",
+            read.clauses[1]
+        );
+    }
+
+    #[test]
+    fn unclosed_undirected_edge_is_a_syntax_error() {
+        let err = parse_err("query q() { match { $a <knows $b } return { $a } }");
+        assert_eq!(err.code.as_deref(), Some("P1"), "{err}");
+    }
+
+    #[test]
+    fn now_is_the_reserved_parameter_in_filters_bindings_and_mutations() {
+        let read = read_ast(
+            "query q() { match { $p: Person { seen: now() } $p.seen < now() now() > $p.seen } return { $p } }",
+        );
+        let now = OperandAst::Param(omnigraph_lang::Ident::new(
+            omnigraph_lang::NOW_PARAM,
+            omnigraph_lang::Span::new(1, 40),
+        ));
+        match &read.clauses[0] {
+            ClauseAst::Bind { props, .. } => assert_eq!(props[0].1, now),
+            other => panic!("binding expected, got {other:?}"),
+        }
+        assert!(matches!(&read.clauses[1],
+            ClauseAst::Filter { rhs: OperandAst::Param(p), .. } if p.name == omnigraph_lang::NOW_PARAM));
+        assert!(matches!(&read.clauses[2],
+            ClauseAst::Filter { lhs: OperandAst::Param(p), .. } if p.name == omnigraph_lang::NOW_PARAM));
+        let decl = one("query m() { insert Person { name: \"a\", seen: now() } update Person set { seen: now() } where seen < now() }");
+        let BodyAst::Mutation(statements) = decl.body else {
+            panic!("mutation expected")
+        };
+        assert_eq!(statements.len(), 2);
+    }
+
+    #[test]
+    fn system_parameter_names_are_reserved() {
+        let err = parse_err("query q() { match { $p: Person $p.seen < $__now } return { $p } }");
+        assert_error(&err, "P1", 1, 42);
+        let err = parse_err("query q($__now: DateTime) { delete Person }");
+        assert_error(&err, "P1", 1, 9);
+    }
+}

@@ -133,7 +133,9 @@ fn spec_friends_of_has_expected_shape() {
                 edge: "Knows".into(),
                 dst: 1,
                 min_hops: 1,
-                max_hops: 1
+                max_hops: 1,
+                undirected: false,
+                edge_var: None,
             },
             Clause::Filter {
                 lhs: Operand::Prop {
@@ -170,7 +172,9 @@ fn spec_reach_is_bounded_variable_length() {
         edge: "Knows".into(),
         dst: 1,
         min_hops: 1,
-        max_hops: 3
+        max_hops: 3,
+        undirected: false,
+        edge_var: None,
     }));
 }
 
@@ -187,7 +191,9 @@ fn spec_employees_of_traverses_source_to_target() {
             edge: "WorksAt".into(),
             dst: 0,
             min_hops: 1,
-            max_hops: 1
+            max_hops: 1,
+            undirected: false,
+            edge_var: None,
         }
     );
 }
@@ -202,7 +208,8 @@ fn spec_unemployed_uses_negation_with_anonymous_variable() {
             name: "_1".into(),
             node_type: "Company".into(),
             anonymous: true,
-            negated: true
+            negated: true,
+            edge: false,
         }
     );
     assert_eq!(
@@ -212,7 +219,9 @@ fn spec_unemployed_uses_negation_with_anonymous_variable() {
             edge: "WorksAt".into(),
             dst: 1,
             min_hops: 1,
-            max_hops: 1
+            max_hops: 1,
+            undirected: false,
+            edge_var: None,
         }])
     );
 }

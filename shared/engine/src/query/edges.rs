@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, UInt64Array};
+use arrow::array::{Array, ArrayRef, UInt32Array, UInt64Array};
 use arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use lance::Dataset;
@@ -91,6 +91,57 @@ impl Csr {
     pub fn mean_degree(&self) -> f64 {
         let nodes = self.offsets.len().saturating_sub(1).max(1);
         self.targets.len() as f64 / nodes as f64
+    }
+}
+
+/// Per node id, its edges as (other end, position in the edge list), sorted.
+pub struct IncidenceList {
+    offsets: Vec<usize>,
+    entries: Vec<(u32, u32)>,
+}
+
+impl IncidenceList {
+    /// The edges of `id` (none for ids beyond the space this was built for).
+    pub fn of(&self, id: u32) -> &[(u32, u32)] {
+        let i = id as usize;
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.entries[a..b],
+            _ => &[],
+        }
+    }
+}
+
+/// The edges of an edge type by source (`forward`) and by target (`reverse`).
+pub struct Incidence {
+    pub forward: IncidenceList,
+    pub reverse: IncidenceList,
+}
+
+impl Incidence {
+    fn lists(nodes: usize, from: &[u32], to: &[u32]) -> IncidenceList {
+        let mut offsets = vec![0usize; nodes + 1];
+        for s in from {
+            if let Some(o) = offsets.get_mut(*s as usize + 1) {
+                *o += 1;
+            }
+        }
+        for i in 0..nodes {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut entries = vec![(0u32, 0u32); offsets[nodes]];
+        for (pos, (s, d)) in from.iter().zip(to).enumerate() {
+            if let Some(at) = fill.get_mut(*s as usize) {
+                if *at < entries.len() {
+                    entries[*at] = (*d, pos as u32);
+                    *at += 1;
+                }
+            }
+        }
+        for i in 0..nodes {
+            entries[offsets[i]..offsets[i + 1]].sort_unstable();
+        }
+        IncidenceList { offsets, entries }
     }
 }
 
@@ -237,6 +288,59 @@ impl EdgeData {
             }
         }
         out
+    }
+
+    /// The edges by node, with their positions in the edge list (row address order), for
+    /// a traversal that binds its edge (docs/languages.md, section 2: one row per edge).
+    pub fn incidence(&self) -> Incidence {
+        let e = &self.edges;
+        Incidence {
+            forward: Incidence::lists(self.forward.offsets.len().saturating_sub(1), &e.src, &e.dst),
+            reverse: Incidence::lists(self.reverse.offsets.len().saturating_sub(1), &e.dst, &e.src),
+        }
+    }
+
+    /// The columns `props` of every edge, indexed by its position in the edge list (the
+    /// edge variable's ids, see `incidence`).
+    pub async fn property_columns(&self, props: &[String]) -> Result<Vec<ArrayRef>> {
+        let mut scanner = self.dataset.scan();
+        scanner.project(props)?;
+        scanner.with_row_address();
+        let batches: Vec<RecordBatch> = scanner.try_into_stream().await?.try_collect().await?;
+        let addr = &self.edges.addr;
+        let mut rows: Vec<Option<u32>> = vec![None; addr.len()];
+        let mut row = 0u32;
+        for batch in &batches {
+            let addrs = batch
+                .column_by_name(ROW_ADDR)
+                .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+                .ok_or_else(|| EngineError::Corrupt("scan without row addresses".into()))?;
+            for a in addrs.values().iter() {
+                if let Ok(pos) = addr.binary_search(a) {
+                    rows[pos] = Some(row);
+                }
+                row += 1;
+            }
+        }
+        let take = UInt32Array::from(rows);
+        let schema = arrow::datatypes::Schema::from(self.dataset.schema());
+        let mut out = vec![];
+        for prop in props {
+            let parts: Vec<&dyn Array> = batches
+                .iter()
+                .filter_map(|b| b.column_by_name(prop).map(|c| c.as_ref()))
+                .collect();
+            let all = if parts.is_empty() {
+                let field = schema.field_with_name(prop).map_err(|e| {
+                    EngineError::Corrupt(format!("edge column {prop} is missing: {e}"))
+                })?;
+                arrow::array::new_empty_array(field.data_type())
+            } else {
+                arrow::compute::concat(&parts)?
+            };
+            out.push(arrow::compute::take(all.as_ref(), &take, None)?);
+        }
+        Ok(out)
     }
 
     pub fn approx_bytes(&self) -> u64 {

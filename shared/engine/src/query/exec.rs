@@ -16,6 +16,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray};
 use super::budget::{QueryBudget, Ticker};
 use super::cond::{CompiledCond, VectorForm};
 use super::data::{Csr, EdgeData, NodeData};
+use super::edges::Incidence;
 use super::plan::{Analysis, Plan, Step};
 use crate::error::Result;
 
@@ -29,6 +30,8 @@ pub struct Prepared {
     pub nodes: Vec<Arc<NodeData>>,
     /// Per traversal: its edge type's adjacency.
     pub edges: Vec<Arc<EdgeData>>,
+    /// Per traversal that binds its edge: the edges by node, with their positions.
+    pub incidence: Vec<Option<Incidence>>,
     /// Per condition.
     pub conds: Vec<CompiledCond>,
     pub plan: Plan,
@@ -121,13 +124,30 @@ impl<'p> Executor<'p> {
                 } else {
                     (tr.src, tr.dst)
                 };
-                let csr = self.csr(*traversal, *reverse);
                 let start = ids[from];
+                if let Some(w) = tr.edge_var {
+                    let edges = self.incident_edges(*traversal, start, *reverse, None);
+                    for (id, pos) in edges_in_key_order(&self.prep.nodes[to], edges) {
+                        ids[to] = id;
+                        ids[w] = pos;
+                        if conds.iter().all(|c| self.prep.conds[*c].holds(ids))
+                            && !self.steps(plan, at + 1, root, ids, sink)?
+                        {
+                            return Ok(false);
+                        }
+                    }
+                    return Ok(true);
+                }
+                let (pair, n) = self.csrs(*traversal, *reverse);
+                let csrs = &pair[..n];
                 let reached;
-                let targets: &[u32] = if tr.min_hops == 1 && tr.max_hops == 1 {
-                    csr.neighbors(start)
+                let targets: &[u32] = if tr.min_hops == 1 && tr.max_hops == 1 && !tr.undirected {
+                    csrs[0].neighbors(start)
+                } else if tr.min_hops == 1 && tr.max_hops == 1 {
+                    reached = union_neighbors(csrs, start);
+                    &reached
                 } else {
-                    reached = reach(csr, start, tr.min_hops, tr.max_hops, &self.ticker)?;
+                    reached = reach(csrs, start, tr.min_hops, tr.max_hops, &self.ticker)?;
                     &reached
                 };
                 for id in in_key_order(&self.prep.nodes[to], targets).iter() {
@@ -143,13 +163,29 @@ impl<'p> Executor<'p> {
             Step::Connected { traversal } => {
                 let tr = &self.prep.analysis.traversals[*traversal];
                 let (src, dst) = (ids[tr.src], ids[tr.dst]);
-                let csr = self.csr(*traversal, false);
-                let times = if tr.min_hops == 1 && tr.max_hops == 1 {
-                    let n = csr.neighbors(src);
+                if let Some(w) = tr.edge_var {
+                    for (_, pos) in self.incident_edges(*traversal, src, false, Some(dst)) {
+                        ids[w] = pos;
+                        if !self.steps(plan, at + 1, root, ids, sink)? {
+                            return Ok(false);
+                        }
+                    }
+                    return Ok(true);
+                }
+                let (pair, n) = self.csrs(*traversal, false);
+                let csrs = &pair[..n];
+                let times = if tr.min_hops == 1 && tr.max_hops == 1 && !tr.undirected {
+                    let n = csrs[0].neighbors(src);
                     n.partition_point(|x| *x <= dst) - n.partition_point(|x| *x < dst)
+                } else if tr.min_hops == 1 && tr.max_hops == 1 {
+                    // Set semantics: connected either way (or by a self-loop) counts once.
+                    usize::from(
+                        csrs.iter()
+                            .any(|c| c.neighbors(src).binary_search(&dst).is_ok()),
+                    )
                 } else {
                     usize::from(
-                        reach(csr, src, tr.min_hops, tr.max_hops, &self.ticker)?
+                        reach(csrs, src, tr.min_hops, tr.max_hops, &self.ticker)?
                             .binary_search(&dst)
                             .is_ok(),
                     )
@@ -181,13 +217,49 @@ impl<'p> Executor<'p> {
         }
     }
 
-    fn csr(&self, traversal: usize, reverse: bool) -> &Csr {
+    /// The adjacency a traversal follows from its bound end: one direction, or (undirected)
+    /// both.
+    /// (The first `n` of the pair, so the hot directed path allocates nothing.)
+    fn csrs(&self, traversal: usize, reverse: bool) -> ([&Csr; 2], usize) {
         let e = &self.prep.edges[traversal];
-        if reverse {
-            &e.reverse
+        if self.prep.analysis.traversals[traversal].undirected {
+            ([&e.forward, &e.reverse], 2)
+        } else if reverse {
+            ([&e.reverse, &e.reverse], 1)
         } else {
-            &e.forward
+            ([&e.forward, &e.forward], 1)
         }
+    }
+
+    /// The edges of a traversal that binds its edge at node `start` (its source, or its
+    /// target when `reverse`; either for an undirected one), as (other end, edge position),
+    /// each edge once; only those whose other end is `other` when given.
+    fn incident_edges(
+        &self,
+        traversal: usize,
+        start: u32,
+        reverse: bool,
+        other: Option<u32>,
+    ) -> Vec<(u32, u32)> {
+        let Some(Some(inc)) = self.prep.incidence.get(traversal) else {
+            return vec![];
+        };
+        let lists = if self.prep.analysis.traversals[traversal].undirected {
+            vec![&inc.forward, &inc.reverse]
+        } else if reverse {
+            vec![&inc.reverse]
+        } else {
+            vec![&inc.forward]
+        };
+        let mut out: Vec<(u32, u32)> = lists
+            .iter()
+            .flat_map(|l| l.of(start).iter().copied())
+            .filter(|(n, _)| other.is_none_or(|o| o == *n))
+            .collect();
+        // A self-loop is in both lists of its node: one edge, one row.
+        out.sort_unstable_by_key(|(n, pos)| (*pos, *n));
+        out.dedup_by_key(|(_, pos)| *pos);
+        out
     }
 
     fn cached_candidates(&self, var: usize, conds: &[usize], slot: usize) -> Result<Rc<Vec<u32>>> {
@@ -270,6 +342,24 @@ fn chunk_mask(vectors: &[&VectorForm], chunk: usize, ids: usize) -> Result<Boole
     Ok(mask.unwrap_or_else(|| BooleanArray::from(vec![true; len])))
 }
 
+/// The sorted union of the neighbours of `start` in each adjacency, each once.
+fn union_neighbors(csrs: &[&Csr], start: u32) -> Vec<u32> {
+    let mut out: Vec<u32> = csrs
+        .iter()
+        .flat_map(|c| c.neighbors(start).iter().copied())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Edges `(node, position)` whose node is live, in key order of the node, then by position.
+fn edges_in_key_order(node: &NodeData, mut edges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    edges.retain(|(id, _)| node.is_alive(*id));
+    edges.sort_unstable_by_key(|(id, pos)| (node.rank(*id), *pos));
+    edges
+}
+
 /// Live nodes among `ids` (sorted by id), in key order.
 fn in_key_order<'a>(node: &NodeData, ids: &'a [u32]) -> Cow<'a, [u32]> {
     let ordered = ids.iter().all(|id| node.is_alive(*id))
@@ -292,8 +382,9 @@ fn in_key_order<'a>(node: &NodeData, ids: &'a [u32]) -> Cow<'a, [u32]> {
 /// hop is within the bounds. The one exception is a stored self-loop, which still counts
 /// as one edge: a node with one reports itself at the next hop when that hop is within the
 /// bounds (and is not expanded again). So a traversal ends on any graph, cycles included,
-/// after at most one expansion per node, whatever its upper bound.
-pub fn reach(csr: &Csr, start: u32, min: u32, max: u32, ticker: &Ticker) -> Result<Vec<u32>> {
+/// after at most one expansion per node, whatever its upper bound. The neighbours of a node
+/// are those of every adjacency in `csrs` (an undirected traversal follows both directions).
+pub fn reach(csrs: &[&Csr], start: u32, min: u32, max: u32, ticker: &Ticker) -> Result<Vec<u32>> {
     let mut out: Vec<u32> = vec![];
     if min == 0 {
         out.push(start);
@@ -308,7 +399,7 @@ pub fn reach(csr: &Csr, start: u32, min: u32, max: u32, ticker: &Ticker) -> Resu
         let mut next = vec![];
         for id in &frontier {
             ticker.tick()?;
-            for n in csr.neighbors(*id) {
+            for n in csrs.iter().flat_map(|c| c.neighbors(*id)) {
                 if *n == *id {
                     if in_bounds && reported.insert(*n) {
                         out.push(*n);

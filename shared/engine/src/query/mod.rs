@@ -145,6 +145,16 @@ async fn prepare(
     let analysis = Analysis::of(q);
     let pushed = pushed_filter(snap, q, &analysis, params)?;
     for v in &q.vars {
+        if v.edge {
+            // An edge variable's ids are edge positions (see `edges::EdgeData::incidence`);
+            // its slot holds the source type's data, which nothing reads.
+            let edge = catalog.edge(&v.node_type).ok_or_else(|| {
+                EngineError::Invalid(format!("unknown edge type `{}`", v.node_type))
+            })?;
+            keys.push(String::new());
+            nodes.push(cached_node(snap, &mut by_type, &edge.from).await?);
+            continue;
+        }
         let node = catalog
             .node(&v.node_type)
             .ok_or_else(|| EngineError::Invalid(format!("unknown node type `{}`", v.node_type)))?;
@@ -160,13 +170,16 @@ async fn prepare(
         }
     }
     let mut edges = vec![];
+    let mut incidence = vec![];
     for t in &analysis.traversals {
         let edge = catalog
             .edge(&t.edge)
             .ok_or_else(|| EngineError::Invalid(format!("unknown edge type `{}`", t.edge)))?;
         let src = cached_node(snap, &mut by_type, &edge.from).await?;
         let dst = cached_node(snap, &mut by_type, &edge.to).await?;
-        edges.push(edge_data(snap, edge, &src, &dst).await?);
+        let data = edge_data(snap, edge, &src, &dst).await?;
+        incidence.push(t.edge_var.map(|_| data.incidence()));
+        edges.push(data);
     }
     let found = if lowered.has_calls() {
         let inputs = search::SearchInputs {
@@ -182,11 +195,39 @@ async fn prepare(
     // Computing the calls may have added a filter (see `search::compute`).
     let q = &lowered.query;
     let analysis = Analysis::of(q);
+    let mut virtuals = found.arrays;
+    let mut edge_props: HashMap<usize, Vec<String>> = HashMap::new();
     for (var, prop) in needed_columns(q, &analysis, &keys) {
-        nodes[var].load_column(&prop).await?;
+        if analysis.edge_vars.contains(&var) {
+            edge_props.entry(var).or_default().push(prop);
+        } else {
+            nodes[var].load_column(&prop).await?;
+        }
     }
-    let virtuals = found.arrays;
+    // An edge variable's properties, by edge position, stand as virtual properties.
+    for (var, props) in edge_props {
+        let Some(t) = analysis
+            .traversals
+            .iter()
+            .position(|t| t.edge_var == Some(var))
+        else {
+            continue;
+        };
+        let arrays = edges[t].property_columns(&props).await?;
+        for (prop, array) in props.into_iter().zip(arrays) {
+            virtuals.insert((var, prop), array);
+        }
+    }
     let prop_type = |var: usize, prop: &str| {
+        let info = q.vars.get(var)?;
+        if info.edge {
+            let edge = catalog.edge(&info.node_type)?;
+            return edge
+                .properties
+                .iter()
+                .find(|p| p.name == prop)
+                .map(|p| p.ty.clone());
+        }
         if let Some(array) = virtuals.get(&(var, prop.to_string())) {
             return Some(PropType::Base(match array.data_type() {
                 arrow::datatypes::DataType::Boolean => BaseType::Bool,
@@ -214,7 +255,15 @@ async fn prepare(
         var_keys: keys.clone(),
         degrees: edges
             .iter()
-            .map(|e| (e.forward.mean_degree(), e.reverse.mean_degree()))
+            .zip(&analysis.traversals)
+            .map(|(e, t)| {
+                let (fwd, rev) = (e.forward.mean_degree(), e.reverse.mean_degree());
+                if t.undirected {
+                    (fwd + rev, fwd + rev)
+                } else {
+                    (fwd, rev)
+                }
+            })
             .collect(),
     };
     let plan = plan_query(&analysis, &stats);
@@ -222,6 +271,7 @@ async fn prepare(
         analysis,
         nodes,
         edges,
+        incidence,
         conds,
         plan,
         keys,
@@ -440,7 +490,11 @@ fn match_rows(
                 .collect(),
             tie: tie_vars
                 .iter()
-                .map(|v| prep.nodes[*v].rank(ids[*v]))
+                .map(|v| match prep.analysis.edge_vars.contains(v) {
+                    // An edge by its position: row address order.
+                    true => ids[*v],
+                    false => prep.nodes[*v].rank(ids[*v]),
+                })
                 .collect(),
             item: ids.to_vec(),
         });

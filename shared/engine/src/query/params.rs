@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use omnigraph_lang::query::typed::ParamDecl;
+use omnigraph_lang::query::typed::{ParamDecl, NOW_PARAM};
 use serde_json::{Map, Value as Json};
 
 use super::value::Scalar;
@@ -39,10 +39,19 @@ fn unknown(name: &str) -> EngineError {
 }
 
 /// Check `given` against `decls`: every non-optional parameter present and non-null, every
-/// value of its declared type, and no parameter the query does not declare.
+/// value of its declared type, and no parameter the query does not declare. `now()`'s
+/// parameter (`NOW_PARAM`) is never given: it is bound here, once per run, to the current
+/// time in UTC (milliseconds).
 pub fn bind_params(decls: &[ParamDecl], given: &Map<String, Json>) -> Result<BoundParams> {
-    if let Some(extra) = given.keys().find(|k| !decls.iter().any(|d| &d.name == *k)) {
-        let declared: Vec<String> = decls.iter().map(|d| format!("${}", d.name)).collect();
+    let now = |d: &&ParamDecl| d.name == NOW_PARAM;
+    let declared_by_caller = || decls.iter().filter(|d| !now(d));
+    if let Some(extra) = given
+        .keys()
+        .find(|k| !declared_by_caller().any(|d| &d.name == *k))
+    {
+        let declared: Vec<String> = declared_by_caller()
+            .map(|d| format!("${}", d.name))
+            .collect();
         let declared = if declared.is_empty() {
             "none".to_string()
         } else {
@@ -54,7 +63,15 @@ pub fn bind_params(decls: &[ParamDecl], given: &Map<String, Json>) -> Result<Bou
     }
     let mut values = HashMap::new();
     for d in decls {
-        let value = given.get(&d.name).cloned().unwrap_or(Json::Null);
+        let value = if now(&d) {
+            Json::String(
+                chrono::Utc::now()
+                    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    .to_string(),
+            )
+        } else {
+            given.get(&d.name).cloned().unwrap_or(Json::Null)
+        };
         if value.is_null() && !d.nullable {
             let why = if given.contains_key(&d.name) {
                 "may not be null"

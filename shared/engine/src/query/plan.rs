@@ -17,6 +17,10 @@ pub struct Traversal {
     pub edge: String,
     pub min_hops: u32,
     pub max_hops: u32,
+    /// `$a <knows> $b`: edges in either direction.
+    pub undirected: bool,
+    /// `$a $w:knows $b`: the edge variable bound with the far end (one hop only).
+    pub edge_var: Option<usize>,
 }
 
 /// A condition: a filter clause, or one property equality of a binding.
@@ -75,6 +79,8 @@ impl Block {
 pub struct Analysis {
     pub traversals: Vec<Traversal>,
     pub conditions: Vec<Condition>,
+    /// Edge variables: bound by their traversal, never scanned.
+    pub edge_vars: BTreeSet<usize>,
     root: Block,
 }
 
@@ -93,6 +99,7 @@ impl Analysis {
         let mut a = Analysis {
             traversals: vec![],
             conditions: vec![],
+            edge_vars: BTreeSet::new(),
             root: Block::default(),
         };
         a.root = a.block(&q.clauses);
@@ -124,9 +131,12 @@ impl Analysis {
                     dst,
                     min_hops,
                     max_hops,
+                    undirected,
+                    edge_var,
                 } => {
                     b.vars.insert(*src);
                     b.vars.insert(*dst);
+                    self.edge_vars.extend(*edge_var);
                     b.traversals.push(self.traversals.len());
                     self.traversals.push(Traversal {
                         src: *src,
@@ -134,6 +144,8 @@ impl Analysis {
                         edge: edge.clone(),
                         min_hops: *min_hops,
                         max_hops: *max_hops,
+                        undirected: *undirected,
+                        edge_var: *edge_var,
                     });
                 }
                 Clause::Filter { lhs, op, rhs } => {
@@ -184,7 +196,8 @@ pub enum Step {
         reverse: bool,
         conds: Vec<usize>,
     },
-    /// Keep rows whose bound `src` and `dst` are connected (once per parallel edge for one hop).
+    /// Keep rows whose bound `src` and `dst` are connected (once per parallel edge for one
+    /// directed hop; once per edge, bound to the edge variable, with one).
     Connected { traversal: usize },
     /// Keep rows that pass a condition over bound variables.
     Filter { cond: usize },
@@ -273,6 +286,8 @@ impl<'a> Planner<'a> {
                         conds,
                     });
                     st.bound.insert(to);
+                    st.bound
+                        .extend(self.analysis.traversals[traversal].edge_var);
                 }
             }
             self.emit_ready(&mut st);
@@ -324,7 +339,8 @@ impl<'a> Planner<'a> {
                 );
             }
         }
-        for var in st.block.vars.iter().filter(|v| !st.bound.contains(v)) {
+        let scannable = |v: &&usize| !st.bound.contains(v) && !self.analysis.edge_vars.contains(v);
+        for var in st.block.vars.iter().filter(scannable) {
             let est = rows * self.stats.var_rows[*var] * self.selectivity(st, *var);
             // Prefer following an edge over a cross product of equal estimate.
             consider(Choice::Scan(*var), est * 1.000_001 + 1e-9, &mut best);
@@ -375,6 +391,7 @@ impl<'a> Planner<'a> {
             if !st.traversal_done[i] && st.bound.contains(&tr.src) && st.bound.contains(&tr.dst) {
                 st.traversal_done[i] = true;
                 st.steps.push(Step::Connected { traversal: *t });
+                st.bound.extend(tr.edge_var);
             }
         }
         for (i, c) in st.block.conditions.iter().enumerate() {

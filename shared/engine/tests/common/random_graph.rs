@@ -102,6 +102,12 @@ pub enum QClause {
         dst: usize,
         hops: (u32, u32),
     },
+    /// `$a <knows> $b`, `$a <knows>{m,n} $b`
+    Either {
+        src: usize,
+        dst: usize,
+        hops: (u32, u32),
+    },
     WorksAt {
         src: usize,
         dst: usize,
@@ -127,6 +133,10 @@ pub enum QClause {
         dst: usize,
     },
     NotWorks {
+        var: usize,
+    },
+    /// `not { $v <knows> $_ }`
+    NotKnowsEither {
         var: usize,
     },
 }
@@ -240,6 +250,16 @@ fn clause_text(c: &QClause) -> String {
             dst,
             hops: (m, n),
         } => format!("$v{src} knows{{{m},{n}}} $v{dst}"),
+        QClause::Either {
+            src,
+            dst,
+            hops: (1, 1),
+        } => format!("$v{src} <knows> $v{dst}"),
+        QClause::Either {
+            src,
+            dst,
+            hops: (m, n),
+        } => format!("$v{src} <knows>{{{m},{n}}} $v{dst}"),
         QClause::WorksAt { src, dst } => format!("$v{src} worksAt $v{dst}"),
         QClause::AgeConst { var, op, k } => format!("$v{var}.age {} {k}", OPS[*op]),
         QClause::AgeCmp { a, b, op } => format!("$v{a}.age {} $v{b}.age", OPS[*op]),
@@ -247,18 +267,19 @@ fn clause_text(c: &QClause) -> String {
         QClause::NotKnownByAny { var } => format!("not {{ $_ knows $v{var} }}"),
         QClause::NotKnowsVar { src, dst } => format!("not {{ $v{src} knows $v{dst} }}"),
         QClause::NotWorks { var } => format!("not {{ $v{var} worksAt $_ }}"),
+        QClause::NotKnowsEither { var } => format!("not {{ $v{var} <knows> $_ }}"),
     }
 }
 
 /// Raw random choices, turned into a well-typed query by `build_query`.
 pub fn query_spec() -> impl Strategy<Value = QuerySpec> {
     let intro = proptest::collection::vec(
-        (0u8..4, any::<prop::sample::Index>(), 1u32..=3, 1u32..=3),
+        (0u8..5, any::<prop::sample::Index>(), 1u32..=3, 1u32..=3),
         0..=2,
     );
     let extra = proptest::collection::vec(
         (
-            0u8..8,
+            0u8..10,
             any::<prop::sample::Index>(),
             any::<prop::sample::Index>(),
             0usize..6,
@@ -319,6 +340,14 @@ fn build_query(
                 },
             ),
             2 => (Kind::Company, QClause::WorksAt { src: from, dst: v }),
+            4 => (
+                Kind::Person,
+                QClause::Either {
+                    src: from,
+                    dst: v,
+                    hops,
+                },
+            ),
             _ => (
                 Kind::Person,
                 QClause::Bind {
@@ -349,6 +378,12 @@ fn build_query(
             4 => QClause::NotKnownByAny { var: a },
             5 => QClause::NotKnowsVar { src: a, dst: b },
             6 => QClause::NotWorks { var: a },
+            8 => QClause::Either {
+                src: a,
+                dst: b,
+                hops: (1, 1 + u32::from(k % 2 == 1)),
+            },
+            9 => QClause::NotKnowsEither { var: a },
             _ => QClause::Knows {
                 src: a,
                 dst: b,
@@ -375,6 +410,21 @@ fn knows_count(g: &GraphSpec, a: usize, b: usize) -> usize {
 /// expanded once and reported at the hop it is first reached (the start counts as
 /// reached at hop 0); a self-loop reports its node at the next hop.
 fn reachable(g: &GraphSpec, a: usize, b: usize, m: u32, n: u32) -> bool {
+    reachable_by(g, a, b, m, n, false)
+}
+
+/// `reachable`, following each edge either way when `either`.
+fn reachable_by(g: &GraphSpec, a: usize, b: usize, m: u32, n: u32, either: bool) -> bool {
+    let neighbours = |x: usize| -> Vec<usize> {
+        g.knows
+            .iter()
+            .filter_map(|e| match (e.0 == x, either && e.1 == x) {
+                (true, _) => Some(e.1),
+                (false, true) => Some(e.0),
+                _ => None,
+            })
+            .collect()
+    };
     if m == 0 && a == b {
         return true;
     }
@@ -383,7 +433,7 @@ fn reachable(g: &GraphSpec, a: usize, b: usize, m: u32, n: u32) -> bool {
     for hop in 1..=n {
         let mut next = vec![];
         for x in &frontier {
-            for (_, y) in g.knows.iter().filter(|e| e.0 == *x) {
+            for y in &neighbours(*x) {
                 let first = if y == x {
                     true
                 } else {
@@ -436,6 +486,19 @@ fn multiplicity(g: &GraphSpec, q: &QuerySpec, t: &[usize]) -> usize {
                 dst,
                 hops: (a, b),
             } => usize::from(reachable(g, t[*src], t[*dst], *a, *b)),
+            // Each connected pair once, whichever way and however many edges.
+            QClause::Either {
+                src,
+                dst,
+                hops: (1, 1),
+            } => {
+                usize::from(knows_count(g, t[*src], t[*dst]) + knows_count(g, t[*dst], t[*src]) > 0)
+            }
+            QClause::Either {
+                src,
+                dst,
+                hops: (a, b),
+            } => usize::from(reachable_by(g, t[*src], t[*dst], *a, *b, true)),
             QClause::WorksAt { src, dst } => {
                 g.works.iter().filter(|e| **e == (t[*src], t[*dst])).count()
             }
@@ -445,6 +508,9 @@ fn multiplicity(g: &GraphSpec, q: &QuerySpec, t: &[usize]) -> usize {
             QClause::NotKnownByAny { var } => usize::from(!g.knows.iter().any(|e| e.1 == t[*var])),
             QClause::NotKnowsVar { src, dst } => usize::from(knows_count(g, t[*src], t[*dst]) == 0),
             QClause::NotWorks { var } => usize::from(!g.works.iter().any(|e| e.0 == t[*var])),
+            QClause::NotKnowsEither { var } => {
+                usize::from(!g.knows.iter().any(|e| e.0 == t[*var] || e.1 == t[*var]))
+            }
         };
         if m == 0 {
             return 0;

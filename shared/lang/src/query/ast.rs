@@ -50,12 +50,17 @@ pub enum ClauseAst {
         node_type: Ident,
         props: Vec<(Ident, OperandAst)>,
     },
-    /// `$a knows $b`, `$a knows{1,3} $b`
+    /// `$a knows $b`, `$a knows{1,3} $b`, `$a <knows> $b` (either direction),
+    /// `$a $w:knows $b` (the edge bound to `$w`)
     Traverse {
         src: VarRef,
         edge: Ident,
         hops: Option<HopsAst>,
         dst: VarRef,
+        /// Written `<edge>`: the edge in either direction.
+        undirected: bool,
+        /// `$w:` before the edge name.
+        edge_var: Option<VarRef>,
     },
     /// `$x.prop >= 18`
     Filter {

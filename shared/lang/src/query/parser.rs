@@ -6,7 +6,7 @@ use crate::cursor::TokenCursor;
 use crate::error::{LangError, LangResult};
 use crate::lexer::TokenKind;
 use crate::query::ast::*;
-use crate::query::typed::{AggFunc, CompareOp, Literal, SearchFunc};
+use crate::query::typed::{AggFunc, CompareOp, Literal, SearchFunc, NOW_PARAM};
 use crate::span::{Ident, Span};
 use crate::types::parse_type_expr;
 
@@ -56,6 +56,15 @@ fn parse_params(cursor: &mut TokenCursor) -> LangResult<Vec<ParamAst>> {
     let mut params = Vec::new();
     while !cursor.eat(&TokenKind::RParen) {
         let name = cursor.expect_var("a parameter like `$name` or `)`")?;
+        if name.name.starts_with("__") {
+            return Err(LangError::syntax(
+                format!(
+                    "`${}` is reserved: parameter names beginning with `__` are the system's (`now()`)",
+                    name.name
+                ),
+                name.span,
+            ));
+        }
         cursor.expect(&TokenKind::Colon)?;
         let ty = parse_type_expr(cursor)?;
         let nullable = cursor.eat(&TokenKind::Question);
@@ -159,7 +168,7 @@ fn parse_clause(cursor: &mut TokenCursor, depth: usize) -> LangResult<ClauseAst>
         return Ok(ClauseAst::Not { clauses, span });
     }
     if let TokenKind::Ident(name) = cursor.kind().clone() {
-        if cursor.peek_at(1).kind == TokenKind::LParen {
+        if cursor.peek_at(1).kind == TokenKind::LParen && name != "now" {
             let ident = Ident::new(name, span);
             return match SearchFunc::by_name(&ident.name) {
                 Some(func) => Ok(ClauseAst::Search(parse_search_call(cursor, func, span)?)),
@@ -172,6 +181,12 @@ fn parse_clause(cursor: &mut TokenCursor, depth: usize) -> LangResult<ClauseAst>
         match next {
             TokenKind::Colon => return parse_bind(cursor),
             TokenKind::Ident(ref op) if !is_word_operator(op) => return parse_traversal(cursor),
+            // `$a $w:knows $b`: an edge binding.
+            TokenKind::Var(_) if cursor.peek_at(2).kind == TokenKind::Colon => {
+                return parse_traversal(cursor)
+            }
+            // `$a <knows> $b`; `$lo < $p.age` stays a filter (no `>` after one word).
+            TokenKind::Lt if is_undirected_edge(cursor, 1) => return parse_traversal(cursor),
             _ => {}
         }
     }
@@ -194,9 +209,34 @@ fn parse_bind(cursor: &mut TokenCursor) -> LangResult<ClauseAst> {
     })
 }
 
+/// `<word>` at `ahead`: an undirected edge name, not a comparison with a literal.
+fn is_undirected_edge(cursor: &TokenCursor, ahead: usize) -> bool {
+    let is_edge_name = matches!(
+        &cursor.peek_at(ahead + 1).kind,
+        TokenKind::Ident(word) if !matches!(word.as_str(), "true" | "false" | "null")
+    );
+    cursor.peek_at(ahead).kind == TokenKind::Lt
+        && is_edge_name
+        && cursor.peek_at(ahead + 2).kind == TokenKind::Gt
+}
+
 fn parse_traversal(cursor: &mut TokenCursor) -> LangResult<ClauseAst> {
     let src = parse_var(cursor)?;
+    let edge_var = if matches!(cursor.kind(), TokenKind::Var(_)) {
+        let var = parse_var(cursor)?;
+        cursor.expect(&TokenKind::Colon)?;
+        Some(var)
+    } else {
+        None
+    };
+    let undirected = is_undirected_edge(cursor, 0);
+    if undirected {
+        cursor.bump();
+    }
     let edge = cursor.expect_ident("an edge name")?;
+    if undirected {
+        cursor.expect(&TokenKind::Gt)?;
+    }
     let hops = if cursor.at(&TokenKind::LBrace) {
         Some(parse_hops(cursor)?)
     } else {
@@ -208,6 +248,8 @@ fn parse_traversal(cursor: &mut TokenCursor) -> LangResult<ClauseAst> {
         edge,
         hops,
         dst,
+        undirected,
+        edge_var,
     })
 }
 
@@ -287,6 +329,16 @@ fn parse_operand(cursor: &mut TokenCursor, allow_props: bool) -> LangResult<Oper
     if let TokenKind::Var(name) = cursor.kind().clone() {
         cursor.bump();
         let ident = Ident::new(name, span);
+        if ident.name.starts_with("__") {
+            return Err(LangError::syntax(
+                format!(
+                    "`${}` is reserved: names beginning with `__` are the system's",
+                    ident.name
+                ),
+                span,
+            )
+            .expected("`now()` for the current time"));
+        }
         if !cursor.at(&TokenKind::Dot) {
             return Ok(OperandAst::Param(ident));
         }
@@ -299,6 +351,14 @@ fn parse_operand(cursor: &mut TokenCursor, allow_props: bool) -> LangResult<Oper
         cursor.bump();
         let prop = cursor.expect_ident("a property name")?;
         return Ok(OperandAst::Prop { var: ident, prop });
+    }
+    if cursor.at_keyword("now") && cursor.peek_at(1).kind == TokenKind::LParen {
+        cursor.bump();
+        cursor.bump();
+        cursor.expect(&TokenKind::RParen)?;
+        // The current time, one value for the whole query: a parameter the checker
+        // declares and the engine binds (docs/languages.md, section 2).
+        return Ok(OperandAst::Param(Ident::new(NOW_PARAM, span)));
     }
     let value = parse_literal(cursor)?;
     Ok(OperandAst::Literal { value, span })

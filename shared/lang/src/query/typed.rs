@@ -14,6 +14,11 @@ pub struct TypedQuery {
     pub body: QueryBody,
 }
 
+/// The parameter that stands for `now()`: declared by the checker when a query uses
+/// `now()` (a non-null DateTime), bound by the engine to the time the query runs, never
+/// given by a caller. Names beginning with `__` are refused in queries.
+pub const NOW_PARAM: &str = "__now";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParamDecl {
     /// Without the `$`.
@@ -75,6 +80,10 @@ pub struct VarInfo {
     pub anonymous: bool,
     /// Introduced inside a `not { }` block: exists only within that block.
     pub negated: bool,
+    /// An edge variable (`$a $w:knows $b`): it ranges over the edges of the traversal that
+    /// binds it, and `node_type` then names its edge type (e.g. "Knows").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edge: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +102,14 @@ pub enum Clause {
         dst: usize,
         min_hops: u32,
         max_hops: u32,
+        /// `$a <knows> $b`: an edge in either direction (only for an edge whose endpoints
+        /// are one node type). Without an edge variable, each connected pair once.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        undirected: bool,
+        /// `$a $w:knows $b`: the edge variable (an index into `vars`) bound to each matching
+        /// edge, one row per edge; only with one hop.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edge_var: Option<usize>,
     },
     Filter {
         lhs: Operand,

@@ -33,9 +33,16 @@ pub(crate) fn check_block<'a>(
             edge,
             hops,
             dst,
+            undirected,
+            edge_var,
         } = clause
         {
-            out[i] = Some(check_traversal(ctx, vars, src, edge, hops.as_ref(), dst)?);
+            let shape = Shape {
+                hops: hops.as_ref(),
+                undirected: *undirected,
+                edge_var: edge_var.as_ref(),
+            };
+            out[i] = Some(check_traversal(ctx, vars, src, edge, shape, dst)?);
         }
     }
     for (i, index) in bound {
@@ -109,25 +116,65 @@ fn check_filter(
     })
 }
 
+/// How a traversal is written, besides its endpoints and edge.
+struct Shape<'t> {
+    hops: Option<&'t HopsAst>,
+    /// `<edge>`
+    undirected: bool,
+    /// `$w:edge`
+    edge_var: Option<&'t VarRef>,
+}
+
 fn check_traversal<'a>(
     ctx: &Ctx<'a>,
     vars: &mut VarTable<'a>,
     src: &VarRef,
     edge_name: &Ident,
-    hops: Option<&HopsAst>,
+    shape: Shape,
     dst: &VarRef,
 ) -> LangResult<Clause> {
     let edge = ctx.edge_by_query_name(edge_name)?;
-    let (min_hops, max_hops) = check_hops(edge, edge_name, hops)?;
+    if shape.undirected && edge.from != edge.to {
+        return Err(LangError::coded(
+            "T22",
+            format!(
+                "`<{}>` matches the edge in either direction, but `{}` goes from {} to {}; write `${} {} ${}`",
+                edge_name.name, edge_name.name, edge.from, edge.to, src.name, edge_name.name, dst.name
+            ),
+            edge_name.span,
+        )
+        .expected("an edge whose source and target types are the same"));
+    }
+    let (min_hops, max_hops) = check_hops(edge, edge_name, shape.hops)?;
+    if let (Some(var), Some(hops)) = (shape.edge_var, shape.hops) {
+        if max_hops > 1 {
+            return Err(LangError::coded(
+                "T23",
+                format!(
+                    "`${}` cannot be bound over {{{min_hops},{max_hops}}} hops: a path has many edges",
+                    var.name
+                ),
+                hops.span,
+            )
+            .expected("a one-hop traversal, `$a $w:edge $b`"));
+        }
+    }
     check_direction(vars, edge, edge_name, src, dst)?;
-    let src_index = vars.bind(src, ctx.endpoint(edge, &edge.from, edge_name.span)?)?;
+    let from = ctx.endpoint(edge, &edge.from, edge_name.span)?;
+    let src_index = vars.bind(src, from)?;
     let dst_index = vars.bind(dst, ctx.endpoint(edge, &edge.to, edge_name.span)?)?;
+    let edge_var = match shape.edge_var {
+        Some(var) => Some(vars.bind_edge(var, edge, from)?),
+        None => None,
+    };
     Ok(Clause::Traverse {
         src: src_index,
         edge: edge.name.clone(),
         dst: dst_index,
         min_hops,
         max_hops,
+        undirected: shape.undirected,
+        edge_var,
     })
 }
 

@@ -3,6 +3,7 @@
 mod clauses;
 mod compat;
 mod mutation;
+mod now;
 mod projection;
 mod scope;
 mod search;
@@ -23,10 +24,9 @@ pub fn check_query(catalog: &Catalog, decl: &QueryDecl) -> LangResult<TypedQuery
 }
 
 fn check_query_inner(catalog: &Catalog, decl: &QueryDecl) -> LangResult<TypedQuery> {
-    let ctx = Ctx {
-        catalog,
-        params: check_params(catalog, &decl.params)?,
-    };
+    let mut params = check_params(catalog, &decl.params)?;
+    params.extend(now::now_param(decl));
+    let ctx = Ctx { catalog, params };
     let body = match &decl.body {
         BodyAst::Read(read) => QueryBody::Read(check_read(&ctx, read)?),
         BodyAst::Mutation(statements) => {
@@ -203,8 +203,13 @@ impl<'a> Ctx<'a> {
                 let Some(vars) = vars else {
                     return Err(LangError::coded("T6", "no variables here", var.span));
                 };
-                let index = vars.resolve(var)?;
-                let property = self.node_property(vars.node(index), prop)?;
+                let (index, property) = match vars.edge_property(var, prop)? {
+                    Some(found) => found,
+                    None => {
+                        let index = vars.resolve(var)?;
+                        (index, self.node_property(vars.node(index), prop)?)
+                    }
+                };
                 let operand = Operand::Prop {
                     var: index,
                     prop: property.name.clone(),

@@ -133,9 +133,14 @@ struct CheckedExpr {
 fn check_expr(ctx: &Ctx, vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedExpr> {
     match expr {
         ExprAst::Prop { var, prop } => {
-            let index = vars.resolve(var)?;
-            let node = vars.node(index);
-            let property = find_property(&node.name, &node.properties, prop)?;
+            let (index, property) = match vars.edge_property(var, prop)? {
+                Some(found) => found,
+                None => {
+                    let index = vars.resolve(var)?;
+                    let node = vars.node(index);
+                    (index, find_property(&node.name, &node.properties, prop)?)
+                }
+            };
             Ok(CheckedExpr {
                 expr: ProjExpr::Prop {
                     var: index,
