@@ -239,10 +239,12 @@ async fn edge_uniqueness_on_src_holds() {
         r#"{"type": "Company", "data": {"slug": "a", "name": "A"}}
 {"type": "Company", "data": {"slug": "b", "name": "B"}}
 {"type": "Chunk", "data": {"id": "c1", "text": "t", "chunk_index": 0}}
+{"type": "Chunk", "data": {"id": "c2", "text": "u", "chunk_index": 1}}
 {"edge": "PartOf", "from": "c1", "to": "a"}
 "#,
     )
     .await;
+    // A mutation, a second edge of the file, an edge against a stored one.
     let err = g
         .try_mutate(
             "query q() { insert PartOf { from: \"c1\", to: \"b\" } }",
@@ -250,5 +252,29 @@ async fn edge_uniqueness_on_src_holds() {
         )
         .await
         .expect_err("@unique(src): one PartOf per chunk");
-    assert!(err.to_string().contains("unique"), "{err}");
+    assert!(
+        matches!(&err, EngineError::Constraint(m) if m.contains("@unique(from)")),
+        "{err:?}"
+    );
+    let errors = load_err(
+        &g,
+        r#"{"edge": "PartOf", "from": "c2", "to": "a"}
+{"edge": "PartOf", "from": "c2", "to": "b"}
+"#,
+        LoadMode::Append,
+    )
+    .await;
+    assert!(errors[0].0 == 2 && errors[0].1.contains("@unique(from)"), "{errors:?}");
+    let errors = load_err(
+        &g,
+        r#"{"edge": "PartOf", "from": "c1", "to": "b"}"#,
+        LoadMode::Append,
+    )
+    .await;
+    assert!(errors[0].0 == 1 && errors[0].1.contains("c1 -> a"), "{errors:?}");
+    // Merge replaces the stored edge with the same endpoints: no clash with itself.
+    g.load(r#"{"edge": "PartOf", "from": "c1", "to": "a"}"#, LoadMode::Merge)
+        .await;
+    g.load(r#"{"edge": "PartOf", "from": "c2", "to": "b"}"#, LoadMode::Append)
+        .await;
 }

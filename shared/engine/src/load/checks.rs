@@ -126,6 +126,10 @@ impl Loader {
     async fn check_unique_against_stored(&mut self) -> Result<()> {
         let sets: Vec<(String, usize)> = self.unique_values.keys().cloned().collect();
         for (t, i) in sets {
+            if self.catalog.edge(&t).is_some() {
+                self.check_edge_unique_against_stored(&t, i).await?;
+                continue;
+            }
             if self.overwritten(&t) {
                 continue;
             }
@@ -166,6 +170,65 @@ impl Loader {
                             ),
                         }]));
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An edge's @unique set (which may name the endpoints, `from`/`to`): a file value may
+    /// not equal the value of a stored edge that stays (all are replaced on overwrite; in
+    /// merge mode an edge of the file replaces the stored one with the same endpoints).
+    async fn check_edge_unique_against_stored(&mut self, t: &str, i: usize) -> Result<()> {
+        if self.mode == LoadMode::Overwrite {
+            return Ok(());
+        }
+        let edge = self
+            .catalog
+            .edge(t)
+            .ok_or_else(|| EngineError::Corrupt(t.to_string()))?
+            .clone();
+        let set = &edge.unique[i];
+        let mut cols: Vec<&str> = vec![SRC_COLUMN, DST_COLUMN];
+        cols.extend(
+            set.iter()
+                .filter(|p| *p != "from" && *p != "to")
+                .map(String::as_str),
+        );
+        let ds = self.snap.table(&TableKey::edge(t)).await?;
+        let replaced = self.edge_pairs.get(t);
+        let values = &self.unique_values[&(t.to_string(), i)];
+        for batch in scan_columns(&ds, &cols, false).await? {
+            for row in 0..batch.num_rows() {
+                let src = cell_key_text(batch.column(0).as_ref(), row);
+                let dst = cell_key_text(batch.column(1).as_ref(), row);
+                if replaced.is_some_and(|r| r.contains(&(src.clone(), dst.clone()))) {
+                    continue;
+                }
+                let parts: Vec<serde_json::Value> = set
+                    .iter()
+                    .map(|p| match p.as_str() {
+                        "from" => serde_json::Value::String(src.clone()),
+                        "to" => serde_json::Value::String(dst.clone()),
+                        other => cols
+                            .iter()
+                            .position(|c| *c == other)
+                            .map(|c| crate::columns::cell_json(batch.column(c).as_ref(), row))
+                            .unwrap_or(serde_json::Value::Null),
+                    })
+                    .collect();
+                if parts.iter().any(|v| v.is_null()) {
+                    continue;
+                }
+                let value = serde_json::to_string(&parts).unwrap_or_default();
+                if let Some((_, line)) = values.get(&value) {
+                    return Err(EngineError::Load(vec![LineError {
+                        line: *line,
+                        message: format!(
+                            "@unique({}) value already belongs to {t} {src} -> {dst}",
+                            set.join(", ")
+                        ),
+                    }]));
                 }
             }
         }

@@ -418,6 +418,22 @@ impl Loader {
                 return Ok(Err(e));
             }
         }
+        for (i, set) in edge.unique.iter().enumerate() {
+            let Some(value) = edge_unique_value(set, &from_key, &to_key, data) else {
+                continue;
+            };
+            let seen = self
+                .unique_values
+                .entry((edge_name.to_string(), i))
+                .or_default();
+            if let Some((_, first)) = seen.get(&value) {
+                return Ok(Err(format!(
+                    "duplicate value for @unique({}) of {edge_name} (first on line {first})",
+                    set.join(", ")
+                )));
+            }
+            seen.insert(value, (format!("{from_key} -> {to_key}"), line_no));
+        }
         if self.mode == LoadMode::Merge {
             let pairs = self.edge_pairs.entry(edge_name.to_string()).or_default();
             if !pairs.insert((from_key.clone(), to_key.clone())) {
@@ -719,6 +735,28 @@ impl Loader {
         change.staged = std::mem::take(&mut self.staged);
         Ok((change, report))
     }
+}
+
+/// The value of an edge's @unique set, where `from`/`to` are the endpoints' key texts
+/// (as `check_unique_against_stored` reads them back from the stored edges).
+fn edge_unique_value(
+    set: &[String],
+    from: &str,
+    to: &str,
+    data: &Map<String, Value>,
+) -> Option<String> {
+    let parts: Vec<Value> = set
+        .iter()
+        .map(|p| match p.as_str() {
+            "from" => Value::String(from.to_string()),
+            "to" => Value::String(to.to_string()),
+            other => data.get(other).cloned().unwrap_or(Value::Null),
+        })
+        .collect();
+    if parts.iter().any(Value::is_null) {
+        return None; // nulls never collide
+    }
+    Some(serde_json::to_string(&parts).unwrap_or_default())
 }
 
 fn unique_value(set: &[String], data: &Map<String, Value>) -> Option<String> {

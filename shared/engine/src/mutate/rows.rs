@@ -141,7 +141,13 @@ fn index_sets(names: &[String], sets: &[Vec<String>]) -> Result<Vec<Vec<usize>>>
         .map(|set| {
             set.iter()
                 .map(|p| {
-                    names.iter().position(|n| n == p).ok_or_else(|| {
+                    // An edge's set may name its endpoints (`from`/`to`: `_src`/`_dst`).
+                    let column = match p.as_str() {
+                        "from" if !names.iter().any(|n| n == p) => SRC_COLUMN,
+                        "to" if !names.iter().any(|n| n == p) => DST_COLUMN,
+                        other => other,
+                    };
+                    names.iter().position(|n| n == column).ok_or_else(|| {
                         EngineError::Corrupt(format!("@unique names unknown property {p}"))
                     })
                 })
