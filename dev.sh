@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Developer entry points (the README's two set-up commands):
 #   ./dev.sh up     build, then start a local deployment on local storage with an example graph
-#   ./dev.sh test   install what the tests need, then run every test (cargo tests, the
+#   ./dev.sh test   install what the tests need (protoc, prometheus, ...), then run every test (cargo tests, the
 #                   OpenAPI conformance fuzzing, the generated-client check, the
 #                   integration suites on S3-compatible storage, the fault and load scenarios)
 set -euo pipefail
@@ -23,9 +23,21 @@ need_protoc() {
     fi
 }
 
+# The metrics test (tests/tests/metrics.rs) scrapes both planes with a real Prometheus.
+need_prometheus() {
+    if ! command -v prometheus >/dev/null 2>&1; then
+        echo "installing prometheus (tests/tests/metrics.rs scrapes both planes with it)" >&2
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    fi
+}
+
 cmd_test() {
     local started=$SECONDS
     need_protoc
+    need_prometheus
     if cargo fmt --version >/dev/null 2>&1; then
         cargo fmt --all -- --check
     fi

@@ -7,6 +7,7 @@ mod config;
 mod crash_point;
 mod graphs;
 mod http;
+mod metrics;
 mod registry;
 mod serve;
 mod state;

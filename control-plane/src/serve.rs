@@ -28,7 +28,9 @@ pub enum ServeError {
 }
 
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
-    let options = StartupOptions::from_env(&args.config, args.unauthenticated)?;
+    let mut options = StartupOptions::from_env(&args.config, args.unauthenticated)?;
+    options.metrics_token = args.metrics_token;
+    crate::metrics::init();
     let (state, configured_bind) = AppState::build(options)?;
     let addr = args
         .bind

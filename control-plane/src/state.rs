@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use omnigraph_api::metrics::MetricsAccess;
 use omnigraph_api::INTERNAL_TOKEN_ENV;
 use omnigraph_config::{ConfigError, ConfigMode, GraphId, OmnigraphConfig, ServerSection};
 use omnigraph_policy::{
@@ -39,6 +40,8 @@ pub struct AppState {
     pub push_wait: Duration,
     /// `server` of omnigraph.yaml as loaded (`storage_roots` bounds POST /graphs).
     pub server: ServerSection,
+    /// Who may read `GET /metrics`.
+    pub metrics: MetricsAccess,
 }
 
 /// Why the control plane refuses to start.
@@ -58,6 +61,8 @@ pub enum StartupError {
     InternalToken(TokenConfigError),
     #[error("this control plane has bearer tokens, so its internal routes need {INTERNAL_TOKEN_ENV} (shared with its workers); only an open-mode (--unauthenticated) control plane may run without one, accepting loopback peers")]
     InternalTokenRequired,
+    #[error("metrics token: {0}")]
+    MetricsToken(TokenConfigError),
     #[error("cannot build the HTTP client for registry pushes: {0}")]
     HttpClient(#[from] reqwest::Error),
 }
@@ -68,6 +73,8 @@ pub struct StartupOptions {
     pub unauthenticated: bool,
     pub tokens: BearerTokens,
     pub internal_token: Option<String>,
+    /// The token a scrape of `GET /metrics` must bear (`--metrics-token`).
+    pub metrics_token: Option<String>,
 }
 
 impl StartupOptions {
@@ -83,6 +90,7 @@ impl StartupOptions {
             unauthenticated: unauthenticated || env_flag(UNAUTHENTICATED_ENV),
             tokens: BearerTokens::from_env()?,
             internal_token,
+            metrics_token: None,
         })
     }
 }
@@ -117,6 +125,8 @@ impl AppState {
         if !auth.is_open() && options.internal_token.is_none() {
             return Err(StartupError::InternalTokenRequired);
         }
+        let metrics = MetricsAccess::resolve(auth.is_open(), options.metrics_token.as_deref())
+            .map_err(StartupError::MetricsToken)?;
         let internal_auth = InternalAuth::new(options.internal_token.as_deref())
             .map_err(StartupError::InternalToken)?;
         let registry = Registry::new(graphs);
@@ -135,6 +145,7 @@ impl AppState {
             internal_auth: Arc::new(internal_auth),
             server: config.server.clone(),
             push_wait: PUSH_WAIT,
+            metrics,
         };
         Ok((state, config.server.bind))
     }

@@ -11,12 +11,13 @@ use serde_json::{json, Value};
 use crate::control_plane as control_plane_command;
 
 /// Auth variables of both servers, which tests set explicitly (never inherited).
-pub(crate) const AUTH_ENV: [&str; 5] = [
+pub(crate) const AUTH_ENV: [&str; 6] = [
     "OMNIGRAPH_SERVER_BEARER_TOKEN",
     "OMNIGRAPH_SERVER_BEARER_TOKENS_FILE",
     "OMNIGRAPH_SERVER_BEARER_TOKENS_JSON",
     "OMNIGRAPH_UNAUTHENTICATED",
     "OMNIGRAPH_INTERNAL_TOKEN",
+    "OMNIGRAPH_METRICS_TOKEN",
 ];
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);

@@ -229,6 +229,8 @@ fn auth_mode_openapi_requires_bearer_on_graph_routes_only() {
             assert!(security.contains("bearer_token"), "{method} {path}");
         } else if path.starts_with("/internal/") {
             assert!(security.contains("internal_token"), "{method} {path}");
+        } else if path == "/metrics" {
+            assert!(security.contains("metrics_token"), "{method} {path}");
         } else {
             assert!(security.is_empty(), "{method} {path} is public");
         }

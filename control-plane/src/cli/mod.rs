@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// OMNIGRAPH_UNAUTHENTICATED=1.
     #[arg(long)]
     pub unauthenticated: bool,
+    /// The token a scrape of GET /metrics must bear (at least 16 bytes). Without one, a
+    /// control plane with bearer tokens refuses every scrape and an open-mode one answers
+    /// anyone.
+    #[arg(long, env = omnigraph_api::metrics::METRICS_TOKEN_ENV, hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -188,12 +188,15 @@ impl ConfigFile {
     fn set_drift(&self, drift: Option<Drift>) {
         let mut current = lock(&self.drift);
         match (&*current, &drift) {
-            (None, Some(new)) => tracing::warn!(
-                config = %self.path.display(),
-                on_disk_sha256 = new.on_disk.as_deref().unwrap_or("unreadable"),
-                "config drift: {}",
-                new.message
-            ),
+            (None, Some(new)) => {
+                crate::metrics::drift_detected();
+                tracing::warn!(
+                    config = %self.path.display(),
+                    on_disk_sha256 = new.on_disk.as_deref().unwrap_or("unreadable"),
+                    "config drift: {}",
+                    new.message
+                )
+            }
             (Some(_), None) => tracing::info!(
                 config = %self.path.display(),
                 "config drift cleared: the file matches what this control plane loaded or wrote"

@@ -24,6 +24,10 @@ pub fn public_routes() -> RouteTable<AppState> {
         Route::get("/healthz", health::healthz),
         Route::get("/readyz", health::readyz),
         Route::get("/openapi.json", openapi_json),
+        Route::get(
+            omnigraph_api::metrics::METRICS_PATH,
+            crate::metrics::metrics,
+        ),
         Route::get("/graphs", graphs::list_graphs),
         Route::post("/graphs", graphs::post_graph).body_limit(LARGE_BODY_LIMIT_BYTES),
         Route::get("/graphs/{graph_id}", graphs::get_graph),
@@ -51,8 +55,9 @@ pub fn router(state: AppState) -> Router {
         .merge(internal)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(route_not_found)
-        .with_state(state)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT_BYTES))
-        .layer(from_fn(error_envelope));
+        .layer(from_fn(error_envelope))
+        .layer(from_fn_with_state(state.clone(), crate::metrics::track))
+        .with_state(state);
     with_request_logging(app)
 }

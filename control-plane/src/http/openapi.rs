@@ -27,6 +27,7 @@ use crate::state::AppState;
         health::healthz,
         health::readyz,
         openapi_json,
+        crate::metrics::metrics,
         graphs::list_graphs,
         graphs::post_graph,
         graphs::get_graph,
@@ -37,7 +38,7 @@ use crate::state::AppState;
     ),
     tags(
         (name = "graphs", description = "Graph management"),
-        (name = "health", description = "Liveness, status and this document"),
+        (name = "health", description = "Liveness, status, metrics and this document"),
         (name = "internal", description = "Called by data-plane workers, not by clients"),
     )
 )]

@@ -205,6 +205,7 @@ impl Pusher {
                         attempt,
                         "registry push failed: {error}"
                     );
+                    crate::metrics::push_failed(worker_id);
                     state.send_modify(|s| s.last_error = Some(error));
                 }
             }

@@ -68,6 +68,10 @@ pub struct ServeArgs {
     #[arg(long, env = MAX_CONCURRENT_READS_ENV, default_value_t = DEFAULT_MAX_CONCURRENT_READS,
           value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     pub max_concurrent_reads: usize,
+    /// The token a scrape of GET /metrics must bear (at least 16 bytes). Without one, a
+    /// worker with bearer tokens refuses every scrape and an open-mode worker answers anyone.
+    #[arg(long, env = omnigraph_api::metrics::METRICS_TOKEN_ENV, hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -93,6 +97,7 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
             max_result_rows_without_limit: a.max_result_rows_without_limit,
             max_concurrent_reads: a.max_concurrent_reads,
         },
+        metrics_token: a.metrics_token,
     })
     .await?;
     Ok(())

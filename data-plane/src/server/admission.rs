@@ -47,6 +47,15 @@ impl Admission {
         self.cap
     }
 
+    /// Writes in flight on this worker, every actor's.
+    pub fn in_flight_total(&self) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum()
+    }
+
     /// A slot for one more write of `actor`, or 429 when it has `cap` in flight already.
     pub fn admit(&self, actor: &str) -> Result<WritePermit, ApiError> {
         let mut in_flight = self

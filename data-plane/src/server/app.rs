@@ -1,6 +1,6 @@
 //! The worker's routes and router: graph routes flat (single mode) or under
 //! `/graphs/{graph_id}` (multi mode), plus `/healthz`, `/readyz`, `/openapi.json` and
-//! `/internal/registry`. The OpenAPI document is built from the same tables.
+//! `/internal/registry` and `/metrics`. The OpenAPI document is built from the same tables.
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -11,7 +11,7 @@ use omnigraph_api::{
 
 use super::auth::require_internal;
 use super::handlers::{
-    branches, change, commits, export, health, ingest, internal, read, schema, snapshot,
+    branches, change, commits, export, health, ingest, internal, metrics, read, schema, snapshot,
 };
 use super::openapi;
 use super::state::{AppState, InternalAccess};
@@ -47,6 +47,7 @@ pub fn public_routes() -> RouteTable<AppState> {
         Route::get("/healthz", health::healthz),
         Route::get("/readyz", health::readyz),
         Route::get("/openapi.json", openapi::openapi_json),
+        Route::get(omnigraph_api::metrics::METRICS_PATH, metrics::metrics),
     ])
 }
 
@@ -81,6 +82,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(route_not_found)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn(error_envelope))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::metrics::track,
+        ))
         .with_state(state);
     with_request_logging(app)
 }

@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 
 use super::app::graph_routes;
 use super::handlers::{
-    branches, change, commits, export, health, ingest, internal, read, schema, snapshot,
+    branches, change, commits, export, health, ingest, internal, metrics, read, schema, snapshot,
 };
 use super::state::AppState;
 
@@ -29,6 +29,7 @@ use super::state::AppState;
         health::healthz,
         health::readyz,
         openapi_json,
+        metrics::metrics,
         read::read,
         change::change,
         ingest::ingest,
@@ -48,7 +49,7 @@ use super::state::AppState;
     tags(
         (name = "graph", description = "Reads and writes of one graph"),
         (name = "branches", description = "Branches of one graph and their commits"),
-        (name = "health", description = "Liveness, readiness and this document"),
+        (name = "health", description = "Liveness, readiness, metrics and this document"),
         (name = "internal", description = "Called by the control plane, not by clients"),
     )
 )]

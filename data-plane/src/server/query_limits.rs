@@ -93,6 +93,11 @@ impl ReadAdmission {
         self.cap
     }
 
+    /// Reads holding a slot now.
+    pub fn in_flight(&self) -> usize {
+        self.cap.saturating_sub(self.slots.available_permits())
+    }
+
     /// A slot for one more read, or 429 `too_many_reads` when all are taken. The slot is
     /// given back when the permit is dropped, however the read ends.
     pub fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {

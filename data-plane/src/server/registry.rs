@@ -75,6 +75,8 @@ impl GraphHandle {
         if let Some(graph) = self.opened() {
             return Ok(graph);
         }
+        // Its object-store requests are counted under its id (storage_metrics.rs).
+        omnigraph_engine::storage_metrics::name_graph(&self.uri, &self.graph_id);
         let graph = Graph::open(&self.uri).await.map_err(engine_error)?;
         *self.graph.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
         Ok(graph)

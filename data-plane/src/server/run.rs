@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use omnigraph_api::metrics::MetricsAccess;
 use omnigraph_api::{RegistryDocument, RegistryGraph, ServeMode, INTERNAL_TOKEN_ENV};
 use omnigraph_config::{ConfigMode, OmnigraphConfig};
 use omnigraph_policy::{AuthMode, BearerTokens};
@@ -37,6 +38,8 @@ pub struct ServeOptions {
     pub max_writes_per_actor: usize,
     /// Deadlines and row caps of reads, and reads in flight.
     pub query_limits: QueryLimits,
+    /// The token a scrape of `GET /metrics` must bear (`--metrics-token`).
+    pub metrics_token: Option<String>,
 }
 
 /// The registry document omnigraph.yaml describes (generation 1), and its mode.
@@ -127,6 +130,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         .is_some_and(|d| d.graphs.iter().any(|g| g.policy.is_some()));
     let auth = AuthMode::resolve(tokens, any_policy, options.unauthenticated)?;
     auth.watch_tokens_file();
+    let metrics = MetricsAccess::resolve(auth.is_open(), options.metrics_token.as_deref())?;
+    super::metrics::init();
     let internal = internal_token()?;
     let internal_access = internal_access(&options.source, &auth, internal.as_deref())?;
     let registry = Registry::new(auth);
@@ -153,6 +158,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         admission: Arc::new(Admission::new(options.max_writes_per_actor)),
         reads: ReadAdmission::new(options.query_limits.max_concurrent_reads),
         query_limits: options.query_limits.clone(),
+        metrics,
     });
     tracing::info!(
         %local,

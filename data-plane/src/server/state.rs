@@ -25,6 +25,8 @@ pub struct ServerState {
     pub query_limits: QueryLimits,
     /// Cap on reads in flight on this worker (429 beyond it).
     pub reads: ReadAdmission,
+    /// Who may read `GET /metrics`.
+    pub metrics: omnigraph_api::metrics::MetricsAccess,
 }
 
 /// How the control plane's routes on this worker (`/internal/*`) are guarded.

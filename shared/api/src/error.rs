@@ -276,7 +276,10 @@ impl From<ErrorBody> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let code = self.code();
         let mut response = (status, Json(self.body)).into_response();
+        // For the metrics of errors by code (metrics.rs), read by the HTTP middleware.
+        response.extensions_mut().insert(code);
         let headers = response.headers_mut();
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -9,6 +9,7 @@ mod extract;
 mod graphs;
 mod health;
 mod logging;
+pub mod metrics;
 pub mod openapi;
 mod registry;
 mod routes;

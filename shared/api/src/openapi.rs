@@ -1,6 +1,6 @@
 //! What both planes do to their utoipa documents (README.md, "OpenAPI"):
-//! - security schemes: `bearer_token` (users) and `internal_token` (the planes' shared
-//!   token) in auth mode, none at all in open mode;
+//! - security schemes: `bearer_token` (users), `internal_token` (the planes' shared
+//!   token) and `metrics_token` (scrapes of `/metrics`) in auth mode, none at all in open mode;
 //! - aliases (`/query` of `/read`, ...) documented as copies of their canonical path;
 //! - multi mode: graph routes nested under `/graphs/{graph_id}` with `cluster_`-prefixed
 //!   operation ids;
@@ -17,6 +17,8 @@ use utoipa::openapi::{ObjectBuilder, OpenApi, Required, Type};
 pub const BEARER_SCHEME: &str = "bearer_token";
 /// Scheme of the internal routes between the planes (`OMNIGRAPH_INTERNAL_TOKEN`).
 pub const INTERNAL_SCHEME: &str = "internal_token";
+/// Scheme of `GET /metrics` (`OMNIGRAPH_METRICS_TOKEN`).
+pub const METRICS_SCHEME: &str = "metrics_token";
 /// Where multi mode nests graph routes.
 pub const CLUSTER_PREFIX: &str = "/graphs/{graph_id}";
 /// Prefix of the operation ids of nested graph routes.
@@ -79,7 +81,7 @@ pub fn documented_endpoints(doc: &OpenApi) -> BTreeSet<(String, String)> {
     out
 }
 
-/// Adds the two bearer schemes (creating `components` when absent).
+/// Adds the three bearer schemes (creating `components` when absent).
 pub fn add_security_schemes(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -101,6 +103,18 @@ pub fn add_security_schemes(doc: &mut OpenApi) {
                 .description(Some(
                     "OMNIGRAPH_INTERNAL_TOKEN, shared by the control plane and its workers; \
                      with none configured, internal routes accept only loopback peers",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        METRICS_SCHEME,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "OMNIGRAPH_METRICS_TOKEN (--metrics-token), the scrape token of GET /metrics; \
+                     a process with bearer tokens and none refuses every scrape",
                 ))
                 .build(),
         ),

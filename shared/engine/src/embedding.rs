@@ -86,7 +86,10 @@ impl Provider {
         }
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(BATCH) {
-            out.extend(self.request(chunk, target).await?);
+            let started = std::time::Instant::now();
+            let answer = self.request(chunk, target).await;
+            crate::metrics::embedding_call(started.elapsed(), answer.is_err());
+            out.extend(answer?);
         }
         Ok(out)
     }

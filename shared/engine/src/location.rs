@@ -131,11 +131,12 @@ impl GraphLocation {
                 .with_retry(store_retries())
                 .build()
                 .map_err(EngineError::ObjectStore)?;
+            let uri = format!("s3://{bucket}/{prefix}")
+                .trim_end_matches('/')
+                .to_string();
             return Ok(GraphLocation {
-                uri: format!("s3://{bucket}/{prefix}")
-                    .trim_end_matches('/')
-                    .to_string(),
-                store: Arc::new(store),
+                store: crate::storage_metrics::metered(&uri, Arc::new(store)),
+                uri,
                 prefix: prefix.to_string(),
             });
         }
@@ -148,8 +149,8 @@ impl GraphLocation {
         let path = canonical_local_path(path)?;
         Ok(GraphLocation {
             prefix: path.trim_start_matches('/').to_string(),
+            store: crate::storage_metrics::metered(&path, Arc::new(LocalFileSystem::new())),
             uri: path,
-            store: Arc::new(LocalFileSystem::new()),
         })
     }
 

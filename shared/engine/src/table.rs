@@ -44,6 +44,7 @@ pub async fn create_with_rows(
         // Never let Lance collect versions: a published manifest may still name them.
         auto_cleanup: None,
         skip_auto_cleanup: true,
+        store_params: Some(crate::storage_metrics::store_params(uri)),
         ..Default::default()
     };
     let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
@@ -54,6 +55,7 @@ pub async fn create_with_rows(
 pub async fn open_at(session: &Arc<Session>, uri: &str, version: u64) -> Result<Arc<Dataset>> {
     let ds = DatasetBuilder::from_uri(uri)
         .with_session(session.clone())
+        .with_store_params(crate::storage_metrics::store_params(uri))
         .with_version(version)
         .load()
         .await?;

@@ -74,6 +74,10 @@ pub async fn ingest(
         auth.actor_name(),
     )
     .await?;
+    crate::server::metrics::rows_loaded(
+        &auth.graph.graph_id,
+        report.tables.iter().map(|t| t.rows_loaded).sum(),
+    );
     Ok(ApiJson(IngestResponse {
         uri: auth.graph.uri.clone(),
         branch,

@@ -144,8 +144,12 @@ impl TableDataCache {
         let cell = self.slot(&key);
         let fresh = !cell.initialized();
         let entry = cell.get_or_try_init(build).await?.clone();
+        let metrics = &crate::metrics::CACHE;
         if fresh {
+            metrics.misses.inc();
             self.evict_over_budget(&key);
+        } else {
+            metrics.hits.inc();
         }
         Ok(entry)
     }
@@ -192,8 +196,12 @@ impl TableDataCache {
             let Some(victim) = victim else { break };
             if let Some(slot) = slots.remove(&victim) {
                 total = total.saturating_sub(size(&slot));
+                crate::metrics::CACHE.evictions.inc();
             }
         }
+        crate::metrics::CACHE
+            .bytes
+            .set(i64::try_from(total).unwrap_or(i64::MAX));
     }
 
     /// Number of built entries (for tests).

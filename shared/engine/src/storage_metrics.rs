@@ -1,0 +1,355 @@
+//! Object-store requests and bytes, counted by a wrapper around the object store, for local
+//! disk and S3 alike (README.md, "Observability"):
+//!
+//! - `omnigraph_object_store_requests_total{graph, kind, operation}`
+//! - `omnigraph_object_store_bytes_total{graph, kind, operation}`
+//!
+//! `operation` is `GET`, `HEAD`, `PUT`, `LIST`, `DELETE`, `COPY` or `RENAME`. `graph` is the
+//! name a server gave the graph's uri ([`name_graph`]), `-` when it gave none (the CLI).
+//! `kind` is the request kind the caller runs the engine under ([`with_request_kind`], e.g.
+//! `read`, `change`, `load`), and `unattributed` for requests made from tasks Lance spawns
+//! (its I/O scheduler, parallel writes), which a task-local does not reach.
+//!
+//! One wrapper ([`MeteredStore`]) goes around the engine's own store of a graph
+//! ([`crate::location::GraphLocation`]) and, through [`ObjectStoreParams::object_store_wrapper`],
+//! around every store Lance opens for the graph's tables ([`store_params`]). What it counts
+//! is what goes through the object-store interface: on S3 every request. On a local disk
+//! Lance reads and writes table data files with direct file I/O, which no object store
+//! sees; manifests, listings, conditional creates, renames and deletes are counted there too.
+//! A multipart upload counts one PUT to start, one per part and one to complete; a listing
+//! one LIST per call (S3 may page a long one); a bulk delete one DELETE per object.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use lance::io::{ObjectStoreParams, WrappingObjectStore};
+use object_store::list::{PaginatedListOptions, PaginatedListResult, PaginatedListStore};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, UploadPart,
+};
+use prometheus::IntCounterVec;
+
+use crate::metrics::counter_vec;
+
+/// `kind` of requests made outside any [`with_request_kind`] scope.
+pub const UNATTRIBUTED: &str = "unattributed";
+/// `graph` of a uri no server named.
+pub const UNNAMED_GRAPH: &str = "-";
+
+tokio::task_local! {
+    static REQUEST_KIND: &'static str;
+}
+
+/// Runs `fut` with its object-store requests counted under `kind` (those it makes in its own
+/// task; see the module documentation).
+pub async fn with_request_kind<F: Future>(kind: &'static str, fut: F) -> F::Output {
+    REQUEST_KIND.scope(kind, fut).await
+}
+
+fn current_kind() -> &'static str {
+    REQUEST_KIND.try_with(|k| *k).unwrap_or(UNATTRIBUTED)
+}
+
+struct Counters {
+    requests: IntCounterVec,
+    bytes: IntCounterVec,
+}
+
+static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
+    Counters {
+    requests: counter_vec(
+        "omnigraph_object_store_requests_total",
+        "Object-store requests, by graph, request kind and operation",
+        &["graph", "kind", "operation"],
+    ),
+    bytes: counter_vec(
+        "omnigraph_object_store_bytes_total",
+        "Bytes read (GET) and written (PUT) through the object store, by graph, request kind and operation",
+        &["graph", "kind", "operation"],
+    ),
+}
+});
+
+pub(crate) fn init() {
+    LazyLock::force(&COUNTERS);
+}
+
+/// The counting side of one graph: its label, shared by every store wrapped for it.
+#[derive(Debug)]
+pub struct GraphMeter {
+    graph: RwLock<Arc<str>>,
+}
+
+impl GraphMeter {
+    fn label(&self) -> Arc<str> {
+        self.graph.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn count(&self, kind: &str, operation: &str, bytes: u64) {
+        let graph = self.label();
+        let labels = [graph.as_ref(), kind, operation];
+        COUNTERS.requests.with_label_values(&labels).inc();
+        if bytes > 0 {
+            COUNTERS.bytes.with_label_values(&labels).inc_by(bytes);
+        }
+    }
+}
+
+/// The [`WrappingObjectStore`] Lance applies to every store it opens for a graph's tables.
+#[derive(Debug, Clone)]
+pub struct MeterWrapper(Arc<GraphMeter>);
+
+impl WrappingObjectStore for MeterWrapper {
+    fn wrap(&self, _prefix: &str, original: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+        Arc::new(MeteredStore::new(original, self.0.clone()))
+    }
+
+    // Keeps Lance's paginated listing, counted here.
+    fn wrap_paginated(
+        &self,
+        _prefix: &str,
+        original: Arc<dyn PaginatedListStore>,
+    ) -> Option<Arc<dyn PaginatedListStore>> {
+        Some(Arc::new(MeteredLister {
+            inner: original,
+            meter: self.0.clone(),
+        }))
+    }
+}
+
+/// One wrapper per graph root uri (canonical, as [`crate::location::GraphLocation`] has it),
+/// so that Lance's store cache keeps one store per graph.
+static METERS: LazyLock<Mutex<HashMap<String, Arc<MeterWrapper>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The wrapper of the graph at canonical `root` (made on first use, unnamed).
+pub fn wrapper(root: &str) -> Arc<MeterWrapper> {
+    let mut meters = METERS.lock().unwrap_or_else(|p| p.into_inner());
+    meters
+        .entry(root.to_owned())
+        .or_insert_with(|| {
+            Arc::new(MeterWrapper(Arc::new(GraphMeter {
+                graph: RwLock::new(Arc::from(UNNAMED_GRAPH)),
+            })))
+        })
+        .clone()
+}
+
+/// Counts the requests of the graph at `uri` under `graph` from now on (a server names
+/// each graph it serves by its id before opening it).
+pub fn name_graph(uri: &str, graph: &str) {
+    let root = match crate::location::GraphLocation::parse(uri) {
+        Ok(loc) => loc.uri,
+        Err(_) => return,
+    };
+    let wrapper = wrapper(&root);
+    *wrapper.0.graph.write().unwrap_or_else(|p| p.into_inner()) = Arc::from(graph);
+}
+
+/// The graph root a table uri lies in: the longest known root that is a prefix of it.
+fn wrapper_for_table(uri: &str) -> Arc<MeterWrapper> {
+    let found = {
+        let meters = METERS.lock().unwrap_or_else(|p| p.into_inner());
+        meters
+            .iter()
+            .filter(|(root, _)| {
+                uri.strip_prefix(root.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .max_by_key(|(root, _)| root.len())
+            .map(|(_, w)| w.clone())
+    };
+    found.unwrap_or_else(|| {
+        // A table of a graph whose location was never parsed (not the engine's way):
+        // counted under its own folder's parent.
+        let root = uri.rsplit_once('/').map_or(uri, |(parent, _)| parent);
+        wrapper(root)
+    })
+}
+
+/// Lance's store parameters for the table at `uri`: its graph's counting wrapper.
+pub fn store_params(uri: &str) -> ObjectStoreParams {
+    let wrapper: Arc<dyn WrappingObjectStore> = wrapper_for_table(uri);
+    ObjectStoreParams {
+        object_store_wrapper: Some(wrapper),
+        ..Default::default()
+    }
+}
+
+/// The engine's own store of a graph, wrapped to count its requests.
+pub fn metered(root: &str, store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+    Arc::new(MeteredStore::new(store, wrapper(root).0.clone()))
+}
+
+/// An object store that counts each request it passes on.
+#[derive(Debug)]
+pub struct MeteredStore {
+    inner: Arc<dyn ObjectStore>,
+    meter: Arc<GraphMeter>,
+}
+
+impl MeteredStore {
+    fn new(inner: Arc<dyn ObjectStore>, meter: Arc<GraphMeter>) -> Self {
+        MeteredStore { inner, meter }
+    }
+}
+
+impl fmt::Display for MeteredStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MeteredStore({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for MeteredStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.meter
+            .count(current_kind(), "PUT", payload.content_length() as u64);
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let kind = current_kind();
+        self.meter.count(kind, "PUT", 0);
+        let upload = self.inner.put_multipart_opts(location, opts).await?;
+        Ok(Box::new(MeteredUpload {
+            inner: upload,
+            meter: self.meter.clone(),
+            kind,
+        }))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let kind = current_kind();
+        let head = options.head;
+        let result = self.inner.get_opts(location, options).await;
+        let bytes = match (&result, head) {
+            (Ok(r), false) => r.range.end.saturating_sub(r.range.start),
+            _ => 0,
+        };
+        self.meter
+            .count(kind, if head { "HEAD" } else { "GET" }, bytes);
+        result
+    }
+
+    // get_ranges is left to the trait's default, which asks `get_opts` once per coalesced
+    // range: each request the store receives is counted.
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        let meter = self.meter.clone();
+        let kind = current_kind();
+        self.inner
+            .delete_stream(locations)
+            .inspect(move |deleted| {
+                if deleted.is_ok() {
+                    meter.count(kind, "DELETE", 0);
+                }
+            })
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.meter.count(current_kind(), "LIST", 0);
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.meter.count(current_kind(), "LIST", 0);
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.meter.count(current_kind(), "LIST", 0);
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.meter.count(current_kind(), "COPY", 0);
+        self.inner.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        self.meter.count(current_kind(), "RENAME", 0);
+        self.inner.rename_opts(from, to, options).await
+    }
+}
+
+#[derive(Debug)]
+struct MeteredUpload {
+    inner: Box<dyn MultipartUpload>,
+    meter: Arc<GraphMeter>,
+    kind: &'static str,
+}
+
+#[async_trait]
+impl MultipartUpload for MeteredUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        self.meter
+            .count(self.kind, "PUT", data.content_length() as u64);
+        self.inner.put_part(data)
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.meter.count(self.kind, "PUT", 0);
+        self.inner.complete().await
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.meter.count(self.kind, "DELETE", 0);
+        self.inner.abort().await
+    }
+}
+
+struct MeteredLister {
+    inner: Arc<dyn PaginatedListStore>,
+    meter: Arc<GraphMeter>,
+}
+
+#[async_trait]
+impl PaginatedListStore for MeteredLister {
+    async fn list_paginated(
+        &self,
+        prefix: Option<&str>,
+        opts: PaginatedListOptions,
+    ) -> object_store::Result<PaginatedListResult> {
+        self.meter.count(current_kind(), "LIST", 0);
+        self.inner.list_paginated(prefix, opts).await
+    }
+}

@@ -1,0 +1,752 @@
+//! `GET /metrics` of both planes (README.md, "Observability"), on real processes: the
+//! counters move by what the test did, with the labels it expects (route template, graph,
+//! status, error code, request kind, operation); who may scrape follows the metrics token;
+//! and a real Prometheus (the Debian package) scrapes a worker and a control plane.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use omnigraph_e2e::*;
+use serde_json::{json, Value};
+
+use crate::admission::SilentProvider;
+
+const METRICS_TOKEN: &str = "metrics-token-0123456789";
+
+/// One scrape: every sample by its name and labels (`name{a="x",b="y"}` with the labels
+/// sorted).
+#[derive(Debug, Default)]
+struct Scrape(BTreeMap<String, f64>);
+
+impl Scrape {
+    fn parse(text: &str) -> Scrape {
+        let mut samples = BTreeMap::new();
+        for line in text.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect("sample line");
+            let value: f64 = value.parse().expect("sample value");
+            samples.insert(canonical(series), value);
+        }
+        Scrape(samples)
+    }
+
+    /// The value of `name` with exactly `labels` (0 when absent).
+    fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0.get(&key(name, labels)).copied().unwrap_or(0.0)
+    }
+
+    /// Sum of every series of `name` whose labels include `labels`.
+    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .iter()
+            .filter(|(series, _)| {
+                let (n, rest) = series.split_once('{').unwrap_or((series.as_str(), ""));
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+            })
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0
+            .keys()
+            .any(|s| s == name || s.starts_with(&format!("{name}{{")))
+    }
+}
+
+fn key(name: &str, labels: &[(&str, &str)]) -> String {
+    let mut labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    labels.sort();
+    if labels.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}{{{}}}", labels.join(","))
+    }
+}
+
+/// `name{b="2",a="1"}` -> `name{a="1",b="2"}` (label values here hold no `",`).
+fn canonical(series: &str) -> String {
+    let Some((name, rest)) = series.split_once('{') else {
+        return series.to_owned();
+    };
+    let inner = rest.strip_suffix('}').expect("closing brace");
+    let mut labels: Vec<&str> = inner
+        .split("\",")
+        .map(|l| l.trim_end_matches('"'))
+        .collect();
+    labels.retain(|l| !l.is_empty());
+    let mut labels: Vec<String> = labels.iter().map(|l| format!("{l}\"")).collect();
+    labels.sort();
+    format!("{name}{{{}}}", labels.join(","))
+}
+
+/// `GET <url>/metrics` with an optional bearer token: status, content type, body.
+fn get_metrics(url: &str, token: Option<&str>) -> (u16, String, String) {
+    let client = reqwest::blocking::Client::new();
+    let mut request = client.get(format!("{url}/metrics"));
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().expect("GET /metrics");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, response.text().expect("body"))
+}
+
+fn scrape(url: &str, token: Option<&str>) -> Scrape {
+    let (status, content_type, body) = get_metrics(url, token);
+    assert_eq!(status, 200, "{body}");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    Scrape::parse(&body)
+}
+
+fn load_body(text: &str, mode: &str) -> Value {
+    json!({ "data": text, "mode": mode })
+}
+
+#[test]
+fn worker_counts_requests_errors_conflicts_rows_cache_and_object_store_requests() {
+    let g = TempGraph::new("social.pg");
+    let dp = DataPlane::single_mode_open(&g);
+    let before = scrape(&dp.url, None);
+
+    // A load, a read, a load refused (append of a key that exists: 400), a branch created
+    // twice (the second conflicts: 409), an unknown route.
+    let data = std::fs::read_to_string(fixture("social.jsonl")).expect("fixture");
+    let (s, loaded) = dp.post("/ingest", &load_body(&data, "overwrite"), None);
+    assert_eq!(s, 200, "{loaded}");
+    let rows: u64 = loaded["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .map(|t| t["rows_loaded"].as_u64().expect("rows_loaded"))
+        .sum();
+    assert!(rows > 0, "{loaded}");
+    let (s, body) = dp.post(
+        "/read",
+        &json!({ "query_source": "query q() { match { $p: Person } return { $p.name } }" }),
+        None,
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = dp.post(
+        "/ingest",
+        &load_body(
+            "{\"type\":\"Person\",\"data\":{\"name\":\"Alice\"}}\n",
+            "append",
+        ),
+        None,
+    );
+    envelope(s, &body, 400, "bad_request");
+    let (s, body) = dp.post("/branches", &json!({ "name": "dev" }), None);
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = dp.post("/branches", &json!({ "name": "dev" }), None);
+    envelope(s, &body, 409, "conflict");
+    let (s, body) = dp.get("/no/such/route/42", None);
+    envelope(s, &body, 404, "not_found");
+
+    let after = scrape(&dp.url, None);
+    let delta =
+        |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
+    let http = |route: &str, status: &str| {
+        delta(
+            "omnigraph_http_requests_total",
+            &[
+                ("route", route),
+                ("method", "POST"),
+                ("graph", "default"),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(http("/ingest", "200"), 1.0);
+    assert_eq!(http("/ingest", "400"), 1.0);
+    assert_eq!(http("/branches", "201"), 1.0);
+    assert_eq!(http("/branches", "409"), 1.0);
+    assert_eq!(http("/read", "200"), 1.0);
+    assert_eq!(
+        delta(
+            "omnigraph_http_request_duration_seconds_count",
+            &[
+                ("route", "/read"),
+                ("method", "POST"),
+                ("graph", "default"),
+                ("status", "200"),
+            ],
+        ),
+        1.0
+    );
+    // The raw path never becomes a label: an unknown route is `unmatched`, on no graph.
+    assert_eq!(
+        delta(
+            "omnigraph_http_errors_total",
+            &[
+                ("route", "unmatched"),
+                ("method", "GET"),
+                ("graph", "-"),
+                ("code", "not_found"),
+            ],
+        ),
+        1.0
+    );
+    assert!(!after.0.keys().any(|k| k.contains("/no/such/route")));
+    assert_eq!(
+        delta(
+            "omnigraph_http_errors_total",
+            &[
+                ("route", "/ingest"),
+                ("method", "POST"),
+                ("graph", "default"),
+                ("code", "bad_request"),
+            ],
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            "omnigraph_http_errors_total",
+            &[
+                ("route", "/branches"),
+                ("method", "POST"),
+                ("graph", "default"),
+                ("code", "conflict"),
+            ],
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            "omnigraph_write_conflicts_total",
+            &[("route", "/branches"), ("graph", "default")],
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            "omnigraph_write_conflicts_total",
+            &[("route", "/ingest"), ("graph", "default")],
+        ),
+        0.0
+    );
+    assert_eq!(
+        delta("omnigraph_rows_loaded_total", &[("graph", "default")]),
+        rows as f64
+    );
+    // The read built its node data in the query cache.
+    assert!(delta("omnigraph_query_cache_misses_total", &[]) >= 1.0);
+    assert!(after.get("omnigraph_query_cache_bytes", &[]) > 0.0);
+    assert!(after.has("omnigraph_query_cache_hits_total"));
+    assert!(after.has("omnigraph_query_cache_evictions_total"));
+    assert_eq!(after.get("omnigraph_reads_in_flight", &[]), 0.0);
+    assert_eq!(after.get("omnigraph_writes_in_flight", &[]), 0.0);
+    // Object-store requests of the load, counted under the graph and the request kind.
+    for operation in ["GET", "PUT"] {
+        let n = after.sum(
+            "omnigraph_object_store_requests_total",
+            &[
+                ("graph", "default"),
+                ("kind", "load"),
+                ("operation", operation),
+            ],
+        );
+        assert!(n >= 1.0, "{operation}: {n}\n{:#?}", after.0);
+    }
+    assert!(
+        after.sum(
+            "omnigraph_object_store_bytes_total",
+            &[("graph", "default"), ("kind", "load"), ("operation", "PUT")],
+        ) > 0.0
+    );
+    assert!(
+        after.sum(
+            "omnigraph_object_store_requests_total",
+            &[("graph", "default"), ("kind", "read")],
+        ) >= 1.0
+    );
+}
+
+#[test]
+fn worker_counts_admission_refusals_writes_in_flight_and_embedding_errors() {
+    let provider = SilentProvider::start();
+    let g = TempGraph::new("industry-intel/schema.pg");
+    g.write_file(
+        "p.yaml",
+        "version: 1\ngroups:\n  writers: [act-a]\nrules:\n  - id: writers-read-and-change\n    allow: { actors: { group: writers }, actions: [read, change], branch_scope: any }\n",
+    );
+    let token = Some("token-a-0123456789");
+    let dp = DataPlane::single_mode(
+        &g,
+        "  policy: { file: p.yaml }\n",
+        &["--metrics-token", METRICS_TOKEN],
+        &[
+            (
+                "OMNIGRAPH_SERVER_BEARER_TOKENS_JSON",
+                r#"{"act-a": "token-a-0123456789"}"#,
+            ),
+            ("OMNIGRAPH_MAX_WRITES_PER_ACTOR", "1"),
+            ("OMNIGRAPH_EMBEDDING_URL", provider.url.as_str()),
+            ("OMNIGRAPH_EMBEDDING_MODEL", EMBEDDING_MODEL),
+        ],
+    );
+    let before = scrape(&dp.url, Some(METRICS_TOKEN));
+    let insert_chunk = json!({ "query_source":
+        "query q() { insert Chunk { id: \"c1\", text: \"held in flight\", chunk_index: 0, createdAt: \"2026-04-14T00:00:00Z\" } }" });
+    let during = std::thread::scope(|scope| {
+        let held = scope.spawn(|| dp.post("/change", &insert_chunk, token));
+        provider
+            .accepted
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the held write reached the provider");
+        let (s, body) = dp.post("/change", &insert_chunk, token);
+        envelope(s, &body, 429, "too_many_requests");
+        let during = scrape(&dp.url, Some(METRICS_TOKEN));
+        provider.release();
+        let (s, body) = held.join().expect("held write");
+        envelope(s, &body, 503, "service_unavailable");
+        during
+    });
+    assert_eq!(during.get("omnigraph_writes_in_flight", &[]), 1.0);
+    let after = scrape(&dp.url, Some(METRICS_TOKEN));
+    assert_eq!(after.get("omnigraph_writes_in_flight", &[]), 0.0);
+    let delta =
+        |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
+    assert_eq!(
+        delta(
+            "omnigraph_admission_refusals_total",
+            &[
+                ("route", "/change"),
+                ("graph", "default"),
+                ("code", "too_many_requests"),
+            ],
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            "omnigraph_http_errors_total",
+            &[
+                ("route", "/change"),
+                ("method", "POST"),
+                ("graph", "default"),
+                ("code", "service_unavailable"),
+            ],
+        ),
+        1.0
+    );
+    assert_eq!(delta("omnigraph_embedding_calls_total", &[]), 1.0);
+    assert_eq!(delta("omnigraph_embedding_errors_total", &[]), 1.0);
+    assert_eq!(
+        delta("omnigraph_embedding_call_duration_seconds_count", &[]),
+        1.0
+    );
+}
+
+#[test]
+fn who_may_scrape_follows_the_metrics_token() {
+    let g = TempGraph::new("social.pg");
+    g.write_file(
+        "p.yaml",
+        "version: 1\ngroups:\n  admins: [admin]\nrules:\n  - id: admins-read\n    allow: { actors: { group: admins }, actions: [read], branch_scope: any }\n",
+    );
+    let tokens = [(
+        "OMNIGRAPH_SERVER_BEARER_TOKENS_JSON",
+        r#"{"admin": "admin-token-0123456789"}"#,
+    )];
+    // Bearer tokens and a metrics token: only that token scrapes.
+    let dp = DataPlane::single_mode(
+        &g,
+        "  policy: { file: p.yaml }\n",
+        &[],
+        &[tokens[0], ("OMNIGRAPH_METRICS_TOKEN", METRICS_TOKEN)],
+    );
+    for token in [
+        None,
+        Some("admin-token-0123456789"),
+        Some("wrong-token-0123456789"),
+    ] {
+        let (s, _, body) = get_metrics(&dp.url, token);
+        let body: Value = serde_json::from_str(&body).expect("envelope");
+        envelope(s, &body, 401, "unauthorized");
+    }
+    let (s, _, body) = get_metrics(&dp.url, Some(METRICS_TOKEN));
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("omnigraph_http_requests_total"), "{body}");
+    drop(dp);
+
+    // Bearer tokens and no metrics token: closed, and the refusal says how to open it.
+    let dp = DataPlane::single_mode(&g, "  policy: { file: p.yaml }\n", &[], &tokens);
+    let (s, _, body) = get_metrics(&dp.url, Some("admin-token-0123456789"));
+    let body: Value = serde_json::from_str(&body).expect("envelope");
+    envelope(s, &body, 401, "unauthorized");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("OMNIGRAPH_METRICS_TOKEN"),
+        "{body}"
+    );
+    drop(dp);
+
+    // Open mode: open.
+    let dp = DataPlane::single_mode_open(&g);
+    let (s, _, body) = get_metrics(&dp.url, None);
+    assert_eq!(s, 200, "{body}");
+
+    // A metrics token shorter than 16 bytes refuses to start, on both planes.
+    let config = g.write_file("omnigraph.yaml", &format!("graph:\n  uri: {}\n", g.store));
+    let out = data_plane()
+        .args(["serve", "--bind", "127.0.0.1:0", "--unauthenticated"])
+        .args(["--config", &config, "--metrics-token", "short"])
+        .output()
+        .expect("run serve");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("16 bytes"), "{stderr}");
+    let run = run_control_plane(
+        &["serve", "--config", &config, "--bind", "127.0.0.1:0"],
+        &[
+            ("OMNIGRAPH_UNAUTHENTICATED", "1"),
+            ("OMNIGRAPH_METRICS_TOKEN", "short"),
+        ],
+        Duration::from_secs(30),
+    )
+    .expect("the control plane exits");
+    assert!(run.stderr.contains("16 bytes"), "{}", run.stderr);
+
+    // The control plane follows the same rule.
+    let cp = ControlPlane::start(
+        "graphs: {}\n",
+        ControlPlaneOptions::default()
+            .with_env(
+                "OMNIGRAPH_SERVER_BEARER_TOKENS_JSON",
+                r#"{"admin": "admin-token-0123456789"}"#,
+            )
+            .with_env("OMNIGRAPH_METRICS_TOKEN", METRICS_TOKEN),
+    );
+    let (s, _, body) = get_metrics(&cp.url, Some("admin-token-0123456789"));
+    let body: Value = serde_json::from_str(&body).expect("envelope");
+    envelope(s, &body, 401, "unauthorized");
+    let (s, _, body) = get_metrics(&cp.url, Some(METRICS_TOKEN));
+    assert_eq!(s, 200, "{body}");
+}
+
+#[test]
+fn control_plane_counts_generations_workers_pushes_drift_and_operations() {
+    let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
+    let w1 = DataPlane::with_control_plane(&cp.url, "w1");
+    let mut w2 = DataPlane::with_control_plane(&cp.url, "w2");
+    let before = scrape(&cp.url, None);
+
+    let (s, body) = cp.create_graph("alpha", &cp.graph_uri("alpha.omni"), None);
+    assert_eq!(s, 201, "{body}");
+    // The same id again: refused with 409.
+    let (s, body) = cp.create_graph("alpha", &cp.graph_uri("alpha2.omni"), None);
+    envelope(s, &body, 409, "conflict");
+    let (s, body) = cp.get("/graphs/alpha", None);
+    assert_eq!(s, 200, "{body}");
+
+    let generation = cp.health()["registry_generation"]
+        .as_u64()
+        .expect("generation");
+    let mut after = Scrape::default();
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            after = scrape(&cp.url, None);
+            after.get("omnigraph_worker_generation_lag", &[("worker", "w1")]) == 0.0
+                && after.get("omnigraph_worker_generation_lag", &[("worker", "w2")]) == 0.0
+        }),
+        "{after:#?}"
+    );
+    assert_eq!(
+        after.get("omnigraph_registry_generation", &[]),
+        generation as f64
+    );
+    assert_eq!(
+        after.get(
+            "omnigraph_worker_acknowledged_generation",
+            &[("worker", "w1")]
+        ),
+        generation as f64
+    );
+    let delta = |after: &Scrape, name: &str, labels: &[(&str, &str)]| {
+        after.get(name, labels) - before.get(name, labels)
+    };
+    let op = |after: &Scrape, operation: &str, outcome: &str| {
+        delta(
+            after,
+            "omnigraph_management_operations_total",
+            &[("operation", operation), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(op(&after, "graph_create", "ok"), 1.0);
+    assert_eq!(op(&after, "graph_create", "conflict"), 1.0);
+    assert_eq!(op(&after, "graph_get", "ok"), 1.0);
+    assert_eq!(
+        delta(
+            &after,
+            "omnigraph_http_requests_total",
+            &[
+                ("route", "/graphs/{graph_id}"),
+                ("method", "GET"),
+                ("graph", "alpha"),
+                ("status", "200"),
+            ],
+        ),
+        1.0
+    );
+    // The graph's storage requests, made by the control plane when it created it.
+    assert!(
+        after.sum(
+            "omnigraph_object_store_requests_total",
+            &[("operation", "PUT")]
+        ) >= 1.0
+    );
+
+    // A worker that is gone: pushes to it fail and it falls behind.
+    w2.kill();
+    let (s, body) = cp.create_graph("beta", &cp.graph_uri("beta.omni"), None);
+    assert_eq!(s, 201, "{body}");
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            after = scrape(&cp.url, None);
+            delta(
+                &after,
+                "omnigraph_registry_push_failures_total",
+                &[("worker", "w2")],
+            ) >= 1.0
+        }),
+        "{after:#?}"
+    );
+    assert_eq!(
+        after.get("omnigraph_worker_generation_lag", &[("worker", "w2")]),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            &after,
+            "omnigraph_registry_push_failures_total",
+            &[("worker", "w1")]
+        ),
+        0.0
+    );
+    drop(w1);
+
+    // omnigraph.yaml edited by hand: drift.
+    assert_eq!(after.get("omnigraph_config_drifted", &[]), 0.0);
+    let yaml = cp.yaml();
+    std::fs::write(&cp.config_path, format!("{yaml}# edited by hand\n")).expect("edit");
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            after = scrape(&cp.url, None);
+            after.get("omnigraph_config_drifted", &[]) == 1.0
+        }),
+        "{after:#?}"
+    );
+    assert_eq!(
+        delta(&after, "omnigraph_config_drift_detections_total", &[]),
+        1.0
+    );
+}
+
+/// The `prometheus` binary, or a failure saying how to install it.
+fn prometheus_binary() -> String {
+    let found = Command::new("prometheus")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "the `prometheus` binary is not installed: `apt-get install prometheus` \
+         (./dev.sh test installs it)"
+    );
+    "prometheus".to_owned()
+}
+
+struct Prometheus {
+    url: String,
+    child: Child,
+    log_path: std::path::PathBuf,
+}
+
+impl Prometheus {
+    fn start(dir: &Path, targets: &[(&str, &str)]) -> Prometheus {
+        let binary = prometheus_binary();
+        let mut config =
+            String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+        for (job, url) in targets {
+            let host = url.trim_start_matches("http://");
+            config.push_str(&format!(
+                "  - job_name: {job}\n    static_configs:\n      - targets: ['{host}']\n"
+            ));
+        }
+        let config_path = dir.join("prometheus.yml");
+        std::fs::write(&config_path, config).expect("write config");
+        let port = free_port();
+        let log_path = dir.join("prometheus.log");
+        let log = std::fs::File::create(&log_path).expect("log");
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn prometheus");
+        Prometheus {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            log_path,
+        }
+    }
+
+    /// The value of an instant query with one result, once Prometheus has one.
+    fn query(&self, query: &str) -> Option<f64> {
+        let client = reqwest::blocking::Client::new();
+        let response = client
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[("query", query)])
+            .timeout(Duration::from_secs(5))
+            .send()
+            .ok()?;
+        let body: Value = response.json().ok()?;
+        let result = body["data"]["result"].as_array()?.first()?.clone();
+        result["value"][1].as_str()?.parse().ok()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_a_worker_and_the_control_plane() {
+    let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
+    let worker = DataPlane::with_control_plane(&cp.url, "w1");
+    let (s, body) = cp.create_graph("alpha", &cp.graph_uri("alpha.omni"), None);
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = worker.post(
+        "/graphs/alpha/read",
+        &json!({ "query_source": "query q() { match { $p: Person } return { $p.name } }" }),
+        None,
+    );
+    assert_eq!(s, 200, "{body}");
+    let generation = cp.health()["registry_generation"]
+        .as_u64()
+        .expect("generation") as f64;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prometheus = Prometheus::start(
+        dir.path(),
+        &[("control_plane", &cp.url), ("worker", &worker.url)],
+    );
+    let started = Instant::now();
+    let mut seen = (None, None);
+    let found = eventually(Duration::from_secs(60), || {
+        seen = (
+            prometheus.query("omnigraph_registry_generation{job=\"control_plane\"}"),
+            prometheus.query(
+                "omnigraph_http_requests_total{job=\"worker\",route=\"/graphs/{graph_id}/read\",graph=\"alpha\",status=\"200\"}",
+            ),
+        );
+        seen.0.is_some() && seen.1.is_some()
+    });
+    assert!(
+        found,
+        "Prometheus saw {seen:?} after {:?}:\n{}",
+        started.elapsed(),
+        prometheus.log()
+    );
+    assert_eq!(seen.0, Some(generation));
+    assert_eq!(seen.1, Some(1.0));
+    assert_eq!(prometheus.query("up{job=\"worker\"}"), Some(1.0));
+    assert_eq!(prometheus.query("up{job=\"control_plane\"}"), Some(1.0));
+}
+
+/// Object-store requests of one request, by operation, from the worker's counters (every
+/// kind of the graph, `unattributed` included: one client, nothing else running).
+fn requests_of(dp: &DataPlane, graph: &str, run: impl FnOnce()) -> BTreeMap<String, f64> {
+    let before = scrape(&dp.url, None);
+    run();
+    let after = scrape(&dp.url, None);
+    ["GET", "HEAD", "PUT", "LIST", "DELETE", "COPY", "RENAME"]
+        .into_iter()
+        .map(|op| {
+            let labels = [("graph", graph), ("operation", op)];
+            let n = after.sum("omnigraph_object_store_requests_total", &labels)
+                - before.sum("omnigraph_object_store_requests_total", &labels);
+            (op.to_owned(), n)
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .collect()
+}
+
+/// The figures of README.md, "Observability": object-store requests of a single-row
+/// insert and of a point read, as this process's storage sees them (on a local disk
+/// without Lance's direct file I/O; run with tests/s3/run.sh for S3, where every request
+/// counts). Printed; the test checks only that a write publishes (a PUT) and reads.
+#[test]
+fn object_store_requests_of_a_single_row_insert_and_a_point_read() {
+    let g = TempGraph::new("social.pg");
+    let dp = DataPlane::single_mode_open(&g);
+    let data = std::fs::read_to_string(fixture("social.jsonl")).expect("fixture");
+    let (s, body) = dp.post("/ingest", &load_body(&data, "overwrite"), None);
+    assert_eq!(s, 200, "{body}");
+    let point = json!({ "query_source":
+        "query q($n: String) { match { $p: Person { name: $n } } return { $p.name } }",
+        "params": { "n": "Alice" } });
+    let read = || {
+        let (s, body) = dp.post("/read", &point, None);
+        assert_eq!(s, 200, "{body}");
+    };
+    read(); // warms the cache
+    let mut inserts = Vec::new();
+    let mut reads_after_write = Vec::new();
+    let mut warm_reads = Vec::new();
+    for i in 0..3 {
+        inserts.push(requests_of(&dp, "default", || {
+            let (s, body) = dp.post(
+                "/change",
+                &json!({ "query_source": "query add($n: String) { insert Person { name: $n } }",
+                         "params": { "n": format!("new-{i}") } }),
+                None,
+            );
+            assert_eq!(s, 200, "{body}");
+        }));
+        reads_after_write.push(requests_of(&dp, "default", read));
+        warm_reads.push(requests_of(&dp, "default", read));
+    }
+    eprintln!(
+        "object-store requests ({}):\n  single-row insert: {inserts:?}\n  point read right after a write: {reads_after_write:?}\n  warm point read: {warm_reads:?}",
+        if g.store.starts_with("s3://") { "S3" } else { "local disk" }
+    );
+    for insert in &inserts {
+        assert!(
+            insert.get("PUT").copied().unwrap_or(0.0) >= 1.0,
+            "{insert:?}"
+        );
+    }
+}
