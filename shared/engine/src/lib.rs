@@ -19,6 +19,7 @@ pub mod error;
 pub mod execute;
 pub mod export;
 pub mod graph;
+pub mod identity;
 pub mod index;
 pub mod load;
 pub mod location;

@@ -147,7 +147,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn node_property<'n>(&self, node: &'n NodeType, name: &Ident) -> LangResult<&'n Property> {
-        find_property(&node.name, &node.properties, name)
+        find_node_property(node, name)
     }
 
     pub fn prop_type(&self, prop: &Property) -> StaticType {
@@ -234,6 +234,24 @@ pub(crate) fn find_property<'p>(
         .expected(one_of(props.iter().map(|p| p.name.as_str())))
         .found(format!("`{}`", name.name))
     })
+}
+
+/// A node's property by name. Every node has Omnigraph's `id`: a real column for node types
+/// without a single `@key`, and another name for the key property otherwise (unless the
+/// type declares a property called `id` of its own).
+pub(crate) fn find_node_property<'n>(node: &'n NodeType, name: &Ident) -> LangResult<&'n Property> {
+    if let Some(alias) = id_alias(node, &name.name) {
+        return Ok(alias);
+    }
+    find_property(&node.name, &node.properties, name)
+}
+
+/// The key property when `name` is `id` used as the id of a node keyed by one property.
+pub(crate) fn id_alias<'n>(node: &'n NodeType, name: &str) -> Option<&'n Property> {
+    if name != NodeType::SYSTEM_ID || node.system_id || node.property(name).is_some() {
+        return None;
+    }
+    node.property(&node.key)
 }
 
 pub(crate) fn one_of<'s>(names: impl Iterator<Item = &'s str>) -> String {

@@ -4,7 +4,7 @@ use crate::catalog::{BaseType, PropType};
 use crate::error::{LangError, LangResult};
 use crate::query::ast::{ExprAst, OrderItemAst, ReturnItemAst};
 use crate::query::check::compat::is_orderable_type;
-use crate::query::check::find_property;
+use crate::query::check::find_node_property;
 use crate::query::check::scope::VarTable;
 use crate::query::check::{search, Ctx};
 use crate::query::typed::{AggFunc, OrderKey, ProjExpr, Projection, ResultType};
@@ -137,8 +137,7 @@ fn check_expr(ctx: &Ctx, vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedE
                 Some(found) => found,
                 None => {
                     let index = vars.resolve(var)?;
-                    let node = vars.node(index);
-                    (index, find_property(&node.name, &node.properties, prop)?)
+                    (index, find_node_property(vars.node(index), prop)?)
                 }
             };
             Ok(CheckedExpr {
@@ -150,7 +149,8 @@ fn check_expr(ctx: &Ctx, vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedE
                     ty: property.ty.clone(),
                     nullable: property.nullable,
                 },
-                column: format!("{}.{}", vars.vars[index].name, property.name),
+                // As written: `$c.id` is the column `c.id` even where `id` names the key.
+                column: format!("{}.{}", vars.vars[index].name, prop.name),
             })
         }
         ExprAst::Var(var) => {
