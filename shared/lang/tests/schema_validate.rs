@@ -430,3 +430,28 @@ fn interface_errors_are_reported_even_when_unused() {
     let err = schema_error("interface I {\n  Bad: String }");
     assert_error(&err, "S7", 2, 3);
 }
+
+/// Graphs keep their schema source and parse it again when opened (shared/engine/src/graph.rs),
+/// so a graph made before system ids existed reads the same as long as its schema, which
+/// had a single @key on every node type, still parses to catalogs without system ids.
+#[test]
+fn schemas_from_before_system_ids_parse_as_before() {
+    let social = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/fixtures/social.pg"),
+    )
+    .expect("social.pg");
+    for source in [social.as_str(), P] {
+        let catalog = omnigraph_lang::parse_schema(source).unwrap();
+        for node in &catalog.nodes {
+            assert!(!node.system_id && node.key_parts.is_empty(), "{}", node.name);
+            assert!(node.property(&node.key).is_some());
+        }
+        // Serialized, a catalog of such a schema carries no new field.
+        let json = serde_json::to_string(&catalog).unwrap();
+        assert!(!json.contains("system_id") && !json.contains("key_parts"), "{json}");
+    }
+    // A catalog serialized before the fields existed reads with their defaults.
+    let old = r#"{"nodes":[{"name":"P","properties":[{"name":"n","ty":{"Base":"String"},"nullable":false}],"key":"n","unique":[],"indexed":[],"ranges":[],"checks":[]}],"edges":[]}"#;
+    let catalog: omnigraph_lang::Catalog = serde_json::from_str(old).unwrap();
+    assert!(!catalog.nodes[0].system_id && catalog.nodes[0].key_parts.is_empty());
+}
