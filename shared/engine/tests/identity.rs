@@ -278,3 +278,31 @@ async fn edge_uniqueness_on_src_holds() {
     g.load(r#"{"edge": "PartOf", "from": "c2", "to": "b"}"#, LoadMode::Append)
         .await;
 }
+
+#[tokio::test]
+async fn interfaces_expand_into_keyless_and_keyed_nodes() {
+    let schema = r#"
+interface Named { name: String @index  note: String? }
+node Tag implements Named { weight: I32? }
+node Topic implements Named { slug: String @key }
+edge About: Tag -> Topic
+"#;
+    let g = TestGraph::new(
+        schema,
+        r#"{"type": "Topic", "data": {"slug": "db", "name": "Databases"}}
+{"type": "Tag", "data": {"id": "t1", "name": "lance", "weight": 3}}
+{"edge": "About", "from": "t1", "to": "db"}
+"#,
+    )
+    .await;
+    let rows = g
+        .rows(
+            "query q($n: String) { match { $t: Tag { name: $n } $t about $p } return { $t.id, $t.weight, $p.name } }",
+            json!({"n": "lance"}),
+        )
+        .await;
+    assert_eq!(
+        rows,
+        json!([{"t.id": "t1", "t.weight": 3, "p.name": "Databases"}])
+    );
+}
