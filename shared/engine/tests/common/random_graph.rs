@@ -108,6 +108,14 @@ pub enum QClause {
         dst: usize,
         hops: (u32, u32),
     },
+    /// `$a $wN:knows $b` or `$a $wN:<knows> $b`: one row per edge.
+    Bound {
+        src: usize,
+        dst: usize,
+        either: bool,
+        /// Names the edge variable `$wN` (unique in the query).
+        n: usize,
+    },
     WorksAt {
         src: usize,
         dst: usize,
@@ -260,6 +268,15 @@ fn clause_text(c: &QClause) -> String {
             dst,
             hops: (m, n),
         } => format!("$v{src} <knows>{{{m},{n}}} $v{dst}"),
+        QClause::Bound {
+            src,
+            dst,
+            either,
+            n,
+        } => {
+            let edge = if *either { "<knows>" } else { "knows" };
+            format!("$v{src} $w{n}:{edge} $v{dst}")
+        }
         QClause::WorksAt { src, dst } => format!("$v{src} worksAt $v{dst}"),
         QClause::AgeConst { var, op, k } => format!("$v{var}.age {} {k}", OPS[*op]),
         QClause::AgeCmp { a, b, op } => format!("$v{a}.age {} $v{b}.age", OPS[*op]),
@@ -274,12 +291,12 @@ fn clause_text(c: &QClause) -> String {
 /// Raw random choices, turned into a well-typed query by `build_query`.
 pub fn query_spec() -> impl Strategy<Value = QuerySpec> {
     let intro = proptest::collection::vec(
-        (0u8..5, any::<prop::sample::Index>(), 1u32..=3, 1u32..=3),
+        (0u8..6, any::<prop::sample::Index>(), 1u32..=3, 1u32..=3),
         0..=2,
     );
     let extra = proptest::collection::vec(
         (
-            0u8..10,
+            0u8..11,
             any::<prop::sample::Index>(),
             any::<prop::sample::Index>(),
             0usize..6,
@@ -348,6 +365,15 @@ fn build_query(
                     hops,
                 },
             ),
+            5 => (
+                Kind::Person,
+                QClause::Bound {
+                    src: from,
+                    dst: v,
+                    either: a > b,
+                    n: q.clauses.len(),
+                },
+            ),
             _ => (
                 Kind::Person,
                 QClause::Bind {
@@ -384,6 +410,12 @@ fn build_query(
                 hops: (1, 1 + u32::from(k % 2 == 1)),
             },
             9 => QClause::NotKnowsEither { var: a },
+            10 => QClause::Bound {
+                src: a,
+                dst: b,
+                either: k % 2 == 1,
+                n: q.clauses.len(),
+            },
             _ => QClause::Knows {
                 src: a,
                 dst: b,
@@ -499,6 +531,16 @@ fn multiplicity(g: &GraphSpec, q: &QuerySpec, t: &[usize]) -> usize {
                 dst,
                 hops: (a, b),
             } => usize::from(reachable_by(g, t[*src], t[*dst], *a, *b, true)),
+            // One row per edge: each edge between the two, a self-loop once.
+            QClause::Bound {
+                src, dst, either, ..
+            } => {
+                let (a, b) = (t[*src], t[*dst]);
+                match (*either, a == b) {
+                    (false, _) | (true, true) => knows_count(g, a, b),
+                    (true, false) => knows_count(g, a, b) + knows_count(g, b, a),
+                }
+            }
             QClause::WorksAt { src, dst } => {
                 g.works.iter().filter(|e| **e == (t[*src], t[*dst])).count()
             }
