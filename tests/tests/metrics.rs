@@ -509,8 +509,9 @@ fn control_plane_counts_generations_workers_pushes_drift_and_operations() {
     assert!(
         after.sum(
             "omnigraph_object_store_requests_total",
-            &[("operation", "PUT")]
-        ) >= 1.0
+            &[("graph", "alpha"), ("operation", "PUT")]
+        ) >= 1.0,
+        "{after:#?}"
     );
 
     // A worker that is gone: pushes to it fail and it falls behind.

@@ -195,6 +195,8 @@ async fn refuse_if_drifted(state: &AppState) -> Result<(), CreateGraphError> {
 /// here (what a failed init leaves are table directories unique to that init).
 async fn init_storage(new: &NewGraph, actor: Option<&ActorId>) -> Result<(), CreateGraphError> {
     let actor = actor.map_or(OPEN_MODE_ACTOR, ActorId::as_str);
+    // Its object-store requests are counted under its id (README.md, "Observability").
+    omnigraph_engine::storage_metrics::name_graph(&new.uri, new.id.as_str());
     match Graph::init(&new.uri, &new.schema_source, actor).await {
         Ok(_) => Ok(()),
         Err(EngineError::AlreadyExists(_)) => Err(CreateGraphError::StorageExists(new.uri.clone())),

@@ -39,6 +39,7 @@ pub async fn inspect_graph(
         uri: graph.uri.clone(),
         source: Box::new(source),
     };
+    omnigraph_engine::storage_metrics::name_graph(&graph.uri, id.as_str());
     let opened = Graph::open(&graph.uri).await.map_err(storage)?;
     let manifest = opened.manifests().read_latest().await.map_err(storage)?;
     let policy = graph.policy.as_deref().map(|text| PolicySummary {
