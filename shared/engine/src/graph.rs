@@ -74,6 +74,9 @@ pub struct Change {
     pub merged_from: Option<String>,
     /// A schema apply: the new schema text and the complete table list under it.
     pub schema: Option<SchemaChange>,
+    /// Maintenance: every staged table keeps the rows of its base version (compaction), so
+    /// the versions it publishes are marked `same_rows_as` that base.
+    pub maintenance: bool,
 }
 
 /// The new schema of a schema apply and every table of the graph version it publishes
@@ -91,6 +94,7 @@ impl Change {
             adopted: BTreeMap::new(),
             merged_from: None,
             schema: None,
+            maintenance: false,
         }
     }
 }
@@ -123,6 +127,7 @@ pub(crate) async fn new_table(
         version,
         row_count: 0,
         changed_in: 1,
+        same_rows_as: None,
     })
 }
 
@@ -665,15 +670,21 @@ impl Graph {
             if !staged.has_changes() {
                 continue;
             }
-            let path = base.entry(&key)?.path.clone();
+            let base_entry = base.entry(&key)?.clone();
             let (version, row_count) = staged.commit().await?;
+            // The rows a compacted version holds: those of its base, or of the version its
+            // base was itself compacted from.
+            let same_rows_as = change
+                .maintenance
+                .then(|| base_entry.same_rows_as.unwrap_or(base_entry.version));
             entries.insert(
                 key.to_string(),
                 TableEntry {
-                    path,
+                    path: base_entry.path,
                     version,
                     row_count,
                     changed_in: 0,
+                    same_rows_as,
                 },
             );
         }
@@ -742,7 +753,18 @@ fn check_untouched<'a>(
     for key in &keys {
         let before = base.manifest.tables.get(key);
         let now = latest.tables.get(key);
-        if before.map(|e| e.version) != now.map(|e| e.version) {
+        // Moved by maintenance only: the same rows, so nothing this change read or wrote
+        // differs. Its own version of the table (built on `before`) then replaces the
+        // compacted one: maintenance gives way.
+        let compacted_only = match (before, now) {
+            (Some(b), Some(n)) => {
+                b.path == n.path
+                    && n.same_rows_as.is_some()
+                    && (n.same_rows_as == Some(b.version) || n.same_rows_as == b.same_rows_as)
+            }
+            _ => false,
+        };
+        if before.map(|e| e.version) != now.map(|e| e.version) && !compacted_only {
             let expected = before.map(|e| e.changed_in).unwrap_or(0);
             let actual = now.map(|e| e.changed_in).unwrap_or(0);
             return Err(EngineError::Conflict {

@@ -22,6 +22,7 @@ pub mod graph;
 pub mod identity;
 pub mod index;
 pub mod load;
+pub mod maintenance;
 pub mod location;
 pub mod manifest;
 pub mod merge;

@@ -29,6 +29,11 @@ pub struct TableEntry {
     pub row_count: u64,
     /// The graph version that last changed this table (what conflicts are reported in).
     pub changed_in: u64,
+    /// Set by maintenance (shared/engine/src/maintenance.rs): this version holds exactly the
+    /// rows of that earlier Lance version of the table (compacted). A write planned on that
+    /// earlier version is not refused because of it (graph.rs, `check_untouched`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_rows_as: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,7 +22,7 @@ use lance_table::format::Fragment;
 use crate::error::{EngineError, Result};
 
 /// Rows per Lance data file; large enough for sequential scans, small enough to parallelise.
-const MAX_ROWS_PER_FILE: usize = 1024 * 1024;
+pub const MAX_ROWS_PER_FILE: usize = 1024 * 1024;
 
 /// Create an empty dataset with `schema` at `uri`; returns its version.
 pub async fn create_empty(uri: &str, schema: SchemaRef) -> Result<u64> {

@@ -11,6 +11,7 @@ mod branches;
 mod graph_location;
 mod identity;
 mod indexes;
+mod maintenance;
 mod merge;
 mod mutate;
 mod query;

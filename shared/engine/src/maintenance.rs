@@ -1,0 +1,161 @@
+//! Storage upkeep that the servers run themselves, beside live writes: compaction.
+//!
+//! Every write adds fragments (and deletion files) to the tables it touches, and each
+//! Lance version lists every fragment, so a table written one row at a time holds ever
+//! more small files and its indexes cover ever less of it. Compaction rewrites such a
+//! table as an overwrite holding the same rows in as few files as its size needs
+//! (`table::MAX_ROWS_PER_FILE` rows each), rebuilds its indexes to full coverage, and
+//! publishes every compacted table of the branch as one new graph version.
+//!
+//! Never in a user's way:
+//! - on one worker it runs under the branch's write lock (`Graph::write_on`), so a write
+//!   arriving meanwhile waits for it and then builds on the compacted version;
+//! - a write planned elsewhere before the compaction and published after it is not refused:
+//!   the compacted entries carry `same_rows_as` (their base's rows), and the publish check
+//!   (`graph::check_untouched`) lets the write's own table version replace the compacted
+//!   one; the compaction of that table is simply undone;
+//! - a write that publishes first makes the compaction's own publish conflict, and the
+//!   compaction gives way (the next run plans again).
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::graph::{Change, Graph};
+use crate::table::{scan_columns, StagedTable, MAX_ROWS_PER_FILE};
+use crate::table_key::TableKey;
+
+/// The actor that maintenance publishes as (in commits and history).
+pub const MAINTENANCE_ACTOR: &str = "maintenance";
+
+/// When a table is worth compacting.
+#[derive(Debug, Clone, Copy)]
+pub struct CompactionPolicy {
+    /// A table with more fragments than its rows need is compacted once it has at least
+    /// this many (a table with deletion files once it has any).
+    pub min_fragments: usize,
+}
+
+impl Default for CompactionPolicy {
+    fn default() -> Self {
+        CompactionPolicy { min_fragments: 8 }
+    }
+}
+
+/// One table a compaction rewrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCompaction {
+    pub table_key: String,
+    pub fragments_before: usize,
+    pub fragments_after: usize,
+    pub rows: u64,
+}
+
+/// What one compaction did: the graph version it published (none when no table needed it).
+#[derive(Debug, Clone, Serialize)]
+pub struct CompactionReport {
+    pub branch: String,
+    pub version: Option<u64>,
+    pub tables: Vec<TableCompaction>,
+}
+
+/// Whether a table with these fragments and rows needs compacting under `policy`.
+fn needs_compaction(fragments: usize, with_deletions: bool, rows: u64, policy: &CompactionPolicy) -> bool {
+    let needed = (rows as usize).div_ceil(MAX_ROWS_PER_FILE).max(1);
+    (fragments > needed && fragments >= policy.min_fragments) || (with_deletions && fragments > 0)
+}
+
+/// Compacts the tables of `branch` that need it and publishes them as one graph version.
+pub async fn compact(
+    graph: &Arc<Graph>,
+    branch: &str,
+    policy: &CompactionPolicy,
+) -> Result<CompactionReport> {
+    let (manifest, tables) = graph
+        .write_on(branch, MAINTENANCE_ACTOR, |snap| async move {
+            let mut change = Change::new();
+            change.maintenance = true;
+            let mut tables = Vec::new();
+            for key in snap.manifest.tables.keys() {
+                let Some(tk) = TableKey::parse(key) else {
+                    continue;
+                };
+                let ds = snap.table(&tk).await?;
+                let fragments = ds.get_fragments();
+                let with_deletions = fragments
+                    .iter()
+                    .any(|f| f.metadata().deletion_file.is_some());
+                let rows = snap.row_count(&tk);
+                if !needs_compaction(fragments.len(), with_deletions, rows, policy) {
+                    continue;
+                }
+                let mut staged = StagedTable::new(ds.clone());
+                staged.set_overwrite();
+                let columns: Vec<String> =
+                    ds.schema().fields.iter().map(|f| f.name.clone()).collect();
+                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                let batches = scan_columns(&ds, &columns, false).await?;
+                for chunk in chunks_of_rows(&batches, MAX_ROWS_PER_FILE) {
+                    let schema = chunk[0].schema();
+                    let batch = concat_batches(&schema, chunk.iter().copied())?;
+                    staged.write_batch(batch).await?;
+                }
+                staged.rebuild_indexes_of(crate::index::index_specs(&snap.catalog, &tk));
+                let fragments_after = rows.div_ceil(MAX_ROWS_PER_FILE as u64) as usize;
+                tables.push(TableCompaction {
+                    table_key: key.clone(),
+                    fragments_before: fragments.len(),
+                    fragments_after,
+                    rows,
+                });
+                change.staged.insert(tk, staged);
+            }
+            Ok((change, tables))
+        })
+        .await?;
+    let version = (!tables.is_empty()).then_some(manifest.version);
+    Ok(CompactionReport {
+        branch: branch.to_string(),
+        version,
+        tables,
+    })
+}
+
+/// Consecutive runs of `batches` of at most `max_rows` rows each (a batch larger than that
+/// is a run of its own).
+fn chunks_of_rows(batches: &[RecordBatch], max_rows: usize) -> Vec<Vec<&RecordBatch>> {
+    let mut chunks: Vec<Vec<&RecordBatch>> = Vec::new();
+    let mut rows = 0;
+    for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+        if chunks.is_empty() || rows + batch.num_rows() > max_rows {
+            chunks.push(Vec::new());
+            rows = 0;
+        }
+        rows += batch.num_rows();
+        if let Some(last) = chunks.last_mut() {
+            last.push(batch);
+        }
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_with_spare_fragments_or_deletions_are_compacted() {
+        let policy = CompactionPolicy { min_fragments: 8 };
+        assert!(!needs_compaction(1, false, 10, &policy));
+        assert!(!needs_compaction(7, false, 10, &policy), "below the minimum");
+        assert!(needs_compaction(8, false, 10, &policy));
+        assert!(needs_compaction(1, true, 10, &policy), "deletion files");
+        // A big table needs several files: no compaction while it has no more than that.
+        let big = 3 * MAX_ROWS_PER_FILE as u64;
+        assert!(!needs_compaction(3, false, big, &policy));
+        assert!(!needs_compaction(0, false, 0, &policy));
+    }
+}

@@ -1,0 +1,150 @@
+//! Compaction (shared/engine/src/maintenance.rs): the same rows in fewer files, indexes back
+//! to full coverage, one new graph version; and a user's write racing it is never refused.
+
+use std::io::{BufReader, Read};
+use std::sync::mpsc;
+
+use crate::common;
+
+use common::*;
+use omnigraph_engine::maintenance::{compact, CompactionPolicy};
+use omnigraph_engine::{Graph, LoadMode, TableKey};
+use serde_json::json;
+
+async fn export_sorted(graph: &std::sync::Arc<Graph>) -> Vec<String> {
+    let snap = graph.snapshot(None).await.expect("snapshot");
+    let mut out = Vec::new();
+    omnigraph_engine::export(&snap, &Default::default(), &mut out)
+        .await
+        .expect("export");
+    let mut lines: Vec<String> = String::from_utf8(out)
+        .expect("utf-8")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+async fn fragments(graph: &std::sync::Arc<Graph>, table: &TableKey) -> usize {
+    let snap = graph.snapshot(None).await.expect("snapshot");
+    snap.table(table).await.expect("table").get_fragments().len()
+}
+
+/// The social graph after `n` single-row inserts and one delete: many small fragments.
+async fn fragmented(n: usize) -> TestGraph {
+    let g = TestGraph::social().await;
+    for i in 0..n {
+        g.mutate(
+            "query add($n: String) { insert Person { name: $n, age: 20 } }",
+            json!({"n": format!("p{i:03}")}),
+        )
+        .await;
+    }
+    g.mutate("query d() { delete Person where name = \"p000\" }", json!({}))
+        .await;
+    g
+}
+
+#[tokio::test]
+async fn compaction_keeps_every_row_in_fewer_files_and_reindexes() {
+    let g = fragmented(12).await;
+    let person = TableKey::node("Person");
+    let before_rows = export_sorted(&g.graph).await;
+    let before_version = g.version().await;
+    assert!(fragments(&g.graph, &person).await > 10);
+
+    let report = compact(&g.graph, "main", &CompactionPolicy::default())
+        .await
+        .expect("compact");
+    assert_eq!(report.version, Some(before_version + 1), "{report:?}");
+    let compacted: Vec<&str> = report.tables.iter().map(|t| t.table_key.as_str()).collect();
+    assert!(compacted.contains(&"node:Person"), "{report:?}");
+    assert_eq!(fragments(&g.graph, &person).await, 1);
+    assert_eq!(export_sorted(&g.graph).await, before_rows, "the same rows");
+
+    // The key index covers the whole table again.
+    use lance::index::DatasetIndexExt;
+    let snap = g.graph.snapshot(None).await.expect("snapshot");
+    let ds = snap.table(&person).await.expect("table");
+    let fragment_ids: Vec<u32> = ds.get_fragments().iter().map(|f| f.id() as u32).collect();
+    let indices = ds.load_indices().await.expect("indices");
+    assert!(!indices.is_empty());
+    for index in indices.iter() {
+        let covered = index.fragment_bitmap.as_ref().expect("bitmap");
+        assert!(
+            fragment_ids.iter().all(|id| covered.contains(*id)),
+            "{} covers every fragment",
+            index.name
+        );
+    }
+    // Reads and writes go on as before.
+    assert_eq!(
+        g.rows(
+            "query q() { match { $p: Person { name: \"p007\" } } return { $p.age } }",
+            json!({})
+        )
+        .await,
+        json!([{"p.age": 20}])
+    );
+    g.mutate("query a() { insert Person { name: \"after\" } }", json!({}))
+        .await;
+
+    // Nothing left to do: no new version.
+    let again = compact(&g.graph, "main", &CompactionPolicy::default())
+        .await
+        .expect("compact");
+    assert!(again.tables.is_empty() && again.version.is_none(), "{again:?}");
+}
+
+/// A reader that says when it is first read and then waits for the go-ahead.
+struct Gated {
+    started: Option<mpsc::Sender<()>>,
+    go: mpsc::Receiver<()>,
+    data: std::io::Cursor<Vec<u8>>,
+}
+
+impl Read for Gated {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(started) = self.started.take() {
+            let _ = started.send(());
+            let _ = self.go.recv();
+        }
+        self.data.read(buf)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_planned_before_a_compaction_and_published_after_is_not_refused() {
+    let g = fragmented(10).await;
+    let uri = g.graph.uri().to_string();
+    // A second handle on the same graph: another worker, with its own write lock.
+    let other = Graph::open(&uri).await.expect("open");
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel();
+    let input = Gated {
+        started: Some(started_tx),
+        go: go_rx,
+        data: std::io::Cursor::new(
+            b"{\"type\": \"Person\", \"data\": {\"name\": \"racer\", \"age\": 1}}\n".to_vec(),
+        ),
+    };
+    let writer = tokio::spawn(async move {
+        omnigraph_engine::load(&other, BufReader::new(input), LoadMode::Append, "user").await
+    });
+    // The write has its snapshot; now the compaction publishes first.
+    tokio::task::spawn_blocking(move || started.recv())
+        .await
+        .expect("join")
+        .expect("the write started");
+    let report = compact(&g.graph, "main", &CompactionPolicy::default())
+        .await
+        .expect("compact");
+    assert!(report.version.is_some(), "{report:?}");
+    go.send(()).expect("go");
+    let loaded = writer.await.expect("join").expect("the user's write is not refused");
+    assert_eq!(loaded.version, report.version.unwrap() + 1);
+    let names = g.person_names().await;
+    assert!(names.contains(&"racer".to_string()) && names.contains(&"p009".to_string()));
+    assert!(!names.contains(&"p000".to_string()));
+}
