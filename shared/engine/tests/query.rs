@@ -805,6 +805,21 @@ edge At: P -> C { role: String? }
     }
 
     #[tokio::test]
+    async fn now_as_a_return_column_is_one_value_for_the_query() {
+        let g = graph().await;
+        let q = "query q() { match { $p: P } return { $p.name, now() as t } }";
+        let times = column(&g, q, "t").await;
+        assert_eq!(times.len(), 5);
+        assert!(times.iter().all(|t| *t == times[0]), "{times:?}");
+        let t = times[0].as_str().unwrap_or_default().to_string();
+        let parsed = chrono::DateTime::parse_from_rfc3339(&t).expect("an ISO-8601 time");
+        let age = chrono::Utc::now().signed_duration_since(parsed);
+        assert!(age.num_seconds().abs() < 60, "{t}");
+        let grouped = "query q() { match { $p: P } return { now() as t, count($p) as n } }";
+        assert_eq!(column(&g, grouped, "n").await, [json!(5)]);
+    }
+
+    #[tokio::test]
     async fn now_in_filters_bindings_and_mutations() {
         let g = graph().await;
         let past = "query q() { match { $p: P  $p.seen < now() } return { $p.name } }";

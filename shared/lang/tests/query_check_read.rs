@@ -463,6 +463,24 @@ mod traversal_forms_and_now {
     }
 
     #[test]
+    fn now_as_a_return_column() {
+        let q = check_ok(&body("$p: Person", "$p.name, now() as t, now()"));
+        assert!(q.params.iter().any(|p| p.name == NOW_PARAM));
+        let QueryBody::Read(r) = q.body else {
+            panic!("read expected")
+        };
+        assert_eq!(r.columns(), ["p.name", "t", "now()"]);
+        assert_eq!(r.returns[1].expr, ProjExpr::Now);
+        assert_eq!(
+            r.returns[1].result_type,
+            ResultType {
+                ty: PropType::Base(BaseType::DateTime),
+                nullable: false
+            }
+        );
+    }
+
+    #[test]
     fn now_in_mutation_values_and_predicates() {
         let statements = mutation_ok(&query(
             "insert Person { name: $name, seen: now() }\nupdate Person set { seen: now() } where seen < now()",

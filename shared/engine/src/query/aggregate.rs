@@ -70,7 +70,7 @@ impl Acc {
                     }
                 };
                 if better {
-                    *best = Some((value, ids[col.var]));
+                    *best = Some((value, col.row(ids)));
                 }
             }
         }

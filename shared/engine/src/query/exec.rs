@@ -32,6 +32,8 @@ pub struct Prepared {
     pub edges: Vec<Arc<EdgeData>>,
     /// Per traversal that binds its edge: the edges by node, with their positions.
     pub incidence: Vec<Option<Incidence>>,
+    /// `now()`'s value (one row), when the query uses it.
+    pub now: Option<ArrayRef>,
     /// Per condition.
     pub conds: Vec<CompiledCond>,
     pub plan: Plan,

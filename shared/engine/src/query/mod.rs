@@ -28,7 +28,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use omnigraph_lang::query::typed::{
-    Clause, CompareOp, Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery,
+    Clause, CompareOp, Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery, NOW_PARAM,
 };
 use omnigraph_lang::{BaseType, PropType};
 use serde::{Deserialize, Serialize};
@@ -269,6 +269,7 @@ async fn prepare(
     let plan = plan_query(&analysis, &stats);
     Ok(Prepared {
         analysis,
+        now: now_array(params),
         nodes,
         edges,
         incidence,
@@ -278,6 +279,12 @@ async fn prepare(
         virtuals,
         fusions: found.fusions,
     })
+}
+
+/// `now()`'s value as a one-row DateTime array, when the query uses it.
+fn now_array(params: &BoundParams) -> Option<arrow::array::ArrayRef> {
+    let now = params.scalar(NOW_PARAM).ok()?;
+    value::scalar_array(&crate::columns::base_arrow_type(BaseType::DateTime), now)
 }
 
 /// Fuse the `rrf` rankings among the candidates of the match (the nodes some match binds
@@ -427,7 +434,15 @@ fn collect_rows(
     let columns = q
         .returns
         .iter()
-        .map(|p| VarColumn::of(&p.expr, &prep.nodes, &prep.keys, &prep.virtuals))
+        .map(|p| {
+            VarColumn::of(
+                &p.expr,
+                &prep.nodes,
+                &prep.keys,
+                &prep.virtuals,
+                prep.now.as_ref(),
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let exec = Executor::new(prep, budget);
     let limit = q.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));

@@ -13,20 +13,24 @@ use super::value::Scalar;
 use crate::columns::cell_json;
 use crate::error::{EngineError, Result};
 
-/// A property or key column of one variable, resolved once.
+/// A property or key column of one variable, resolved once; or a value the same in every
+/// row (`now()`), then `array` holds it alone.
 #[derive(Clone)]
 pub struct VarColumn {
     pub var: usize,
     pub array: ArrayRef,
+    pub constant: bool,
 }
 
 impl VarColumn {
     /// The column a non-aggregate expression reads (for an aggregate, its argument's).
+    /// `now` is the one-row array of `now()`'s value, when the query uses it.
     pub fn of(
         expr: &ProjExpr,
         nodes: &[Arc<NodeData>],
         keys: &[String],
         virtuals: &HashMap<(usize, String), ArrayRef>,
+        now: Option<&ArrayRef>,
     ) -> Result<VarColumn> {
         match expr {
             ProjExpr::VarKey { var } => {
@@ -34,6 +38,17 @@ impl VarColumn {
                 Ok(VarColumn {
                     var: *var,
                     array: node.keys().clone(),
+                    constant: false,
+                })
+            }
+            ProjExpr::Now => {
+                let array = now.cloned().ok_or_else(|| {
+                    EngineError::Corrupt("now() is projected but was not bound".into())
+                })?;
+                Ok(VarColumn {
+                    var: 0,
+                    array,
+                    constant: true,
                 })
             }
             ProjExpr::Prop { var, prop } => {
@@ -41,6 +56,7 @@ impl VarColumn {
                     return Ok(VarColumn {
                         var: *var,
                         array: array.clone(),
+                        constant: false,
                     });
                 }
                 let node = node_of(nodes, *var)?;
@@ -54,21 +70,34 @@ impl VarColumn {
                         ))
                     })?
                 };
-                Ok(VarColumn { var: *var, array })
+                Ok(VarColumn {
+                    var: *var,
+                    array,
+                    constant: false,
+                })
             }
-            ProjExpr::Agg { arg, .. } => VarColumn::of(arg, nodes, keys, virtuals),
+            ProjExpr::Agg { arg, .. } => VarColumn::of(arg, nodes, keys, virtuals, now),
             ProjExpr::Search(_) => Err(EngineError::Corrupt(
                 "a search call reached projection without being lowered".into(),
             )),
         }
     }
 
+    /// The row of `array` that a row of bindings reads.
+    pub fn row(&self, ids: &[u32]) -> u32 {
+        if self.constant {
+            0
+        } else {
+            ids[self.var]
+        }
+    }
+
     pub fn json(&self, ids: &[u32]) -> Json {
-        cell_json(self.array.as_ref(), ids[self.var] as usize)
+        cell_json(self.array.as_ref(), self.row(ids) as usize)
     }
 
     pub fn scalar(&self, ids: &[u32]) -> Scalar {
-        Scalar::from_array(self.array.as_ref(), ids[self.var] as usize)
+        Scalar::from_array(self.array.as_ref(), self.row(ids) as usize)
     }
 
     pub fn json_of_id(&self, id: u32) -> Json {

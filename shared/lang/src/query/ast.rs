@@ -149,6 +149,8 @@ pub enum ExprAst {
     /// A search function: a Bool (`search`, `match_text`, `fuzzy`) or a score
     /// (`bm25`, `nearest`, `rrf`).
     Search(SearchCallAst),
+    /// `now()`: the time the query runs.
+    Now(Span),
 }
 
 impl ExprAst {
@@ -158,6 +160,7 @@ impl ExprAst {
             ExprAst::Agg { span, .. } => *span,
             ExprAst::Column(ident) => ident.span,
             ExprAst::Search(call) => call.span,
+            ExprAst::Now(span) => *span,
         }
     }
 }

@@ -467,6 +467,12 @@ fn parse_var_expr(cursor: &mut TokenCursor) -> LangResult<ExprAst> {
 }
 
 fn parse_call(cursor: &mut TokenCursor, name: Ident) -> LangResult<ExprAst> {
+    if name.name == "now" {
+        cursor.bump();
+        cursor.expect(&TokenKind::LParen)?;
+        cursor.expect(&TokenKind::RParen)?;
+        return Ok(ExprAst::Now(name.span));
+    }
     if let Some(func) = SearchFunc::by_name(&name.name) {
         return Ok(ExprAst::Search(parse_search_call(cursor, func, name.span)?));
     }
@@ -522,7 +528,7 @@ fn function_error(name: &Ident, place: &str) -> LangError {
         format!("unknown function `{}` in {place}", name.name),
         name.span,
     )
-    .expected("count, sum, avg, min, max, or a search function (search, match_text, fuzzy, bm25, nearest, rrf)")
+    .expected("count, sum, avg, min, max, now, or a search function (search, match_text, fuzzy, bm25, nearest, rrf)")
     .found(format!("`{}`", name.name))
 }
 

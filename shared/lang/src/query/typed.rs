@@ -320,6 +320,9 @@ pub enum ProjExpr {
     },
     /// A search function's value for the variable's node.
     Search(SearchExpr),
+    /// `now()`: the time the query runs, the value of the parameter `NOW_PARAM` (one value
+    /// for every row).
+    Now,
 }
 
 impl ProjExpr {

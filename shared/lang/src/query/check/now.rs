@@ -3,7 +3,8 @@
 //! query runs (docs/languages.md, section 2).
 
 use crate::catalog::{BaseType, PropType};
-use crate::query::ast::{BodyAst, ClauseAst, MutationAst, OperandAst, QueryDecl, SearchArgAst};
+use crate::query::ast::SearchArgAst;
+use crate::query::ast::{BodyAst, ClauseAst, ExprAst, MutationAst, OperandAst, QueryDecl};
 use crate::query::ast::{PredicateAst, SearchCallAst};
 use crate::query::typed::{ParamDecl, NOW_PARAM};
 use crate::span::Span;
@@ -11,7 +12,11 @@ use crate::span::Span;
 /// The declaration of `now()`'s parameter when `decl` uses `now()`.
 pub(crate) fn now_param(decl: &QueryDecl) -> Option<(ParamDecl, Span)> {
     let used = match &decl.body {
-        BodyAst::Read(read) => clauses_use(&read.clauses),
+        BodyAst::Read(read) => {
+            clauses_use(&read.clauses)
+                || read.returns.iter().any(|r| expr_uses(&r.expr))
+                || read.order.iter().any(|o| expr_uses(&o.expr))
+        }
         BodyAst::Mutation(statements) => statements.iter().any(statement_uses),
     };
     used.then(|| {
@@ -36,6 +41,15 @@ fn clauses_use(clauses: &[ClauseAst]) -> bool {
         ClauseAst::Search(call) => call_uses(call),
         ClauseAst::Traverse { .. } => false,
     })
+}
+
+fn expr_uses(expr: &ExprAst) -> bool {
+    match expr {
+        ExprAst::Now(_) => true,
+        ExprAst::Agg { arg, .. } => expr_uses(arg),
+        ExprAst::Search(call) => call_uses(call),
+        ExprAst::Prop { .. } | ExprAst::Var(_) | ExprAst::Column(_) => false,
+    }
 }
 
 fn call_uses(call: &SearchCallAst) -> bool {

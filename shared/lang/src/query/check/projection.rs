@@ -178,6 +178,14 @@ fn check_expr(ctx: &Ctx, vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedE
                 column: checked.column,
             })
         }
+        ExprAst::Now(_) => Ok(CheckedExpr {
+            expr: ProjExpr::Now,
+            result_type: ResultType {
+                ty: PropType::Base(BaseType::DateTime),
+                nullable: false,
+            },
+            column: "now()".to_string(),
+        }),
         ExprAst::Column(name) => Err(LangError::coded(
             "T14",
             "a bare column name is only allowed in order",
