@@ -517,3 +517,32 @@ mod traversal_forms_and_now {
         assert_error(&err, "P1", 1, 9);
     }
 }
+
+/// `@description` and `@instruction` after a query's parameters.
+mod query_annotations {
+    use super::*;
+
+    #[test]
+    fn description_and_instruction_are_kept() {
+        let decl = one(
+            "query q($n: String)\n  @description(\"Friends of a person\") @instruction(\"Pass a name\") {\n match { $p: Person { name: $n } } return { $p.name } }",
+        );
+        assert_eq!(decl.description.as_deref(), Some("Friends of a person"));
+        assert_eq!(decl.instruction.as_deref(), Some("Pass a name"));
+        let decl = one("query q() @instruction(\"x\") { delete Person }");
+        assert_eq!(
+            (decl.description, decl.instruction.as_deref()),
+            (None, Some("x"))
+        );
+    }
+
+    #[test]
+    fn unknown_repeated_or_malformed_annotations_are_syntax_errors() {
+        let err = parse_err("query q() @summary(\"x\") { delete Person }");
+        assert_error(&err, "P1", 1, 12);
+        let err = parse_err("query q() @description(\"a\") @description(\"b\") { delete Person }");
+        assert_error(&err, "P1", 1, 29);
+        let err = parse_err("query q() @description(3) { delete Person }");
+        assert_error(&err, "P1", 1, 24);
+    }
+}

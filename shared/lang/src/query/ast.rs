@@ -10,6 +10,13 @@ use crate::types::TypeExpr;
 pub struct QueryDecl {
     pub name: Ident,
     pub params: Vec<ParamAst>,
+    /// `@description("...")` after the parameters: what the query is for (for people and
+    /// tools; it does not change what the query does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `@instruction("...")`: how to use the query (for tools such as agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
     pub body: BodyAst,
     /// Span of the `query` keyword.
     pub span: Span,

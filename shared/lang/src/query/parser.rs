@@ -39,12 +39,43 @@ fn parse_query(cursor: &mut TokenCursor, source_name: &str) -> LangResult<QueryD
     }
     let name = cursor.expect_ident("a query name")?;
     let params = parse_params(cursor)?;
+    let (mut description, mut instruction) = (None, None);
+    while cursor.at(&TokenKind::At) {
+        let at = cursor.bump().span;
+        let annotation = cursor.expect_ident("`description` or `instruction`")?;
+        let slot = match annotation.name.as_str() {
+            "description" => &mut description,
+            "instruction" => &mut instruction,
+            other => {
+                return Err(LangError::syntax(
+                    format!("unknown query annotation `@{other}`"),
+                    annotation.span,
+                )
+                .expected("@description(\"...\") or @instruction(\"...\")"))
+            }
+        };
+        if slot.is_some() {
+            return Err(LangError::syntax(
+                format!("`@{}` given twice", annotation.name),
+                at,
+            ));
+        }
+        cursor.expect(&TokenKind::LParen)?;
+        let TokenKind::Str(text) = cursor.kind().clone() else {
+            return Err(cursor.unexpected("a string"));
+        };
+        cursor.bump();
+        cursor.expect(&TokenKind::RParen)?;
+        *slot = Some(text);
+    }
     cursor.expect(&TokenKind::LBrace)?;
     let body = parse_body(cursor)?;
     cursor.expect(&TokenKind::RBrace)?;
     Ok(QueryDecl {
         name,
         params,
+        description,
+        instruction,
         body,
         span,
         source_name: source_name.to_string(),
