@@ -820,6 +820,23 @@ edge At: P -> C { role: String? }
     }
 
     #[tokio::test]
+    async fn literals_as_return_columns() {
+        let g = graph().await;
+        let q = r#"query q() { match { $p: P { name: "a" } } return { "person" as kind, 7, 1.5, false, null, $p.name } }"#;
+        let r = g.read(q, json!({})).await;
+        assert_eq!(r.columns, ["kind", "7", "1.5", "false", "null", "p.name"]);
+        assert_eq!(
+            g.rows(q, json!({})).await,
+            json!([{"kind": "person", "7": 7, "1.5": 1.5, "false": false, "null": null, "p.name": "a"}])
+        );
+        let grouped = r#"query q() { match { $p: P } return { "all" as g, count($p) as n } }"#;
+        assert_eq!(
+            g.rows(grouped, json!({})).await,
+            json!([{"g": "all", "n": 5}])
+        );
+    }
+
+    #[tokio::test]
     async fn now_in_filters_bindings_and_mutations() {
         let g = graph().await;
         let past = "query q() { match { $p: P  $p.seen < now() } return { $p.name } }";

@@ -481,6 +481,33 @@ mod traversal_forms_and_now {
     }
 
     #[test]
+    fn literals_as_return_columns() {
+        let r = read_ok(&body(
+            "$p: Person",
+            "\"person\" as kind, 1, -2.5, true, null, $p.name",
+        ));
+        assert_eq!(r.columns(), ["kind", "1", "-2.5", "true", "null", "p.name"]);
+        assert_eq!(
+            r.returns[0].expr,
+            ProjExpr::Literal(Literal::String("person".into()))
+        );
+        let types: Vec<(PropType, bool)> = r.returns[..5]
+            .iter()
+            .map(|p| (p.result_type.ty.clone(), p.result_type.nullable))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                (PropType::Base(BaseType::String), false),
+                (PropType::Base(BaseType::I64), false),
+                (PropType::Base(BaseType::F64), false),
+                (PropType::Base(BaseType::Bool), false),
+                (PropType::Base(BaseType::String), true),
+            ]
+        );
+    }
+
+    #[test]
     fn now_in_mutation_values_and_predicates() {
         let statements = mutation_ok(&query(
             "insert Person { name: $name, seen: now() }\nupdate Person set { seen: now() } where seen < now()",

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::ArrayRef;
-use omnigraph_lang::query::typed::ProjExpr;
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use omnigraph_lang::query::typed::{Literal, ProjExpr};
 use serde_json::Value as Json;
 
 use super::data::NodeData;
@@ -41,6 +41,11 @@ impl VarColumn {
                     constant: false,
                 })
             }
+            ProjExpr::Literal(lit) => Ok(VarColumn {
+                var: 0,
+                array: literal_array(lit),
+                constant: true,
+            }),
             ProjExpr::Now => {
                 let array = now.cloned().ok_or_else(|| {
                     EngineError::Corrupt("now() is projected but was not bound".into())
@@ -102,6 +107,17 @@ impl VarColumn {
 
     pub fn json_of_id(&self, id: u32) -> Json {
         cell_json(self.array.as_ref(), id as usize)
+    }
+}
+
+/// A literal as a one-row array of its own type (a null as a null String).
+fn literal_array(lit: &Literal) -> ArrayRef {
+    match lit {
+        Literal::Null => Arc::new(StringArray::from(vec![None::<&str>])),
+        Literal::Bool(b) => Arc::new(BooleanArray::from(vec![*b])),
+        Literal::Int(i) => Arc::new(Int64Array::from(vec![*i])),
+        Literal::Float(f) => Arc::new(Float64Array::from(vec![*f])),
+        Literal::String(s) => Arc::new(StringArray::from(vec![s.as_str()])),
     }
 }
 

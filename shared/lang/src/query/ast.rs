@@ -158,6 +158,8 @@ pub enum ExprAst {
     Search(SearchCallAst),
     /// `now()`: the time the query runs.
     Now(Span),
+    /// A literal in `return`: `"person" as kind`, `1`, `true`.
+    Literal { value: Literal, span: Span },
 }
 
 impl ExprAst {
@@ -167,7 +169,7 @@ impl ExprAst {
             ExprAst::Agg { span, .. } => *span,
             ExprAst::Column(ident) => ident.span,
             ExprAst::Search(call) => call.span,
-            ExprAst::Now(span) => *span,
+            ExprAst::Now(span) | ExprAst::Literal { span, .. } => *span,
         }
     }
 }

@@ -446,7 +446,20 @@ fn parse_assignments(
 }
 
 fn parse_return_item(cursor: &mut TokenCursor) -> LangResult<ReturnItemAst> {
-    let expr = parse_expr(cursor, false)?;
+    let literal = match cursor.kind() {
+        TokenKind::Str(_) | TokenKind::Int(_) | TokenKind::Float(_) | TokenKind::Minus => true,
+        TokenKind::Ident(word) => matches!(word.as_str(), "true" | "false" | "null"),
+        _ => false,
+    };
+    let expr = if literal {
+        let span = cursor.span();
+        ExprAst::Literal {
+            value: parse_literal(cursor)?,
+            span,
+        }
+    } else {
+        parse_expr(cursor, false)?
+    };
     let alias = if cursor.eat_keyword("as") {
         Some(cursor.expect_ident("a column name")?)
     } else {

@@ -323,6 +323,8 @@ pub enum ProjExpr {
     /// `now()`: the time the query runs, the value of the parameter `NOW_PARAM` (one value
     /// for every row).
     Now,
+    /// A literal, the same in every row; its type is the projection's `result_type`.
+    Literal(Literal),
 }
 
 impl ProjExpr {

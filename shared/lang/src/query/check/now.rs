@@ -48,7 +48,9 @@ fn expr_uses(expr: &ExprAst) -> bool {
         ExprAst::Now(_) => true,
         ExprAst::Agg { arg, .. } => expr_uses(arg),
         ExprAst::Search(call) => call_uses(call),
-        ExprAst::Prop { .. } | ExprAst::Var(_) | ExprAst::Column(_) => false,
+        ExprAst::Prop { .. } | ExprAst::Var(_) | ExprAst::Column(_) | ExprAst::Literal { .. } => {
+            false
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use crate::query::check::compat::is_orderable_type;
 use crate::query::check::find_node_property;
 use crate::query::check::scope::VarTable;
 use crate::query::check::{search, Ctx};
-use crate::query::typed::{AggFunc, OrderKey, ProjExpr, Projection, ResultType};
+use crate::query::typed::{AggFunc, Literal, OrderKey, ProjExpr, Projection, ResultType};
 use crate::span::Span;
 
 pub(crate) fn check_returns(
@@ -186,6 +186,23 @@ fn check_expr(ctx: &Ctx, vars: &VarTable, expr: &ExprAst) -> LangResult<CheckedE
             },
             column: "now()".to_string(),
         }),
+        ExprAst::Literal { value, .. } => {
+            let (base, nullable) = match value {
+                Literal::Null => (BaseType::String, true),
+                Literal::Bool(_) => (BaseType::Bool, false),
+                Literal::Int(_) => (BaseType::I64, false),
+                Literal::Float(_) => (BaseType::F64, false),
+                Literal::String(_) => (BaseType::String, false),
+            };
+            Ok(CheckedExpr {
+                expr: ProjExpr::Literal(value.clone()),
+                result_type: ResultType {
+                    ty: PropType::Base(base),
+                    nullable,
+                },
+                column: value.to_string(),
+            })
+        }
         ExprAst::Column(name) => Err(LangError::coded(
             "T14",
             "a bare column name is only allowed in order",
