@@ -751,3 +751,25 @@ fn object_store_requests_of_a_single_row_insert_and_a_point_read() {
         );
     }
 }
+
+/// Logs a person can read: without `RUST_LOG` (or with it blank) a worker logs its own
+/// INFO lines, the request log among them, and no INFO event of Lance; `RUST_LOG` changes it.
+#[test]
+fn default_logs_are_the_projects_info_lines_and_the_libraries_warnings() {
+    let data = std::fs::read_to_string(fixture("social.jsonl")).expect("fixture");
+    for (rust_log, lance_events) in [("", false), ("info", true)] {
+        let g = TempGraph::new("social.pg");
+        let dp = DataPlane::single_mode(&g, "", &["--unauthenticated"], &[("RUST_LOG", rust_log)]);
+        let (s, body) = dp.post("/ingest", &load_body(&data, "overwrite"), None);
+        assert_eq!(s, 200, "{body}");
+        let log = dp.log();
+        assert!(log.contains("omnigraph data plane listening"), "{log}");
+        assert!(log.contains("finished processing request"), "{log}");
+        assert!(log.contains("path=/ingest"), "{log}");
+        assert_eq!(
+            log.contains("lance::dataset_events"),
+            lance_events,
+            "RUST_LOG={rust_log:?}:\n{log}"
+        );
+    }
+}

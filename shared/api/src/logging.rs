@@ -1,4 +1,5 @@
-//! Logs of both servers: the subscriber (stderr; `RUST_LOG` filters, default `info`;
+//! Logs of both servers: the subscriber (stderr; `RUST_LOG` filters, by default
+//! [`DEFAULT_LOG_FILTER`]: this project's INFO lines and everyone else's warnings;
 //! `OMNIGRAPH_LOG_FORMAT=json` switches to JSON lines) and one span per HTTP request
 //! carrying its request id, method, path, graph id and, once resolved, the actor; the
 //! response event adds status and latency.
@@ -16,10 +17,20 @@ use tracing_subscriber::EnvFilter;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const LOG_FORMAT_ENV: &str = "OMNIGRAPH_LOG_FORMAT";
+/// The filter when `RUST_LOG` is unset or blank: this project's own INFO lines (with the
+/// request log, which tower-http writes), and only warnings and errors of the libraries
+/// (Lance alone logs an INFO event for every table a load or commit touches).
+pub const DEFAULT_LOG_FILTER: &str = "warn,omnigraph_api=info,omnigraph_engine=info,\
+    omnigraph_data_plane=info,omnigraph_control_plane=info,omnigraph_config=info,\
+    omnigraph_policy=info,omnigraph_lang=info,tower_http=info";
 
 /// Installs the process's log subscriber (once; later calls do nothing).
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
