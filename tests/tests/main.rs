@@ -16,6 +16,7 @@ mod data_plane;
 mod deployment_auth;
 mod graph_storage;
 mod hardening;
+mod maintenance;
 mod merge_http;
 mod metrics;
 mod openapi;

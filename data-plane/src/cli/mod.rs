@@ -2,6 +2,7 @@
 
 mod branch;
 mod commits;
+mod compact;
 mod export;
 mod init;
 mod load;
@@ -70,6 +71,8 @@ pub enum Command {
     },
     /// Show a branch's commits, newest first (or one commit with --id).
     Commits(commits::CommitsArgs),
+    /// Compact the tables of a branch that have many small files (workers do it by themselves).
+    Compact(compact::CompactArgs),
     /// Serve graphs over HTTP (a data-plane worker).
     Serve(serve::ServeArgs),
 }
@@ -85,6 +88,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(a) => export::run(a).await,
         Command::Branch { command } => branch::run(command).await,
         Command::Commits(a) => commits::run(a).await,
+        Command::Compact(a) => compact::run(a).await,
         Command::Serve(a) => serve::run(a).await,
     }
 }

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::CliError;
 use crate::server::admission::{DEFAULT_MAX_WRITES_PER_ACTOR, MAX_WRITES_PER_ACTOR_ENV};
+use crate::server::maintenance::MaintenanceOptions;
 use crate::server::query_limits::{
     QueryLimits, DEFAULT_MAX_CONCURRENT_READS, DEFAULT_MAX_QUERY_ROWS,
     DEFAULT_MAX_QUERY_TIMEOUT_MS, DEFAULT_MAX_RESULT_ROWS_WITHOUT_LIMIT, DEFAULT_QUERY_TIMEOUT_MS,
@@ -15,6 +16,7 @@ use crate::server::query_limits::{
     MAX_RESULT_ROWS_WITHOUT_LIMIT_ENV, QUERY_TIMEOUT_MS_ENV,
 };
 use crate::server::{serve, ServeError, ServeOptions, ServeSource};
+use omnigraph_engine::maintenance::CompactionPolicy;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -72,6 +74,19 @@ pub struct ServeArgs {
     /// worker with bearer tokens refuses every scrape and an open-mode worker answers anyone.
     #[arg(long, env = omnigraph_api::metrics::METRICS_TOKEN_ENV, hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Seconds between the worker's maintenance rounds (compaction of the graphs it has
+    /// opened); 0 turns maintenance off.
+    #[arg(
+        long,
+        env = "OMNIGRAPH_MAINTENANCE_INTERVAL_SECS",
+        default_value_t = 300
+    )]
+    pub maintenance_interval_secs: u64,
+    /// A table is compacted once it has at least this many fragments (more than its rows
+    /// need), or any deletion file.
+    #[arg(long, env = "OMNIGRAPH_COMPACT_MIN_FRAGMENTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(2..).map(|n| n as usize))]
+    pub compact_min_fragments: usize,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -98,6 +113,13 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
             max_concurrent_reads: a.max_concurrent_reads,
         },
         metrics_token: a.metrics_token,
+        maintenance: MaintenanceOptions {
+            interval: (a.maintenance_interval_secs > 0)
+                .then(|| Duration::from_secs(a.maintenance_interval_secs)),
+            compaction: CompactionPolicy {
+                min_fragments: a.compact_min_fragments,
+            },
+        },
     })
     .await?;
     Ok(())

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod handlers;
+pub mod maintenance;
 pub mod metrics;
 pub mod openapi;
 pub mod query_limits;

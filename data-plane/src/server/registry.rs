@@ -157,6 +157,15 @@ impl Registry {
         Ok(true)
     }
 
+    /// The graphs this worker has opened (maintenance runs on those, never opens others).
+    pub fn opened_graphs(&self) -> Vec<(String, Arc<Graph>)> {
+        self.read()
+            .graphs
+            .iter()
+            .filter_map(|(id, handle)| handle.opened().map(|g| (id.clone(), g)))
+            .collect()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Applied> {
         self.applied.read().unwrap_or_else(|p| p.into_inner())
     }

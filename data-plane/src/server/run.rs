@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub query_limits: QueryLimits,
     /// The token a scrape of `GET /metrics` must bear (`--metrics-token`).
     pub metrics_token: Option<String>,
+    /// The worker's own compaction runs (`--maintenance-interval-secs`).
+    pub maintenance: super::maintenance::MaintenanceOptions,
 }
 
 /// The registry document omnigraph.yaml describes (generation 1), and its mode.
@@ -181,6 +183,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         ServeSource::Config(_) => None,
     };
 
+    let maintenance_task =
+        tokio::spawn(super::maintenance::run(state.clone(), options.maintenance));
     let app = router(AppState(state));
     let result = axum::serve(
         listener,
@@ -191,6 +195,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     if let Some(task) = client_task {
         task.abort();
     }
+    maintenance_task.abort();
     tracing::info!("omnigraph data plane stopped");
     Ok(result?)
 }

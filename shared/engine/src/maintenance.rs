@@ -23,7 +23,7 @@ use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::graph::{Change, Graph};
 use crate::table::{scan_columns, StagedTable, MAX_ROWS_PER_FILE};
 use crate::table_key::TableKey;
@@ -54,22 +54,54 @@ pub struct TableCompaction {
     pub rows: u64,
 }
 
-/// What one compaction did: the graph version it published (none when no table needed it).
+/// What one compaction did: the graph version it published (none when no table needed it,
+/// or when it gave way to writers every time it tried).
 #[derive(Debug, Clone, Serialize)]
 pub struct CompactionReport {
     pub branch: String,
     pub version: Option<u64>,
     pub tables: Vec<TableCompaction>,
+    /// Writers published to the tables it rewrote before it could, on every attempt.
+    pub gave_way: bool,
 }
 
+/// Plans (and rewrites) at most this many times when writers keep publishing first.
+const ATTEMPTS: usize = 3;
+
 /// Whether a table with these fragments and rows needs compacting under `policy`.
-fn needs_compaction(fragments: usize, with_deletions: bool, rows: u64, policy: &CompactionPolicy) -> bool {
+fn needs_compaction(
+    fragments: usize,
+    with_deletions: bool,
+    rows: u64,
+    policy: &CompactionPolicy,
+) -> bool {
     let needed = (rows as usize).div_ceil(MAX_ROWS_PER_FILE).max(1);
     (fragments > needed && fragments >= policy.min_fragments) || (with_deletions && fragments > 0)
 }
 
 /// Compacts the tables of `branch` that need it and publishes them as one graph version.
+/// When a writer publishes to one of those tables first, it plans again from the new head,
+/// up to [`ATTEMPTS`] times, then gives way.
 pub async fn compact(
+    graph: &Arc<Graph>,
+    branch: &str,
+    policy: &CompactionPolicy,
+) -> Result<CompactionReport> {
+    for _ in 0..ATTEMPTS {
+        match compact_once(graph, branch, policy).await {
+            Err(EngineError::Conflict { .. } | EngineError::VersionTaken(_)) => continue,
+            other => return other,
+        }
+    }
+    Ok(CompactionReport {
+        branch: branch.to_string(),
+        version: None,
+        tables: Vec::new(),
+        gave_way: true,
+    })
+}
+
+async fn compact_once(
     graph: &Arc<Graph>,
     branch: &str,
     policy: &CompactionPolicy,
@@ -121,6 +153,7 @@ pub async fn compact(
         branch: branch.to_string(),
         version,
         tables,
+        gave_way: false,
     })
 }
 
@@ -150,7 +183,10 @@ mod tests {
     fn tables_with_spare_fragments_or_deletions_are_compacted() {
         let policy = CompactionPolicy { min_fragments: 8 };
         assert!(!needs_compaction(1, false, 10, &policy));
-        assert!(!needs_compaction(7, false, 10, &policy), "below the minimum");
+        assert!(
+            !needs_compaction(7, false, 10, &policy),
+            "below the minimum"
+        );
         assert!(needs_compaction(8, false, 10, &policy));
         assert!(needs_compaction(1, true, 10, &policy), "deletion files");
         // A big table needs several files: no compaction while it has no more than that.

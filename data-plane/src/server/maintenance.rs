@@ -1,0 +1,75 @@
+//! The worker's own storage upkeep: every `interval`, each graph this worker has opened is
+//! compacted on main and on every branch where a table needs it
+//! (shared/engine/src/maintenance.rs). Nobody runs a job beside the server.
+//!
+//! Several workers may serve one graph: each runs this loop, with a random start offset so
+//! that they rarely meet; when two compact at once, one publishes and the other gives way
+//! (its publish conflicts; the next round finds nothing left to do). A user's write is never
+//! refused because of a compaction (see the engine module).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use omnigraph_engine::maintenance::{compact, CompactionPolicy};
+use omnigraph_engine::EngineError;
+
+use super::state::ServerState;
+
+/// How often maintenance runs, and what it compacts.
+#[derive(Debug, Clone, Copy)]
+pub struct MaintenanceOptions {
+    /// `None`: maintenance is off.
+    pub interval: Option<Duration>,
+    pub compaction: CompactionPolicy,
+}
+
+/// Runs forever (until the task is aborted at shutdown).
+pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
+    let Some(interval) = options.interval else {
+        return;
+    };
+    // A random first delay within one interval spreads the workers of a deployment.
+    let offset = interval.mul_f64(rand_fraction());
+    tokio::time::sleep(offset).await;
+    loop {
+        for (graph_id, graph) in state.registry.opened_graphs() {
+            let mut branches = vec![omnigraph_engine::MAIN.to_string()];
+            match graph.branches().await {
+                Ok(refs) => branches.extend(refs.into_iter().map(|b| b.name)),
+                Err(e) => {
+                    tracing::warn!(graph_id, error = %e, "maintenance: listing branches failed")
+                }
+            }
+            for branch in branches {
+                let started = std::time::Instant::now();
+                match compact(&graph, &branch, &options.compaction).await {
+                    Ok(report) if report.gave_way => {
+                        tracing::debug!(graph_id, branch, "maintenance: gave way to writers")
+                    }
+                    Ok(report) if report.tables.is_empty() => {}
+                    Ok(report) => tracing::info!(
+                        graph_id,
+                        branch,
+                        version = report.version,
+                        tables = report.tables.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "maintenance: compacted"
+                    ),
+                    // Another writer published first: give way, plan again next round.
+                    Err(e @ (EngineError::Conflict { .. } | EngineError::VersionTaken(_))) => {
+                        tracing::debug!(graph_id, branch, error = %e, "maintenance: gave way")
+                    }
+                    Err(e) => {
+                        tracing::warn!(graph_id, branch, error = %e, "maintenance: compaction failed")
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// A random fraction in [0, 1).
+fn rand_fraction() -> f64 {
+    uuid::Uuid::new_v4().as_u128() as f64 / u128::MAX as f64
+}
