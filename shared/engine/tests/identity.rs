@@ -105,7 +105,10 @@ async fn a_composite_key_derives_the_id_and_is_unique() {
             json!({}),
         )
         .await;
-    assert_eq!(rows, json!([{"l.id": "[\"nyse\",\"2024\"]", "c.slug": "acme"}]));
+    assert_eq!(
+        rows,
+        json!([{"l.id": "[\"nyse\",\"2024\"]", "c.slug": "acme"}])
+    );
 
     // A given id that disagrees with the key, a missing part, a duplicate tuple.
     let errors = load_err(
@@ -116,8 +119,14 @@ async fn a_composite_key_derives_the_id_and_is_unique() {
         LoadMode::Append,
     )
     .await;
-    assert!(errors[0].0 == 1 && errors[0].1.contains("does not match"), "{errors:?}");
-    assert!(errors[1].0 == 2 && errors[1].1.contains("`year`"), "{errors:?}");
+    assert!(
+        errors[0].0 == 1 && errors[0].1.contains("does not match"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].0 == 2 && errors[1].1.contains("`year`"),
+        "{errors:?}"
+    );
     let errors = load_err(
         &g,
         r#"{"type": "Listing", "data": {"market": "nyse", "year": 2024}}"#,
@@ -183,7 +192,10 @@ async fn data_id_of_a_keyed_node_is_its_key() {
     )
     .await;
     let rows = g
-        .rows("query q() { match { $b: Badge } return { $b.n } }", json!({}))
+        .rows(
+            "query q() { match { $b: Badge } return { $b.n } }",
+            json!({}),
+        )
         .await;
     assert_eq!(rows, json!([{"b.n": 7}]));
 
@@ -211,7 +223,10 @@ async fn export_and_reload_keep_every_id() {
     )
     .await;
     let chunk_id = g
-        .rows("query q() { match { $c: Chunk } return { $c.id } }", json!({}))
+        .rows(
+            "query q() { match { $c: Chunk } return { $c.id } }",
+            json!({}),
+        )
         .await[0]["c.id"]
         .clone();
     assert!(matches!(chunk_id, Value::String(_)));
@@ -264,19 +279,31 @@ async fn edge_uniqueness_on_src_holds() {
         LoadMode::Append,
     )
     .await;
-    assert!(errors[0].0 == 2 && errors[0].1.contains("@unique(from)"), "{errors:?}");
+    assert!(
+        errors[0].0 == 2 && errors[0].1.contains("@unique(from)"),
+        "{errors:?}"
+    );
     let errors = load_err(
         &g,
         r#"{"edge": "PartOf", "from": "c1", "to": "b"}"#,
         LoadMode::Append,
     )
     .await;
-    assert!(errors[0].0 == 1 && errors[0].1.contains("c1 -> a"), "{errors:?}");
+    assert!(
+        errors[0].0 == 1 && errors[0].1.contains("c1 -> a"),
+        "{errors:?}"
+    );
     // Merge replaces the stored edge with the same endpoints: no clash with itself.
-    g.load(r#"{"edge": "PartOf", "from": "c1", "to": "a"}"#, LoadMode::Merge)
-        .await;
-    g.load(r#"{"edge": "PartOf", "from": "c2", "to": "b"}"#, LoadMode::Append)
-        .await;
+    g.load(
+        r#"{"edge": "PartOf", "from": "c1", "to": "a"}"#,
+        LoadMode::Merge,
+    )
+    .await;
+    g.load(
+        r#"{"edge": "PartOf", "from": "c2", "to": "b"}"#,
+        LoadMode::Append,
+    )
+    .await;
 }
 
 #[tokio::test]

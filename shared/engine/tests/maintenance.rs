@@ -28,7 +28,11 @@ async fn export_sorted(graph: &std::sync::Arc<Graph>) -> Vec<String> {
 
 async fn fragments(graph: &std::sync::Arc<Graph>, table: &TableKey) -> usize {
     let snap = graph.snapshot(None).await.expect("snapshot");
-    snap.table(table).await.expect("table").get_fragments().len()
+    snap.table(table)
+        .await
+        .expect("table")
+        .get_fragments()
+        .len()
 }
 
 /// The social graph after `n` single-row inserts and one delete: many small fragments.
@@ -41,8 +45,11 @@ async fn fragmented(n: usize) -> TestGraph {
         )
         .await;
     }
-    g.mutate("query d() { delete Person where name = \"p000\" }", json!({}))
-        .await;
+    g.mutate(
+        "query d() { delete Person where name = \"p000\" }",
+        json!({}),
+    )
+    .await;
     g
 }
 
@@ -94,7 +101,10 @@ async fn compaction_keeps_every_row_in_fewer_files_and_reindexes() {
     let again = compact(&g.graph, "main", &CompactionPolicy::default())
         .await
         .expect("compact");
-    assert!(again.tables.is_empty() && again.version.is_none(), "{again:?}");
+    assert!(
+        again.tables.is_empty() && again.version.is_none(),
+        "{again:?}"
+    );
 }
 
 /// A reader that says when it is first read and then waits for the go-ahead.
@@ -142,7 +152,10 @@ async fn a_write_planned_before_a_compaction_and_published_after_is_not_refused(
         .expect("compact");
     assert!(report.version.is_some(), "{report:?}");
     go.send(()).expect("go");
-    let loaded = writer.await.expect("join").expect("the user's write is not refused");
+    let loaded = writer
+        .await
+        .expect("join")
+        .expect("the user's write is not refused");
     assert_eq!(loaded.version, report.version.unwrap() + 1);
     let names = g.person_names().await;
     assert!(names.contains(&"racer".to_string()) && names.contains(&"p009".to_string()));
