@@ -636,6 +636,28 @@ edge At: P -> C { role: String? }
     }
 
     #[tokio::test]
+    async fn traversal_without_an_upper_bound_ends_on_cycles() {
+        let g = graph().await;
+        let q = |name: &str, edge: &str| {
+            format!(
+                r#"query q() {{ match {{ $x: P {{ name: "{name}" }} $x {edge} $y }} return {{ $y.name }} }}"#
+            )
+        };
+        // a<->b is a cycle and a->a a self-loop: each node still comes once.
+        assert_eq!(
+            names(&g, &q("a", "knows{1,}"), "y.name").await,
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(names(&g, &q("b", "knows{2,}"), "y.name").await, ["a", "d"]);
+        assert!(names(&g, &q("d", "knows{1,}"), "y.name").await.is_empty());
+        assert_eq!(
+            names(&g, &q("d", "<knows>{2,}"), "y.name").await,
+            ["a", "b"]
+        );
+        assert!(names(&g, &q("e", "<knows>{1,}"), "y.name").await.is_empty());
+    }
+
+    #[tokio::test]
     async fn undirected_traversal_inside_not_means_no_edge_either_way() {
         let g = graph().await;
         let undirected = "query q() { match { $p: P not { $p <knows> $_ } } return { $p.name } }";

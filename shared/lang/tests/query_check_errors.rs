@@ -394,6 +394,17 @@ mod traversal_forms_and_now {
     }
 
     #[test]
+    fn unbounded_traversal_needs_a_chainable_edge_and_no_binding() {
+        let err = check_err(&body("$p worksAt{1,} $c", "$p"));
+        assert_error(&err, "T9", 3, 11);
+        let err = check_err(&body("$a knows{0,} $b", "$a"));
+        assert_error(&err, "T9", 3, 9);
+        assert!(err.message.contains("{0,}"), "{err}");
+        let err = check_err(&body("$a $w:knows{1,} $b", "$a"));
+        assert_error(&err, "T23", 3, 12);
+    }
+
+    #[test]
     fn edge_binding_needs_a_new_name() {
         let err = check_err(&body("$a: Person\n$w: Person\n$a $w:knows $b", "$a"));
         assert_error(&err, "T23", 5, 4);

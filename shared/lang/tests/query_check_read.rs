@@ -481,6 +481,19 @@ mod traversal_forms_and_now {
     }
 
     #[test]
+    fn unbounded_traversal_has_no_maximum() {
+        let r = read_ok(&body("$p knows{2,} $q", "$q"));
+        assert!(matches!(
+            r.clauses[0],
+            Clause::Traverse {
+                min_hops: 2,
+                max_hops: u32::MAX,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn literals_as_return_columns() {
         let r = read_ok(&body(
             "$p: Person",

@@ -294,8 +294,9 @@ fn bare_word_is_not_a_value() {
 }
 
 #[test]
-fn unbounded_hops_are_rejected() {
-    let err = parse_err("query q() { match { $a knows{1,} $b } return { $a } }");
+fn malformed_hop_bounds_are_rejected() {
+    // `{1,}` has no upper bound (see `traversal_forms_and_now`); `{1,x}` is an error.
+    let err = parse_err("query q() { match { $a knows{1,x} $b } return { $a } }");
     assert_error(&err, "P1", 1, 32);
 }
 
@@ -448,6 +449,20 @@ mod traversal_forms_and_now {
             }
             other => panic!("traversal expected, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn hop_bounds_without_a_maximum() {
+        let read =
+            read_ast("query q() { match { $a knows{2,} $b  $a <knows>{1,} $c } return { $a } }");
+        let forms: Vec<_> = read.clauses.iter().map(traversal).collect();
+        assert_eq!(
+            forms,
+            [
+                (false, None, Some((2, u64::MAX))),
+                (true, None, Some((1, u64::MAX)))
+            ]
+        );
     }
 
     #[test]

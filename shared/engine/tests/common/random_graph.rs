@@ -257,7 +257,7 @@ fn clause_text(c: &QClause) -> String {
             src,
             dst,
             hops: (m, n),
-        } => format!("$v{src} knows{{{m},{n}}} $v{dst}"),
+        } => format!("$v{src} knows{{{m},{}}} $v{dst}", upper(*n)),
         QClause::Either {
             src,
             dst,
@@ -267,7 +267,7 @@ fn clause_text(c: &QClause) -> String {
             src,
             dst,
             hops: (m, n),
-        } => format!("$v{src} <knows>{{{m},{n}}} $v{dst}"),
+        } => format!("$v{src} <knows>{{{m},{}}} $v{dst}", upper(*n)),
         QClause::Bound {
             src,
             dst,
@@ -285,6 +285,15 @@ fn clause_text(c: &QClause) -> String {
         QClause::NotKnowsVar { src, dst } => format!("not {{ $v{src} knows $v{dst} }}"),
         QClause::NotWorks { var } => format!("not {{ $v{var} worksAt $_ }}"),
         QClause::NotKnowsEither { var } => format!("not {{ $v{var} <knows> $_ }}"),
+    }
+}
+
+/// The upper hop bound as written: empty for none (`u32::MAX`).
+fn upper(n: u32) -> String {
+    if n == u32::MAX {
+        String::new()
+    } else {
+        n.to_string()
     }
 }
 
@@ -338,7 +347,11 @@ fn build_query(
     for (choice, pick, a, b) in intro {
         let v = q.kinds.len();
         let from = q.persons()[pick.index(q.persons().len())];
-        let hops = (a.min(b), a.max(b));
+        // `{1,}` (no upper bound) in one case out of nine.
+        let hops = match (a, b) {
+            (3, 3) => (1, u32::MAX),
+            _ => (a.min(b), a.max(b)),
+        };
         let (kind, clause) = match choice {
             0 => (
                 Kind::Person,

@@ -110,6 +110,7 @@ impl SearchArgAst {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HopsAst {
     pub min: u64,
+    /// `u64::MAX` for `{min,}`: no upper bound.
     pub max: u64,
     pub span: Span,
 }

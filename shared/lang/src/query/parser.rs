@@ -284,16 +284,18 @@ fn parse_traversal(cursor: &mut TokenCursor) -> LangResult<ClauseAst> {
     })
 }
 
-/// `{n}` or `{min,max}`.
+/// `{n}`, `{min,max}` or `{min,}` (no upper bound: `max` is `u64::MAX`).
 fn parse_hops(cursor: &mut TokenCursor) -> LangResult<HopsAst> {
     let span = cursor.expect(&TokenKind::LBrace)?;
     let (min, _) = cursor.expect_u64("a hop count")?;
-    let max = if cursor.eat(&TokenKind::Comma) {
-        cursor
-            .expect_u64("the maximum hop count (traversals must be bounded)")?
-            .0
-    } else {
+    let max = if !cursor.eat(&TokenKind::Comma) {
         min
+    } else if cursor.at(&TokenKind::RBrace) {
+        u64::MAX
+    } else {
+        cursor
+            .expect_u64("the maximum hop count, or `}` for no maximum")?
+            .0
     };
     cursor.expect(&TokenKind::RBrace)?;
     Ok(HopsAst { min, max, span })

@@ -95,7 +95,8 @@ pub enum Clause {
         props: Vec<(String, Operand)>,
     },
     /// Edge of type `edge` (its type name, e.g. "Knows") from `src` to `dst`, as stored.
-    /// For `{m,n}` the pair is connected by a path of m to n such edges (reachability).
+    /// For `{m,n}` the pair is connected by a path of m to n such edges (reachability);
+    /// `max_hops` is `u32::MAX` for `{m,}` (no upper bound).
     Traverse {
         src: usize,
         edge: String,

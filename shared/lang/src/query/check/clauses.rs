@@ -183,17 +183,27 @@ fn check_hops(edge: &EdgeType, name: &Ident, hops: Option<&HopsAst>) -> LangResu
     let Some(hops) = hops else {
         return Ok((1, 1));
     };
-    let bounds = (u32::try_from(hops.min), u32::try_from(hops.max));
-    let (Ok(min), Ok(max)) = bounds else {
+    // `{min,}`: no upper bound, which the breadth-first search makes finite (each node is
+    // expanded at most once).
+    let unbounded = hops.max == u64::MAX;
+    let max = if unbounded {
+        Ok(u32::MAX)
+    } else {
+        u32::try_from(hops.max)
+    };
+    let (Ok(min), Ok(max)) = (u32::try_from(hops.min), max) else {
         return Err(LangError::coded("T9", "hop count too large", hops.span));
     };
-    if min == 0 || max < min {
-        return Err(LangError::coded(
-            "T9",
-            format!("invalid hop bounds {{{min},{max}}}"),
-            hops.span,
-        )
-        .expected("{min,max} with 1 <= min <= max"));
+    if min == 0 || max < min || (unbounded && min == u32::MAX) {
+        let shown = if unbounded {
+            format!("{{{min},}}")
+        } else {
+            format!("{{{min},{max}}}")
+        };
+        return Err(
+            LangError::coded("T9", format!("invalid hop bounds {shown}"), hops.span)
+                .expected("{min,max} with 1 <= min <= max, or {min,}"),
+        );
     }
     if max > 1 && edge.from != edge.to {
         return Err(LangError::coded(
