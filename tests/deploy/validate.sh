@@ -16,6 +16,8 @@
 #                       without secrets.env and builds the Secret from one of random values
 #   no shipped secret   no file under deploy/ holds a token, secret key or placeholder
 #   YAML files          yamllint (syntax, duplicate keys) with tests/deploy/yamllint.yaml
+#   deploy/prometheus   promtool (Debian's prometheus) check config, check rules and test
+#                       rules; deploy/grafana: the dashboard parses as JSON
 #   omnigraph.yaml and  the keys omnigraph.yaml accepts, the policy shape; given BIN_DIR,
 #   server policies     also `omnigraph-control-plane policy test` and a start of the real
 #                       control plane on each omnigraph.yaml (127.0.0.1 only)
@@ -335,6 +337,18 @@ check_configmap() {
     check_policy "$files/server-policy.yaml" deploy/compose/server-policy.tests.yaml
 }
 
+# deploy/prometheus: yamllint, and promtool (Debian's prometheus package, which ./dev.sh
+# test installs) on a copy with a random metrics token file beside it, as the operator writes.
+check_prometheus() {
+    local dir="$WORK/prometheus"
+    mkdir -p "$dir"
+    yamllint_file deploy/prometheus/prometheus.yml deploy/prometheus/alerts.yml deploy/prometheus/alerts.test.yml
+    cp deploy/prometheus/prometheus.yml deploy/prometheus/alerts.yml deploy/prometheus/alerts.test.yml "$dir/"
+    "$PY" -c 'import secrets; print(secrets.token_hex(32), end="")' >"$dir/omnigraph-metrics-token"
+    (cd "$dir" && promtool check config prometheus.yml && promtool check rules alerts.yml \
+        && promtool test rules alerts.test.yml)
+}
+
 check_kustomization() {
     yamllint_file deploy/k8s/kustomization.yaml
     checks k8s deploy/k8s
@@ -429,6 +443,10 @@ check deploy/k8s/configmap.yaml "$K8S; embedded omnigraph.yaml and policy checke
 check deploy/k8s/kustomization.yaml \
     "yamllint, resources, references between the objects, probes${KUBECTL:+, kubectl kustomize $V_KUBECTL with and without secrets.env}" \
     check_kustomization
+check deploy/prometheus/ "yamllint, promtool check config, check rules, test rules (alerts.test.yml)" \
+    check_prometheus
+check deploy/grafana/omnigraph.json "JSON (its metric names: tests/tests/metrics.rs)" \
+    "$PY" -c 'import json, sys; json.load(open(sys.argv[1]))' deploy/grafana/omnigraph.json
 check deploy/ "no shipped secret (compose \${VAR:?}, no Secret values, env files keys only, no placeholders)" \
     checks secrets deploy
 check deploy/README.md "mentions every file of deploy/, names only existing paths" \

@@ -585,8 +585,16 @@ struct Prometheus {
 impl Prometheus {
     fn start(dir: &Path, targets: &[(&str, &str)]) -> Prometheus {
         let binary = prometheus_binary();
-        let mut config =
-            String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+        // The deployment's alert rules, loaded as an operator would.
+        std::fs::copy(
+            workspace_file("deploy/prometheus/alerts.yml"),
+            dir.join("alerts.yml"),
+        )
+        .expect("copy alerts.yml");
+        let mut config = String::from(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - alerts.yml\nscrape_configs:\n",
+        );
         for (job, url) in targets {
             let host = url.trim_start_matches("http://");
             config.push_str(&format!(
@@ -684,6 +692,29 @@ fn a_real_prometheus_scrapes_a_worker_and_the_control_plane() {
     assert_eq!(seen.0, Some(generation));
     assert_eq!(seen.1, Some(1.0));
     assert_eq!(prometheus.query("up{job=\"worker\"}"), Some(1.0));
+    // The alert rules loaded and were evaluated: every rule of the group is healthy.
+    let rules: Value = reqwest::blocking::get(format!("{}/api/v1/rules", prometheus.url))
+        .expect("GET /api/v1/rules")
+        .json()
+        .expect("rules JSON");
+    let group = &rules["data"]["groups"][0];
+    assert_eq!(group["name"], "omnigraph", "{rules}");
+    let names: Vec<&str> = group["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "OmnigraphWorkerBehindRegistry",
+            "OmnigraphServerErrors",
+            "OmnigraphObjectStoreUnreachable",
+            "OmnigraphConfigDrift"
+        ],
+        "{rules}"
+    );
     assert_eq!(prometheus.query("up{job=\"control_plane\"}"), Some(1.0));
 }
 
@@ -772,4 +803,203 @@ fn default_logs_are_the_projects_info_lines_and_the_libraries_warnings() {
             "RUST_LOG={rust_log:?}:\n{log}"
         );
     }
+}
+
+/// Every metric family the servers export (README.md, "Observability").
+const FAMILIES: &[&str] = &[
+    "omnigraph_http_requests_total",
+    "omnigraph_http_request_duration_seconds",
+    "omnigraph_http_errors_total",
+    "omnigraph_write_conflicts_total",
+    "omnigraph_admission_refusals_total",
+    "omnigraph_reads_in_flight",
+    "omnigraph_writes_in_flight",
+    "omnigraph_rows_loaded_total",
+    "omnigraph_query_cache_bytes",
+    "omnigraph_query_cache_hits_total",
+    "omnigraph_query_cache_misses_total",
+    "omnigraph_query_cache_evictions_total",
+    "omnigraph_embedding_calls_total",
+    "omnigraph_embedding_errors_total",
+    "omnigraph_embedding_call_duration_seconds",
+    "omnigraph_object_store_requests_total",
+    "omnigraph_object_store_bytes_total",
+    "omnigraph_registry_generation",
+    "omnigraph_worker_acknowledged_generation",
+    "omnigraph_worker_generation_lag",
+    "omnigraph_registry_push_failures_total",
+    "omnigraph_config_drifted",
+    "omnigraph_config_drift_detections_total",
+    "omnigraph_management_operations_total",
+];
+
+/// The `omnigraph_*` metric names in `text` (a histogram's `_bucket`, `_count` and `_sum`
+/// as its family).
+fn metric_names(text: &str) -> BTreeMap<String, usize> {
+    let mut names = BTreeMap::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("omnigraph_") {
+        let start = i + at;
+        let mut end = start;
+        while end < bytes.len() && (bytes[end].is_ascii_lowercase() || bytes[end] == b'_') {
+            end += 1;
+        }
+        let name = &text[start..end];
+        let family = ["_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .filter(|f| FAMILIES.contains(f))
+            .unwrap_or(name);
+        *names.entry(family.to_owned()).or_default() += 1;
+        i = end;
+    }
+    names
+}
+
+#[test]
+fn the_families_are_served_and_documented() {
+    // Scraped from real processes after requests of every kind the other tests check.
+    let g = TempGraph::new("social.pg");
+    let dp = DataPlane::single_mode_open(&g);
+    let data = std::fs::read_to_string(fixture("social.jsonl")).expect("fixture");
+    let (s, body) = dp.post("/ingest", &load_body(&data, "overwrite"), None);
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = dp.post(
+        "/read",
+        &json!({ "query_source": "query q() { match { $p: Person } return { $p.name } }" }),
+        None,
+    );
+    assert_eq!(s, 200, "{body}");
+    let (_, _, worker) = get_metrics(&dp.url, None);
+    for family in [
+        "omnigraph_http_requests_total",
+        "omnigraph_http_request_duration_seconds",
+        "omnigraph_reads_in_flight",
+        "omnigraph_writes_in_flight",
+        "omnigraph_rows_loaded_total",
+        "omnigraph_query_cache_bytes",
+        "omnigraph_query_cache_hits_total",
+        "omnigraph_query_cache_misses_total",
+        "omnigraph_query_cache_evictions_total",
+        "omnigraph_embedding_calls_total",
+        "omnigraph_embedding_errors_total",
+        "omnigraph_embedding_call_duration_seconds",
+        "omnigraph_object_store_requests_total",
+        "omnigraph_object_store_bytes_total",
+    ] {
+        assert!(
+            worker.contains(&format!("# TYPE {family} ")),
+            "{family}:\n{worker}"
+        );
+    }
+    let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
+    let _w = DataPlane::with_control_plane(&cp.url, "w1");
+    let (s, body) = cp.get("/graphs", None);
+    assert_eq!(s, 200, "{body}");
+    let (_, _, control) = get_metrics(&cp.url, None);
+    for family in [
+        "omnigraph_registry_generation",
+        "omnigraph_worker_acknowledged_generation",
+        "omnigraph_worker_generation_lag",
+        "omnigraph_config_drifted",
+        "omnigraph_config_drift_detections_total",
+        "omnigraph_management_operations_total",
+        "omnigraph_http_requests_total",
+    ] {
+        assert!(
+            control.contains(&format!("# TYPE {family} ")),
+            "{family}:\n{control}"
+        );
+    }
+    // Every family (the ones that appear only after their first event included, checked
+    // by the tests above) is in the README's tables, by its full name.
+    let readme = std::fs::read_to_string(workspace_file("README.md")).expect("README");
+    for family in FAMILIES {
+        assert!(
+            readme.contains(&format!("`{family}`")),
+            "{family} in README.md"
+        );
+    }
+    // And its section names no other.
+    let section = readme
+        .split("\n## Observability\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README.md has an Observability section");
+    let documented = metric_names(section);
+    let unknown: Vec<_> = documented
+        .keys()
+        .filter(|n| !FAMILIES.contains(&n.as_str()))
+        .collect();
+    assert!(unknown.is_empty(), "README.md names {unknown:?}");
+}
+
+/// `promtool` (Debian's `prometheus` package), or a failure saying how to install it.
+fn promtool(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `promtool` ({e}): `apt-get install prometheus` \
+                 (./dev.sh test installs it)"
+            )
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool {args:?}:\n{text}");
+    text
+}
+
+#[test]
+fn the_deployment_scrape_config_alert_rules_and_dashboard_are_valid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for file in ["prometheus.yml", "alerts.yml", "alerts.test.yml"] {
+        std::fs::copy(
+            workspace_file(&format!("deploy/prometheus/{file}")),
+            dir.path().join(file),
+        )
+        .expect("copy");
+    }
+    // The token file the scrape configuration reads (never shipped).
+    std::fs::write(dir.path().join("omnigraph-metrics-token"), METRICS_TOKEN).expect("token");
+    promtool(dir.path(), &["check", "config", "prometheus.yml"]);
+    promtool(dir.path(), &["check", "rules", "alerts.yml"]);
+    let tested = promtool(dir.path(), &["test", "rules", "alerts.test.yml"]);
+    assert!(tested.contains("SUCCESS"), "{tested}");
+
+    let rules = std::fs::read_to_string(dir.path().join("alerts.yml")).expect("rules");
+    let dashboard_text = std::fs::read_to_string(workspace_file("deploy/grafana/omnigraph.json"))
+        .expect("dashboard");
+    let dashboard: Value = serde_json::from_str(&dashboard_text).expect("dashboard JSON");
+    let mut exprs = String::new();
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(!panels.is_empty());
+    for panel in panels {
+        let targets = panel["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "{panel}");
+        for target in targets {
+            exprs.push_str(target["expr"].as_str().expect("expr"));
+            exprs.push('\n');
+        }
+    }
+    for (what, text) in [("alerts.yml", &rules), ("omnigraph.json", &exprs)] {
+        let unknown: Vec<_> = metric_names(text)
+            .into_keys()
+            .filter(|n| !FAMILIES.contains(&n.as_str()))
+            .collect();
+        assert!(unknown.is_empty(), "{what} names {unknown:?}");
+    }
+    // The dashboard shows every family.
+    let shown = metric_names(&exprs);
+    let missing: Vec<_> = FAMILIES
+        .iter()
+        .filter(|f| !shown.contains_key(**f))
+        .collect();
+    assert!(missing.is_empty(), "the dashboard lacks {missing:?}");
 }
