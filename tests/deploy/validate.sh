@@ -376,7 +376,7 @@ import json, secrets, sys
 tokens = {"admin": secrets.token_hex(32), "app": secrets.token_hex(32)}
 with open(sys.argv[1], "w") as f:
     f.write(f"OMNIGRAPH_SERVER_BEARER_TOKENS_JSON={json.dumps(tokens)}\n")
-    for key in ("OMNIGRAPH_INTERNAL_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    for key in ("OMNIGRAPH_INTERNAL_TOKEN", "OMNIGRAPH_METRICS_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         f.write(f"{key}={secrets.token_hex(20)}\n")
 PY
     "$KUBECTL" kustomize "$dir" > "$dir/built.yaml"
