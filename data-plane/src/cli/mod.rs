@@ -1,6 +1,7 @@
 //! Command-line contract (README.md, "A short tour of the embedded CLI"). One module per subcommand.
 
 mod branch;
+mod cleanup;
 mod commits;
 mod compact;
 mod export;
@@ -73,6 +74,8 @@ pub enum Command {
     Commits(commits::CommitsArgs),
     /// Compact the tables of a branch that have many small files (workers do it by themselves).
     Compact(compact::CompactArgs),
+    /// Delete old graph versions and the files only they use (workers do it by themselves).
+    Cleanup(cleanup::CleanupArgs),
     /// Serve graphs over HTTP (a data-plane worker).
     Serve(serve::ServeArgs),
 }
@@ -89,6 +92,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Branch { command } => branch::run(command).await,
         Command::Commits(a) => commits::run(a).await,
         Command::Compact(a) => compact::run(a).await,
+        Command::Cleanup(a) => cleanup::run(a).await,
         Command::Serve(a) => serve::run(a).await,
     }
 }

@@ -16,6 +16,7 @@ use crate::server::query_limits::{
     MAX_RESULT_ROWS_WITHOUT_LIMIT_ENV, QUERY_TIMEOUT_MS_ENV,
 };
 use crate::server::{serve, ServeError, ServeOptions, ServeSource};
+use omnigraph_engine::cleanup::RetentionPolicy;
 use omnigraph_engine::maintenance::CompactionPolicy;
 
 #[derive(Debug, Args)]
@@ -87,6 +88,17 @@ pub struct ServeArgs {
     #[arg(long, env = "OMNIGRAPH_COMPACT_MIN_FRAGMENTS", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(2..).map(|n| n as usize))]
     pub compact_min_fragments: usize,
+    /// Days of graph history each maintenance round keeps (older versions, and the files
+    /// only they use, are deleted); with --keep-versions. Reads of a deleted version: 410.
+    #[arg(long, env = "OMNIGRAPH_RETENTION_DAYS", default_value_t = 7.0)]
+    pub retention_days: f64,
+    /// Versions of each branch always kept, however old.
+    #[arg(long, env = "OMNIGRAPH_KEEP_VERSIONS", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_versions: u64,
+    /// Files younger than this are never deleted (writes in flight); 0 turns cleanup off.
+    #[arg(long, env = "OMNIGRAPH_CLEANUP_GRACE_SECS", default_value_t = 3600)]
+    pub cleanup_grace_secs: u64,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -119,6 +131,11 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
             compaction: CompactionPolicy {
                 min_fragments: a.compact_min_fragments,
             },
+            retention: (a.cleanup_grace_secs > 0).then(|| RetentionPolicy {
+                keep_last: a.keep_versions,
+                keep_for: Duration::from_secs_f64(a.retention_days.max(0.0) * 86_400.0),
+                grace: Duration::from_secs(a.cleanup_grace_secs),
+            }),
         },
     })
     .await?;

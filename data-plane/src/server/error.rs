@@ -101,6 +101,7 @@ pub fn engine_error(e: EngineError) -> ApiError {
                 .collect(),
         ),
         EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
+        EngineError::Reclaimed(_) => ApiError::new(ErrorCode::VersionReclaimed, message),
         EngineError::QueryTimeout { .. } => ApiError::new(ErrorCode::QueryTimeout, message),
         EngineError::RowBudgetExceeded { .. } => {
             ApiError::new(ErrorCode::RowBudgetExceeded, message)

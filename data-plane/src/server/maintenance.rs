@@ -1,6 +1,7 @@
 //! The worker's own storage upkeep: every `interval`, each graph this worker has opened is
 //! compacted on main and on every branch where a table needs it
-//! (shared/engine/src/maintenance.rs). Nobody runs a job beside the server.
+//! (shared/engine/src/maintenance.rs), then old versions and the files only they use are
+//! deleted (shared/engine/src/cleanup.rs). Nobody runs a job beside the server.
 //!
 //! Several workers may serve one graph: each runs this loop, with a random start offset so
 //! that they rarely meet; when two compact at once, one publishes and the other gives way
@@ -10,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use omnigraph_engine::cleanup::{cleanup, RetentionPolicy};
 use omnigraph_engine::maintenance::{compact, CompactionPolicy};
 use omnigraph_engine::EngineError;
 
@@ -21,6 +23,8 @@ pub struct MaintenanceOptions {
     /// `None`: maintenance is off.
     pub interval: Option<Duration>,
     pub compaction: CompactionPolicy,
+    /// What version cleanup keeps; `None`: no cleanup.
+    pub retention: Option<RetentionPolicy>,
 }
 
 /// Runs forever (until the task is aborted at shutdown).
@@ -62,6 +66,22 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
                     Err(e) => {
                         tracing::warn!(graph_id, branch, error = %e, "maintenance: compaction failed")
                     }
+                }
+            }
+            if let Some(retention) = &options.retention {
+                match cleanup(&graph, retention).await {
+                    Ok(report) if report.files_deleted + report.graph_versions_deleted > 0 => {
+                        tracing::info!(
+                            graph_id,
+                            graph_versions = report.graph_versions_deleted,
+                            files = report.files_deleted,
+                            bytes = report.bytes_deleted,
+                            oldest_kept_version = report.oldest_kept_version,
+                            "maintenance: cleaned up"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(graph_id, error = %e, "maintenance: cleanup failed"),
                 }
             }
         }

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     ResultTooLarge,
     /// 429: the worker runs as many reads as it allows at once; `Retry-After` says when.
     TooManyReads,
+    /// 410: a read at a graph version that version cleanup has deleted.
+    VersionReclaimed,
     /// 503: e.g. omnigraph.yaml drifted from what the control plane loaded.
     ServiceUnavailable,
     /// 500
@@ -57,6 +59,7 @@ impl ErrorCode {
             ErrorCode::RowBudgetExceeded => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::ResultTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::TooManyReads => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::VersionReclaimed => StatusCode::GONE,
             ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -74,6 +77,7 @@ impl ErrorCode {
             StatusCode::CONFLICT => ErrorCode::Conflict,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
             StatusCode::TOO_MANY_REQUESTS => ErrorCode::TooManyRequests,
+            StatusCode::GONE => ErrorCode::VersionReclaimed,
             StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServiceUnavailable,
             s if s.is_client_error() => ErrorCode::BadRequest,
             _ => ErrorCode::Internal,
@@ -95,6 +99,7 @@ impl ErrorCode {
             ErrorCode::RowBudgetExceeded => "row_budget_exceeded",
             ErrorCode::ResultTooLarge => "result_too_large",
             ErrorCode::TooManyReads => "too_many_reads",
+            ErrorCode::VersionReclaimed => "version_reclaimed",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -288,7 +288,7 @@ fn every_wire_type_has_an_openapi_schema() {
     ] {
         assert!(schemas.contains_key(name), "{name}");
     }
-    assert_eq!(schemas["ErrorCode"]["enum"].as_array().unwrap().len(), 14);
+    assert_eq!(schemas["ErrorCode"]["enum"].as_array().unwrap().len(), 15);
     let create = &schemas["CreateGraphRequest"];
     let required: Vec<&str> = create["required"]
         .as_array()

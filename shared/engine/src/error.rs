@@ -36,6 +36,9 @@ pub enum EngineError {
     /// No graph at this location, or no such graph version.
     #[error("{0}")]
     NotFound(String),
+    /// A graph version that version cleanup deleted (shared/engine/src/cleanup.rs).
+    #[error("{0}")]
+    Reclaimed(String),
     /// The location holds a deleted (tombstoned) graph.
     #[error("{0}")]
     Deleted(String),

@@ -526,7 +526,12 @@ impl Graph {
             if out.len() >= limit {
                 break;
             }
-            let (commit, _) = self.commit(&id).await?;
+            let (commit, _) = match self.commit(&id).await {
+                Ok(found) => found,
+                // History ends where version cleanup deleted it.
+                Err(EngineError::Reclaimed(_)) if !out.is_empty() => break,
+                Err(e) => return Err(e),
+            };
             next = commit.parents.first().cloned();
             out.push(commit);
         }
@@ -590,6 +595,19 @@ impl Graph {
         }
         cache.insert(cache_key, ds.clone());
         Ok(ds)
+    }
+
+    /// A table at the exact version `entry` names (cached like a snapshot's tables).
+    pub(crate) async fn dataset_for(&self, entry: &TableEntry) -> Result<Arc<Dataset>> {
+        self.dataset(entry).await
+    }
+
+    /// Forget every opened table version (a cleanup deleted some).
+    pub(crate) fn forget_datasets(&self) {
+        self.datasets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Forget the opened versions of the tables at `paths` (their files were deleted).

@@ -12,6 +12,7 @@
 //! - `tombstone`: deleted graphs (the marker every process honours) and their purge.
 
 pub mod branch;
+pub mod cleanup;
 pub mod columns;
 pub mod constraints;
 pub mod embedding;

@@ -177,10 +177,17 @@ impl ManifestStore {
         let bytes = match self.loc.store.get(&path).await {
             Ok(r) => r.bytes().await?,
             Err(object_store::Error::NotFound { .. }) => {
+                // Below the newest version it was published once: cleanup deleted it.
+                if version >= self.floor && self.latest_version().await.is_ok_and(|l| version < l) {
+                    return Err(EngineError::Reclaimed(format!(
+                        "graph version {version} of {} was deleted by version cleanup (older than the retention); read a newer version",
+                        self.loc.uri
+                    )));
+                }
                 return Err(EngineError::NotFound(format!(
                     "graph version {version} does not exist at {}",
                     self.loc.uri
-                )))
+                )));
             }
             Err(e) => return Err(e.into()),
         };
@@ -230,10 +237,16 @@ impl ManifestStore {
             // fall back to probing from the start.
             v = self.floor;
             if !self.exists(v).await? {
-                return Err(EngineError::NotFound(format!(
-                    "no graph at {}",
-                    self.loc.uri
-                )));
+                // Cleanup may have deleted the first versions: the newest listed one.
+                match self.list_versions().await?.last() {
+                    Some(newest) => v = *newest,
+                    None => {
+                        return Err(EngineError::NotFound(format!(
+                            "no graph at {}",
+                            self.loc.uri
+                        )))
+                    }
+                }
             }
         }
         Ok(v)

@@ -161,3 +161,126 @@ async fn a_write_planned_before_a_compaction_and_published_after_is_not_refused(
     assert!(names.contains(&"racer".to_string()) && names.contains(&"p009".to_string()));
     assert!(!names.contains(&"p000".to_string()));
 }
+
+/// Files under the table directories (what cleanup looks at).
+async fn table_files(graph: &std::sync::Arc<Graph>) -> usize {
+    use futures::TryStreamExt;
+    let loc = graph.location();
+    let mut n = 0;
+    for root in ["nodes", "edges"] {
+        let listed: Vec<_> = loc
+            .store
+            .list(Some(&loc.path(root)))
+            .try_collect()
+            .await
+            .expect("list");
+        n += listed.len();
+    }
+    n
+}
+
+#[tokio::test]
+async fn cleanup_deletes_old_versions_and_their_files_but_nothing_still_needed() {
+    use object_store::ObjectStoreExt;
+    use omnigraph_engine::cleanup::{cleanup, RetentionPolicy};
+    use omnigraph_engine::EngineError;
+    use std::time::Duration;
+
+    let g = fragmented(20).await;
+    // A branch forked from an old version keeps that version's tables.
+    let fork_version = g.version().await;
+    g.graph
+        .create_branch("old", "main", "t")
+        .await
+        .expect("branch");
+    for i in 0..5 {
+        g.mutate(
+            "query add($n: String) { insert Person { name: $n } }",
+            json!({"n": format!("late{i}")}),
+        )
+        .await;
+    }
+    compact(&g.graph, "main", &CompactionPolicy::default())
+        .await
+        .expect("compact");
+    let head = g.version().await;
+    let rows = export_sorted(&g.graph).await;
+    let branch_rows = {
+        let snap = g.graph.snapshot_on("old", None).await.expect("branch");
+        let mut out = Vec::new();
+        omnigraph_engine::export(&snap, &Default::default(), &mut out)
+            .await
+            .expect("export");
+        out
+    };
+    // A file of a write that never published.
+    let loc = g.graph.location();
+    let snap = g.graph.snapshot(None).await.expect("snapshot");
+    let person_dir = snap
+        .entry(&TableKey::node("Person"))
+        .expect("entry")
+        .path
+        .clone();
+    let stray = loc.path(&format!("{person_dir}/data/never-published.lance"));
+    loc.store
+        .put(&stray, object_store::PutPayload::from_static(b"x"))
+        .await
+        .expect("put");
+    let files_before = table_files(&g.graph).await;
+
+    // Within the grace period nothing young is touched.
+    let young = RetentionPolicy {
+        keep_last: 3,
+        keep_for: Duration::ZERO,
+        grace: Duration::from_secs(3600),
+    };
+    let report = cleanup(&g.graph, &young).await.expect("cleanup");
+    assert_eq!(report.files_deleted, 0, "{report:?}");
+    // Graph versions go by age (`keep_for`) and count (`keep_last`), not by the grace.
+    assert!(report.graph_versions_deleted > 10, "{report:?}");
+    assert_eq!(report.oldest_kept_version, fork_version, "{report:?}");
+    assert!(loc.store.head(&stray).await.is_ok());
+
+    let policy = RetentionPolicy {
+        keep_last: 3,
+        keep_for: Duration::ZERO,
+        grace: Duration::ZERO,
+    };
+    let report = cleanup(&g.graph, &policy).await.expect("cleanup");
+    assert_eq!(report.graph_versions_deleted, 0, "{report:?}");
+    assert!(report.files_deleted > 10, "{report:?}");
+    assert!(table_files(&g.graph).await < files_before);
+    assert!(
+        loc.store.head(&stray).await.is_err(),
+        "the stray file is gone"
+    );
+
+    // The head, the kept versions and the branch read as before, from a fresh handle too.
+    assert_eq!(export_sorted(&g.graph).await, rows);
+    let fresh = Graph::open(g.graph.uri()).await.expect("open");
+    assert_eq!(export_sorted(&fresh).await, rows);
+    let snap = fresh.snapshot_on("old", None).await.expect("branch");
+    let mut out = Vec::new();
+    omnigraph_engine::export(&snap, &Default::default(), &mut out)
+        .await
+        .expect("export the branch");
+    assert_eq!(out, branch_rows);
+    assert!(fresh.snapshot(Some(head - 2)).await.is_ok());
+    assert!(
+        fresh.snapshot(Some(fork_version)).await.is_ok(),
+        "the fork point"
+    );
+    // A deleted version is reclaimed, not missing.
+    match fresh.snapshot(Some(2)).await {
+        Err(EngineError::Reclaimed(m)) => assert!(m.contains("cleanup"), "{m}"),
+        other => panic!("expected Reclaimed, got {:?}", other.map(|s| s.version())),
+    }
+    // History ends at the oldest kept commit; writes go on.
+    let commits = fresh.commits("main", 1000).await.expect("commits");
+    assert!(commits.len() <= 4, "{}", commits.len());
+    g.mutate(
+        "query a() { insert Person { name: \"after-cleanup\" } }",
+        json!({}),
+    )
+    .await;
+}

@@ -24,6 +24,7 @@ use crate::server::auth::{branch_or_main, GraphAccess};
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown graph or branch", body = ErrorBody),
         (status = 408, description = "`query_timeout`: the read ran past its time limit (the worker's default, or `timeout_ms`) and was stopped", body = ErrorBody),
+        (status = 410, description = "`version_reclaimed`: `snapshot` names a graph version that version cleanup deleted", body = ErrorBody),
         (status = 422, description = "`row_budget_exceeded`: the read held more rows in memory than the worker allows; `result_too_large`: a read without `limit` would return more rows than the worker returns unasked", body = ErrorBody),
         (status = 429, description = "`too_many_reads`: the worker runs as many reads as it allows at once; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),

@@ -2,7 +2,7 @@ use super::*;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
-const ALL_CODES: [(ErrorCode, &str, u16); 14] = [
+const ALL_CODES: [(ErrorCode, &str, u16); 15] = [
     (ErrorCode::Unauthorized, "unauthorized", 401),
     (ErrorCode::Forbidden, "forbidden", 403),
     (ErrorCode::BadRequest, "bad_request", 400),
@@ -15,6 +15,7 @@ const ALL_CODES: [(ErrorCode, &str, u16); 14] = [
     (ErrorCode::RowBudgetExceeded, "row_budget_exceeded", 422),
     (ErrorCode::ResultTooLarge, "result_too_large", 422),
     (ErrorCode::TooManyReads, "too_many_reads", 429),
+    (ErrorCode::VersionReclaimed, "version_reclaimed", 410),
     (ErrorCode::ServiceUnavailable, "service_unavailable", 503),
     (ErrorCode::Internal, "internal", 500),
 ];
