@@ -3,7 +3,9 @@
 //! Each client loops over reads (point lookups and one-hop traversals), changes (insert a
 //! person and a Knows edge), small loads (50 people) and, for one client, POST /graphs.
 //! A change or load that loses a race (409) is retried, as a real client would. Checks:
-//! no 5xx and no transport error; every acknowledged write is read back at the end.
+//! no 5xx and no transport error; every acknowledged write is read back at the end; a real
+//! Prometheus (Debian's `prometheus`) scraping the control plane and both workers all along
+//! counts exactly the reads, changes, loads, conflicts and graph creations the clients saw.
 //! Prints throughput and median / p99 latency per kind of request.
 //! Settings: LOAD_CLIENTS (default 8), LOAD_SECONDS (default 120).
 
@@ -60,6 +62,11 @@ fn main() -> std::process::ExitCode {
         "{NAME}: storage {}; {clients} clients for {seconds} s through two workers",
         storage.describe()
     );
+    let prometheus = Prometheus::start(&[
+        ("control_plane", &[cp.url.as_str()]),
+        ("workers", &[w1.url.as_str(), w2.url.as_str()]),
+    ]);
+    let before = scraped_counts(&prometheus, unix_now());
 
     let stop = Arc::new(AtomicBool::new(false));
     let graphs = Arc::new(Mutex::new(initial.map(String::from).to_vec()));
@@ -205,9 +212,41 @@ fn main() -> std::process::ExitCode {
         t.join().expect("client");
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let after = scraped_counts(&prometheus, unix_now());
 
     let tally = tally.lock().expect("tally");
     let mut failures: Vec<String> = tally.errors.iter().take(10).cloned().collect();
+    // What Prometheus scraped from the servers against what the clients saw.
+    let saw = [
+        tally.reads.count() as f64,
+        tally.changes.count() as f64,
+        // Each graph created during the run got its seed load.
+        (tally.loads.count() + tally.graphs.len()) as f64,
+        tally.conflicts as f64,
+        tally.creates.count() as f64,
+    ];
+    match (before, after) {
+        (Ok(before), Ok(after)) => {
+            for ((what, (b, a)), want) in COUNTED.iter().zip(before.iter().zip(&after)).zip(saw) {
+                if a - b != want {
+                    failures.push(format!(
+                        "Prometheus counted {} {what}, the clients {want}",
+                        a - b
+                    ));
+                }
+            }
+            println!(
+                "{NAME}: Prometheus counted {}",
+                COUNTED
+                    .iter()
+                    .zip(before.iter().zip(&after))
+                    .map(|(what, (b, a))| format!("{} {what}", a - b))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        (Err(e), _) | (_, Err(e)) => failures.push(e),
+    }
     let all_graphs: BTreeSet<String> = graphs.lock().expect("graphs").iter().cloned().collect();
     for g in &all_graphs {
         let want: BTreeSet<&String> = tally
@@ -253,4 +292,45 @@ fn main() -> std::process::ExitCode {
         all_graphs.len()
     );
     finish(NAME, &failures)
+}
+
+/// The counters compared with the clients' tally, as PromQL over the scraped series.
+const COUNTED: [&str; 5] = ["reads", "changes", "loads", "conflicts", "graph creations"];
+const QUERIES: [&str; 5] = [
+    r#"sum(omnigraph_http_requests_total{job="workers", route="/graphs/{graph_id}/read", status="200"})"#,
+    r#"sum(omnigraph_http_requests_total{job="workers", route="/graphs/{graph_id}/change", status="200"})"#,
+    r#"sum(omnigraph_http_requests_total{job="workers", route="/graphs/{graph_id}/ingest", status="200"})"#,
+    r#"sum(omnigraph_write_conflicts_total{job="workers"}) or vector(0)"#,
+    r#"sum(omnigraph_management_operations_total{job="control_plane", operation="graph_create", outcome="ok"})"#,
+];
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The values of [`QUERIES`] from scrapes of each of the three targets (the control plane,
+/// two workers) made after `since` (unix time): waits for them, up to 30 s.
+fn scraped_counts(prometheus: &Prometheus, since: f64) -> Result<Vec<f64>, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let targets = prometheus.query("count(up == 1)");
+        let oldest = prometheus.query("min(timestamp(up))");
+        if targets == Some(3.0) && oldest.is_some_and(|t| t > since + 0.5) {
+            // A series that never moved (no conflict, say) is absent: 0.
+            return Ok(QUERIES
+                .iter()
+                .map(|q| prometheus.query(q).unwrap_or(0.0))
+                .collect());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "Prometheus has no scrape after the load:\n{}",
+                prometheus.log()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }

@@ -7,6 +7,7 @@ mod data_plane;
 mod embedder;
 mod fake_worker;
 mod faults;
+mod prometheus;
 mod storage;
 
 pub use control_plane::*;
@@ -15,6 +16,7 @@ pub use data_plane::{envelope, DataPlane};
 pub use embedder::*;
 pub use fake_worker::*;
 pub use faults::*;
+pub use prometheus::{require_prometheus, Prometheus};
 pub use storage::*;
 
 use std::path::{Path, PathBuf};

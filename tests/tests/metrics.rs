@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use omnigraph_e2e::*;
@@ -560,97 +560,6 @@ fn control_plane_counts_generations_workers_pushes_drift_and_operations() {
     );
 }
 
-/// The `prometheus` binary, or a failure saying how to install it.
-fn prometheus_binary() -> String {
-    let found = Command::new("prometheus")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "the `prometheus` binary is not installed: `apt-get install prometheus` \
-         (./dev.sh test installs it)"
-    );
-    "prometheus".to_owned()
-}
-
-struct Prometheus {
-    url: String,
-    child: Child,
-    log_path: std::path::PathBuf,
-}
-
-impl Prometheus {
-    fn start(dir: &Path, targets: &[(&str, &str)]) -> Prometheus {
-        let binary = prometheus_binary();
-        // The deployment's alert rules, loaded as an operator would.
-        std::fs::copy(
-            workspace_file("deploy/prometheus/alerts.yml"),
-            dir.join("alerts.yml"),
-        )
-        .expect("copy alerts.yml");
-        let mut config = String::from(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n  - alerts.yml\nscrape_configs:\n",
-        );
-        for (job, url) in targets {
-            let host = url.trim_start_matches("http://");
-            config.push_str(&format!(
-                "  - job_name: {job}\n    static_configs:\n      - targets: ['{host}']\n"
-            ));
-        }
-        let config_path = dir.join("prometheus.yml");
-        std::fs::write(&config_path, config).expect("write config");
-        let port = free_port();
-        let log_path = dir.join("prometheus.log");
-        let log = std::fs::File::create(&log_path).expect("log");
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn prometheus");
-        Prometheus {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-            log_path,
-        }
-    }
-
-    /// The value of an instant query with one result, once Prometheus has one.
-    fn query(&self, query: &str) -> Option<f64> {
-        let client = reqwest::blocking::Client::new();
-        let response = client
-            .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", query)])
-            .timeout(Duration::from_secs(5))
-            .send()
-            .ok()?;
-        let body: Value = response.json().ok()?;
-        let result = body["data"]["result"].as_array()?.first()?.clone();
-        result["value"][1].as_str()?.parse().ok()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_real_prometheus_scrapes_a_worker_and_the_control_plane() {
     let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
@@ -667,11 +576,10 @@ fn a_real_prometheus_scrapes_a_worker_and_the_control_plane() {
         .as_u64()
         .expect("generation") as f64;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let prometheus = Prometheus::start(
-        dir.path(),
-        &[("control_plane", &cp.url), ("worker", &worker.url)],
-    );
+    let prometheus = Prometheus::start(&[
+        ("control_plane", &[cp.url.as_str()]),
+        ("worker", &[worker.url.as_str()]),
+    ]);
     let started = Instant::now();
     let mut seen = (None, None);
     let found = eventually(Duration::from_secs(60), || {
@@ -693,10 +601,7 @@ fn a_real_prometheus_scrapes_a_worker_and_the_control_plane() {
     assert_eq!(seen.1, Some(1.0));
     assert_eq!(prometheus.query("up{job=\"worker\"}"), Some(1.0));
     // The alert rules loaded and were evaluated: every rule of the group is healthy.
-    let rules: Value = reqwest::blocking::get(format!("{}/api/v1/rules", prometheus.url))
-        .expect("GET /api/v1/rules")
-        .json()
-        .expect("rules JSON");
+    let rules = prometheus.api("rules", &[]).expect("GET /api/v1/rules");
     let group = &rules["data"]["groups"][0];
     assert_eq!(group["name"], "omnigraph", "{rules}");
     let names: Vec<&str> = group["rules"]
