@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Ageing benchmark: how a graph's writes, reads and storage evolve over many small writes.
+
+The standard graph (scripts/gen_graph.py, default 100,000 nodes / 500,000 edges) is loaded
+and served by one data-plane worker; WRITES single-row inserts go through POST /change one
+after another, and every STEP writes the script measures: insert latency (median / p99 of
+those STEP inserts), point-read and 1-hop-read latency (median / p99 of READS reads each),
+the number of files and the bytes under the graph's directory.
+
+It runs twice in one invocation, on the same build and data:
+  - `off`: maintenance off (--maintenance-interval-secs 0): what the project did before
+    maintenance existed;
+  - `on`: the worker's maintenance every INTERVAL seconds (compaction, then cleanup with a
+    short retention so that the steady state shows within the run: --retention-days 0,
+    --keep-versions 100, --cleanup-grace-secs GRACE).
+
+    scripts/bench_aging.py [--nodes 100000] [--edges 500000] [--writes 10000] [--step 2000]
+                           [--reads 200] [--modes off,on] [--interval 20] [--grace 30]
+
+Not a test: figures go in notes. Uses the dev build in $CARGO_TARGET_DIR (default
+~/.cache/omnigraph/target), built with the test feature set so the tests' build is reused.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/omnigraph/target"))
+BIN = os.path.join(TARGET, "debug", "omnigraph-data-plane")
+
+POINT = "query point($id: String) { match { $p: Person { uid: $id } } return { $p.name, $p.age } }"
+HOP = "query hop($id: String) { match { $p: Person { uid: $id } $p knows $f } return { $f.name } }"
+INSERT = "query add($u: String, $n: String) { insert Person { uid: $u, name: $n, age: 30, city: \"Oslo\" } }"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def disk(path):
+    files, size = 0, 0
+    for dirpath, _, names in os.walk(path):
+        for name in names:
+            files += 1
+            size += os.path.getsize(os.path.join(dirpath, name))
+    return files, size
+
+
+class Worker:
+    def __init__(self, store, work, extra):
+        self.port = free_port()
+        config = os.path.join(work, "omnigraph.yaml")
+        with open(config, "w") as f:
+            f.write(f"graphs:\n  bench:\n    uri: {store}\n")
+        env = dict(os.environ, OMNIGRAPH_UNAUTHENTICATED="1", RUST_LOG="warn")
+        self.log = open(os.path.join(work, f"worker-{self.port}.log"), "w")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--config", config, "--bind", f"127.0.0.1:{self.port}"] + extra,
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(400):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+
+    def post(self, path, body):
+        data = json.dumps(body)
+        started = time.perf_counter()
+        self.conn.request("POST", f"/graphs/bench{path}", data, {"content-type": "application/json"})
+        response = self.conn.getresponse()
+        text = response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {text[:300]!r}")
+        return elapsed
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+def run(mode, args, data_dir, work):
+    store = os.path.join(work, f"g-{mode}.omni")
+    subprocess.run([BIN, "init", "--schema", os.path.join(data_dir, "bench.pg"), store],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([BIN, "load", "--data", os.path.join(data_dir, "bench.jsonl"), "--mode",
+                    "overwrite", "--store", store], check=True, stdout=subprocess.DEVNULL)
+    if mode == "off":
+        extra = ["--maintenance-interval-secs", "0"]
+    else:
+        extra = ["--maintenance-interval-secs", str(args.interval), "--retention-days", "0",
+                 "--keep-versions", "100", "--cleanup-grace-secs", str(args.grace)]
+    worker = Worker(store, work, extra)
+    rng = random.Random(7)
+    try:
+        # Warm the per-version caches as a serving worker would be.
+        for _ in range(50):
+            worker.post("/read", {"query_source": POINT, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+            worker.post("/read", {"query_source": HOP, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+        rows = []
+        inserts = []
+
+        def checkpoint(writes):
+            points = [worker.post("/read", {"query_source": POINT, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+                      for _ in range(args.reads)]
+            hops = [worker.post("/read", {"query_source": HOP, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+                    for _ in range(args.reads)]
+            files, size = disk(store)
+            row = {
+                "writes": writes,
+                "files": files,
+                "mib": size / (1 << 20),
+                "insert": (statistics.median(inserts), pct(inserts, 0.99)) if inserts else None,
+                "point": (statistics.median(points), pct(points, 0.99)),
+                "hop": (statistics.median(hops), pct(hops, 0.99)),
+            }
+            rows.append(row)
+            print_row(mode, row)
+
+        checkpoint(0)
+        for i in range(1, args.writes + 1):
+            inserts.append(worker.post("/change", {"query_source": INSERT,
+                                                   "params": {"u": f"aged-{i}", "n": f"Aged {i}"}}))
+            if i % args.step == 0:
+                checkpoint(i)
+                inserts.clear()
+        return rows
+    finally:
+        worker.stop()
+
+
+def fmt(pair):
+    return "-" if pair is None else f"{pair[0]:.1f} / {pair[1]:.1f}"
+
+
+def print_header():
+    print(f"| maintenance | writes | files | MiB on disk | insert ms median / p99 | point read ms | 1-hop read ms |")
+    print(f"|---|---|---|---|---|---|---|", flush=True)
+
+
+def print_row(mode, r):
+    print(f"| {mode} | {r['writes']} | {r['files']} | {r['mib']:.1f} | {fmt(r['insert'])} | "
+          f"{fmt(r['point'])} | {fmt(r['hop'])} |", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--nodes", type=int, default=100_000)
+    p.add_argument("--edges", type=int, default=500_000)
+    p.add_argument("--writes", type=int, default=10_000)
+    p.add_argument("--step", type=int, default=2_000)
+    p.add_argument("--reads", type=int, default=200)
+    p.add_argument("--modes", default="off,on")
+    p.add_argument("--interval", type=int, default=20, help="seconds between maintenance rounds (mode on)")
+    p.add_argument("--grace", type=int, default=30, help="cleanup grace in seconds (mode on)")
+    args = p.parse_args()
+    if not os.path.exists(BIN) or os.environ.get("BENCH_BUILD", "1") == "1":
+        subprocess.run(["cargo", "build", "--workspace", "--all-targets", "--features",
+                        "omnigraph-control-plane/failpoints"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    work = tempfile.mkdtemp(prefix="omnigraph-aging-")
+    try:
+        data_dir = os.path.join(work, "data")
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_graph.py"), data_dir,
+                        "--nodes", str(args.nodes), "--edges", str(args.edges)],
+                       check=True, stdout=subprocess.DEVNULL)
+        print(f"# ageing: {args.nodes} nodes / {args.edges} edges, {args.writes} single-row inserts "
+              f"through POST /change, dev build ({BIN})")
+        print_header()
+        for mode in args.modes.split(","):
+            run(mode, args, data_dir, work)
+    finally:
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
