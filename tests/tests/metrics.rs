@@ -729,6 +729,8 @@ const FAMILIES: &[&str] = &[
     "omnigraph_embedding_call_duration_seconds",
     "omnigraph_object_store_requests_total",
     "omnigraph_object_store_bytes_total",
+    "omnigraph_maintenance_runs_total",
+    "omnigraph_maintenance_run_duration_seconds",
     "omnigraph_registry_generation",
     "omnigraph_worker_acknowledged_generation",
     "omnigraph_worker_generation_lag",
@@ -907,4 +909,77 @@ fn the_deployment_scrape_config_alert_rules_and_dashboard_are_valid() {
         .filter(|f| !shown.contains_key(**f))
         .collect();
     assert!(missing.is_empty(), "the dashboard lacks {missing:?}");
+}
+
+/// The worker's own maintenance (compaction, version cleanup) counts its runs by outcome,
+/// and its object-store requests under the kind `maintenance`.
+#[test]
+fn worker_counts_maintenance_runs() {
+    let g = TempGraph::new("social.pg");
+    let dp = DataPlane::single_mode(
+        &g,
+        "",
+        &[
+            "--unauthenticated",
+            "--maintenance-interval-secs",
+            "1",
+            "--compact-min-fragments",
+            "2",
+        ],
+        &[],
+    );
+    // A load and a few inserts: Person gets one fragment per write.
+    let data = std::fs::read_to_string(fixture("social.jsonl")).expect("fixture");
+    let (s, body) = dp.post("/ingest", &load_body(&data, "overwrite"), None);
+    assert_eq!(s, 200, "{body}");
+    for i in 0..3 {
+        let (s, body) = dp.post(
+            "/change",
+            &json!({ "query_source": "query add($n: String) { insert Person { name: $n } }",
+                     "params": { "n": format!("m-{i}") } }),
+            None,
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    let mut seen = Scrape::default();
+    let compacted = eventually(Duration::from_secs(60), || {
+        seen = scrape(&dp.url, None);
+        seen.get(
+            "omnigraph_maintenance_runs_total",
+            &[
+                ("graph", "default"),
+                ("operation", "compact"),
+                ("outcome", "done"),
+            ],
+        ) >= 1.0
+    });
+    assert!(compacted, "{seen:#?}");
+    assert!(
+        seen.sum(
+            "omnigraph_maintenance_runs_total",
+            &[("graph", "default"), ("operation", "cleanup")],
+        ) >= 1.0,
+        "{seen:#?}"
+    );
+    assert_eq!(
+        seen.sum("omnigraph_maintenance_runs_total", &[("outcome", "failed")],),
+        0.0
+    );
+    assert!(
+        seen.get(
+            "omnigraph_maintenance_run_duration_seconds_count",
+            &[("operation", "compact")]
+        ) >= 1.0
+    );
+    assert!(
+        seen.sum(
+            "omnigraph_object_store_requests_total",
+            &[
+                ("graph", "default"),
+                ("kind", "maintenance"),
+                ("operation", "PUT")
+            ],
+        ) >= 1.0,
+        "{seen:#?}"
+    );
 }

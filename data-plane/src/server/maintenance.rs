@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use omnigraph_engine::cleanup::{cleanup, RetentionPolicy};
 use omnigraph_engine::maintenance::{compact, CompactionPolicy};
+use omnigraph_engine::storage_metrics::with_request_kind;
+
+use super::metrics::maintenance_run;
 use omnigraph_engine::EngineError;
 
 use super::state::ServerState;
@@ -46,7 +49,19 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
             }
             for branch in branches {
                 let started = std::time::Instant::now();
-                match compact(&graph, &branch, &options.compaction).await {
+                // Its object-store requests are counted as kind `maintenance`.
+                let compacted =
+                    with_request_kind("maintenance", compact(&graph, &branch, &options.compaction))
+                        .await;
+                let outcome = match &compacted {
+                    Ok(report) if report.gave_way => "gave_way",
+                    Ok(report) if report.tables.is_empty() => "nothing_to_do",
+                    Ok(_) => "done",
+                    Err(EngineError::Conflict { .. } | EngineError::VersionTaken(_)) => "gave_way",
+                    Err(_) => "failed",
+                };
+                maintenance_run(&graph_id, "compact", outcome, started.elapsed());
+                match compacted {
                     Ok(report) if report.gave_way => {
                         tracing::debug!(graph_id, branch, "maintenance: gave way to writers")
                     }
@@ -69,7 +84,17 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
                 }
             }
             if let Some(retention) = &options.retention {
-                match cleanup(&graph, retention).await {
+                let started = std::time::Instant::now();
+                let cleaned = with_request_kind("maintenance", cleanup(&graph, retention)).await;
+                let outcome = match &cleaned {
+                    Ok(report) if report.files_deleted + report.graph_versions_deleted > 0 => {
+                        "done"
+                    }
+                    Ok(_) => "nothing_to_do",
+                    Err(_) => "failed",
+                };
+                maintenance_run(&graph_id, "cleanup", outcome, started.elapsed());
+                match cleaned {
                     Ok(report) if report.files_deleted + report.graph_versions_deleted > 0 => {
                         tracing::info!(
                             graph_id,

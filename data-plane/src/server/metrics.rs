@@ -1,21 +1,22 @@
 //! The worker's metrics (README.md, "Observability"): the HTTP metrics of
 //! `omnigraph_api::metrics`, recorded by [`track`] for every request with its route
-//! template and graph, plus reads and writes in flight and rows loaded; the engine adds
+//! template and graph, plus reads and writes in flight, rows loaded and maintenance runs
+//! (compaction, version cleanup); the engine adds
 //! the query cache, the embedding provider and the object store. [`track`] also runs each
 //! graph request under its request kind, the `kind` label of the object-store counters.
 
 use std::sync::LazyLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use omnigraph_api::metrics::{
-    counter_vec, gauge, graph_id_in_path, observe_http, route_label, NO_GRAPH,
+    counter_vec, gauge, graph_id_in_path, observe_http, registered, route_label, NO_GRAPH,
 };
 use omnigraph_api::ServeMode;
 use omnigraph_config::SINGLE_MODE_GRAPH_ID;
-use prometheus::{IntCounterVec, IntGauge};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge};
 
 use super::state::AppState;
 
@@ -23,6 +24,8 @@ struct WorkerMetrics {
     reads_in_flight: IntGauge,
     writes_in_flight: IntGauge,
     rows_loaded: IntCounterVec,
+    maintenance_runs: IntCounterVec,
+    maintenance_duration: HistogramVec,
 }
 
 static WORKER: LazyLock<WorkerMetrics> = LazyLock::new(|| WorkerMetrics {
@@ -39,7 +42,38 @@ static WORKER: LazyLock<WorkerMetrics> = LazyLock::new(|| WorkerMetrics {
         "Rows written by loads (POST /ingest, /load), by graph",
         &["graph"],
     ),
+    maintenance_runs: counter_vec(
+        "omnigraph_maintenance_runs_total",
+        "Maintenance runs of the worker (compact: one per graph and branch, cleanup: one per \
+         graph), by outcome: done, nothing_to_do, gave_way (to a writer), failed",
+        &["graph", "operation", "outcome"],
+    ),
+    maintenance_duration: {
+        let h = HistogramVec::new(
+            HistogramOpts::new(
+                "omnigraph_maintenance_run_duration_seconds",
+                "Time of one maintenance run, by operation (compact, cleanup)",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0,
+            ]),
+            &["operation"],
+        )
+        .unwrap_or_else(|e| panic!("metric omnigraph_maintenance_run_duration_seconds: {e}"));
+        registered("omnigraph_maintenance_run_duration_seconds", h)
+    },
 });
+
+/// One maintenance run (`compact` of a graph's branch, `cleanup` of a graph) and its outcome.
+pub fn maintenance_run(graph_id: &str, operation: &str, outcome: &str, elapsed: Duration) {
+    let m = &*WORKER;
+    m.maintenance_runs
+        .with_label_values(&[graph_id, operation, outcome])
+        .inc();
+    m.maintenance_duration
+        .with_label_values(&[operation])
+        .observe(elapsed.as_secs_f64());
+}
 
 /// Makes every metric of the worker appear (at zero) from its start.
 pub fn init() {
