@@ -57,7 +57,7 @@ fn init_refuses_a_store_that_already_holds_a_graph() {
 fn init_with_bad_schema_reports_position_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let schema = dir.path().join("bad.pg");
-    std::fs::write(&schema, "node Person {\n    name: String\n}\n").unwrap();
+    std::fs::write(&schema, "node Person { name: String? @key }\n").unwrap();
     let store = dir.path().join("g.omni");
     let r = dp(&[
         "init",

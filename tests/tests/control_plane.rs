@@ -114,7 +114,7 @@ fn post_graphs_empty_schema_source_returns_400() {
 #[test]
 fn post_graphs_with_a_bad_schema_returns_400_with_the_position() {
     let cp = open_alpha();
-    let body = json!({ "graph_id": "beta", "uri": cp.graph_uri("beta.omni"), "schema": { "source": "node Person {\n    name: String\n}\n" } });
+    let body = json!({ "graph_id": "beta", "uri": cp.graph_uri("beta.omni"), "schema": { "source": "node Person {\n    name: String? @key\n}\n" } });
     let (status, body) = cp.post("/graphs", &body, None);
     assert_envelope(status, &body, 400, "bad_request");
     let message = body["error"].as_str().unwrap();

@@ -177,8 +177,7 @@ impl ManifestStore {
         let bytes = match self.loc.store.get(&path).await {
             Ok(r) => r.bytes().await?,
             Err(object_store::Error::NotFound { .. }) => {
-                // Below the newest version it was published once: cleanup deleted it.
-                if version >= self.floor && self.latest_version().await.is_ok_and(|l| version < l) {
+                if self.was_reclaimed(version).await {
                     return Err(EngineError::Reclaimed(format!(
                         "graph version {version} of {} was deleted by version cleanup (older than the retention); read a newer version",
                         self.loc.uri
@@ -199,6 +198,33 @@ impl ManifestStore {
             )));
         }
         Ok(m)
+    }
+
+    /// Whether a missing `version` of this chain was published once and deleted by cleanup:
+    /// it is below the newest version, and not below a branch chain's fork copy (which
+    /// cleanup keeps, and below which the chain never had versions).
+    async fn was_reclaimed(&self, version: u64) -> bool {
+        if version < self.floor || !self.latest_version().await.is_ok_and(|l| version < l) {
+            return false;
+        }
+        let Ok(versions) = self.list_versions().await else {
+            return false;
+        };
+        match versions.first() {
+            Some(oldest) if version < *oldest => {
+                let path = self.loc.path(&self.version_path(*oldest));
+                let Ok(found) = self.loc.store.get(&path).await else {
+                    return false;
+                };
+                let Ok(bytes) = found.bytes().await else {
+                    return false;
+                };
+                serde_json::from_slice::<GraphManifest>(&bytes)
+                    .is_ok_and(|m| m.forked_from.is_none())
+            }
+            Some(_) => true,
+            None => false,
+        }
     }
 
     async fn exists(&self, version: u64) -> Result<bool> {
