@@ -82,7 +82,8 @@ impl Uses<'_> {
         for clause in clauses {
             match clause {
                 ClauseAst::Bind { var, node_type, .. } => {
-                    self.var_types.insert(var.name.clone(), node_type.name.clone());
+                    self.var_types
+                        .insert(var.name.clone(), node_type.name.clone());
                 }
                 ClauseAst::Traverse { src, edge, dst, .. } => {
                     if let Some(e) = self.catalog.edge_by_query_name(&edge.name) {
@@ -306,11 +307,35 @@ fn run_cookbook(dir: &Path, embedder: &Embedder) -> Ran {
     let exported = g.export_sorted();
     let copy = TempGraph::new(dir.join("schema.pg").to_str().expect("utf-8 path"));
     let dump = copy.write_file("export.jsonl", &(exported.join("\n") + "\n"));
-    let r = cli(&["load", "--data", &dump, "--mode", "overwrite", "--store", &copy.store]);
-    assert_eq!(r.status, 0, "{}: reload of the export: {}", dir.display(), r.stderr);
-    assert_eq!(copy.export_sorted(), exported, "{}: export round trip", dir.display());
+    let r = cli(&[
+        "load",
+        "--data",
+        &dump,
+        "--mode",
+        "overwrite",
+        "--store",
+        &copy.store,
+    ]);
+    assert_eq!(
+        r.status,
+        0,
+        "{}: reload of the export: {}",
+        dir.display(),
+        r.stderr
+    );
+    assert_eq!(
+        copy.export_sorted(),
+        exported,
+        "{}: export round trip",
+        dir.display()
+    );
     let seed_lines = seed_text.lines().filter(|l| !l.trim().is_empty()).count();
-    assert_eq!(exported.len(), seed_lines, "{}: every seed row exported", dir.display());
+    assert_eq!(
+        exported.len(),
+        seed_lines,
+        "{}: every seed row exported",
+        dir.display()
+    );
     ran
 }
 
@@ -318,7 +343,10 @@ fn run_cookbook(dir: &Path, embedder: &Embedder) -> Ran {
 fn industry_intel_loads_and_every_read_runs() {
     let embedder = Embedder::start_tiled(8);
     let ran = run_cookbook(&fixture("industry-intel"), &embedder);
-    eprintln!("industry-intel: {} reads, {} with rows; empty: {:#?}", ran.reads, ran.with_rows, ran.empty);
+    eprintln!(
+        "industry-intel: {} reads, {} with rows; empty: {:#?}",
+        ran.reads, ran.with_rows, ran.empty
+    );
     assert!(ran.reads >= 10, "{} reads", ran.reads);
     assert!(
         ran.with_rows * 2 > ran.reads,
@@ -332,7 +360,10 @@ fn industry_intel_loads_and_every_read_runs() {
 fn second_brain_loads_and_every_read_runs() {
     let embedder = Embedder::start_tiled(8);
     let ran = run_cookbook(&fixture("second-brain"), &embedder);
-    eprintln!("second-brain: {} reads, {} with rows; empty: {:#?}", ran.reads, ran.with_rows, ran.empty);
+    eprintln!(
+        "second-brain: {} reads, {} with rows; empty: {:#?}",
+        ran.reads, ran.with_rows, ran.empty
+    );
     assert!(ran.reads >= 10, "{} reads", ran.reads);
     assert!(
         ran.with_rows * 2 > ran.reads,

@@ -52,11 +52,7 @@ fn cookbook_search_and_hybrid_queries_run_with_a_local_model() {
     let embedder = Embedder::start_tiled(8);
     let (_g, dp) = intel(&embedder.env());
     // The seed has no vectors: the load embeds every chunk's text.
-    let (s, body) = dp.post(
-        "/ingest",
-        &json!({ "data": fixture_text(CHUNKS) }),
-        None,
-    );
+    let (s, body) = dp.post("/ingest", &json!({ "data": fixture_text(CHUNKS) }), None);
     assert_eq!(s, 200, "{body}");
 
     let hybrid = fixture_text("industry-intel/queries/hybrid.gq");
@@ -194,7 +190,8 @@ fn mutations_embed_inserted_and_updated_text() {
 fn typing_errors_are_positioned_400s() {
     let (_g, dp) = intel(&[]);
     // Phrase matching needs a full-text index, which Chunk.id does not have.
-    let q = "query q($q: String) {\n  match { $c: Chunk match_text($c.id, $q) }\n  return { $c.id }\n}";
+    let q =
+        "query q($q: String) {\n  match { $c: Chunk match_text($c.id, $q) }\n  return { $c.id }\n}";
     let (s, body) = dp.post(
         "/read",
         &json!({"query_source": q, "params": {"q": "x"}}),
@@ -263,7 +260,10 @@ fn provider_failures_are_clear_errors() {
     let (s, body) = dp.post("/ingest", &json!({ "data": seed }), None);
     envelope(s, &body, 400, "bad_request");
     let message = body["error"].as_str().unwrap_or_default();
-    assert!(message.contains("384") && message.contains("3072"), "{message}");
+    assert!(
+        message.contains("384") && message.contains("3072"),
+        "{message}"
+    );
     assert_eq!(g4.row_count("node:Chunk"), 0);
 }
 

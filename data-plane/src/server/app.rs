@@ -11,7 +11,8 @@ use omnigraph_api::{
 
 use super::auth::require_internal;
 use super::handlers::{
-    branches, change, commits, export, health, ingest, internal, metrics, read, schema, snapshot,
+    branches, change, commits, export, health, ingest, internal, maintenance, metrics, read,
+    schema, snapshot,
 };
 use super::openapi;
 use super::state::{AppState, InternalAccess};
@@ -32,6 +33,7 @@ pub fn graph_routes() -> RouteTable<AppState> {
         Route::post("/schema/apply", schema::apply),
         Route::get("/snapshot", snapshot::snapshot),
         Route::post("/export", export::export),
+        Route::post("/maintenance", maintenance::run),
         Route::get("/branches", branches::list),
         Route::post("/branches", branches::create),
         Route::post("/branches/merge", branches::merge),

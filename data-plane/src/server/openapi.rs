@@ -12,7 +12,8 @@ use utoipa::OpenApi;
 
 use super::app::graph_routes;
 use super::handlers::{
-    branches, change, commits, export, health, ingest, internal, metrics, read, schema, snapshot,
+    branches, change, commits, export, health, ingest, internal, maintenance, metrics, read,
+    schema, snapshot,
 };
 use super::state::AppState;
 
@@ -21,7 +22,7 @@ use super::state::AppState;
     info(
         title = "Omnigraph data plane",
         description = "Graph routes of a data-plane worker: reads, mutations, loads, schema, \
-        snapshot, export, branches and commits. Flat in single mode; under /graphs/{graph_id} in multi mode, \
+        snapshot, export, maintenance, branches and commits. Flat in single mode; under /graphs/{graph_id} in multi mode, \
         where the served document lists the nested paths. Every error answers with the \
         ErrorBody envelope."
     ),
@@ -37,6 +38,7 @@ use super::state::AppState;
         schema::apply,
         snapshot::snapshot,
         export::export,
+        maintenance::run,
         branches::list,
         branches::create,
         branches::delete,

@@ -161,6 +161,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         reads: ReadAdmission::new(options.query_limits.max_concurrent_reads),
         query_limits: options.query_limits.clone(),
         metrics,
+        maintenance: options.maintenance,
     });
     tracing::info!(
         %local,

@@ -27,6 +27,8 @@ pub struct ServerState {
     pub reads: ReadAdmission,
     /// Who may read `GET /metrics`.
     pub metrics: omnigraph_api::metrics::MetricsAccess,
+    /// What maintenance compacts and keeps (its rounds, and `POST /maintenance`).
+    pub maintenance: super::maintenance::MaintenanceOptions,
 }
 
 /// How the control plane's routes on this worker (`/internal/*`) are guarded.

@@ -255,3 +255,57 @@ pub struct ExportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
 }
+
+/// `POST /maintenance`: compact (and clean up) now, instead of at the worker's next round.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({ "branch": "main", "cleanup": true }))]
+pub struct MaintenanceRequest {
+    /// Compact this branch only; main and every branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Also delete old versions by the worker's retention (default true; nothing is
+    /// deleted when the worker runs with cleanup off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<bool>,
+}
+
+/// What `POST /maintenance` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MaintenanceResponse {
+    pub compactions: Vec<CompactionResult>,
+    /// Absent when no cleanup ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<CleanupResult>,
+}
+
+/// One branch's compaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CompactionResult {
+    pub branch: String,
+    /// The graph version it published; absent when nothing needed compacting, or when it
+    /// gave way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_version: Option<u64>,
+    pub tables: Vec<CompactedTable>,
+    /// Writers published to the tables first on every attempt: nothing was published.
+    pub gave_way: bool,
+}
+
+/// One table a compaction rewrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CompactedTable {
+    pub table_key: String,
+    pub fragments_before: u64,
+    pub fragments_after: u64,
+    pub rows: u64,
+}
+
+/// What a cleanup deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CleanupResult {
+    pub graph_versions_deleted: u64,
+    pub files_deleted: u64,
+    pub bytes_deleted: u64,
+    /// The oldest graph version of main still readable.
+    pub oldest_kept_version: u64,
+}

@@ -22,8 +22,9 @@ pub use branches::{
     CreateBranchRequest, DeleteBranchResponse, MergeOutcome, MergeRequest, MergeResponse,
 };
 pub use data::{
-    BranchQuery, ChangeRequest, ChangeResponse, ExportRequest, IngestMode, IngestRequest,
-    IngestResponse, QueryParams, ReadRequest, ReadResponse, ReadTarget, SchemaApplyRequest,
+    BranchQuery, ChangeRequest, ChangeResponse, CleanupResult, CompactedTable, CompactionResult,
+    ExportRequest, IngestMode, IngestRequest, IngestResponse, MaintenanceRequest,
+    MaintenanceResponse, QueryParams, ReadRequest, ReadResponse, ReadTarget, SchemaApplyRequest,
     SchemaApplyResponse, SchemaResponse, SchemaStep, SchemaStepKind, SnapshotResponse,
     SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
 };

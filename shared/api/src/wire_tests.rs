@@ -270,6 +270,11 @@ fn health_response_omits_plane_specific_fields() {
     SchemaStepKind,
     SnapshotResponse,
     SnapshotTable,
+    MaintenanceRequest,
+    MaintenanceResponse,
+    CompactionResult,
+    CompactedTable,
+    CleanupResult,
     ExportRequest,
     BranchQuery
 )))]

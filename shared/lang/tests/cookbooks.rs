@@ -22,7 +22,11 @@ fn query_files(cookbook: &str) -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let name = p.file_name().expect("file name").to_string_lossy().into_owned();
+            let name = p
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
             (name, std::fs::read_to_string(&p).expect("read query file"))
         })
         .collect()
@@ -51,7 +55,10 @@ fn check_cookbook(cookbook: &str) -> (usize, usize) {
 #[test]
 fn industry_intel_schema_and_every_query_check() {
     let (reads, mutations) = check_cookbook("industry-intel");
-    assert!(reads >= 10 && mutations >= 10, "{reads} reads, {mutations} mutations");
+    assert!(
+        reads >= 10 && mutations >= 10,
+        "{reads} reads, {mutations} mutations"
+    );
     let schema = std::fs::read_to_string(fixtures().join("industry-intel/schema.pg")).unwrap();
     let catalog = omnigraph_lang::parse_schema(&schema).unwrap();
     // Chunk has no @key: it has the system id, and PartOfArtifact's @unique(src) is on it.
@@ -64,7 +71,10 @@ fn industry_intel_schema_and_every_query_check() {
 #[test]
 fn second_brain_schema_and_every_query_check() {
     let (reads, mutations) = check_cookbook("second-brain");
-    assert!(reads >= 10 && mutations >= 10, "{reads} reads, {mutations} mutations");
+    assert!(
+        reads >= 10 && mutations >= 10,
+        "{reads} reads, {mutations} mutations"
+    );
 }
 
 #[test]
@@ -74,6 +84,9 @@ fn cookbooks_from_the_environment() {
         .expect("OMNIGRAPH_COOKBOOK_DIRS: colon-separated cookbook folders");
     for dir in std::env::split_paths(&dirs) {
         let (reads, mutations) = check_cookbook(dir.to_str().expect("utf-8 path"));
-        eprintln!("{}: {reads} reads, {mutations} mutations check", dir.display());
+        eprintln!(
+            "{}: {reads} reads, {mutations} mutations check",
+            dir.display()
+        );
     }
 }

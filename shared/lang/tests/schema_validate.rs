@@ -443,12 +443,19 @@ fn schemas_from_before_system_ids_parse_as_before() {
     for source in [social.as_str(), P] {
         let catalog = omnigraph_lang::parse_schema(source).unwrap();
         for node in &catalog.nodes {
-            assert!(!node.system_id && node.key_parts.is_empty(), "{}", node.name);
+            assert!(
+                !node.system_id && node.key_parts.is_empty(),
+                "{}",
+                node.name
+            );
             assert!(node.property(&node.key).is_some());
         }
         // Serialized, a catalog of such a schema carries no new field.
         let json = serde_json::to_string(&catalog).unwrap();
-        assert!(!json.contains("system_id") && !json.contains("key_parts"), "{json}");
+        assert!(
+            !json.contains("system_id") && !json.contains("key_parts"),
+            "{json}"
+        );
     }
     // A catalog serialized before the fields existed reads with their defaults.
     let old = r#"{"nodes":[{"name":"P","properties":[{"name":"n","ty":{"Base":"String"},"nullable":false}],"key":"n","unique":[],"indexed":[],"ranges":[],"checks":[]}],"edges":[]}"#;

@@ -43,10 +43,12 @@ pub enum PolicyAction {
     GraphDelete,
     /// Replace a graph's policy (`PATCH /graphs/{graph_id}`).
     GraphUpdate,
+    /// Compact and clean up a graph now (`POST /maintenance`).
+    Maintain,
 }
 
 impl PolicyAction {
-    pub const ALL: [PolicyAction; 12] = [
+    pub const ALL: [PolicyAction; 13] = [
         PolicyAction::Read,
         PolicyAction::Export,
         PolicyAction::Change,
@@ -59,6 +61,7 @@ impl PolicyAction {
         PolicyAction::GraphCreate,
         PolicyAction::GraphDelete,
         PolicyAction::GraphUpdate,
+        PolicyAction::Maintain,
     ];
 
     /// The policy-file name, also the Cedar action id (`Omnigraph::Action::"<name>"`).
@@ -76,6 +79,7 @@ impl PolicyAction {
             PolicyAction::GraphCreate => "graph_create",
             PolicyAction::GraphDelete => "graph_delete",
             PolicyAction::GraphUpdate => "graph_update",
+            PolicyAction::Maintain => "maintain",
         }
     }
 
@@ -98,6 +102,7 @@ impl PolicyAction {
                 | PolicyAction::BranchCreate
                 | PolicyAction::BranchDelete
                 | PolicyAction::BranchMerge
+                | PolicyAction::Maintain
         )
     }
 
@@ -134,7 +139,7 @@ impl fmt::Display for PolicyAction {
 
 /// A string that names no [`PolicyAction`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action {name:?}; expected one of: read, export, change, schema_apply, branch_create, branch_delete, branch_merge, invoke_query, graph_list, graph_create, graph_delete, graph_update")]
+#[error("unknown action {name:?}; expected one of: read, export, change, schema_apply, branch_create, branch_delete, branch_merge, invoke_query, graph_list, graph_create, graph_delete, graph_update, maintain")]
 pub struct UnknownActionError {
     pub name: String,
 }

@@ -349,8 +349,8 @@ fn resolve_names(
             return Err(bad_args(ann, args, "property names"));
         };
         let declared = owner.props.iter().any(|p| p.name == ident.name);
-        let endpoint = endpoint_alias(&ident.name)
-            .filter(|_| owner.kind == OwnerKind::Edge && !declared);
+        let endpoint =
+            endpoint_alias(&ident.name).filter(|_| owner.kind == OwnerKind::Edge && !declared);
         let name = match endpoint {
             Some(endpoint) => endpoint.to_string(),
             None => resolve_prop(owner, ident)?.name.clone(),

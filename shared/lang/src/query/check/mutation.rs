@@ -147,9 +147,8 @@ fn update_node(
     filter: Option<&PredicateAst>,
 ) -> LangResult<MutationStmt> {
     let identity = node.identity_properties();
-    let fixed = |name: &str| {
-        name == node.key || identity.contains(&name) || id_alias(node, name).is_some()
-    };
+    let fixed =
+        |name: &str| name == node.key || identity.contains(&name) || id_alias(node, name).is_some();
     if let Some((key, _)) = set.iter().find(|(name, _)| fixed(&name.name)) {
         let what = if node.system_id && key.name == node.key {
             "the system id"
@@ -254,11 +253,18 @@ fn node_predicate(
     filter: Option<&PredicateAst>,
 ) -> LangResult<Option<Predicate>> {
     match filter.and_then(|f| id_alias(node, &f.prop.name)) {
-        Some(key) => predicate(ctx, &node.name, std::slice::from_ref(key), filter.map(|f| {
-            let mut f = f.clone();
-            f.prop.name = key.name.clone();
-            f
-        }).as_ref()),
+        Some(key) => predicate(
+            ctx,
+            &node.name,
+            std::slice::from_ref(key),
+            filter
+                .map(|f| {
+                    let mut f = f.clone();
+                    f.prop.name = key.name.clone();
+                    f
+                })
+                .as_ref(),
+        ),
         None => predicate(ctx, &node.name, &node.properties, filter),
     }
 }

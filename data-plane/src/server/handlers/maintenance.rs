@@ -1,0 +1,92 @@
+//! `POST /maintenance`: compact the graph (one branch, or main and every branch) and clean
+//! up old versions now, as the worker's own maintenance round does
+//! (data-plane/src/server/maintenance.rs). Cedar action `maintain`.
+
+use omnigraph_api::{
+    ApiError, ApiJson, CleanupResult, CompactedTable, CompactionResult, ErrorBody,
+    MaintenanceRequest, MaintenanceResponse,
+};
+use omnigraph_engine::cleanup::cleanup;
+use omnigraph_engine::maintenance::compact;
+use omnigraph_policy::{PolicyAction, RequestContext};
+
+use crate::server::auth::{branch_or_main, GraphAccess};
+use crate::server::error::HttpError;
+use crate::server::state::AppState;
+
+#[utoipa::path(
+    post,
+    path = "/maintenance",
+    operation_id = "maintenance_run",
+    tag = "graph",
+    summary = "Compact and clean up the graph now",
+    security(("bearer_token" = [])),
+    request_body = MaintenanceRequest,
+    responses(
+        (status = 200, description = "What compaction and cleanup did; a compaction that gave way to writers published nothing", body = MaintenanceResponse),
+        (status = 400, description = "Invalid graph id in the path (multi mode), or an invalid body", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow `maintain`", body = ErrorBody),
+        (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 429, description = "The actor has as many writes in flight as the worker allows; retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
+    )
+)]
+pub async fn run(
+    state: axum::extract::State<AppState>,
+    access: GraphAccess,
+    body: Result<ApiJson<MaintenanceRequest>, ApiError>,
+) -> Result<ApiJson<MaintenanceResponse>, HttpError> {
+    let (auth, req) = access.authorize_body(PolicyAction::Maintain, body.map(|b| b.0), |r| {
+        RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
+    })?;
+    let graph = auth.graph.graph().await?;
+    let branches = match &req.branch {
+        Some(branch) => {
+            graph.snapshot_on(branch, None).await?; // 404 for an unknown branch
+            vec![branch.clone()]
+        }
+        None => {
+            let mut all = vec![omnigraph_engine::MAIN.to_string()];
+            all.extend(graph.branches().await?.into_iter().map(|b| b.name));
+            all
+        }
+    };
+    let options = &state.maintenance;
+    let mut compactions = Vec::new();
+    for branch in branches {
+        let report = compact(&graph, &branch, &options.compaction).await?;
+        compactions.push(CompactionResult {
+            branch: report.branch,
+            manifest_version: report.version,
+            tables: report
+                .tables
+                .into_iter()
+                .map(|t| CompactedTable {
+                    table_key: t.table_key,
+                    fragments_before: t.fragments_before as u64,
+                    fragments_after: t.fragments_after as u64,
+                    rows: t.rows,
+                })
+                .collect(),
+            gave_way: report.gave_way,
+        });
+    }
+    let cleanup = match (&options.retention, req.cleanup.unwrap_or(true)) {
+        (Some(retention), true) => {
+            let r = cleanup(&graph, retention).await?;
+            Some(CleanupResult {
+                graph_versions_deleted: r.graph_versions_deleted,
+                files_deleted: r.files_deleted,
+                bytes_deleted: r.bytes_deleted,
+                oldest_kept_version: r.oldest_kept_version,
+            })
+        }
+        _ => None,
+    };
+    Ok(ApiJson(MaintenanceResponse {
+        compactions,
+        cleanup,
+    }))
+}
