@@ -189,6 +189,6 @@ mod tests {
                 PolicyAction::GraphUpdate
             ]
         );
-        assert_eq!(PolicyAction::in_scope(PolicyScope::Graph).count(), 8);
+        assert_eq!(PolicyAction::in_scope(PolicyScope::Graph).count(), 9);
     }
 }
