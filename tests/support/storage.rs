@@ -156,6 +156,35 @@ pub fn published_manifests(uri: &str) -> usize {
     })
 }
 
+/// The holder of the newest maintenance lease of the graph at `uri`
+/// (shared/engine/src/lease.rs: `_maintenance/lease-<seq>.json`), if any.
+pub fn lease_holder(uri: &str) -> Option<String> {
+    block_on(async {
+        use futures::TryStreamExt;
+        let loc = location(uri);
+        let listed: Vec<_> = loc
+            .store
+            .list(Some(&loc.path("_maintenance")))
+            .try_collect()
+            .await
+            .ok()?;
+        let newest = listed
+            .iter()
+            .filter(|m| m.location.as_ref().ends_with(".json"))
+            .max_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()))?;
+        let bytes = loc
+            .store
+            .get(&newest.location)
+            .await
+            .ok()?
+            .bytes()
+            .await
+            .ok()?;
+        let lease: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        lease["holder"].as_str().map(str::to_string)
+    })
+}
+
 /// Whether anything at all is stored at or under `uri`.
 pub fn stored_at(uri: &str) -> bool {
     if !uri.starts_with("s3://") {

@@ -253,3 +253,78 @@ fn post_maintenance_compacts_now_for_those_allowed_to_maintain() {
     );
     assert_eq!((s, body["rows"].clone()), (200, json!([{"p.name": "m5"}])));
 }
+
+/// Two workers serve one graph: only the holder of the graph's maintenance lease maintains
+/// it; killed with SIGKILL, its lease runs out and the other worker takes over.
+#[test]
+fn one_worker_holds_the_maintenance_lease_and_another_takes_over_after_a_kill() {
+    let g = TempGraph::new("social.pg");
+    let config = g.write_file("omnigraph.yaml", &format!("graph:\n  uri: {}\n", g.store));
+    let env = [
+        ("OMNIGRAPH_MAINTENANCE_INTERVAL_SECS", "1"),
+        ("OMNIGRAPH_MAINTENANCE_LEASE_SECS", "3"),
+        ("OMNIGRAPH_COMPACT_MIN_FRAGMENTS", "4"),
+    ];
+    let start = |id: &str| {
+        DataPlane::with_config(
+            std::path::Path::new(&config),
+            &["--unauthenticated", "--worker-id", id],
+            &env,
+        )
+    };
+    let mut a = start("worker-a");
+    let mut b = start("worker-b");
+    let write = |dp: &DataPlane, name: String| {
+        let (s, body) = dp.post(
+            "/change",
+            &json!({
+                "query_source": "query add($n: String) { insert Person { name: $n } }",
+                "params": {"n": name}
+            }),
+            None,
+        );
+        assert_eq!(s, 200, "{body}");
+    };
+    // Both workers open the graph (maintenance runs on opened graphs only).
+    write(&a, "a-0".into());
+    write(&b, "b-0".into());
+    let held = eventually(Duration::from_secs(20), || lease_holder(&g.store).is_some());
+    assert!(held, "no worker took the lease");
+    let holder = lease_holder(&g.store).expect("holder");
+    // While the holder lives, the lease stays with it, round after round.
+    for i in 1..6 {
+        write(&a, format!("a-{i}"));
+        write(&b, format!("b-{i}"));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(lease_holder(&g.store).as_deref(), Some(holder.as_str()));
+    }
+    // Kill -9 the holder: the other takes the lease once it runs out, and maintains.
+    let (survivor, survivor_id) = if holder == "worker-a" {
+        a.kill();
+        (&b, "worker-b")
+    } else {
+        b.kill();
+        (&a, "worker-a")
+    };
+    for i in 0..8 {
+        write(survivor, format!("after-{i}"));
+    }
+    let taken = eventually(Duration::from_secs(30), || {
+        lease_holder(&g.store).as_deref() == Some(survivor_id)
+    });
+    assert!(
+        taken,
+        "the lease stayed with the killed worker: {:?}",
+        lease_holder(&g.store)
+    );
+    let compacted = eventually(Duration::from_secs(30), || {
+        commits(&g)
+            .first()
+            .is_some_and(|c| c["actor"] == "maintenance")
+    });
+    assert!(
+        compacted,
+        "the survivor did not maintain: {:?}",
+        commits(&g)
+    );
+}

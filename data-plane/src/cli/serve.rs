@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// Files younger than this are never deleted (writes in flight); 0 turns cleanup off.
     #[arg(long, env = "OMNIGRAPH_CLEANUP_GRACE_SECS", default_value_t = 3600)]
     pub cleanup_grace_secs: u64,
+    /// Seconds a worker's maintenance lease on a graph lasts without renewal (another worker
+    /// takes over after it runs out); default three maintenance intervals.
+    #[arg(long, env = "OMNIGRAPH_MAINTENANCE_LEASE_SECS")]
+    pub maintenance_lease_secs: Option<u64>,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -136,6 +140,11 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
                 keep_for: Duration::from_secs_f64(a.retention_days.max(0.0) * 86_400.0),
                 grace: Duration::from_secs(a.cleanup_grace_secs),
             }),
+            lease: Duration::from_secs(
+                a.maintenance_lease_secs
+                    .unwrap_or(3 * a.maintenance_interval_secs)
+                    .max(1),
+            ),
         },
     })
     .await?;

@@ -3,15 +3,17 @@
 //! (shared/engine/src/maintenance.rs), then old versions and the files only they use are
 //! deleted (shared/engine/src/cleanup.rs). Nobody runs a job beside the server.
 //!
-//! Several workers may serve one graph: each runs this loop, with a random start offset so
-//! that they rarely meet; when two compact at once, one publishes and the other gives way
-//! (its publish conflicts; the next round finds nothing left to do). A user's write is never
+//! Several workers may serve one graph: each runs this loop, but only the holder of the
+//! graph's maintenance lease (kept in the graph's storage, renewed each round, running out
+//! when its holder stops) maintains it. Should two compact at once all the same (a lease
+//! that ran out mid-round), one publishes and the other gives way. A user's write is never
 //! refused because of a compaction (see the engine module).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use omnigraph_engine::cleanup::{cleanup, RetentionPolicy};
+use omnigraph_engine::lease;
 use omnigraph_engine::maintenance::{compact, CompactionPolicy};
 use omnigraph_engine::storage_metrics::with_request_kind;
 
@@ -28,6 +30,8 @@ pub struct MaintenanceOptions {
     pub compaction: CompactionPolicy,
     /// What version cleanup keeps; `None`: no cleanup.
     pub retention: Option<RetentionPolicy>,
+    /// How long a worker's maintenance lease on a graph lasts without renewal.
+    pub lease: Duration,
 }
 
 /// Runs forever (until the task is aborted at shutdown).
@@ -40,6 +44,15 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
     tokio::time::sleep(offset).await;
     loop {
         for (graph_id, graph) in state.registry.opened_graphs() {
+            // One maintainer per graph across all workers (shared/engine/src/lease.rs).
+            match lease::acquire(graph.location(), &state.worker_id, options.lease).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(graph_id, error = %e, "maintenance: lease check failed");
+                    continue;
+                }
+            }
             let mut branches = vec![omnigraph_engine::MAIN.to_string()];
             match graph.branches().await {
                 Ok(refs) => branches.extend(refs.into_iter().map(|b| b.name)),

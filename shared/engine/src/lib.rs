@@ -22,6 +22,7 @@ pub mod export;
 pub mod graph;
 pub mod identity;
 pub mod index;
+pub mod lease;
 pub mod load;
 pub mod location;
 pub mod maintenance;
