@@ -328,3 +328,50 @@ fn one_worker_holds_the_maintenance_lease_and_another_takes_over_after_a_kill() 
         commits(&g)
     );
 }
+
+/// The control plane shows who maintains a graph and what its latest round did.
+#[test]
+fn the_control_plane_shows_the_maintenance_state_of_a_graph() {
+    let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
+    let (s, b) = cp.create_graph("aged", &cp.graph_uri("aged.omni"), None);
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = cp.get("/graphs/aged", None);
+    assert_eq!(s, 200, "{b}");
+    assert!(b.get("maintenance").is_none(), "never maintained yet: {b}");
+    let w = DataPlane::start(
+        &[
+            "--control-plane",
+            &cp.url,
+            "--worker-id",
+            "keeper",
+            "--unauthenticated",
+        ],
+        &[
+            ("OMNIGRAPH_MAINTENANCE_INTERVAL_SECS", "1"),
+            ("OMNIGRAPH_COMPACT_MIN_FRAGMENTS", "4"),
+        ],
+    );
+    let served = eventually(Duration::from_secs(5), || {
+        w.get("/graphs/aged/snapshot", None).0 == 200
+    });
+    assert!(served, "{}", w.log());
+    for i in 0..6 {
+        let (s, body) = w.post(
+            "/graphs/aged/ingest",
+            &json!({"data": format!("{{\"type\": \"Person\", \"data\": {{\"name\": \"n{i}\"}}}}\n"), "mode": "append"}),
+            None,
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    let shown = eventually(Duration::from_secs(30), || {
+        let (_, b) = cp.get("/graphs/aged", None);
+        b["maintenance"]["last_run"]["compactions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|r| r["manifest_version"].is_u64()))
+    });
+    let (_, b) = cp.get("/graphs/aged", None);
+    assert!(shown, "no compaction shown: {b}");
+    assert_eq!(b["maintenance"]["lease_holder"], "keeper", "{b}");
+    assert_eq!(b["maintenance"]["last_run"]["worker_id"], "keeper", "{b}");
+    assert!(b["maintenance"]["lease_expires_at"].is_string(), "{b}");
+}

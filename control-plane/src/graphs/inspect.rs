@@ -1,6 +1,8 @@
 //! `GET /graphs/{graph_id}`: one graph as the control plane and its storage see it.
 
-use omnigraph_api::{GraphDetails, GraphWorker, PolicySummary, TableRowCount};
+use omnigraph_api::{
+    GraphDetails, GraphWorker, MaintenanceRun, MaintenanceState, PolicySummary, TableRowCount,
+};
 use omnigraph_config::{GraphId, GraphIdError};
 use omnigraph_engine::{EngineError, Graph};
 use omnigraph_policy::PolicyDocument;
@@ -59,6 +61,7 @@ pub async fn inspect_graph(
             url: w.url,
         })
         .collect();
+    let maintenance = maintenance_state(&opened).await;
     Ok(GraphDetails {
         graph_id: id.into_string(),
         uri: graph.uri,
@@ -76,5 +79,29 @@ pub async fn inspect_graph(
         registry_generation: state.registry.generation(),
         since_generation: since,
         workers,
+        maintenance,
+    })
+}
+
+/// Who holds the graph's maintenance lease and what the latest round recorded
+/// (shared/engine/src/lease.rs); `None` before any worker maintained the graph. Unreadable
+/// records are left out rather than failing the whole description.
+async fn maintenance_state(graph: &Graph) -> Option<MaintenanceState> {
+    let lease = omnigraph_engine::lease::current(graph.location())
+        .await
+        .ok()
+        .flatten();
+    let last_run = omnigraph_engine::lease::read_last_run(graph.location())
+        .await
+        .ok()
+        .flatten()
+        .and_then(|v| serde_json::from_value::<MaintenanceRun>(v).ok());
+    if lease.is_none() && last_run.is_none() {
+        return None;
+    }
+    Some(MaintenanceState {
+        lease_holder: lease.as_ref().map(|l| l.holder.clone()),
+        lease_expires_at: lease.map(|l| l.expires_at),
+        last_run,
     })
 }

@@ -12,9 +12,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnigraph_engine::cleanup::{cleanup, RetentionPolicy};
+use omnigraph_api::{CleanupResult, CompactedTable, CompactionResult, MaintenanceRun};
+use omnigraph_engine::cleanup::{cleanup, CleanupReport, RetentionPolicy};
 use omnigraph_engine::lease;
-use omnigraph_engine::maintenance::{compact, CompactionPolicy};
+use omnigraph_engine::maintenance::{compact, CompactionPolicy, CompactionReport};
 use omnigraph_engine::storage_metrics::with_request_kind;
 
 use super::metrics::maintenance_run;
@@ -60,6 +61,8 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
                     tracing::warn!(graph_id, error = %e, "maintenance: listing branches failed")
                 }
             }
+            let mut compactions = Vec::new();
+            let mut cleaned_up = None;
             for branch in branches {
                 let started = std::time::Instant::now();
                 // Its object-store requests are counted as kind `maintenance`.
@@ -74,6 +77,9 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
                     Err(_) => "failed",
                 };
                 maintenance_run(&graph_id, "compact", outcome, started.elapsed());
+                if let Ok(report) = &compacted {
+                    compactions.push(compaction_result(report.clone()));
+                }
                 match compacted {
                     Ok(report) if report.gave_way => {
                         tracing::debug!(graph_id, branch, "maintenance: gave way to writers")
@@ -107,6 +113,9 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
                     Err(_) => "failed",
                 };
                 maintenance_run(&graph_id, "cleanup", outcome, started.elapsed());
+                if let Ok(report) = &cleaned {
+                    cleaned_up = Some(cleanup_result(report.clone()));
+                }
                 match cleaned {
                     Ok(report) if report.files_deleted + report.graph_versions_deleted > 0 => {
                         tracing::info!(
@@ -122,8 +131,58 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
                     Err(e) => tracing::warn!(graph_id, error = %e, "maintenance: cleanup failed"),
                 }
             }
+            record_run(&graph, &state.worker_id, compactions, cleaned_up).await;
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// The wire form of a compaction report.
+pub fn compaction_result(report: CompactionReport) -> CompactionResult {
+    CompactionResult {
+        branch: report.branch,
+        manifest_version: report.version,
+        tables: report
+            .tables
+            .into_iter()
+            .map(|t| CompactedTable {
+                table_key: t.table_key,
+                fragments_before: t.fragments_before as u64,
+                fragments_after: t.fragments_after as u64,
+                rows: t.rows,
+            })
+            .collect(),
+        gave_way: report.gave_way,
+    }
+}
+
+/// The wire form of a cleanup report.
+pub fn cleanup_result(report: CleanupReport) -> CleanupResult {
+    CleanupResult {
+        graph_versions_deleted: report.graph_versions_deleted,
+        files_deleted: report.files_deleted,
+        bytes_deleted: report.bytes_deleted,
+        oldest_kept_version: report.oldest_kept_version,
+    }
+}
+
+/// Records a finished round in the graph's storage for the control plane to show
+/// (`GET /graphs/{graph_id}`); a failure to record costs nothing but the record.
+pub async fn record_run(
+    graph: &omnigraph_engine::Graph,
+    worker_id: &str,
+    compactions: Vec<CompactionResult>,
+    cleanup: Option<CleanupResult>,
+) {
+    let run = MaintenanceRun {
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        worker_id: worker_id.to_string(),
+        compactions,
+        cleanup,
+    };
+    let value = serde_json::to_value(&run).unwrap_or_default();
+    if let Err(e) = lease::write_last_run(graph.location(), &value).await {
+        tracing::warn!(error = %e, "maintenance: could not record the round");
     }
 }
 

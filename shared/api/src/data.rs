@@ -309,3 +309,27 @@ pub struct CleanupResult {
     /// The oldest graph version of main still readable.
     pub oldest_kept_version: u64,
 }
+
+/// What the latest maintenance round of a graph did (recorded in the graph's storage by the
+/// worker that ran it; shown by the control plane's `GET /graphs/{graph_id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MaintenanceRun {
+    /// When it finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// The worker that ran it.
+    pub worker_id: String,
+    pub compactions: Vec<CompactionResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<CleanupResult>,
+}
+
+/// A graph's maintenance: who holds its lease, and what the latest round did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MaintenanceState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_holder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<MaintenanceRun>,
+}

@@ -164,4 +164,8 @@ pub struct GraphDetails {
     /// The generation that added or last changed this graph.
     pub since_generation: u64,
     pub workers: Vec<GraphWorker>,
+    /// Who maintains the graph and what its latest maintenance round did; absent before
+    /// any worker maintained it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::MaintenanceState>,
 }

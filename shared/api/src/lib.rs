@@ -24,9 +24,9 @@ pub use branches::{
 pub use data::{
     BranchQuery, ChangeRequest, ChangeResponse, CleanupResult, CompactedTable, CompactionResult,
     ExportRequest, IngestMode, IngestRequest, IngestResponse, MaintenanceRequest,
-    MaintenanceResponse, QueryParams, ReadRequest, ReadResponse, ReadTarget, SchemaApplyRequest,
-    SchemaApplyResponse, SchemaResponse, SchemaStep, SchemaStepKind, SnapshotResponse,
-    SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
+    MaintenanceResponse, MaintenanceRun, MaintenanceState, QueryParams, ReadRequest, ReadResponse,
+    ReadTarget, SchemaApplyRequest, SchemaApplyResponse, SchemaResponse, SchemaStep,
+    SchemaStepKind, SnapshotResponse, SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
 };
 pub use error::{
     ApiError, ErrorBody, ErrorCode, ManifestConflict, MergeConflict, MergeConflictKind,

@@ -275,6 +275,8 @@ fn health_response_omits_plane_specific_fields() {
     CompactionResult,
     CompactedTable,
     CleanupResult,
+    MaintenanceRun,
+    MaintenanceState,
     ExportRequest,
     BranchQuery
 )))]

@@ -116,3 +116,29 @@ pub async fn acquire(loc: &GraphLocation, holder: &str, ttl: Duration) -> Result
     }
     Ok(true)
 }
+
+fn last_run_path() -> String {
+    format!("{LEASE_DIR}/last-run.json")
+}
+
+/// Records what the latest maintenance round of the graph did (any JSON the maintainer
+/// chooses; the data plane writes its `MaintenanceRun`), for the control plane to show.
+pub async fn write_last_run(loc: &GraphLocation, run: &serde_json::Value) -> Result<()> {
+    let body = serde_json::to_vec(run).unwrap_or_default();
+    loc.store
+        .put(
+            &loc.path(&last_run_path()),
+            PutPayload::from(Bytes::from(body)),
+        )
+        .await?;
+    Ok(())
+}
+
+/// What [`write_last_run`] recorded last, if anything.
+pub async fn read_last_run(loc: &GraphLocation) -> Result<Option<serde_json::Value>> {
+    match loc.store.get(&loc.path(&last_run_path())).await {
+        Ok(found) => Ok(serde_json::from_slice(&found.bytes().await?).ok()),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

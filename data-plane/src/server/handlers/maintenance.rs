@@ -2,16 +2,14 @@
 //! up old versions now, as the worker's own maintenance round does
 //! (data-plane/src/server/maintenance.rs). Cedar action `maintain`.
 
-use omnigraph_api::{
-    ApiError, ApiJson, CleanupResult, CompactedTable, CompactionResult, ErrorBody,
-    MaintenanceRequest, MaintenanceResponse,
-};
+use omnigraph_api::{ApiError, ApiJson, ErrorBody, MaintenanceRequest, MaintenanceResponse};
 use omnigraph_engine::cleanup::cleanup;
 use omnigraph_engine::maintenance::compact;
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess};
 use crate::server::error::HttpError;
+use crate::server::maintenance::{cleanup_result, compaction_result, record_run};
 use crate::server::state::AppState;
 
 #[utoipa::path(
@@ -57,34 +55,19 @@ pub async fn run(
     let mut compactions = Vec::new();
     for branch in branches {
         let report = compact(&graph, &branch, &options.compaction).await?;
-        compactions.push(CompactionResult {
-            branch: report.branch,
-            manifest_version: report.version,
-            tables: report
-                .tables
-                .into_iter()
-                .map(|t| CompactedTable {
-                    table_key: t.table_key,
-                    fragments_before: t.fragments_before as u64,
-                    fragments_after: t.fragments_after as u64,
-                    rows: t.rows,
-                })
-                .collect(),
-            gave_way: report.gave_way,
-        });
+        compactions.push(compaction_result(report));
     }
     let cleanup = match (&options.retention, req.cleanup.unwrap_or(true)) {
-        (Some(retention), true) => {
-            let r = cleanup(&graph, retention).await?;
-            Some(CleanupResult {
-                graph_versions_deleted: r.graph_versions_deleted,
-                files_deleted: r.files_deleted,
-                bytes_deleted: r.bytes_deleted,
-                oldest_kept_version: r.oldest_kept_version,
-            })
-        }
+        (Some(retention), true) => Some(cleanup_result(cleanup(&graph, retention).await?)),
         _ => None,
     };
+    record_run(
+        &graph,
+        &state.worker_id,
+        compactions.clone(),
+        cleanup.clone(),
+    )
+    .await;
     Ok(ApiJson(MaintenanceResponse {
         compactions,
         cleanup,
