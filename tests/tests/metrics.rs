@@ -944,6 +944,7 @@ fn worker_counts_maintenance_runs() {
     let mut seen = Scrape::default();
     let compacted = eventually(Duration::from_secs(60), || {
         seen = scrape(&dp.url, None);
+        // The round's cleanup comes after its compaction: wait for both.
         seen.get(
             "omnigraph_maintenance_runs_total",
             &[
@@ -952,6 +953,10 @@ fn worker_counts_maintenance_runs() {
                 ("outcome", "done"),
             ],
         ) >= 1.0
+            && seen.sum(
+                "omnigraph_maintenance_runs_total",
+                &[("graph", "default"), ("operation", "cleanup")],
+            ) >= 1.0
     });
     assert!(compacted, "{seen:#?}");
     assert!(

@@ -102,7 +102,12 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
                     }
                 }
             }
-            if let Some(retention) = &options.retention {
+            // A long compaction must not outlive the lease unnoticed: renew it before the
+            // cleanup, and leave the cleanup to the new holder if it was lost.
+            let still_held = lease::acquire(graph.location(), &state.worker_id, options.lease)
+                .await
+                .unwrap_or(false);
+            if let (Some(retention), true) = (&options.retention, still_held) {
                 let started = std::time::Instant::now();
                 let cleaned = with_request_kind("maintenance", cleanup(&graph, retention)).await;
                 let outcome = match &cleaned {
