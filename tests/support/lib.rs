@@ -154,6 +154,22 @@ impl TempGraph {
         TempGraph { dir, store }
     }
 
+    /// A graph of `tests/fixtures/social.pg` with `social.jsonl` loaded.
+    pub fn social() -> Self {
+        let g = TempGraph::new("social.pg");
+        let data = fixture("social.jsonl");
+        dp_ok(&[
+            "load",
+            "--data",
+            data.to_str().unwrap(),
+            "--mode",
+            "overwrite",
+            "--store",
+            &g.store,
+        ]);
+        g
+    }
+
     pub fn write_file(&self, name: &str, contents: &str) -> String {
         let p = self.dir.path().join(name);
         std::fs::write(&p, contents).expect("write temp file");

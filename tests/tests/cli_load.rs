@@ -3,21 +3,6 @@
 
 use omnigraph_e2e::*;
 
-fn loaded_social() -> TempGraph {
-    let g = TempGraph::new("social.pg");
-    let data = fixture("social.jsonl");
-    dp_ok(&[
-        "load",
-        "--data",
-        data.to_str().unwrap(),
-        "--mode",
-        "overwrite",
-        "--store",
-        &g.store,
-    ]);
-    g
-}
-
 #[test]
 fn init_creates_empty_tables_at_version_1() {
     let g = TempGraph::new("social.pg");
@@ -76,7 +61,7 @@ fn init_with_bad_schema_reports_position_and_creates_nothing() {
 
 #[test]
 fn load_overwrite_then_snapshot_counts_rows() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     assert_eq!(g.row_count("node:Person"), 4);
     assert_eq!(g.row_count("node:Company"), 2);
     assert_eq!(g.row_count("edge:Knows"), 3);
@@ -93,7 +78,7 @@ fn schema_get_prints_the_accepted_source() {
 
 #[test]
 fn export_loads_back_into_an_identical_graph() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let exported = dp_ok(&["export", "--store", &g.store]);
     let copy = TempGraph::new("social.pg");
     let file = copy.write_file("export.jsonl", &exported);
@@ -112,7 +97,7 @@ fn export_loads_back_into_an_identical_graph() {
 
 #[test]
 fn append_of_an_existing_key_is_refused_with_its_line() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let f = g.write_file("a.jsonl", "{\"type\":\"Person\",\"data\":{\"name\":\"Eve\"}}\n{\"type\":\"Person\",\"data\":{\"name\":\"Alice\"}}\n");
     let r = dp(&[
         "load", "--data", &f, "--mode", "append", "--store", &g.store,
@@ -128,7 +113,7 @@ fn append_of_an_existing_key_is_refused_with_its_line() {
 
 #[test]
 fn merge_upserts_nodes_by_key_and_edges_by_endpoints() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let f = g.write_file(
         "m.jsonl",
         "{\"type\":\"Person\",\"data\":{\"name\":\"Alice\",\"age\":31}}\n{\"type\":\"Person\",\"data\":{\"name\":\"Eve\",\"age\":40}}\n{\"edge\":\"Knows\",\"from\":\"Alice\",\"to\":\"Bob\",\"data\":{\"since\":\"2021-02-02\"}}\n",
@@ -149,7 +134,7 @@ fn merge_upserts_nodes_by_key_and_edges_by_endpoints() {
 
 #[test]
 fn every_kind_of_bad_line_is_refused_with_line_number_and_reason() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let cases = [
         ("{\"type\":\"Robot\",\"data\":{\"name\":\"R2\"}}", "unknown node type"),
         ("{\"type\":\"Person\",\"data\":{\"age\":3}}", "missing key"),
@@ -190,7 +175,7 @@ fn every_kind_of_bad_line_is_refused_with_line_number_and_reason() {
 
 #[test]
 fn failed_load_leaves_graph_unchanged_and_next_load_does_not_resurrect_it() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let before = g.export_sorted();
     let mut body = String::new();
     for i in 0..500 {
@@ -256,7 +241,7 @@ fn commands_on_a_missing_store_fail_cleanly() {
 
 #[test]
 fn snapshot_reads_an_older_version() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let old = dp_json(&["snapshot", "--store", &g.store, "--version", "1", "--json"]);
     assert_eq!(old["manifest_version"], 1);
     assert!(old["tables"]

@@ -5,27 +5,12 @@
 use omnigraph_e2e::*;
 use serde_json::json;
 
-fn loaded_social() -> TempGraph {
-    let g = TempGraph::new("social.pg");
-    let data = fixture("social.jsonl");
-    dp_ok(&[
-        "load",
-        "--data",
-        data.to_str().unwrap(),
-        "--mode",
-        "overwrite",
-        "--store",
-        &g.store,
-    ]);
-    g
-}
-
 const FRIENDS: &str =
     "query q() { match { $p: Person $p knows $f } return { $p.name, count($f) as friends } order { friends desc } }";
 
 #[test]
 fn query_json_prints_columns_and_rows() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let out = dp_json(&["query", "--store", &g.store, "-e", FRIENDS, "--json"]);
     assert_eq!(
         out,
@@ -35,7 +20,7 @@ fn query_json_prints_columns_and_rows() {
 
 #[test]
 fn query_prints_an_aligned_table_by_default() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let out = dp_ok(&["query", "--store", &g.store, "-e", FRIENDS]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
@@ -52,7 +37,7 @@ fn query_prints_an_aligned_table_by_default() {
 
 #[test]
 fn query_file_with_several_queries_runs_the_named_one_with_params() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let file = g.write_file(
         "social.gq",
         "query friends_of($name: String) { match { $p: Person { name: $name } $p knows $f } return { $f.name } }\n\
@@ -82,7 +67,7 @@ fn query_file_with_several_queries_runs_the_named_one_with_params() {
 
 #[test]
 fn query_at_an_older_version() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let v = g.snapshot()["manifest_version"].as_u64().unwrap();
     dp_ok(&[
         "mutate",
@@ -109,7 +94,7 @@ fn query_at_an_older_version() {
 
 #[test]
 fn ill_typed_query_fails_with_a_positioned_error() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let r = dp(&[
         "query",
         "--store",
@@ -128,7 +113,7 @@ fn ill_typed_query_fails_with_a_positioned_error() {
 
 #[test]
 fn bad_parameters_fail_with_a_clear_message() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let q = "query q($name: String) { match { $p: Person { name: $name } } return { $p.name } }";
     let missing = dp(&["query", "--store", &g.store, "-e", q]);
     assert_ne!(missing.status, 0);
@@ -155,13 +140,13 @@ fn bad_parameters_fail_with_a_clear_message() {
 
 #[test]
 fn query_needs_text_or_file() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     assert_ne!(dp(&["query", "--store", &g.store]).status, 0);
 }
 
 #[test]
 fn mutate_json_prints_the_report_and_the_change_is_visible() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let before = g.snapshot()["manifest_version"].as_u64().unwrap();
     let q = "query add($name: String, $age: I32) { insert Person { name: $name, age: $age } insert Knows { from: $name, to: \"Alice\" } }";
     let report = dp_json(&[
@@ -185,7 +170,7 @@ fn mutate_json_prints_the_report_and_the_change_is_visible() {
 
 #[test]
 fn failed_mutation_exits_non_zero_and_leaves_no_trace() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let before = g.export_sorted();
     let q = r#"query q() { insert Person { name: "Eve" } insert Knows { from: "Eve", to: "Alice" } insert WorksAt { from: "Alice", to: "Globex" } }"#;
     let r = dp(&["mutate", "--store", &g.store, "-e", q]);
@@ -197,7 +182,7 @@ fn failed_mutation_exits_non_zero_and_leaves_no_trace() {
 
 #[test]
 fn query_and_mutate_refuse_each_others_queries() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let r = dp(&[
         "query",
         "--store",
@@ -221,7 +206,7 @@ fn query_and_mutate_refuse_each_others_queries() {
 
 #[test]
 fn concurrent_mutations_from_several_processes_lose_no_acknowledged_change() {
-    let g = loaded_social();
+    let g = TempGraph::social();
     let q = "query add($name: String) { insert Person { name: $name } insert Knows { from: $name, to: \"Alice\" } }";
     let children: Vec<_> = (0..6)
         .map(|i| {

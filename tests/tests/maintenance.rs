@@ -15,16 +15,7 @@ fn commits(g: &TempGraph) -> Vec<Value> {
 
 #[test]
 fn a_worker_compacts_by_itself_and_no_write_is_refused() {
-    let g = TempGraph::new("social.pg");
-    dp_ok(&[
-        "load",
-        "--data",
-        fixture("social.jsonl").to_str().unwrap(),
-        "--mode",
-        "overwrite",
-        "--store",
-        &g.store,
-    ]);
+    let g = TempGraph::social();
     let dp = DataPlane::single_mode(
         &g,
         "",
@@ -111,16 +102,7 @@ fn a_worker_compacts_by_itself_and_no_write_is_refused() {
 
 #[test]
 fn a_worker_deletes_old_versions_and_a_read_of_one_is_410() {
-    let g = TempGraph::new("social.pg");
-    dp_ok(&[
-        "load",
-        "--data",
-        fixture("social.jsonl").to_str().unwrap(),
-        "--mode",
-        "overwrite",
-        "--store",
-        &g.store,
-    ]);
+    let g = TempGraph::social();
     let dp = DataPlane::single_mode(
         &g,
         "",

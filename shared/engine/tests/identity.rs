@@ -23,21 +23,6 @@ async fn load_err(g: &TestGraph, data: &str, mode: LoadMode) -> Vec<(u64, String
     }
 }
 
-async fn export_lines(g: &TestGraph) -> Vec<String> {
-    let snap = g.graph.snapshot(None).await.expect("snapshot");
-    let mut out = Vec::new();
-    omnigraph_engine::export(&snap, &Default::default(), &mut out)
-        .await
-        .expect("export");
-    let mut lines: Vec<String> = String::from_utf8(out)
-        .expect("utf-8")
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
-}
-
 #[tokio::test]
 async fn keyless_nodes_get_generated_ids_or_keep_given_ones() {
     let g = TestGraph::new(
@@ -235,9 +220,9 @@ async fn export_and_reload_keep_every_id() {
         json!({}),
     )
     .await;
-    let exported = export_lines(&g).await;
+    let exported = export_sorted(&g.graph).await;
     let copy = TestGraph::new(SCHEMA, &(exported.join("\n") + "\n")).await;
-    assert_eq!(export_lines(&copy).await, exported);
+    assert_eq!(export_sorted(&copy.graph).await, exported);
     let rows = copy
         .rows(
             "query q() { match { $c: Chunk $c partOf $k } return { $c.id, $k.slug } }",

@@ -11,21 +11,6 @@ use omnigraph_engine::maintenance::{compact, CompactionPolicy};
 use omnigraph_engine::{Graph, LoadMode, TableKey};
 use serde_json::json;
 
-async fn export_sorted(graph: &std::sync::Arc<Graph>) -> Vec<String> {
-    let snap = graph.snapshot(None).await.expect("snapshot");
-    let mut out = Vec::new();
-    omnigraph_engine::export(&snap, &Default::default(), &mut out)
-        .await
-        .expect("export");
-    let mut lines: Vec<String> = String::from_utf8(out)
-        .expect("utf-8")
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
-}
-
 async fn fragments(graph: &std::sync::Arc<Graph>, table: &TableKey) -> usize {
     let snap = graph.snapshot(None).await.expect("snapshot");
     snap.table(table)

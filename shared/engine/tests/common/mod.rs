@@ -175,6 +175,22 @@ impl TestGraph {
     }
 }
 
+/// The graph's head exported (the load format), lines sorted, for whole-graph comparisons.
+pub async fn export_sorted(graph: &Arc<Graph>) -> Vec<String> {
+    let snap = graph.snapshot(None).await.expect("snapshot");
+    let mut out = Vec::new();
+    omnigraph_engine::export(&snap, &Default::default(), &mut out)
+        .await
+        .expect("export");
+    let mut lines: Vec<String> = String::from_utf8(out)
+        .expect("utf-8")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
 pub fn as_map(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
