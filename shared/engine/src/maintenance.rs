@@ -21,11 +21,12 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
+use futures::TryStreamExt;
 use serde::Serialize;
 
 use crate::error::{EngineError, Result};
 use crate::graph::{Change, Graph};
-use crate::table::{scan_columns, StagedTable, MAX_ROWS_PER_FILE};
+use crate::table::{StagedTable, MAX_ROWS_PER_FILE};
 use crate::table_key::TableKey;
 
 /// The actor that maintenance publishes as (in commits and history).
@@ -129,11 +130,20 @@ async fn compact_once(
                 let columns: Vec<String> =
                     ds.schema().fields.iter().map(|f| f.name.clone()).collect();
                 let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-                let batches = scan_columns(&ds, &columns, false).await?;
-                for chunk in chunks_of_rows(&batches, MAX_ROWS_PER_FILE) {
-                    let schema = chunk[0].schema();
-                    let batch = concat_batches(&schema, chunk.iter().copied())?;
-                    staged.write_batch(batch).await?;
+                // Streamed: at most one file's rows (MAX_ROWS_PER_FILE) are held at a time.
+                let mut stream = ds.scan().project(&columns)?.try_into_stream().await?;
+                let mut pending: Vec<RecordBatch> = Vec::new();
+                let mut pending_rows = 0;
+                while let Some(batch) = stream.try_next().await? {
+                    if pending_rows + batch.num_rows() > MAX_ROWS_PER_FILE && pending_rows > 0 {
+                        write_chunk(&mut staged, std::mem::take(&mut pending)).await?;
+                        pending_rows = 0;
+                    }
+                    pending_rows += batch.num_rows();
+                    pending.push(batch);
+                }
+                if pending_rows > 0 {
+                    write_chunk(&mut staged, pending).await?;
                 }
                 staged.rebuild_indexes_of(crate::index::index_specs(&snap.catalog, &tk));
                 let fragments_after = rows.div_ceil(MAX_ROWS_PER_FILE as u64) as usize;
@@ -157,22 +167,13 @@ async fn compact_once(
     })
 }
 
-/// Consecutive runs of `batches` of at most `max_rows` rows each (a batch larger than that
-/// is a run of its own).
-fn chunks_of_rows(batches: &[RecordBatch], max_rows: usize) -> Vec<Vec<&RecordBatch>> {
-    let mut chunks: Vec<Vec<&RecordBatch>> = Vec::new();
-    let mut rows = 0;
-    for batch in batches.iter().filter(|b| b.num_rows() > 0) {
-        if chunks.is_empty() || rows + batch.num_rows() > max_rows {
-            chunks.push(Vec::new());
-            rows = 0;
-        }
-        rows += batch.num_rows();
-        if let Some(last) = chunks.last_mut() {
-            last.push(batch);
-        }
-    }
-    chunks
+/// Writes `batches` (one schema) as one run of data files of the staged overwrite.
+async fn write_chunk(staged: &mut StagedTable, batches: Vec<RecordBatch>) -> Result<()> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let batch = concat_batches(&first.schema(), batches.iter())?;
+    staged.write_batch(batch).await
 }
 
 #[cfg(test)]
