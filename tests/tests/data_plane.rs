@@ -394,14 +394,17 @@ fn two_workers_over_the_same_storage_see_each_others_changes() {
 }
 
 #[test]
-fn concurrent_changes_through_two_workers_lose_nothing_acknowledged_and_losers_get_409() {
+fn concurrent_changes_through_two_workers_are_all_published_and_none_is_lost() {
     let g = TempGraph::new("social.pg");
     let config = write_config(&g, &multi_yaml(&[("alpha", &g.store)]));
     let workers = [
         DataPlane::with_config(&config, &["--unauthenticated"], &[]),
         DataPlane::with_config(&config, &["--unauthenticated"], &[]),
     ];
-    // Four writers (two per worker), each inserting its own people into the same table.
+    // Four writers (two per worker), each inserting its own people into the same table. A
+    // worker that loses the manifest race to the other plans its group again on the new
+    // head (shared/engine/src/mutate/group.rs): no client sees a conflict for rows of its own
+    // that conflict with nothing.
     let outcomes: Vec<(String, u16, Value)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
             .map(|writer| {
@@ -427,25 +430,12 @@ fn concurrent_changes_through_two_workers_lose_nothing_acknowledged_and_losers_g
             .collect()
     });
     let mut acknowledged = Vec::new();
-    let mut refused = Vec::new();
     for (name, status, body) in outcomes {
-        match status {
-            200 => acknowledged.push(name),
-            409 => {
-                assert_eq!(body["code"], "conflict", "{body}");
-                let conflict = &body["manifest_conflict"];
-                assert_eq!(conflict["table_key"], "node:Person", "{body}");
-                assert!(
-                    conflict["actual"].as_u64() > conflict["expected"].as_u64(),
-                    "{body}"
-                );
-                refused.push(name);
-            }
-            other => panic!("unexpected status {other}: {body}"),
-        }
+        assert_eq!(status, 200, "{name}: {body}");
+        acknowledged.push(name);
     }
-    assert!(!acknowledged.is_empty());
-    // Every worker sees every acknowledged insert exactly once, and no refused one.
+    assert_eq!(acknowledged.len(), 32);
+    // Every worker sees every acknowledged insert exactly once.
     for worker in &workers {
         let (s, body) = worker.post(
             "/graphs/alpha/read",
@@ -460,9 +450,6 @@ fn concurrent_changes_through_two_workers_lose_nothing_acknowledged_and_losers_g
                 1,
                 "{name} in {stored:?}"
             );
-        }
-        for name in &refused {
-            assert!(!stored.contains(name), "refused {name} is visible");
         }
         assert_eq!(stored.len(), acknowledged.len());
     }

@@ -75,6 +75,11 @@ pub enum EngineError {
     /// A merge was refused for these conflicts; nothing was written.
     #[error("{}", format_merge_conflicts(.0))]
     MergeConflicts(Vec<crate::merge::MergeConflict>),
+    /// A storage failure (Lance, object store, Arrow, I/O) told to several callers at once
+    /// (every change of a group commit, shared/engine/src/mutate/group.rs): its message, and
+    /// whether the store was unreachable.
+    #[error("{message}")]
+    Storage { message: String, unavailable: bool },
 }
 
 fn format_merge_conflicts(c: &[crate::merge::MergeConflict]) -> String {
@@ -109,6 +114,9 @@ impl EngineError {
     /// server error (after the client's own retries): nothing is wrong with the request
     /// or the graph, and the same request may succeed later (a 503 at the HTTP edge).
     pub fn is_storage_unavailable(&self) -> bool {
+        if let EngineError::Storage { unavailable, .. } = self {
+            return *unavailable;
+        }
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
         while let Some(e) = cause {
             if let Some(http) = e.downcast_ref::<object_store::client::HttpError>() {
@@ -130,6 +138,60 @@ impl EngineError {
             cause = e.source();
         }
         false
+    }
+}
+
+impl EngineError {
+    /// The same error again, for one more caller: a copy where the variant can be copied,
+    /// and for a storage failure its message and whether the store was unreachable.
+    pub fn duplicate(&self) -> EngineError {
+        use EngineError as E;
+        match self {
+            E::Lang(e) => E::Lang(e.clone()),
+            E::Load(lines) => E::Load(lines.clone()),
+            E::Constraint(m) => E::Constraint(m.clone()),
+            E::Invalid(m) => E::Invalid(m.clone()),
+            E::Conflict {
+                table_key,
+                expected,
+                actual,
+            } => E::Conflict {
+                table_key: table_key.clone(),
+                expected: *expected,
+                actual: *actual,
+            },
+            E::VersionTaken(v) => E::VersionTaken(*v),
+            E::NotFound(m) => E::NotFound(m.clone()),
+            E::Reclaimed(m) => E::Reclaimed(m.clone()),
+            E::Deleted(m) => E::Deleted(m.clone()),
+            E::AlreadyExists(m) => E::AlreadyExists(m.clone()),
+            E::Corrupt(m) => E::Corrupt(m.clone()),
+            E::Embedding {
+                message,
+                unavailable,
+            } => E::Embedding {
+                message: message.clone(),
+                unavailable: *unavailable,
+            },
+            E::QueryTimeout { limit_ms } => E::QueryTimeout {
+                limit_ms: *limit_ms,
+            },
+            E::QueryCancelled => E::QueryCancelled,
+            E::RowBudgetExceeded { limit } => E::RowBudgetExceeded { limit: *limit },
+            E::ResultTooLarge { limit } => E::ResultTooLarge { limit: *limit },
+            E::MergeConflicts(c) => E::MergeConflicts(c.clone()),
+            E::Storage {
+                message,
+                unavailable,
+            } => E::Storage {
+                message: message.clone(),
+                unavailable: *unavailable,
+            },
+            e @ (E::Lance(_) | E::ObjectStore(_) | E::Arrow(_) | E::Io(_)) => E::Storage {
+                message: e.to_string(),
+                unavailable: e.is_storage_unavailable(),
+            },
+        }
     }
 }
 

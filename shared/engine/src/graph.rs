@@ -39,6 +39,8 @@ pub struct Graph {
     chains: Mutex<HashMap<String, ManifestStore>>,
     /// Writers of this process queue here, per branch, instead of conflicting with each other.
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each branch's group committer (shared/engine/src/mutate/group.rs).
+    committers: crate::mutate::Committers,
     /// The incarnation this handle opened (`None`: a graph created before incarnations,
     /// checked by its tombstone only).
     incarnation: Option<String>,
@@ -242,6 +244,7 @@ impl Graph {
             catalogs: Mutex::new(HashMap::new()),
             chains: Mutex::new(HashMap::new()),
             write_locks: Mutex::new(HashMap::new()),
+            committers: Default::default(),
             incarnation,
             stale: AtomicBool::new(false),
             last_check: Mutex::new(None),
@@ -657,23 +660,41 @@ impl Graph {
         F: FnOnce(Snapshot) -> Fut,
         Fut: std::future::Future<Output = Result<(Change, T)>>,
     {
-        let lock = {
-            let mut locks = self.write_locks.lock().unwrap_or_else(|p| p.into_inner());
-            locks.entry(branch.to_string()).or_default().clone()
-        };
+        let lock = self.branch_lock(branch);
         let _guard = lock.lock().await;
-        let base = self.snapshot_on(branch, None).await?;
+        let base = self.head_for_write(branch).await?;
         let (change, out) = match build(base.clone()).await {
             Ok(built) => built,
-            // Tables missing under a handle whose graph was purged: say so, not what broke.
-            Err(e) if self.incarnation.is_some() && !e.is_user_error() => {
-                self.check_incarnation(true).await?;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
+            Err(e) => return Err(self.explain_write_error(e).await),
         };
         let manifest = self.publish(&base, change, actor).await?;
         Ok((manifest, out))
+    }
+
+    /// The lock that serialises this process's writers of `branch`.
+    pub(crate) fn branch_lock(&self, branch: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.write_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(branch.to_string()).or_default().clone()
+    }
+
+    pub(crate) fn committers(&self) -> &crate::mutate::Committers {
+        &self.committers
+    }
+
+    /// The head of `branch`, for a writer holding its lock.
+    pub(crate) async fn head_for_write(self: &Arc<Self>, branch: &str) -> Result<Snapshot> {
+        self.snapshot_on(branch, None).await
+    }
+
+    /// A failure while building a change, or the reason behind it: tables missing under a
+    /// handle whose graph was purged say so, not what broke.
+    pub(crate) async fn explain_write_error(&self, e: EngineError) -> EngineError {
+        if self.incarnation.is_some() && !e.is_user_error() {
+            if let Err(gone) = self.check_incarnation(true).await {
+                return gone;
+            }
+        }
+        e
     }
 
     /// Commit the staged tables (detached) and publish one manifest naming them.

@@ -3,7 +3,8 @@
 //! Each graph version is one immutable JSON object `_manifest/<version>.json`, created with
 //! create-if-absent, which is the compare-and-swap that makes publishing atomic across
 //! processes and machines (a local rename-without-overwrite, an S3 `If-None-Match: *`).
-//! `_manifest/_latest` is only a hint that saves probing from version 1.
+//! `_manifest/_latest` is only a hint that saves probing from version 1; it is rewritten every
+//! [`HINT_EVERY`] versions.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,11 @@ use crate::location::GraphLocation;
 
 pub const MANIFEST_DIR: &str = "_manifest";
 const LATEST_HINT: &str = "_latest";
+/// The hint is rewritten when a version number is a multiple of this (and for the first
+/// version of a chain): a process that starts reads it and finds the newest version in at
+/// most about 2·log2(HINT_EVERY) probes ([`ManifestStore::probe_forward`]), and a write
+/// pays no second PUT in all the others.
+const HINT_EVERY: u64 = 256;
 const FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -248,11 +254,37 @@ impl ManifestStore {
         } else {
             self.first_probe().await?
         };
-        while self.exists(v + 1).await? {
-            v += 1;
+        if self.exists(v + 1).await? {
+            v = self.probe_forward(v + 1).await?;
         }
         self.seen.latest.fetch_max(v, Ordering::AcqRel);
         Ok(v)
+    }
+
+    /// The newest version, knowing that `known` exists: versions of a chain are contiguous
+    /// above the oldest kept one (a publish creates its parent's successor; cleanup deletes
+    /// only older versions), so steps that double, then a binary search, find it in about
+    /// 2·log2(distance) probes instead of one per version.
+    async fn probe_forward(&self, known: u64) -> Result<u64> {
+        let (mut low, mut step) = (known, 1u64);
+        // `low` exists; find a `high` that does not.
+        let mut high = loop {
+            let candidate = low.saturating_add(step);
+            if !self.exists(candidate).await? {
+                break candidate;
+            }
+            low = candidate;
+            step = step.saturating_mul(2);
+        };
+        while high - low > 1 {
+            let mid = low + (high - low) / 2;
+            if self.exists(mid).await? {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        Ok(low)
     }
 
     /// Where a process that has seen no version yet starts probing: the hint, checked.
@@ -318,6 +350,9 @@ impl ManifestStore {
             Err(e) => return Err(e.into()),
         }
         self.seen.remember(m);
+        if m.version % HINT_EVERY != 0 && m.version != self.floor {
+            return Ok(());
+        }
         // The hint is advisory: a failure to write it costs a few probes later, nothing more.
         let hint = PutPayload::from(Bytes::from(m.version.to_string()));
         let hint_path = self.loc.path(&format!("{}/{LATEST_HINT}", self.dir));

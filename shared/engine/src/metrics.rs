@@ -5,7 +5,10 @@
 //!   `omnigraph_query_cache_hits_total`, `omnigraph_query_cache_misses_total`,
 //!   `omnigraph_query_cache_evictions_total`;
 //! - embedding provider (embedding.rs): `omnigraph_embedding_calls_total`,
-//!   `omnigraph_embedding_errors_total`, `omnigraph_embedding_call_duration_seconds`.
+//!   `omnigraph_embedding_errors_total`, `omnigraph_embedding_call_duration_seconds`;
+//! - group commit (mutate/group.rs): `omnigraph_group_commit_size` (mutations per published
+//!   group), `omnigraph_group_commit_replans_total` (groups planned again after another
+//!   process moved a table they used).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -98,6 +101,25 @@ static EMBEDDING: LazyLock<EmbeddingMetrics> = LazyLock::new(|| {
 }
 });
 
+pub(crate) struct WriteMetrics {
+    pub group_size: Histogram,
+    pub replans: IntCounter,
+}
+
+pub(crate) static WRITES: LazyLock<WriteMetrics> = LazyLock::new(|| {
+    WriteMetrics {
+    group_size: histogram(
+        "omnigraph_group_commit_size",
+        "Mutations taken together by one group commit (published as one graph version)",
+        vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+    ),
+    replans: counter(
+        "omnigraph_group_commit_replans_total",
+        "Group commits planned again because another process published a change to a table they used",
+    ),
+}
+});
+
 /// One request to the embedding provider, done.
 pub(crate) fn embedding_call(elapsed: Duration, failed: bool) {
     let m = &*EMBEDDING;
@@ -113,5 +135,6 @@ pub(crate) fn embedding_call(elapsed: Duration, failed: bool) {
 pub fn init() {
     LazyLock::force(&CACHE);
     LazyLock::force(&EMBEDDING);
+    LazyLock::force(&WRITES);
     crate::storage_metrics::init();
 }

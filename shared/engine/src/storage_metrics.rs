@@ -53,7 +53,7 @@ pub async fn with_request_kind<F: Future>(kind: &'static str, fut: F) -> F::Outp
     REQUEST_KIND.scope(kind, fut).await
 }
 
-fn current_kind() -> &'static str {
+pub(crate) fn current_kind() -> &'static str {
     REQUEST_KIND.try_with(|k| *k).unwrap_or(UNATTRIBUTED)
 }
 
@@ -151,6 +151,31 @@ pub fn name_graph(uri: &str, graph: &str) {
     };
     let wrapper = wrapper(&root);
     *wrapper.0.graph.write().unwrap_or_else(|p| p.into_inner()) = Arc::from(graph);
+}
+
+/// The requests counted so far for the graph named `graph` ([`name_graph`]), every request
+/// kind together, by operation (`GET`, `HEAD`, ...).
+pub fn requests_of(graph: &str) -> std::collections::BTreeMap<String, u64> {
+    use prometheus::core::Collector;
+    let mut out = std::collections::BTreeMap::new();
+    for family in COUNTERS.requests.collect() {
+        for metric in family.get_metric() {
+            let label = |name: &str| {
+                metric
+                    .get_label()
+                    .iter()
+                    .find(|l| l.name() == name)
+                    .map(|l| l.value().to_owned())
+            };
+            if label("graph").as_deref() != Some(graph) {
+                continue;
+            }
+            if let Some(op) = label("operation") {
+                *out.entry(op).or_default() += metric.get_counter().get_value() as u64;
+            }
+        }
+    }
+    out
 }
 
 /// The graph root a table uri lies in: the longest known root that is a prefix of it.

@@ -9,6 +9,7 @@ mod common;
 
 mod branches;
 mod graph_location;
+mod group_commit;
 mod identity;
 mod indexes;
 mod maintenance;
@@ -21,3 +22,4 @@ mod schema_apply;
 mod search;
 mod storage;
 mod tombstone;
+mod write_cost;

@@ -6,9 +6,12 @@
 //! - `rows`: column descriptions, canonical values and per-row rules.
 //! - `statements`: the five statements.
 
+mod group;
 mod overlay;
 mod rows;
 mod statements;
+
+pub(crate) use group::Committers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -68,8 +71,9 @@ pub async fn run_mutation_on(
     apply_mutation_on(graph, branch, stmts, params, actor).await
 }
 
-/// Apply `stmts` in order and publish them as one graph version of the main branch; any
-/// failure publishes nothing.
+/// Apply `stmts` in order and publish them as one graph version of the main branch
+/// (together with other mutations that arrive meanwhile: group.rs); any failure publishes
+/// nothing of this mutation.
 pub async fn apply_mutation(
     graph: &Arc<Graph>,
     stmts: &[MutationStmt],
@@ -87,19 +91,7 @@ pub async fn apply_mutation_on(
     params: BoundParams,
     actor: &str,
 ) -> Result<MutationReport> {
-    let (manifest, mut report) = graph
-        .write_on(branch, actor, |snap| async move {
-            let mut mutator = Mutator::new(snap, params);
-            for stmt in stmts {
-                mutator.apply(stmt).await?;
-            }
-            mutator.finish().await
-        })
-        .await?;
-    report.version = manifest.version;
-    report.affected_nodes = report.nodes_inserted + report.nodes_updated + report.nodes_deleted;
-    report.affected_edges = report.edges_inserted + report.edges_deleted;
-    Ok(report)
+    group::submit(graph, branch, stmts, params, actor).await
 }
 
 /// The state of one mutation in progress.
@@ -113,7 +105,7 @@ pub(crate) struct Mutator {
 }
 
 impl Mutator {
-    fn new(snap: Snapshot, params: BoundParams) -> Mutator {
+    pub(crate) fn new(snap: Snapshot, params: BoundParams) -> Mutator {
         Mutator {
             snap,
             params,
@@ -121,6 +113,18 @@ impl Mutator {
             read_deps: BTreeSet::new(),
             counts: MutationReport::default(),
         }
+    }
+
+    /// What [`restore`](Self::restore) brings back: the overlays and dependencies as they
+    /// are now (a group commit takes one before each of its mutations).
+    fn savepoint(&self) -> (BTreeMap<TableKey, TableOverlay>, BTreeSet<TableKey>) {
+        (self.tables.clone(), self.read_deps.clone())
+    }
+
+    /// Undo everything applied since `saved` was taken.
+    fn restore(&mut self, saved: (BTreeMap<TableKey, TableOverlay>, BTreeSet<TableKey>)) {
+        (self.tables, self.read_deps) = saved;
+        self.counts = MutationReport::default();
     }
 
     async fn apply(&mut self, stmt: &MutationStmt) -> Result<()> {

@@ -85,8 +85,10 @@ impl RowFilter {
     }
 }
 
+/// Cloned for a group commit's savepoint (shared/engine/src/mutate/group.rs).
+#[derive(Clone)]
 pub struct TableOverlay {
-    pub columns: TableColumns,
+    pub columns: Arc<TableColumns>,
     base: Arc<Dataset>,
     deleted: BTreeSet<u64>,
     inserted: Vec<Option<Vec<Json>>>,
@@ -95,7 +97,7 @@ pub struct TableOverlay {
 impl TableOverlay {
     pub fn new(columns: TableColumns, base: Arc<Dataset>) -> TableOverlay {
         TableOverlay {
-            columns,
+            columns: Arc::new(columns),
             base,
             deleted: BTreeSet::new(),
             inserted: vec![],

@@ -73,6 +73,9 @@ pub fn node_data_at_hand(snap: &Snapshot, type_name: &str) -> Result<bool> {
 
 /// Appended rows a key probe scans on top of cached node data before giving up.
 const MAX_PROBED_APPENDED_ROWS: usize = 10_000;
+/// Appended fragments a key probe scans on top of cached node data; past them it caches the
+/// probed version's node data first.
+const PATCH_AFTER_FRAGMENTS: usize = 16;
 
 /// The row address of the stored node of `type_name` with `key` at the snapshot's version,
 /// answered from cached node data (of this version, or of an earlier one plus the delta to
@@ -90,6 +93,15 @@ pub async fn probe_stored_key(
         return Ok(Some(n.row_address(key)));
     }
     let Some(CachedTable::Node(parent)) = cache.newest_before(&cache_key) else {
+        // Nothing cached: Lance's pushdown finds the key with the key index, plus a scan of
+        // every fragment written since the index was built. Past a few such fragments
+        // (writes with no reads in between), cache the node data once instead; later
+        // probes then patch it and scan only what is appended after it.
+        let ds = snap.table(&tk).await?;
+        if ds.get_fragments().len() > PATCH_AFTER_FRAGMENTS {
+            let data = node_data(snap, &node.name).await?;
+            return Ok(Some(data.row_address(key)));
+        }
         return Ok(None);
     };
     let ds = snap.table(&tk).await?;
@@ -98,6 +110,13 @@ pub async fn probe_stored_key(
     };
     if delta.appended_rows() > MAX_PROBED_APPENDED_ROWS {
         return Ok(None);
+    }
+    if delta.appended.len() > PATCH_AFTER_FRAGMENTS {
+        // Writes without reads in between: bring the cache up to this version (a patch of
+        // the parent, which reads only the delta), so that later probes scan only what is
+        // appended after it, not every fragment written since the last read.
+        let data = node_data(snap, &node.name).await?;
+        return Ok(Some(data.row_address(key)));
     }
     let (columns, addrs) = scan_fragments(&ds, &delta.appended, &[node.key.as_str()]).await?;
     if let Some(keys) = columns.first() {

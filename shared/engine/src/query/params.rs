@@ -11,7 +11,7 @@ use crate::error::{EngineError, Result};
 
 /// Parameter values, both as sent (for mutations, which store them) and typed (for
 /// comparisons).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct BoundParams {
     values: HashMap<String, (Json, Scalar)>,
 }

@@ -1,0 +1,264 @@
+//! Group commit: the mutations that reach one branch of a graph while a publish is in flight
+//! are applied one after another to one overlay and published together as ONE graph version
+//! (docs/architecture.md, "Writes").
+//!
+//! Each branch that takes mutations in this process has one committer task fed by a bounded
+//! queue. The committer takes every mutation waiting (at most [`MAX_GROUP`]), applies them in
+//! arrival order to one [`Mutator`] (so each sees the ones before it, exactly as if they had
+//! been published one by one), and publishes the result:
+//!
+//! - a mutation that fails its checks is rolled back to the savepoint taken before it and
+//!   refused alone; the others go on;
+//! - the published version holds all the accepted mutations or none of them (one manifest
+//!   compare-and-swap), and each caller hears only after that publish;
+//! - when another process published a change to a table the group wrote or read
+//!   (`EngineError::Conflict`), the group is planned again on the new head, up to
+//!   [`MAX_REPLAN`] times: a mutation is refused only for its own rows (a duplicate key on
+//!   the new head, say), never because another writer was faster.
+//!
+//! The costs of a publish (one Lance commit per table, the manifest, the freshness checks)
+//! are paid once per group instead of once per mutation, and the rows a group inserts into
+//! one table land in one data file.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use omnigraph_lang::query::typed::MutationStmt;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use super::{MutationReport, Mutator};
+use crate::error::{EngineError, Result};
+use crate::graph::Graph;
+use crate::query::params::BoundParams;
+
+/// The most mutations published as one graph version.
+pub const MAX_GROUP: usize = 64;
+/// How many times a group is planned again after another process moved a table it used.
+pub const MAX_REPLAN: usize = 16;
+/// Mutations waiting for one branch's committer; a caller beyond it waits to enqueue.
+const QUEUE_DEPTH: usize = 4096;
+
+/// One mutation waiting for its group.
+struct Submission {
+    stmts: Vec<MutationStmt>,
+    params: BoundParams,
+    actor: String,
+    /// The request kind its object-store requests are counted under (storage_metrics.rs):
+    /// a group's are counted under its first mutation's.
+    kind: &'static str,
+    span: tracing::Span,
+    reply: oneshot::Sender<Result<MutationReport>>,
+}
+
+/// The committers of one graph handle, by branch.
+#[derive(Default)]
+pub(crate) struct Committers {
+    queues: Mutex<HashMap<String, mpsc::Sender<Submission>>>,
+}
+
+impl Committers {
+    fn queue(&self, graph: &Arc<Graph>, branch: &str) -> mpsc::Sender<Submission> {
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = queues.get(branch).filter(|q| !q.is_closed()) {
+            return q.clone();
+        }
+        // The task holds the graph weakly: dropping the last handle closes the queue and
+        // ends the task.
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run_committer(Arc::downgrade(graph), branch.to_string(), rx));
+        queues.insert(branch.to_string(), tx.clone());
+        tx
+    }
+}
+
+/// Queue `stmts` for the next group of `branch` and wait until that group is published
+/// (or this mutation is refused).
+pub(crate) async fn submit(
+    graph: &Arc<Graph>,
+    branch: &str,
+    stmts: &[MutationStmt],
+    params: BoundParams,
+    actor: &str,
+) -> Result<MutationReport> {
+    let (reply, answer) = oneshot::channel();
+    let mut submission = Submission {
+        stmts: stmts.to_vec(),
+        params,
+        actor: actor.to_string(),
+        kind: crate::storage_metrics::current_kind(),
+        span: tracing::Span::current(),
+        reply,
+    };
+    // A committer whose runtime ended (a test's, say) has closed its queue: start another.
+    for _ in 0..2 {
+        let queue = graph.committers().queue(graph, branch);
+        match queue.send(submission).await {
+            Ok(()) => {
+                return answer.await.unwrap_or_else(|_| {
+                    Err(EngineError::Corrupt(
+                        "the group commit stopped before answering (the server is shutting down?); the change may or may not have been published".into(),
+                    ))
+                })
+            }
+            Err(mpsc::error::SendError(back)) => submission = back,
+        }
+    }
+    Err(EngineError::Corrupt(
+        "no group committer could be started for this branch".into(),
+    ))
+}
+
+async fn run_committer(graph: Weak<Graph>, branch: String, mut queue: mpsc::Receiver<Submission>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let batch = std::mem::take(&mut group);
+        let Some(graph) = graph.upgrade() else {
+            for s in batch {
+                let _ = s.reply.send(Err(EngineError::Deleted(
+                    "the graph handle was closed before this change was published".into(),
+                )));
+            }
+            return;
+        };
+        // The group runs in its first mutation's request kind and tracing span.
+        let (kind, span) = batch
+            .first()
+            .map(|s| (s.kind, s.span.clone()))
+            .unwrap_or((crate::storage_metrics::UNATTRIBUTED, tracing::Span::none()));
+        let group = commit_group(&graph, &branch, batch).instrument(span);
+        crate::storage_metrics::with_request_kind(kind, group).await;
+    }
+}
+
+/// Plan, publish and answer one group.
+async fn commit_group(graph: &Arc<Graph>, branch: &str, mut pending: Vec<Submission>) {
+    crate::metrics::WRITES
+        .group_size
+        .observe(pending.len() as f64);
+    let mut replans = 0;
+    loop {
+        let planned = plan(graph, branch, pending).await;
+        let (accepted, publish_result) = match planned {
+            Planned::Nothing => return,
+            Planned::Failed(batch, e) => return answer_all(batch, &e),
+            Planned::Ready {
+                base,
+                change,
+                accepted,
+                lock,
+            } => {
+                let actor = actors_of(&accepted);
+                let result = graph.publish(&base, change, &actor).await;
+                drop(lock);
+                (accepted, result)
+            }
+        };
+        match publish_result {
+            Ok(manifest) => {
+                for (s, mut report) in accepted {
+                    report.version = manifest.version;
+                    report.affected_nodes =
+                        report.nodes_inserted + report.nodes_updated + report.nodes_deleted;
+                    report.affected_edges = report.edges_inserted + report.edges_deleted;
+                    let _ = s.reply.send(Ok(report));
+                }
+                return;
+            }
+            // Another process moved a table the group used: plan again on its version.
+            Err(EngineError::Conflict { ref table_key, .. })
+                if table_key != "schema" && replans < MAX_REPLAN =>
+            {
+                replans += 1;
+                crate::metrics::WRITES.replans.inc();
+                tracing::debug!(
+                    branch,
+                    replans,
+                    "group commit planned again after a conflict"
+                );
+                pending = accepted.into_iter().map(|(s, _)| s).collect();
+            }
+            Err(e) => {
+                let batch = accepted.into_iter().map(|(s, _)| s).collect();
+                return answer_all(batch, &e);
+            }
+        }
+    }
+}
+
+enum Planned {
+    /// Every mutation was refused (and told so).
+    Nothing,
+    /// Nothing could be planned (the head could not be read, staging failed).
+    Failed(Vec<Submission>, EngineError),
+    Ready {
+        base: crate::graph::Snapshot,
+        change: crate::graph::Change,
+        accepted: Vec<(Submission, MutationReport)>,
+        /// The branch's write lock, held until the publish is done.
+        lock: tokio::sync::OwnedMutexGuard<()>,
+    },
+}
+
+/// Apply every pending mutation on the branch head, refusing (and answering) those that
+/// fail, and stage the rest as one change.
+async fn plan(graph: &Arc<Graph>, branch: &str, pending: Vec<Submission>) -> Planned {
+    let lock = graph.branch_lock(branch).lock_owned().await;
+    let base = match graph.head_for_write(branch).await {
+        Ok(base) => base,
+        Err(e) => return Planned::Failed(pending, e),
+    };
+    let mut mutator = Mutator::new(base.clone(), BoundParams::default());
+    let mut accepted = Vec::with_capacity(pending.len());
+    for s in pending {
+        let saved = mutator.savepoint();
+        mutator.params = s.params.clone();
+        let mut outcome = Ok(());
+        for stmt in &s.stmts {
+            outcome = mutator.apply(stmt).await;
+            if outcome.is_err() {
+                break;
+            }
+        }
+        match outcome {
+            Ok(()) => {
+                let report = std::mem::take(&mut mutator.counts);
+                accepted.push((s, report));
+            }
+            Err(e) => {
+                mutator.restore(saved);
+                let e = graph.explain_write_error(e).await;
+                let _ = s.reply.send(Err(e));
+            }
+        }
+    }
+    if accepted.is_empty() {
+        return Planned::Nothing;
+    }
+    match mutator.finish().await {
+        Ok((change, _)) => Planned::Ready {
+            base,
+            change,
+            accepted,
+            lock,
+        },
+        Err(e) => Planned::Failed(accepted.into_iter().map(|(s, _)| s).collect(), e),
+    }
+}
+
+fn answer_all(batch: Vec<Submission>, e: &EngineError) {
+    for s in batch {
+        let _ = s.reply.send(Err(e.duplicate()));
+    }
+}
+
+/// Who published a group: its actors, each once, in arrival order, comma-separated.
+fn actors_of(accepted: &[(Submission, MutationReport)]) -> String {
+    let mut actors: Vec<&str> = vec![];
+    for (s, _) in accepted {
+        if !actors.contains(&s.actor.as_str()) {
+            actors.push(&s.actor);
+        }
+    }
+    actors.join(", ")
+}

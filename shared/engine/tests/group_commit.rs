@@ -1,0 +1,148 @@
+//! Group commit (shared/engine/src/mutate/group.rs): mutations that arrive together are
+//! published together, each still all-or-nothing, and a writer that loses the manifest race
+//! to another handle plans again instead of failing.
+
+use std::sync::Arc;
+
+use crate::common::*;
+use omnigraph_engine::{execute, EngineError, Graph, MutationReport, Outcome};
+use serde_json::json;
+
+const ADD: &str =
+    "query add($name: String, $email: String?) { insert Person { name: $name, email: $email } }";
+
+async fn add(
+    graph: Arc<Graph>,
+    name: String,
+    email: Option<String>,
+) -> Result<MutationReport, EngineError> {
+    let params = as_map(json!({ "name": name, "email": email }));
+    match execute(&graph, ADD, None, &params, None, "writer").await? {
+        Outcome::Mutation(m) => Ok(m),
+        Outcome::Read(_) => panic!("a read"),
+    }
+}
+
+/// Runs every insert at once, each on its own task, and returns their outcomes in order.
+async fn add_all(
+    graph: &Arc<Graph>,
+    rows: Vec<(String, Option<String>)>,
+) -> Vec<Result<MutationReport, EngineError>> {
+    let tasks: Vec<_> = rows
+        .into_iter()
+        .map(|(name, email)| tokio::spawn(add(graph.clone(), name, email)))
+        .collect();
+    let mut out = vec![];
+    for t in tasks {
+        out.push(t.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_mutations_publish_together_and_every_one_is_visible() {
+    let g = TestGraph::social().await;
+    let before = g.version().await;
+    let n = 48;
+    let rows = (0..n).map(|i| (format!("p{i}"), None)).collect();
+    let outcomes = add_all(&g.graph, rows).await;
+    let mut versions = vec![];
+    for r in &outcomes {
+        let r = r.as_ref().expect("every insert is published");
+        assert_eq!((r.nodes_inserted, r.affected_nodes), (1, 1));
+        versions.push(r.version);
+    }
+    let after = g.version().await;
+    // Fewer versions than mutations: some were published together.
+    assert!(
+        after - before < n,
+        "{n} mutations made {} versions",
+        after - before
+    );
+    versions.sort();
+    assert_eq!(*versions.last().unwrap(), after);
+    let names = g.person_names().await;
+    for i in 0..n {
+        assert!(names.contains(&format!("p{i}")), "p{i} missing");
+    }
+    assert_eq!(names.len() as u64, 4 + n);
+    // Each mutation's reported version already holds its row.
+    for (i, v) in versions.iter().enumerate().take(4) {
+        let r = g
+            .try_read_at(
+                "query q() { match { $p: Person } return { $p.name } }",
+                json!({}),
+                Some(*v),
+            )
+            .await
+            .expect("read at the reported version");
+        assert!(
+            r.rows.len() > 4,
+            "version {v} of mutation {i} has no new row"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_that_fails_its_checks_is_refused_alone() {
+    let g = TestGraph::social().await;
+    // Bob's email is taken: that insert breaks @unique; the others go on.
+    let mut rows: Vec<(String, Option<String>)> =
+        (0..12).map(|i| (format!("q{i}"), None)).collect();
+    rows.insert(6, ("Mallory".into(), Some("bob@example.com".into())));
+    let outcomes = add_all(&g.graph, rows).await;
+    for (i, r) in outcomes.iter().enumerate() {
+        if i == 6 {
+            match r {
+                Err(EngineError::Constraint(m)) => assert!(m.contains("email"), "{m}"),
+                other => panic!("expected a constraint violation, got {other:?}"),
+            }
+        } else {
+            assert!(r.is_ok(), "insert {i}: {r:?}");
+        }
+    }
+    let names = g.person_names().await;
+    assert!(!names.contains(&"Mallory".to_string()));
+    assert_eq!(names.len(), 4 + 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_inserts_of_one_new_key_in_one_group_publish_exactly_one() {
+    let g = TestGraph::social().await;
+    for round in 0..4 {
+        let name = format!("twin{round}");
+        let outcomes = add_all(&g.graph, vec![(name.clone(), None), (name.clone(), None)]).await;
+        let ok = outcomes.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "{outcomes:?}");
+        for r in outcomes.iter().filter(|r| r.is_err()) {
+            assert!(
+                matches!(r, Err(EngineError::Constraint(m)) if m.contains(&name)),
+                "{r:?}"
+            );
+        }
+        let names = g.person_names().await;
+        assert_eq!(names.iter().filter(|n| **n == name).count(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_on_two_handles_plan_again_instead_of_conflicting() {
+    // Two handles of one graph stand for two processes: they share nothing but storage, so
+    // only the manifest compare-and-swap orders their groups.
+    let g = TestGraph::social().await;
+    let other = Graph::open(g.graph.uri()).await.expect("second handle");
+    let mut tasks = vec![];
+    for i in 0..24 {
+        let handle = if i % 2 == 0 { &g.graph } else { &other };
+        tasks.push(tokio::spawn(add(handle.clone(), format!("h{i}"), None)));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let r = t.await.expect("task");
+        assert!(r.is_ok(), "insert {i} was refused: {r:?}");
+    }
+    let names = g.person_names().await;
+    for i in 0..24 {
+        assert_eq!(names.iter().filter(|n| **n == format!("h{i}")).count(), 1);
+    }
+    assert_eq!(names.len(), 4 + 24);
+}
