@@ -600,6 +600,17 @@ impl Graph {
         Ok(ds)
     }
 
+    /// Keep opened table versions (those a publish committed) for later reads and writes.
+    fn keep_datasets(&self, opened: Vec<((String, u64), Arc<Dataset>)>) {
+        let mut cache = self.datasets.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, ds) in opened {
+            if cache.len() >= DATASET_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, ds);
+        }
+    }
+
     /// A table at the exact version `entry` names (cached like a snapshot's tables).
     pub(crate) async fn dataset_for(&self, entry: &TableEntry) -> Result<Arc<Dataset>> {
         self.dataset(entry).await
@@ -705,12 +716,17 @@ impl Graph {
         actor: &str,
     ) -> Result<GraphManifest> {
         let mut entries = BTreeMap::new();
+        // The versions this change commits, opened: once published they are the next
+        // writer's base and the next reader's tables, so the handle keeps them.
+        let mut committed = vec![];
         for (key, staged) in change.staged {
             if !staged.has_changes() {
                 continue;
             }
             let base_entry = base.entry(&key)?.clone();
-            let (version, row_count) = staged.commit().await?;
+            let (dataset, row_count) = staged.commit().await?;
+            let version = dataset.version().version;
+            committed.push(((base_entry.path.clone(), version), dataset));
             // The rows a compacted version holds: those of its base, or of the version its
             // base was itself compacted from.
             let same_rows_as = change
@@ -759,7 +775,10 @@ impl Graph {
                     .collect();
             }
             match base.store.publish(&next).await {
-                Ok(()) => return Ok(next),
+                Ok(()) => {
+                    self.keep_datasets(committed);
+                    return Ok(next);
+                }
                 Err(EngineError::VersionTaken(_)) => {
                     let latest = base.store.read_latest().await?;
                     check_untouched(base, &latest, entries.keys(), &change.read_deps)?;

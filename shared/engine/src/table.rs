@@ -126,13 +126,14 @@ impl StagedTable {
         self.new_fragments.extend(fragments);
     }
 
-    /// Commit the staged change as detached versions; returns the final version and row count.
+    /// Commit the staged change as detached versions; returns the final version (opened) and
+    /// its row count.
     /// Nothing here is visible to anyone until a manifest naming the version is published.
-    pub async fn commit(mut self) -> Result<(u64, u64)> {
+    pub async fn commit(mut self) -> Result<(Arc<Dataset>, u64)> {
         let index_columns = std::mem::take(&mut self.index_columns);
         let (ds, rows) = self.commit_data().await?;
         let ds = crate::index::rebuild_indexes(ds, &index_columns, rows).await?;
-        Ok((ds.version().version, rows))
+        Ok((ds, rows))
     }
 
     async fn commit_data(self) -> Result<(Arc<Dataset>, u64)> {

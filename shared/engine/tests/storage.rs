@@ -72,7 +72,8 @@ async fn committed_but_unpublished_rows_are_invisible_to_readers_and_the_next_wr
         .unwrap()
     };
     staged.write_batch(batch).await.unwrap();
-    let (orphan_version, rows) = staged.commit().await.unwrap();
+    let (orphan, rows) = staged.commit().await.unwrap();
+    let orphan_version = orphan.version().version;
     assert_eq!(rows, 2);
     // Readers see the published version only.
     let now = g.snapshot(None).await.unwrap();
