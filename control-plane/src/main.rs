@@ -19,13 +19,17 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, PolicyCommand};
 
+/// The service name of its traces (`OTEL_SERVICE_NAME` overrides it).
+const SERVICE_NAME: &str = "omnigraph-control-plane";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => {
-            omnigraph_api::init_logging();
-            run_async(serve::serve(args))
-        }
+        // Logging (and the OTLP exporter, which runs on the runtime) starts on the runtime.
+        Command::Serve(args) => run_async(async {
+            omnigraph_api::init_logging(SERVICE_NAME);
+            serve::serve(args).await
+        }),
         Command::Graphs(command) => run_async(cli::client::run(command)),
         Command::Purge(args) => run_async(cli::purge_cmd::run(args)),
         Command::Policy(PolicyCommand::Test(args)) => match cli::policy_cmd::run(args) {

@@ -48,13 +48,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         })?;
     let local = listener.local_addr().map_err(ServeError::Serve)?;
     tracing::info!(%local, "control plane listening");
-    axum::serve(
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(ServeError::Serve)
+    .await;
+    omnigraph_api::telemetry::shutdown().await;
+    served.map_err(ServeError::Serve)
 }
 
 fn announce(state: &AppState) {

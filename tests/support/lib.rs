@@ -7,6 +7,7 @@ mod data_plane;
 mod embedder;
 mod fake_worker;
 mod faults;
+mod otlp;
 mod prometheus;
 mod storage;
 
@@ -16,6 +17,7 @@ pub use data_plane::{envelope, DataPlane};
 pub use embedder::*;
 pub use fake_worker::*;
 pub use faults::*;
+pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use prometheus::{require_prometheus, Prometheus};
 pub use storage::*;
 
@@ -64,8 +66,12 @@ pub fn control_plane() -> Command {
 /// Every binary a test starts reaches object storage on 127.0.0.1 only: unless the S3
 /// test server's variables are set (tests/s3/run.sh), the AWS_* variables name a closed
 /// loopback port and instance metadata is off, so an `s3://` uri in a test can never send
-/// a request anywhere else.
+/// a request anywhere else. Nor does it export traces to an OTLP endpoint of the
+/// environment: only a test that sets one (tests/tests/traces.rs, to its own receiver).
 fn loopback_only(mut command: Command) -> Command {
+    command
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
     if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
         command
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")

@@ -23,3 +23,4 @@ mod openapi;
 mod query_budgets;
 mod schema_apply_http;
 mod search_http;
+mod traces;

@@ -11,6 +11,7 @@ pub mod push;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use omnigraph_api::telemetry::TraceContext;
 use omnigraph_api::{GraphInfo, RegistryDocument, RegistryGraph};
 use omnigraph_config::{normalize_uri, GraphId};
 use tokio::sync::watch;
@@ -43,6 +44,9 @@ struct RegistryState {
     reserved_uris: BTreeSet<String>,
     /// The generation at which each graph was added or last changed.
     changed_at: BTreeMap<GraphId, u64>,
+    /// The newest generation and the trace span of the request that published it: the
+    /// pushes of that generation continue its trace (README.md, "Observability").
+    origin: (u64, TraceContext),
 }
 
 impl RegistryState {
@@ -102,6 +106,7 @@ impl Registry {
             reserved_ids: BTreeSet::new(),
             reserved_uris: BTreeSet::new(),
             changed_at,
+            origin: (1, TraceContext::default()),
         };
         let (published, _) = watch::channel(Arc::new(state.document()));
         Arc::new(Registry {
@@ -121,6 +126,16 @@ impl Registry {
 
     pub fn generation(&self) -> u64 {
         self.lock().generation
+    }
+
+    /// The trace span of the request that published `generation`, while it is the newest
+    /// (empty for generation 1, with traces off, or once a newer one exists).
+    pub fn origin(&self, generation: u64) -> TraceContext {
+        let state = self.lock();
+        match &state.origin {
+            (g, context) if *g == generation => context.clone(),
+            _ => TraceContext::default(),
+        }
     }
 
     /// Follows every published generation.
@@ -215,6 +230,7 @@ impl Registry {
 
     fn advance(&self, state: &mut RegistryState) -> Arc<RegistryDocument> {
         state.generation = state.generation.saturating_add(1);
+        state.origin = (state.generation, TraceContext::current());
         let document = Arc::new(state.document());
         // Sent while the state lock is held, so generations are published in order.
         self.published.send_replace(document.clone());

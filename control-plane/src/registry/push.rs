@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use omnigraph_api::{RegistryAck, RegistryDocument, REGISTRY_PATH};
+use reqwest::header::HeaderMap;
 use reqwest::Url;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 use crate::registry::Registry;
 
@@ -179,7 +181,30 @@ impl Pusher {
         }
     }
 
+    /// One generation's push, in a `registry_push` trace span that continues the trace of
+    /// the request that published the generation (README.md, "Observability").
     async fn push_with_retries(
+        &self,
+        worker_id: &str,
+        url: &Url,
+        document: &RegistryDocument,
+        state: &watch::Sender<PushState>,
+    ) {
+        let span = tracing::debug_span!(
+            "registry_push",
+            worker_id,
+            generation = document.generation,
+            otel.kind = "client",
+        );
+        self.registry
+            .origin(document.generation)
+            .set_as_parent_of(&span);
+        self.push_attempts(worker_id, url, document, state)
+            .instrument(span)
+            .await;
+    }
+
+    async fn push_attempts(
         &self,
         worker_id: &str,
         url: &Url,
@@ -243,7 +268,10 @@ impl Pusher {
         document: &RegistryDocument,
     ) -> Result<RegistryAck, String> {
         let target = format!("{}{REGISTRY_PATH}", url.as_str().trim_end_matches('/'));
-        let mut request = self.client.post(&target).json(document);
+        // The worker's request span continues this push's trace.
+        let mut trace = HeaderMap::new();
+        omnigraph_api::telemetry::inject_current(&mut trace);
+        let mut request = self.client.post(&target).json(document).headers(trace);
         if let Some(token) = &self.internal_token {
             request = request.bearer_auth(token);
         }

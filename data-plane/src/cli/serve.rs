@@ -106,7 +106,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
-    omnigraph_api::init_logging();
+    omnigraph_api::init_logging("omnigraph-data-plane");
     let source = match (a.config, a.control_plane) {
         (Some(path), None) => ServeSource::Config(path),
         (None, Some(url)) => ServeSource::ControlPlane {

@@ -197,6 +197,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         task.abort();
     }
     maintenance_task.abort();
+    omnigraph_api::telemetry::shutdown().await;
     tracing::info!("omnigraph data plane stopped");
     Ok(result?)
 }

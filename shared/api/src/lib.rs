@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 mod registry;
 mod routes;
+pub mod telemetry;
 
 #[cfg(test)]
 mod wire_tests;

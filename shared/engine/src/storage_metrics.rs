@@ -18,23 +18,35 @@
 //! sees; manifests, listings, conditional creates, renames and deletes are counted there too.
 //! A multipart upload counts one PUT to start, one per part and one to complete; a listing
 //! one LIST per call (S3 may page a long one); a bulk delete one DELETE per object.
+//!
+//! The same wrapper makes the trace spans of storage calls ([`storage_span`]): a `storage`
+//! span per whole-object GET, HEAD, PUT (a multipart upload: its start and its completion),
+//! paginated LIST, COPY and RENAME, and one per `get_ranges` batch; none per byte range
+//! (a read may fetch hundreds), per bulk delete or per streamed listing. Only inside a
+//! span the process exports (a request's), so requests made from Lance's own tasks start
+//! no trace; with traces off a span costs the check of its callsite.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::ops::Range;
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use lance::io::{ObjectStoreParams, WrappingObjectStore};
 use object_store::list::{PaginatedListOptions, PaginatedListResult, PaginatedListStore};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, UploadPart,
+    coalesce_ranges, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    RenameOptions, UploadPart, OBJECT_STORE_COALESCE_DEFAULT,
 };
 use prometheus::IntCounterVec;
+use tracing::field::{display, Empty};
+use tracing::{Instrument, Span};
 
 use crate::metrics::counter_vec;
 
@@ -79,6 +91,74 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
 
 pub(crate) fn init() {
     LazyLock::force(&COUNTERS);
+}
+
+/// The target of the storage spans.
+const SPAN_TARGET: &str = "omnigraph_engine::storage";
+
+/// The trace span of one storage call: `storage`, named `storage <OPERATION>` in the
+/// trace, with the object's path (README.md, "Observability"). A disabled span when no
+/// subscriber wants it (traces off) or when no span is current (Lance's own tasks).
+fn storage_span(operation: &'static str, path: Option<&Path>) -> Span {
+    if !tracing::enabled!(target: SPAN_TARGET, tracing::Level::DEBUG) {
+        return Span::none();
+    }
+    let parent = Span::current();
+    if parent.is_none() {
+        return Span::none();
+    }
+    let span = tracing::debug_span!(
+        target: SPAN_TARGET,
+        parent: &parent,
+        "storage",
+        otel.name = span_name(operation),
+        operation,
+        path = Empty,
+        bytes = Empty,
+        ranges = Empty,
+        found = Empty,
+        error = Empty,
+        otel.status_code = Empty,
+    );
+    if let Some(path) = path {
+        span.record("path", display(path));
+    }
+    span
+}
+
+fn span_name(operation: &'static str) -> &'static str {
+    match operation {
+        "GET" => "storage GET",
+        "HEAD" => "storage HEAD",
+        "PUT" => "storage PUT",
+        "LIST" => "storage LIST",
+        "COPY" => "storage COPY",
+        "RENAME" => "storage RENAME",
+        _ => "storage",
+    }
+}
+
+/// Runs `call` in `span` and records its outcome there: an absent object is `found =
+/// false` (probes expect it), any other failure marks the span as an error.
+async fn traced<T>(
+    span: Span,
+    call: impl Future<Output = object_store::Result<T>>,
+) -> object_store::Result<T> {
+    if span.is_disabled() {
+        return call.await;
+    }
+    let result = call.instrument(span.clone()).await;
+    match &result {
+        Ok(_) => {}
+        Err(object_store::Error::NotFound { .. }) => {
+            span.record("found", false);
+        }
+        Err(e) => {
+            span.record("error", display(e));
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+    result
 }
 
 /// The counting side of one graph: its label, shared by every store wrapped for it.
@@ -240,9 +320,11 @@ impl ObjectStore for MeteredStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        self.meter
-            .count(current_kind(), "PUT", payload.content_length() as u64);
-        self.inner.put_opts(location, payload, opts).await
+        let bytes = payload.content_length() as u64;
+        self.meter.count(current_kind(), "PUT", bytes);
+        let span = storage_span("PUT", Some(location));
+        span.record("bytes", bytes);
+        traced(span, self.inner.put_opts(location, payload, opts)).await
     }
 
     async fn put_multipart_opts(
@@ -252,11 +334,13 @@ impl ObjectStore for MeteredStore {
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         let kind = current_kind();
         self.meter.count(kind, "PUT", 0);
-        let upload = self.inner.put_multipart_opts(location, opts).await?;
+        let span = storage_span("PUT", Some(location));
+        let upload = traced(span, self.inner.put_multipart_opts(location, opts)).await?;
         Ok(Box::new(MeteredUpload {
             inner: upload,
             meter: self.meter.clone(),
             kind,
+            location: location.clone(),
         }))
     }
 
@@ -267,18 +351,40 @@ impl ObjectStore for MeteredStore {
     ) -> object_store::Result<GetResult> {
         let kind = current_kind();
         let head = options.head;
-        let result = self.inner.get_opts(location, options).await;
+        let operation = if head { "HEAD" } else { "GET" };
+        // A byte range gets no span of its own (a read may fetch hundreds).
+        let span = match options.range {
+            None => storage_span(operation, Some(location)),
+            Some(_) => Span::none(),
+        };
+        let result = traced(span.clone(), self.inner.get_opts(location, options)).await;
         let bytes = match (&result, head) {
             (Ok(r), false) => r.range.end.saturating_sub(r.range.start),
             _ => 0,
         };
-        self.meter
-            .count(kind, if head { "HEAD" } else { "GET" }, bytes);
+        self.meter.count(kind, operation, bytes);
+        if !head {
+            span.record("bytes", bytes);
+        }
         result
     }
 
-    // get_ranges is left to the trait's default, which asks `get_opts` once per coalesced
-    // range: each request the store receives is counted.
+    // The trait's default (`get_opts` once per coalesced range, so each request the store
+    // receives is counted), in one span for the batch.
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        let span = storage_span("GET", Some(location));
+        span.record("ranges", ranges.len());
+        let fetch = coalesce_ranges(
+            ranges,
+            |range| self.get_range(location, range),
+            OBJECT_STORE_COALESCE_DEFAULT,
+        );
+        traced(span, fetch).await
+    }
 
     fn delete_stream(
         &self,
@@ -312,7 +418,8 @@ impl ObjectStore for MeteredStore {
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         self.meter.count(current_kind(), "LIST", 0);
-        self.inner.list_with_delimiter(prefix).await
+        let span = storage_span("LIST", prefix);
+        traced(span, self.inner.list_with_delimiter(prefix)).await
     }
 
     async fn copy_opts(
@@ -322,7 +429,8 @@ impl ObjectStore for MeteredStore {
         options: CopyOptions,
     ) -> object_store::Result<()> {
         self.meter.count(current_kind(), "COPY", 0);
-        self.inner.copy_opts(from, to, options).await
+        let span = storage_span("COPY", Some(to));
+        traced(span, self.inner.copy_opts(from, to, options)).await
     }
 
     async fn rename_opts(
@@ -332,7 +440,8 @@ impl ObjectStore for MeteredStore {
         options: RenameOptions,
     ) -> object_store::Result<()> {
         self.meter.count(current_kind(), "RENAME", 0);
-        self.inner.rename_opts(from, to, options).await
+        let span = storage_span("RENAME", Some(to));
+        traced(span, self.inner.rename_opts(from, to, options)).await
     }
 }
 
@@ -341,6 +450,7 @@ struct MeteredUpload {
     inner: Box<dyn MultipartUpload>,
     meter: Arc<GraphMeter>,
     kind: &'static str,
+    location: Path,
 }
 
 #[async_trait]
@@ -353,7 +463,8 @@ impl MultipartUpload for MeteredUpload {
 
     async fn complete(&mut self) -> object_store::Result<PutResult> {
         self.meter.count(self.kind, "PUT", 0);
-        self.inner.complete().await
+        let span = storage_span("PUT", Some(&self.location));
+        traced(span, self.inner.complete()).await
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {
@@ -375,6 +486,10 @@ impl PaginatedListStore for MeteredLister {
         opts: PaginatedListOptions,
     ) -> object_store::Result<PaginatedListResult> {
         self.meter.count(current_kind(), "LIST", 0);
-        self.inner.list_paginated(prefix, opts).await
+        let span = storage_span("LIST", None);
+        if let Some(prefix) = prefix {
+            span.record("path", prefix);
+        }
+        traced(span, self.inner.list_paginated(prefix, opts)).await
     }
 }

@@ -4,6 +4,7 @@ use crate::server::error::HttpError;
 use omnigraph_api::{ApiError, ApiJson, ChangeRequest, ChangeResponse, ErrorBody};
 use omnigraph_engine::run_mutation_on;
 use omnigraph_policy::{PolicyAction, RequestContext};
+use tracing::Instrument;
 
 use super::{compile, params_or_empty};
 use crate::server::auth::{branch_or_main, GraphAccess};
@@ -41,7 +42,9 @@ pub async fn change(
     let snap = graph.snapshot_on(&branch, None).await?;
     let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
     let params = params_or_empty(req.params);
-    let report = run_mutation_on(&graph, &branch, &query, &params, auth.actor_name()).await?;
+    let report = run_mutation_on(&graph, &branch, &query, &params, auth.actor_name())
+        .instrument(tracing::debug_span!("execute"))
+        .await?;
     Ok(ApiJson(ChangeResponse {
         branch,
         query_name: query.name.clone(),

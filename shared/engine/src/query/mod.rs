@@ -27,12 +27,14 @@ pub mod value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use futures::FutureExt;
 use omnigraph_lang::query::typed::{
     Clause, CompareOp, Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery, NOW_PARAM,
 };
 use omnigraph_lang::{BaseType, PropType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
+use tracing::Instrument;
 
 use self::aggregate::Groups;
 pub use self::budget::QueryBudget;
@@ -116,11 +118,20 @@ async fn run_read_unbounded_in_time(
         });
     }
     let mut lowered = search::lower(q);
-    let prep = prepare(snap, &mut lowered, params).await?;
+    // The trace spans of a read (README.md, "Observability"): `plan` loads what the query
+    // needs (its storage calls are its children) and orders its clauses, `execute` runs it.
+    // Boxed: one more level of future nesting overflows the layout query depth of the
+    // callers that nest reads deepest (shared/engine/examples/search_bench.rs).
+    let prep = prepare(snap, &mut lowered, params)
+        .instrument(tracing::debug_span!("plan"))
+        .boxed()
+        .await?;
     let q = lowered.query;
     let budget = budget.clone();
+    let span = tracing::debug_span!("execute");
     // Execution is CPU-bound; keep it off the async workers.
     let rows = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         let mut prep = prep;
         fuse_rankings(&mut prep, &budget)?;
         collect_rows(&prep, &q, &budget)
