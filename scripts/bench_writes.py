@@ -8,10 +8,12 @@ in --clients, every client inserts Person rows with fresh uids, one after anothe
 keep-alive connection, for --seconds seconds. The script prints writes/s, the median and p99
 latency, the refusals by status, and how many graph versions the writes made (fewer versions
 than writes: group commit published several together, shared/engine/src/mutate/group.rs).
-A last row repeats the first concurrent count after --aged earlier single-row writes.
+A last row repeats the first concurrent count after --aged earlier single-row writes. The
+worker runs its maintenance (compaction and cleanup) every --maintenance seconds, as a
+served graph would (0: off, and writes then slow down as fragments pile up).
 
     scripts/bench_writes.py [--nodes 100000] [--edges 500000] [--clients 1,8,32,64]
-                            [--seconds 20] [--aged 3000]
+                            [--seconds 20] [--aged 3000] [--maintenance 10]
 
 Not a test: figures go in notes. Uses the dev build in $CARGO_TARGET_DIR (default
 ~/.cache/omnigraph/target), built with the test feature set so the tests' build is reused;
@@ -56,11 +58,16 @@ def token(i):
 
 
 class Worker:
-    def __init__(self, store, work):
+    def __init__(self, store, work, maintenance):
         self.port = free_port()
         config = os.path.join(work, "omnigraph.yaml")
+        policy = os.path.join(work, "bench-policy.yaml")
+        with open(policy, "w") as f:
+            f.write("version: 1\ngroups:\n  writers: [" + ", ".join(f"writer-{i}" for i in range(ACTORS)) +
+                    "]\nrules:\n  - id: writers\n    allow: { actors: { group: writers }, "
+                    "actions: [read, change], branch_scope: any }\n")
         with open(config, "w") as f:
-            f.write(f"graphs:\n  bench:\n    uri: {store}\n")
+            f.write(f"graphs:\n  bench:\n    uri: {store}\n    policy:\n      file: {policy}\n")
         tokens = {f"writer-{i}": token(i) for i in range(ACTORS)}
         env = dict(os.environ, RUST_LOG="warn",
                    OMNIGRAPH_SERVER_BEARER_TOKENS_JSON=json.dumps(tokens))
@@ -68,7 +75,7 @@ class Worker:
         self.log = open(os.path.join(work, f"worker-{self.port}.log"), "w")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--config", config, "--bind", f"127.0.0.1:{self.port}",
-             "--maintenance-interval-secs", "0"],
+             "--maintenance-interval-secs", str(maintenance)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(400):
             try:
@@ -123,6 +130,8 @@ def run_clients(port, clients, seconds, prefix):
                                                  "params": {"u": f"{prefix}-{i}-{n}", "n": f"W {i} {n}"}})
             if status == 200:
                 mine.append(ms)
+            elif status not in (409, 429, 503):
+                raise RuntimeError(f"insert: {status} {text[:300]!r}")
             else:
                 bad[status] = bad.get(status, 0) + 1
                 if status >= 500:
@@ -165,6 +174,8 @@ def main():
     p.add_argument("--edges", type=int, default=500_000)
     p.add_argument("--clients", default="1,8,32,64")
     p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--maintenance", type=int, default=10,
+                   help="seconds between the worker's maintenance rounds (compaction, cleanup); 0: off")
     p.add_argument("--aged", type=int, default=3000,
                    help="single-row writes made before the last row (0: no such row)")
     args = p.parse_args()
@@ -184,9 +195,10 @@ def main():
                        check=True, stdout=subprocess.DEVNULL)
         subprocess.run([BIN, "load", "--data", os.path.join(data_dir, "bench.jsonl"), "--mode",
                         "overwrite", "--store", store], check=True, stdout=subprocess.DEVNULL)
-        worker = Worker(store, work)
+        worker = Worker(store, work, args.maintenance)
         print(f"# concurrent single-row inserts: {args.nodes} nodes / {args.edges} edges, one worker, "
-              f"local disk, {PROFILE} build ({BIN}), {args.seconds:.0f} s per row, one actor per client")
+              f"local disk, {PROFILE} build ({BIN}), {args.seconds:.0f} s per row, one actor per client, "
+              f"maintenance every {args.maintenance} s (0: off)")
         print("| clients | writes/s | median ms | p99 ms | refused | graph versions made |")
         print("|---|---|---|---|---|---|", flush=True)
         counts = [int(c) for c in args.clients.split(",")]
