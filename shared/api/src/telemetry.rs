@@ -23,8 +23,9 @@
 //!   [`TraceContext`] carries a span's identity to a task that runs later (a push follows
 //!   the registry generation the management request published).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
@@ -187,6 +188,7 @@ struct RuntimeHttpClient {
 impl HttpClient for RuntimeHttpClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let client = self.client.clone();
+        let url = request.uri().to_string();
         let sent = self.runtime.spawn(async move {
             let request = reqwest::Request::try_from(request)?;
             let response = client.execute(request).await?;
@@ -197,7 +199,35 @@ impl HttpClient for RuntimeHttpClient {
             let body = response.bytes().await?;
             Ok::<_, HttpError>(answer.body(body)?)
         });
-        sent.await?
+        let answer = sent.await?;
+        match &answer {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => warn_export_failed(&url, &response.status().to_string()),
+            Err(e) => warn_export_failed(&url, &e.to_string()),
+        }
+        answer
+    }
+}
+
+/// Seconds since the Unix epoch of the last warning about a failed export (0: none yet).
+static LAST_EXPORT_WARNING: AtomicU64 = AtomicU64::new(0);
+
+/// Logs a failed export, at most once a minute (a collector that is down fails every
+/// batch, and the SDK reports nothing itself without its internal logs).
+fn warn_export_failed(url: &str, error: &str) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST_EXPORT_WARNING.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 60
+        && LAST_EXPORT_WARNING
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            "OpenTelemetry: exporting spans to {url} failed ({error}); spans are dropped while \
+             it fails (this warning repeats at most once a minute)"
+        );
     }
 }
 
