@@ -9,9 +9,11 @@ cd "$(dirname "$0")"
 
 # The build cache lives outside the clone so that repeated runs (and fresh clones) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
-# Tests build the control plane with its crash points (tests/tests/control_plane_lifecycle.rs);
-# `up`, the benchmarks and the images build it without (see control-plane/Cargo.toml).
-export OMNIGRAPH_TEST_FEATURES="--features omnigraph-control-plane/failpoints"
+# Tests build the control plane and the data plane with their crash points
+# (tests/tests/control_plane_lifecycle.rs, tests/tests/maintenance_crash.rs); `up`, the
+# benchmarks and the images build them without (see control-plane/Cargo.toml,
+# shared/engine/Cargo.toml).
+export OMNIGRAPH_TEST_FEATURES="--features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints"
 
 need_protoc() {
     if ! command -v protoc >/dev/null 2>&1; then

@@ -178,7 +178,7 @@ def main():
     args = p.parse_args()
     if not os.path.exists(BIN) or os.environ.get("BENCH_BUILD", "1") == "1":
         subprocess.run(["cargo", "build", "--workspace", "--all-targets", "--features",
-                        "omnigraph-control-plane/failpoints"], cwd=ROOT, check=True,
+                        "omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints"], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
     work = tempfile.mkdtemp(prefix="omnigraph-aging-")
     try:

@@ -13,7 +13,7 @@ HISTORY=${1:-10}
 SAMPLES=${2:-5}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
 # The workspace's feature set, as the tests build it (a `-p` build would rebuild Lance).
-cargo build --workspace --all-targets --features omnigraph-control-plane/failpoints >/dev/null
+cargo build --workspace --all-targets --features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints >/dev/null
 BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
 source tests/s3/lib.sh
 WORK=$(mktemp -d)

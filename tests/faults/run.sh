@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
 # The test build's features (as ./dev.sh sets them), so nothing is rebuilt.
-: "${OMNIGRAPH_TEST_FEATURES:=--features omnigraph-control-plane/failpoints}"
+: "${OMNIGRAPH_TEST_FEATURES:=--features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints}"
 # Only loopback: whatever AWS_* the caller has, the scenarios set their own endpoint.
 unset AWS_PROFILE AWS_SESSION_TOKEN
 

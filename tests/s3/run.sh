@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
 # The test build's features (as ./dev.sh sets them), so nothing is rebuilt.
-: "${OMNIGRAPH_TEST_FEATURES:=--features omnigraph-control-plane/failpoints}"
+: "${OMNIGRAPH_TEST_FEATURES:=--features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints}"
 source tests/s3/lib.sh
 trap s3_stop EXIT
 s3_start

@@ -13,6 +13,7 @@ mod query_source;
 mod schema;
 mod serve;
 mod snapshot;
+mod tag;
 
 use std::path::PathBuf;
 
@@ -70,6 +71,11 @@ pub enum Command {
         #[command(subcommand)]
         command: branch::BranchCommand,
     },
+    /// Create, list, show and delete tags (commits that cleanup keeps).
+    Tag {
+        #[command(subcommand)]
+        command: tag::TagCommand,
+    },
     /// Show a branch's commits, newest first (or one commit with --id).
     Commits(commits::CommitsArgs),
     /// Compact the tables of a branch that have many small files (workers do it by themselves).
@@ -90,6 +96,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Snapshot(a) => snapshot::run(a).await,
         Command::Export(a) => export::run(a).await,
         Command::Branch { command } => branch::run(command).await,
+        Command::Tag { command } => tag::run(command).await,
         Command::Commits(a) => commits::run(a).await,
         Command::Compact(a) => compact::run(a).await,
         Command::Cleanup(a) => cleanup::run(a).await,

@@ -20,11 +20,17 @@ pub struct QueryArgs {
     /// Branch (default main).
     #[arg(long, default_value = omnigraph_engine::MAIN)]
     pub branch: String,
+    /// Read the commit this tag names instead of a branch.
+    #[arg(long, conflicts_with_all = ["version", "branch"])]
+    pub tag: Option<String>,
 }
 
 pub async fn run(a: QueryArgs) -> Result<(), CliError> {
     let graph = Graph::open(&a.store).await?;
-    let snap = graph.snapshot_on(&a.branch, a.version).await?;
+    let snap = match &a.tag {
+        Some(tag) => graph.snapshot_at_tag(tag).await?,
+        None => graph.snapshot_on(&a.branch, a.version).await?,
+    };
     let query = a.source.compile(&snap)?;
     let result = run_query(&snap, &query, &a.source.params()?).await?;
     if a.json {

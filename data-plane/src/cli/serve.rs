@@ -103,6 +103,12 @@ pub struct ServeArgs {
     /// takes over after it runs out); default three maintenance intervals.
     #[arg(long, env = "OMNIGRAPH_MAINTENANCE_LEASE_SECS")]
     pub maintenance_lease_secs: Option<u64>,
+    /// Time limit of one POST /maintenance, in milliseconds: past it the request stops
+    /// between tables, batches and deletions, publishes nothing unfinished, and answers
+    /// what it did with `deadline_reached`.
+    #[arg(long, env = "OMNIGRAPH_MAINTENANCE_TIMEOUT_MS", default_value_t = 600_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub maintenance_timeout_ms: u64,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -145,6 +151,7 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
                     .unwrap_or(3 * a.maintenance_interval_secs)
                     .max(1),
             ),
+            request_timeout: Duration::from_millis(a.maintenance_timeout_ms),
         },
     })
     .await?;

@@ -12,7 +12,7 @@ use omnigraph_api::{
 use super::auth::require_internal;
 use super::handlers::{
     branches, change, commits, export, health, ingest, internal, maintenance, metrics, read,
-    schema, snapshot,
+    schema, snapshot, tags,
 };
 use super::openapi;
 use super::state::{AppState, InternalAccess};
@@ -40,6 +40,10 @@ pub fn graph_routes() -> RouteTable<AppState> {
         Route::delete("/branches/{branch}", branches::delete),
         Route::get("/commits", commits::list),
         Route::get("/commits/{commit_id}", commits::get),
+        Route::get("/tags", tags::list),
+        Route::post("/tags", tags::create),
+        Route::get("/tags/{name}", tags::get),
+        Route::delete("/tags/{name}", tags::delete),
     ])
 }
 

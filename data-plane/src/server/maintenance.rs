@@ -33,6 +33,8 @@ pub struct MaintenanceOptions {
     pub retention: Option<RetentionPolicy>,
     /// How long a worker's maintenance lease on a graph lasts without renewal.
     pub lease: Duration,
+    /// The time limit of one `POST /maintenance` (handlers/maintenance.rs).
+    pub request_timeout: Duration,
 }
 
 /// Runs forever (until the task is aborted at shutdown).
@@ -158,6 +160,7 @@ pub fn compaction_result(report: CompactionReport) -> CompactionResult {
             })
             .collect(),
         gave_way: report.gave_way,
+        deadline_reached: report.deadline_reached,
     }
 }
 
@@ -168,6 +171,7 @@ pub fn cleanup_result(report: CleanupReport) -> CleanupResult {
         files_deleted: report.files_deleted,
         bytes_deleted: report.bytes_deleted,
         oldest_kept_version: report.oldest_kept_version,
+        deadline_reached: report.deadline_reached,
     }
 }
 

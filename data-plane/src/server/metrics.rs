@@ -113,6 +113,8 @@ pub fn request_kind(graph_route: &str) -> Option<&'static str> {
         "/branches/merge" => "merge",
         "/branches" | "/branches/{branch}" => "branch",
         "/commits" | "/commits/{commit_id}" => "commits",
+        "/tags" | "/tags/{name}" => "tag",
+        "/maintenance" => "maintenance",
         _ => return None,
     })
 }

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use super::app::graph_routes;
 use super::handlers::{
     branches, change, commits, export, health, ingest, internal, maintenance, metrics, read,
-    schema, snapshot,
+    schema, snapshot, tags,
 };
 use super::state::AppState;
 
@@ -22,7 +22,7 @@ use super::state::AppState;
     info(
         title = "Omnigraph data plane",
         description = "Graph routes of a data-plane worker: reads, mutations, loads, schema, \
-        snapshot, export, maintenance, branches and commits. Flat in single mode; under /graphs/{graph_id} in multi mode, \
+        snapshot, export, maintenance, branches, commits and tags. Flat in single mode; under /graphs/{graph_id} in multi mode, \
         where the served document lists the nested paths. Every error answers with the \
         ErrorBody envelope."
     ),
@@ -45,12 +45,16 @@ use super::state::AppState;
         branches::merge,
         commits::list,
         commits::get,
+        tags::list,
+        tags::create,
+        tags::get,
+        tags::delete,
         internal::push_registry,
     ),
     components(schemas(ErrorBody)),
     tags(
         (name = "graph", description = "Reads and writes of one graph"),
-        (name = "branches", description = "Branches of one graph and their commits"),
+        (name = "branches", description = "Branches of one graph, their commits, and tags"),
         (name = "health", description = "Liveness, readiness, metrics and this document"),
         (name = "internal", description = "Called by the control plane, not by clients"),
     )

@@ -1,6 +1,6 @@
-//! Branch and commit bodies of the data plane: `GET/POST /branches`,
+//! Branch, commit and tag bodies of the data plane: `GET/POST /branches`,
 //! `DELETE /branches/{branch}`, `POST /branches/merge`, `GET /commits`,
-//! `GET /commits/{commit_id}`.
+//! `GET /commits/{commit_id}`, `GET/POST /tags`, `GET/DELETE /tags/{name}`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -117,4 +117,36 @@ pub struct MergeResponse {
     pub tables_changed: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<String>,
+}
+
+/// `POST /tags`: name a commit, given by its id or as the head of a branch (exactly one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({ "name": "release-1", "commit": "main.7" }))]
+pub struct CreateTagRequest {
+    /// Letters, digits, `.`, `_`, `-`, and `/` between segments (e.g. `release/1.0`).
+    pub name: String,
+    /// The commit to tag, `<chain>.<version>` (e.g. `main.7`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Tag this branch's head commit instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+/// One tag: a name for a commit, which version cleanup keeps until the tag is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TagInfo {
+    pub name: String,
+    /// The tagged commit (`<chain>.<version>`).
+    pub commit_id: String,
+    pub manifest_version: u64,
+    /// RFC 3339.
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// `GET /tags`: every tag, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TagListResponse {
+    pub tags: Vec<TagInfo>,
 }

@@ -33,6 +33,10 @@ pub struct ReadRequest {
     /// the branch head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<u64>,
+    /// Read the commit this tag names (`POST /tags`) instead of a branch; not with
+    /// `branch` or `snapshot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
     /// Stop the read after this many milliseconds (408 `query_timeout`); at most the
     /// worker's maximum (300,000 by default), the worker's default (30,000) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,6 +273,10 @@ pub struct MaintenanceRequest {
     pub cleanup: Option<bool>,
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// What `POST /maintenance` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MaintenanceResponse {
@@ -276,6 +284,11 @@ pub struct MaintenanceResponse {
     /// Absent when no cleanup ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cleanup: Option<CleanupResult>,
+    /// The request ran into the worker's time limit for maintenance
+    /// (`--maintenance-timeout-ms`) and stopped: what is listed was done; the branches not
+    /// listed, and the cleanup when absent, were not started. The next run goes on.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deadline_reached: bool,
 }
 
 /// One branch's compaction.
@@ -289,6 +302,10 @@ pub struct CompactionResult {
     pub tables: Vec<CompactedTable>,
     /// Writers published to the tables first on every attempt: nothing was published.
     pub gave_way: bool,
+    /// Stopped at the time limit before publishing: nothing was published (the files it
+    /// wrote go with a later cleanup).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deadline_reached: bool,
 }
 
 /// One table a compaction rewrote.
@@ -308,6 +325,9 @@ pub struct CleanupResult {
     pub bytes_deleted: u64,
     /// The oldest graph version of main still readable.
     pub oldest_kept_version: u64,
+    /// Stopped at the time limit before deleting all it could (safe: the next run goes on).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deadline_reached: bool,
 }
 
 /// What the latest maintenance round of a graph did (recorded in the graph's storage by the

@@ -20,7 +20,8 @@ mod wire_tests;
 
 pub use branches::{
     BranchInfo, BranchListResponse, CommitInfo, CommitListResponse, CommitsQuery,
-    CreateBranchRequest, DeleteBranchResponse, MergeOutcome, MergeRequest, MergeResponse,
+    CreateBranchRequest, CreateTagRequest, DeleteBranchResponse, MergeOutcome, MergeRequest,
+    MergeResponse, TagInfo, TagListResponse,
 };
 pub use data::{
     BranchQuery, ChangeRequest, ChangeResponse, CleanupResult, CompactedTable, CompactionResult,

@@ -277,6 +277,9 @@ fn health_response_omits_plane_specific_fields() {
     CleanupResult,
     MaintenanceRun,
     MaintenanceState,
+    CreateTagRequest,
+    TagInfo,
+    TagListResponse,
     ExportRequest,
     BranchQuery
 )))]
@@ -306,4 +309,29 @@ fn every_wire_type_has_an_openapi_schema() {
     assert_eq!(required, ["graph_id", "uri", "schema"]);
     assert_eq!(schemas["ErrorBody"]["required"], json!(["error", "code"]));
     assert_eq!(schemas["IngestRequest"]["required"], json!(["data"]));
+}
+
+#[test]
+fn tag_bodies_parse_the_documented_forms_and_maintenance_flags_default_to_false() {
+    let by_commit: CreateTagRequest =
+        serde_json::from_value(json!({ "name": "release-1", "commit": "main.7" })).unwrap();
+    assert_eq!(by_commit.commit.as_deref(), Some("main.7"));
+    assert!(by_commit.branch.is_none());
+    let by_branch: CreateTagRequest =
+        serde_json::from_value(json!({ "name": "r", "branch": "dev" })).unwrap();
+    assert_eq!(
+        round_trip(&by_branch),
+        json!({ "name": "r", "branch": "dev" })
+    );
+    assert!(serde_json::from_value::<CreateTagRequest>(json!({ "commit": "main.7" })).is_err());
+    // Old records and answers without the deadline flags still parse; false is not written.
+    let cleanup: CleanupResult = serde_json::from_value(json!({
+        "graph_versions_deleted": 1, "files_deleted": 2, "bytes_deleted": 3, "oldest_kept_version": 4
+    }))
+    .unwrap();
+    assert!(!cleanup.deadline_reached);
+    assert!(round_trip(&cleanup).get("deadline_reached").is_none());
+    let read: ReadRequest =
+        serde_json::from_value(json!({ "query_source": "q", "tag": "release-1" })).unwrap();
+    assert_eq!(read.tag.as_deref(), Some("release-1"));
 }

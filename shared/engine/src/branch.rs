@@ -114,9 +114,14 @@ pub fn manifest_parents(chain: &str, m: &GraphManifest) -> Vec<String> {
 pub const RESERVED_NAME: &str = "merge";
 
 pub fn validate_branch_name(name: &str) -> Result<()> {
+    validate_ref_name("branch", name)
+}
+
+/// The naming rules of branches, for refs of any `kind` (`branch`, `tag`).
+pub(crate) fn validate_ref_name(kind: &str, name: &str) -> Result<()> {
     let bad = |why: &str| {
         Err(EngineError::Invalid(format!(
-            "invalid branch name {name:?}: {why}"
+            "invalid {kind} name {name:?}: {why}"
         )))
     };
     if name.is_empty() || name.len() > MAX_NAME_LEN {
@@ -222,13 +227,24 @@ pub fn chain_store(loc: &GraphLocation, r: &BranchRef) -> ManifestStore {
     ManifestStore::chain(loc.clone(), &r.dir(), r.fork_version)
 }
 
-/// The manifest behind commit `id`.
+/// The manifest behind commit `id`: its chain's, or, once version cleanup deleted that,
+/// the copy a tag of the commit holds (shared/engine/src/tag.rs).
 pub async fn read_commit(loc: &GraphLocation, id: &str) -> Result<(String, GraphManifest)> {
     let (chain, version) = parse_commit_id(id)?;
     let store = ManifestStore::chain(loc.clone(), &chain_dir(&chain), 1);
     match store.read(version).await {
         Ok(m) => Ok((chain, m)),
         Err(EngineError::NotFound(_)) => Err(EngineError::NotFound(format!("no commit {id}"))),
+        Err(EngineError::Reclaimed(why)) => {
+            let tagged = crate::tag::list_tags(loc)
+                .await?
+                .into_iter()
+                .find(|t| t.commit == id);
+            match tagged {
+                Some(t) => Ok((chain, t.manifest)),
+                None => Err(EngineError::Reclaimed(why)),
+            }
+        }
         Err(e) => Err(e),
     }
 }

@@ -10,7 +10,19 @@
 //!   version reads (data files, deletion files, indexes, its transaction file);
 //! - every file younger than `grace`: a write in flight has written files that no
 //!   published version names yet. Files of writes that never published (crashed, refused,
-//!   conflicting) are therefore deleted once older than `grace`.
+//!   conflicting) are therefore deleted once older than `grace`;
+//! - every file that a version a tag names reads (shared/engine/src/tag.rs), on any chain
+//!   (a deleted branch's too), until the tag is deleted. The tag holds that version's
+//!   manifest; the chain's copy goes like any other (a read of the version number on its
+//!   branch is a 410; reads by the tag or by the commit id use the tag's copy). Keeping
+//!   old manifests in a chain would leave versions isolated below a gap, where a process
+//!   probing for the newest version from one it saw earlier would stop.
+//!
+//! Order: graph versions first (from then on a read of one is a 410), then the tags are
+//! listed again (a tag created meanwhile keeps its version's files after all), then the
+//! table files. A crash anywhere leaves nothing a kept version reads deleted, and the
+//! next run deletes what is left. With a deadline (`POST /maintenance`), a run stops
+//! before its next deletion once it is past.
 //!
 //! Only detached Lance versions (`_versions/d*.manifest`, what this project's writes
 //! commit) are ever deleted; each table's own main lineage (its empty first version) stays.
@@ -18,7 +30,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use lance::index::DatasetIndexExt;
@@ -27,9 +39,11 @@ use object_store::ObjectStoreExt;
 use serde::Serialize;
 
 use crate::branch::{self, MAIN};
+use crate::crash_point::crash_point;
 use crate::error::Result;
 use crate::graph::Graph;
 use crate::manifest::{GraphManifest, ManifestStore, TableEntry};
+use crate::tag;
 
 /// How much history a graph keeps.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +75,8 @@ pub struct CleanupReport {
     pub bytes_deleted: u64,
     /// The oldest graph version of main that is kept.
     pub oldest_kept_version: u64,
+    /// The run stopped at its deadline before it was done (the next run goes on).
+    pub deadline_reached: bool,
 }
 
 /// One chain of graph manifests and the versions of it to keep.
@@ -73,6 +89,17 @@ struct Chain {
 
 /// Deletes what `policy` no longer keeps (module documentation).
 pub async fn cleanup(graph: &Arc<Graph>, policy: &RetentionPolicy) -> Result<CleanupReport> {
+    cleanup_until(graph, policy, None).await
+}
+
+/// [`cleanup`], stopping before its next deletion once `deadline` is past (what it did is
+/// safe to stop after; the next run goes on).
+pub async fn cleanup_until(
+    graph: &Arc<Graph>,
+    policy: &RetentionPolicy,
+    deadline: Option<Instant>,
+) -> Result<CleanupReport> {
+    let past = || deadline.is_some_and(|d| Instant::now() >= d);
     let loc = graph.location().clone();
     let now = chrono::Utc::now();
     let keep_for = chrono::Duration::from_std(policy.keep_for).unwrap_or(chrono::Duration::MAX);
@@ -119,6 +146,8 @@ pub async fn cleanup(graph: &Arc<Graph>, policy: &RetentionPolicy) -> Result<Cle
             c.keep.insert(version);
         }
     }
+    // Tagged versions, whatever their age: their files (the tags hold their manifests).
+    let tags = tag::list_tags(&loc).await?;
 
     // Versions younger than keep_for: read from the newest older candidate down until
     // one is older (a chain's versions are published in time order).
@@ -147,52 +176,8 @@ pub async fn cleanup(graph: &Arc<Graph>, policy: &RetentionPolicy) -> Result<Cle
             }
         }
     }
+    kept_manifests.extend(tags.iter().map(|t| t.manifest.clone()));
 
-    // Every file a kept table version reads, by table directory.
-    let mut needed_versions: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
-    for m in &kept_manifests {
-        for entry in m.tables.values() {
-            needed_versions
-                .entry(entry.path.clone())
-                .or_default()
-                .insert(entry.version);
-        }
-    }
-    let mut needed_files: HashSet<ObjectPath> = HashSet::new();
-    let mut needed_index_dirs: Vec<ObjectPath> = Vec::new();
-    for (path, versions) in &needed_versions {
-        for version in versions {
-            let entry = TableEntry {
-                path: path.clone(),
-                version: *version,
-                row_count: 0,
-                changed_in: 0,
-                same_rows_as: None,
-            };
-            let ds = graph.dataset_for(&entry).await?;
-            let base = loc.path(path);
-            needed_files.insert(ds.manifest_location().path.clone());
-            for fragment in ds.get_fragments() {
-                let meta = fragment.metadata();
-                for file in &meta.files {
-                    needed_files.insert(join(&base, &format!("data/{}", file.path)));
-                }
-                if let Some(deletion) = &meta.deletion_file {
-                    let rel =
-                        lance_table::io::deletion::relative_deletion_file_path(meta.id, deletion);
-                    needed_files.insert(join(&base, &rel));
-                }
-            }
-            if let Some(txn) = &ds.manifest().transaction_file {
-                needed_files.insert(join(&base, &format!("_transactions/{txn}")));
-            }
-            for index in ds.load_indices().await?.iter() {
-                needed_index_dirs.push(join(&base, &format!("_indices/{}", index.uuid)));
-            }
-        }
-    }
-
-    // Delete, in the table directories, what no kept version reads and is past the grace.
     let mut report = CleanupReport {
         oldest_kept_version: chains
             .get(MAIN)
@@ -200,8 +185,58 @@ pub async fn cleanup(graph: &Arc<Graph>, policy: &RetentionPolicy) -> Result<Cle
             .unwrap_or(1),
         ..Default::default()
     };
+    let mut needed = NeededFiles::default();
+    let mut opened = BTreeSet::new();
+    if !needed
+        .add(graph, &kept_manifests, &mut opened, past)
+        .await?
+    {
+        report.deadline_reached = true;
+        return Ok(report);
+    }
+
+    // Graph versions first: from here on a read of one is a 410.
+    for chain in chains.values() {
+        for v in &chain.versions {
+            if chain.keep.contains(v) {
+                continue;
+            }
+            if past() {
+                report.deadline_reached = true;
+                return Ok(report);
+            }
+            let path = loc.path(&format!("{}/{v:020}.json", chain.dir));
+            match loc.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            report.graph_versions_deleted += 1;
+        }
+    }
+    crash_point("cleanup:versions-deleted");
+
+    // A tag created since the listing above keeps its version's files after all (tag.rs).
+    let late_manifests: Vec<GraphManifest> = tag::list_tags(&loc)
+        .await?
+        .into_iter()
+        .filter(|t| {
+            !tags
+                .iter()
+                .any(|k| k.name == t.name && k.commit == t.commit)
+        })
+        .map(|t| t.manifest)
+        .collect();
+    if !needed
+        .add(graph, &late_manifests, &mut opened, past)
+        .await?
+    {
+        report.deadline_reached = true;
+        return Ok(report);
+    }
+
+    // Then, in the table directories, what no kept version reads and is past the grace.
     let mut deleted_versions: HashSet<ObjectPath> = HashSet::new();
-    for root in ["nodes", "edges"] {
+    'roots: for root in ["nodes", "edges"] {
         let prefix = loc.path(root);
         let objects: Vec<object_store::ObjectMeta> =
             loc.store.list(Some(&prefix)).try_collect().await?;
@@ -213,14 +248,12 @@ pub async fn cleanup(graph: &Arc<Graph>, policy: &RetentionPolicy) -> Result<Cle
                 Some(parts) => parts.map(|p| p.as_ref().to_string()).collect(),
                 None => continue,
             };
-            if !is_collectable(&rest) || needed_files.contains(&object.location) {
+            if !is_collectable(&rest) || needed.contains(&object.location) {
                 continue;
             }
-            let in_needed_index = needed_index_dirs
-                .iter()
-                .any(|dir| object.location.prefix_match(dir).is_some());
-            if in_needed_index {
-                continue;
+            if past() {
+                report.deadline_reached = true;
+                break 'roots;
             }
             match loc.store.delete(&object.location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -231,26 +264,84 @@ pub async fn cleanup(graph: &Arc<Graph>, policy: &RetentionPolicy) -> Result<Cle
             }
             report.files_deleted += 1;
             report.bytes_deleted += object.size;
+            crash_point("cleanup:files-deleted");
         }
     }
     report.table_versions_deleted = deleted_versions.len() as u64;
     graph.forget_datasets();
-
-    // Graph manifests last: a crash above leaves them, and the next run finishes the job.
-    for chain in chains.values() {
-        for v in &chain.versions {
-            if chain.keep.contains(v) {
-                continue;
-            }
-            let path = loc.path(&format!("{}/{v:020}.json", chain.dir));
-            match loc.store.delete(&path).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            report.graph_versions_deleted += 1;
-        }
-    }
     Ok(report)
+}
+
+/// Every file that kept table versions read: their version manifests, data, deletion and
+/// transaction files, and their index folders.
+#[derive(Default)]
+struct NeededFiles {
+    files: HashSet<ObjectPath>,
+    index_dirs: Vec<ObjectPath>,
+}
+
+impl NeededFiles {
+    fn contains(&self, location: &ObjectPath) -> bool {
+        self.files.contains(location)
+            || self
+                .index_dirs
+                .iter()
+                .any(|dir| location.prefix_match(dir).is_some())
+    }
+
+    /// Adds what the tables of `manifests` read (each table version once, `opened`
+    /// remembering those done); false when `past` said to stop first.
+    async fn add(
+        &mut self,
+        graph: &Arc<Graph>,
+        manifests: &[GraphManifest],
+        opened: &mut BTreeSet<(String, u64)>,
+        past: impl Fn() -> bool,
+    ) -> Result<bool> {
+        let loc = graph.location();
+        for m in manifests {
+            for entry in m.tables.values() {
+                if !opened.insert((entry.path.clone(), entry.version)) {
+                    continue;
+                }
+                if past() {
+                    return Ok(false);
+                }
+                let entry = TableEntry {
+                    path: entry.path.clone(),
+                    version: entry.version,
+                    row_count: 0,
+                    changed_in: 0,
+                    same_rows_as: None,
+                };
+                let ds = graph.dataset_for(&entry).await?;
+                let base = loc.path(&entry.path);
+                self.files.insert(ds.manifest_location().path.clone());
+                for fragment in ds.get_fragments() {
+                    let meta = fragment.metadata();
+                    for file in &meta.files {
+                        self.files
+                            .insert(join(&base, &format!("data/{}", file.path)));
+                    }
+                    if let Some(deletion) = &meta.deletion_file {
+                        let rel = lance_table::io::deletion::relative_deletion_file_path(
+                            meta.id, deletion,
+                        );
+                        self.files.insert(join(&base, &rel));
+                    }
+                }
+                if let Some(txn) = &ds.manifest().transaction_file {
+                    self.files
+                        .insert(join(&base, &format!("_transactions/{txn}")));
+                }
+                for index in ds.load_indices().await?.iter() {
+                    self.index_dirs
+                        .push(join(&base, &format!("_indices/{}", index.uuid)));
+                }
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Files of a table directory that cleanup may delete, by their path below `nodes/` or

@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::location::GraphLocation;
 
-const LEASE_DIR: &str = "_maintenance";
+/// The folder of the lease files and of the last round's record.
+pub(crate) const LEASE_DIR: &str = "_maintenance";
 
 /// One lease file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +116,16 @@ pub async fn acquire(loc: &GraphLocation, holder: &str, ttl: Duration) -> Result
         let _ = loc.store.delete(&loc.path(&lease_path(seq - 2))).await;
     }
     Ok(true)
+}
+
+/// Whether `file` (in [`LEASE_DIR`]) is a lease file or the record of the last round: what
+/// a purge deletes there (shared/engine/src/tombstone.rs).
+pub(crate) fn is_lease_file(file: &str) -> bool {
+    file == "last-run.json"
+        || file
+            .strip_prefix("lease-")
+            .and_then(|f| f.strip_suffix(".json"))
+            .is_some_and(|seq| seq.len() == 20 && seq.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn last_run_path() -> String {

@@ -10,11 +10,14 @@
 //! - `query`/`mutate`/`execute`: the .gq executor, mutations, and one entry point for both.
 //! - `embedding`: the OpenAI-compatible embedding provider behind `@embed` and `nearest`.
 //! - `tombstone`: deleted graphs (the marker every process honours) and their purge.
+//! - `maintenance`/`cleanup`/`lease`/`tag`: compaction, version cleanup, who maintains a
+//!   graph, and the tags that keep versions; `crash_point`: crash tests' failure points.
 
 pub mod branch;
 pub mod cleanup;
 pub mod columns;
 pub mod constraints;
+pub mod crash_point;
 pub mod embedding;
 pub mod error;
 pub mod execute;
@@ -36,6 +39,7 @@ pub mod query;
 pub mod storage_metrics;
 pub mod table;
 pub mod table_key;
+pub mod tag;
 pub mod tombstone;
 
 pub use branch::{BranchRef, Commit, MAIN};

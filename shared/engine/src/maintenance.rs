@@ -16,14 +16,20 @@
 //!   one; the compaction of that table is simply undone;
 //! - a write that publishes first makes the compaction's own publish conflict, and the
 //!   compaction gives way (the next run plans again).
+//!
+//! With a deadline (`POST /maintenance`), a compaction past it stops between tables and
+//! between the batches of a table's rewrite, and publishes nothing: the files it wrote are
+//! named by no version and go with the next cleanup after the grace period.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use futures::TryStreamExt;
 use serde::Serialize;
 
+use crate::crash_point::crash_point;
 use crate::error::{EngineError, Result};
 use crate::graph::{Change, Graph};
 use crate::table::{StagedTable, MAX_ROWS_PER_FILE};
@@ -64,6 +70,8 @@ pub struct CompactionReport {
     pub tables: Vec<TableCompaction>,
     /// Writers published to the tables it rewrote before it could, on every attempt.
     pub gave_way: bool,
+    /// It stopped at its deadline and published nothing (the next run plans again).
+    pub deadline_reached: bool,
 }
 
 /// Plans (and rewrites) at most this many times when writers keep publishing first.
@@ -88,10 +96,32 @@ pub async fn compact(
     branch: &str,
     policy: &CompactionPolicy,
 ) -> Result<CompactionReport> {
+    compact_until(graph, branch, policy, None).await
+}
+
+/// [`compact`], stopping without publishing once `deadline` is past (module documentation).
+pub async fn compact_until(
+    graph: &Arc<Graph>,
+    branch: &str,
+    policy: &CompactionPolicy,
+    deadline: Option<Instant>,
+) -> Result<CompactionReport> {
+    let stopped = || CompactionReport {
+        branch: branch.to_string(),
+        version: None,
+        tables: Vec::new(),
+        gave_way: false,
+        deadline_reached: true,
+    };
     for _ in 0..ATTEMPTS {
-        match compact_once(graph, branch, policy).await {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(stopped());
+        }
+        match compact_once(graph, branch, policy, deadline).await {
             Err(EngineError::Conflict { .. } | EngineError::VersionTaken(_)) => continue,
-            other => return other,
+            Ok(None) => return Ok(stopped()),
+            Ok(Some(report)) => return Ok(report),
+            Err(e) => return Err(e),
         }
     }
     Ok(CompactionReport {
@@ -99,23 +129,37 @@ pub async fn compact(
         version: None,
         tables: Vec::new(),
         gave_way: true,
+        deadline_reached: false,
     })
 }
 
+/// One plan and publish; `None` when the deadline passed first (nothing published).
 async fn compact_once(
     graph: &Arc<Graph>,
     branch: &str,
     policy: &CompactionPolicy,
-) -> Result<CompactionReport> {
+    deadline: Option<Instant>,
+) -> Result<Option<CompactionReport>> {
+    let past = move || deadline.is_some_and(|d| Instant::now() >= d);
     let (manifest, tables) = graph
         .write_on(branch, MAINTENANCE_ACTOR, |snap| async move {
             let mut change = Change::new();
             change.maintenance = true;
             let mut tables = Vec::new();
+            // At the deadline: an empty change publishes nothing; the staged tables are
+            // dropped (their files go with a later cleanup).
+            let stop = || {
+                let mut nothing = Change::new();
+                nothing.maintenance = true;
+                Ok((nothing, None))
+            };
             for key in snap.manifest.tables.keys() {
                 let Some(tk) = TableKey::parse(key) else {
                     continue;
                 };
+                if past() {
+                    return stop();
+                }
                 let ds = snap.table(&tk).await?;
                 let fragments = ds.get_fragments();
                 let with_deletions = fragments
@@ -135,6 +179,9 @@ async fn compact_once(
                 let mut pending: Vec<RecordBatch> = Vec::new();
                 let mut pending_rows = 0;
                 while let Some(batch) = stream.try_next().await? {
+                    if past() {
+                        return stop();
+                    }
                     if pending_rows + batch.num_rows() > MAX_ROWS_PER_FILE && pending_rows > 0 {
                         write_chunk(&mut staged, std::mem::take(&mut pending)).await?;
                         pending_rows = 0;
@@ -145,6 +192,8 @@ async fn compact_once(
                 if pending_rows > 0 {
                     write_chunk(&mut staged, pending).await?;
                 }
+                // The table's new data is written; the graph version naming it is not.
+                crash_point("compact:table-written");
                 staged.rebuild_indexes_of(crate::index::index_specs(&snap.catalog, &tk));
                 let fragments_after = rows.div_ceil(MAX_ROWS_PER_FILE as u64) as usize;
                 tables.push(TableCompaction {
@@ -155,16 +204,20 @@ async fn compact_once(
                 });
                 change.staged.insert(tk, staged);
             }
-            Ok((change, tables))
+            Ok((change, Some(tables)))
         })
         .await?;
+    let Some(tables) = tables else {
+        return Ok(None);
+    };
     let version = (!tables.is_empty()).then_some(manifest.version);
-    Ok(CompactionReport {
+    Ok(Some(CompactionReport {
         branch: branch.to_string(),
         version,
         tables,
         gave_way: false,
-    })
+        deadline_reached: false,
+    }))
 }
 
 /// Writes `batches` (one schema) as one run of data files of the staged overwrite.

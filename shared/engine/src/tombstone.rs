@@ -20,7 +20,8 @@
 //! A purge deletes only what the graph wrote: objects whose paths follow the graph's own
 //! layout (table folders `nodes|edges/<Type>.<12 hex>.lance/`, manifests
 //! `_manifest/<20 digits>.json` and `_latest`, branch chains `_branches/<12 hex>/...`,
-//! refs `_refs/branches/<name>.json`, `_dropped/` markers, `_incarnation/<id>`); any
+//! refs `_refs/branches/<name>.json`, tags `_refs/tags/<name>.json`, `_dropped/` markers,
+//! `_incarnation/<id>`, the maintenance lease and record `_maintenance/`); any
 //! other file, even inside those folders, is kept. The tombstone goes last, so a purge
 //! that stops half-way is still a tombstoned graph (no process opens it, no init reuses
 //! it) and can be run again. Paths are compared by whole segments: purging `/data/g`
@@ -46,14 +47,16 @@ pub const TOMBSTONE_FILE: &str = "_tombstone.json";
 pub const INCARNATION_DIR: &str = "_incarnation";
 /// The directories a graph writes under its root; a purge lists only these, and deletes
 /// only the objects in them that follow the graph's layout ([`written_by_graph`]).
-const OWNED_DIRS: [&str; 7] = [
+const OWNED_DIRS: [&str; 9] = [
     INCARNATION_DIR,
     "nodes",
     "edges",
     MANIFEST_DIR,
     crate::branch::BRANCHES_DIR,
     crate::branch::REFS_DIR,
+    crate::tag::TAGS_DIR,
     crate::migrate::DROPPED_DIR,
+    crate::lease::LEASE_DIR,
 ];
 
 /// A new incarnation id (32 hex digits).
@@ -111,6 +114,11 @@ pub fn written_by_graph(relative: &str) -> bool {
             .join("/")
             .strip_suffix(".json")
             .is_some_and(|n| crate::branch::validate_branch_name(n).is_ok()),
+        ["_refs", "tags", name @ ..] if !name.is_empty() => name
+            .join("/")
+            .strip_suffix(".json")
+            .is_some_and(|n| crate::tag::validate_tag_name(n).is_ok()),
+        [dir, file] if *dir == crate::lease::LEASE_DIR => crate::lease::is_lease_file(file),
         [dir, "nodes" | "edges", marker] if *dir == crate::migrate::DROPPED_DIR => {
             marker.strip_suffix(".json").is_some_and(is_table_dir)
         }
@@ -316,6 +324,10 @@ fn remove_empty_dirs(root: &std::path::Path) {
     }
     for dir in OWNED_DIRS {
         prune(&root.join(dir));
+        // `_refs/branches`, `_refs/tags`: their parent too.
+        if let Some((parent, _)) = dir.split_once('/') {
+            let _ = std::fs::remove_dir(root.join(parent));
+        }
     }
     let _ = std::fs::remove_dir(root);
 }

@@ -21,5 +21,6 @@ mod query_equivalence;
 mod schema_apply;
 mod search;
 mod storage;
+mod tags;
 mod tombstone;
 mod write_cost;

@@ -45,10 +45,17 @@ pub enum PolicyAction {
     GraphUpdate,
     /// Compact and clean up a graph now (`POST /maintenance`).
     Maintain,
+    /// Create a tag on a commit (`POST /tags`); the creator also needs `read` of the
+    /// branch the commit belongs to.
+    TagCreate,
+    /// List the tags, or show one (`GET /tags`, `GET /tags/{name}`).
+    TagList,
+    /// Delete a tag (`DELETE /tags/{name}`); version cleanup may reclaim its commit then.
+    TagDelete,
 }
 
 impl PolicyAction {
-    pub const ALL: [PolicyAction; 13] = [
+    pub const ALL: [PolicyAction; 16] = [
         PolicyAction::Read,
         PolicyAction::Export,
         PolicyAction::Change,
@@ -62,6 +69,9 @@ impl PolicyAction {
         PolicyAction::GraphDelete,
         PolicyAction::GraphUpdate,
         PolicyAction::Maintain,
+        PolicyAction::TagCreate,
+        PolicyAction::TagList,
+        PolicyAction::TagDelete,
     ];
 
     /// The policy-file name, also the Cedar action id (`Omnigraph::Action::"<name>"`).
@@ -80,6 +90,9 @@ impl PolicyAction {
             PolicyAction::GraphDelete => "graph_delete",
             PolicyAction::GraphUpdate => "graph_update",
             PolicyAction::Maintain => "maintain",
+            PolicyAction::TagCreate => "tag_create",
+            PolicyAction::TagList => "tag_list",
+            PolicyAction::TagDelete => "tag_delete",
         }
     }
 
@@ -103,6 +116,8 @@ impl PolicyAction {
                 | PolicyAction::BranchDelete
                 | PolicyAction::BranchMerge
                 | PolicyAction::Maintain
+                | PolicyAction::TagCreate
+                | PolicyAction::TagDelete
         )
     }
 
@@ -139,7 +154,7 @@ impl fmt::Display for PolicyAction {
 
 /// A string that names no [`PolicyAction`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action {name:?}; expected one of: read, export, change, schema_apply, branch_create, branch_delete, branch_merge, invoke_query, graph_list, graph_create, graph_delete, graph_update, maintain")]
+#[error("unknown action {name:?}; expected one of: read, export, change, schema_apply, branch_create, branch_delete, branch_merge, invoke_query, graph_list, graph_create, graph_delete, graph_update, maintain, tag_create, tag_list, tag_delete")]
 pub struct UnknownActionError {
     pub name: String,
 }
@@ -189,6 +204,26 @@ mod tests {
                 PolicyAction::GraphUpdate
             ]
         );
-        assert_eq!(PolicyAction::in_scope(PolicyScope::Graph).count(), 9);
+        assert_eq!(PolicyAction::in_scope(PolicyScope::Graph).count(), 12);
+    }
+
+    #[test]
+    fn tag_actions_are_per_graph_and_only_create_and_delete_write() {
+        for (name, writes) in [
+            ("tag_create", true),
+            ("tag_list", false),
+            ("tag_delete", true),
+        ] {
+            let action: PolicyAction = name.parse().unwrap();
+            assert_eq!(action.scope(), PolicyScope::Graph, "{name}");
+            assert_eq!(action.writes(), writes, "{name}");
+            assert!(!action.accepts_branch_scope(), "{name}");
+            assert!(!action.accepts_target_branch_scope(), "{name}");
+        }
+        let err = "tag".parse::<PolicyAction>().unwrap_err();
+        assert!(
+            err.to_string().contains("tag_create, tag_list, tag_delete"),
+            "{err}"
+        );
     }
 }

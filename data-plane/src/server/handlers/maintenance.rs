@@ -1,10 +1,15 @@
 //! `POST /maintenance`: compact the graph (one branch, or main and every branch) and clean
 //! up old versions now, as the worker's own maintenance round does
-//! (data-plane/src/server/maintenance.rs). Cedar action `maintain`.
+//! (data-plane/src/server/maintenance.rs). Cedar action `maintain`. Bounded in time by
+//! `--maintenance-timeout-ms`: past it, no table, batch, branch or deletion is started,
+//! an unfinished compaction publishes nothing (its files go with a later cleanup), and the
+//! answer says `deadline_reached`.
 
 use omnigraph_api::{ApiError, ApiJson, ErrorBody, MaintenanceRequest, MaintenanceResponse};
-use omnigraph_engine::cleanup::cleanup;
-use omnigraph_engine::maintenance::compact;
+use std::time::Instant;
+
+use omnigraph_engine::cleanup::cleanup_until;
+use omnigraph_engine::maintenance::compact_until;
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess};
@@ -21,7 +26,7 @@ use crate::server::state::AppState;
     security(("bearer_token" = [])),
     request_body = MaintenanceRequest,
     responses(
-        (status = 200, description = "What compaction and cleanup did; a compaction that gave way to writers published nothing", body = MaintenanceResponse),
+        (status = 200, description = "What compaction and cleanup did; a compaction that gave way to writers published nothing. `deadline_reached`: the request ran into the worker's time limit (`--maintenance-timeout-ms`) and stopped; the next run goes on", body = MaintenanceResponse),
         (status = 400, description = "Invalid graph id in the path (multi mode), or an invalid body", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow `maintain`", body = ErrorBody),
@@ -39,6 +44,8 @@ pub async fn run(
     let (auth, req) = access.authorize_body(PolicyAction::Maintain, body.map(|b| b.0), |r| {
         RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
     })?;
+    // No request runs unbounded: past the deadline nothing new starts (engine modules).
+    let deadline = Instant::now() + state.maintenance.request_timeout;
     let graph = auth.graph.graph().await?;
     let branches = match &req.branch {
         Some(branch) => {
@@ -52,13 +59,30 @@ pub async fn run(
         }
     };
     let options = &state.maintenance;
+    let mut deadline_reached = false;
     let mut compactions = Vec::new();
     for branch in branches {
-        let report = compact(&graph, &branch, &options.compaction).await?;
+        if Instant::now() >= deadline {
+            deadline_reached = true;
+            break;
+        }
+        let report = compact_until(&graph, &branch, &options.compaction, Some(deadline)).await?;
+        deadline_reached |= report.deadline_reached;
         compactions.push(compaction_result(report));
+        if deadline_reached {
+            break;
+        }
     }
     let cleanup = match (&options.retention, req.cleanup.unwrap_or(true)) {
-        (Some(retention), true) => Some(cleanup_result(cleanup(&graph, retention).await?)),
+        (Some(retention), true) if !deadline_reached && Instant::now() < deadline => {
+            let report = cleanup_until(&graph, retention, Some(deadline)).await?;
+            deadline_reached |= report.deadline_reached;
+            Some(cleanup_result(report))
+        }
+        (Some(_), true) => {
+            deadline_reached = true;
+            None
+        }
         _ => None,
     };
     record_run(
@@ -71,5 +95,6 @@ pub async fn run(
     Ok(ApiJson(MaintenanceResponse {
         compactions,
         cleanup,
+        deadline_reached,
     }))
 }

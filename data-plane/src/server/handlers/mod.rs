@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod read;
 pub mod schema;
 pub mod snapshot;
+pub mod tags;
 
 use crate::server::error::HttpError;
 use omnigraph_api::QueryParams;

@@ -4,6 +4,8 @@ use crate::server::error::HttpError;
 use omnigraph_api::{ApiError, ApiJson, ErrorBody, ReadRequest, ReadResponse, ReadTarget};
 use omnigraph_engine::run_query_within;
 
+use super::branches::branch_of_chain;
+use super::tags::tag_for_read;
 use super::{compile, params_or_empty};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
@@ -19,10 +21,10 @@ use crate::server::auth::{branch_or_main, GraphAccess};
     request_body = ReadRequest,
     responses(
         (status = 200, description = "Columns and rows of the query", body = ReadResponse),
-        (status = 400, description = "Invalid graph id in the path (multi mode), or a body or query that does not parse or type-check", body = ErrorBody),
+        (status = 400, description = "Invalid graph id in the path (multi mode), a body or query that does not parse or type-check, or `tag` with `branch` or `snapshot`", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown graph or branch", body = ErrorBody),
+        (status = 404, description = "Unknown graph, branch or tag", body = ErrorBody),
         (status = 408, description = "`query_timeout`: the read ran past its time limit (the worker's default, or `timeout_ms`) and was stopped", body = ErrorBody),
         (status = 410, description = "`version_reclaimed`: `snapshot` names a graph version that version cleanup deleted", body = ErrorBody),
         (status = 422, description = "`row_budget_exceeded`: the read held more rows in memory than the worker allows; `result_too_large`: a read without `limit` would return more rows than the worker returns unasked", body = ErrorBody),
@@ -35,21 +37,69 @@ pub async fn read(
     access: GraphAccess,
     body: Result<ApiJson<ReadRequest>, ApiError>,
 ) -> Result<ApiJson<ReadResponse>, HttpError> {
-    let (auth, req) = access.authorize_body(PolicyAction::Read, body.map(|b| b.0), |r| {
-        RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
-    })?;
+    let body = body.map(|b| b.0);
+    // A read at a tag is authorized on the branch its commit belongs to now (no branch for
+    // a deleted branch's commit); a refused caller learns nothing about the tag.
+    let at_tag = match &body {
+        Ok(ReadRequest {
+            tag: Some(name),
+            branch,
+            snapshot,
+            ..
+        }) => Some(if branch.is_some() || snapshot.is_some() {
+            Err(ApiError::bad_request(
+                "`tag` reads one commit: give it without `branch` and `snapshot`",
+            )
+            .into())
+        } else {
+            match access.graph_handle().graph().await {
+                Ok(graph) => tag_for_read(&graph, name).await,
+                Err(e) => Err(e.into()),
+            }
+        }),
+        _ => None,
+    };
+    let (auth, req, tag) = match at_tag {
+        None => {
+            let (auth, req) = access.authorize_body(PolicyAction::Read, body, |r| {
+                RequestContext::on_branch(branch_or_main(r.branch.as_deref()))
+            })?;
+            (auth, req, None)
+        }
+        Some(Ok((tag, context))) => {
+            let (auth, req) = access.authorize_body(PolicyAction::Read, body, |_| context)?;
+            (auth, req, Some(tag))
+        }
+        Some(Err(e)) => {
+            access.authorize_on(PolicyAction::Read, None)?;
+            return Err(e);
+        }
+    };
     let _slot = access.admit_read()?;
     let budget = access.query_limits().budget(req.timeout_ms)?;
-    let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    let snap = graph.snapshot_on(&branch, req.snapshot).await?;
+    let (branch, snap) = match &tag {
+        Some(tag) => {
+            let snap = graph.snapshot_at_commit(&tag.commit).await?;
+            let branch = match tag.chain() {
+                Some(chain) => branch_of_chain(&graph, &chain).await?,
+                None => None,
+            };
+            (branch, snap)
+        }
+        None => {
+            let branch = branch_or_main(req.branch.as_deref()).to_owned();
+            let snap = graph.snapshot_on(&branch, req.snapshot).await?;
+            (Some(branch), snap)
+        }
+    };
     let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
     let params = params_or_empty(req.params);
     let result = run_query_within(&snap, &query, &params, &budget).await?;
     Ok(ApiJson(ReadResponse {
         query_name: query.name.clone(),
         target: ReadTarget {
-            branch: Some(branch),
+            branch,
             manifest_version: snap.manifest.version,
         },
         row_count: result.rows.len() as u64,

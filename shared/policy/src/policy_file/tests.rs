@@ -148,6 +148,9 @@ fn branch_scope_is_only_allowed_with_read_export_change() {
         "branch_delete",
         "branch_merge",
         "invoke_query",
+        "tag_create",
+        "tag_list",
+        "tag_delete",
     ] {
         let allow = format!("{{ actors: any, actions: [read, {bad}], branch_scope: any }}");
         let err = validate(&graph_rule(&allow), PolicyScope::Graph).unwrap_err();
@@ -169,7 +172,15 @@ fn target_branch_scope_is_only_allowed_with_branch_ops_and_schema_apply() {
         let allow = format!("{{ actors: any, actions: [{ok}], target_branch_scope: unprotected }}");
         validate(&graph_rule(&allow), PolicyScope::Graph).unwrap();
     }
-    for bad in ["read", "export", "change", "invoke_query"] {
+    for bad in [
+        "read",
+        "export",
+        "change",
+        "invoke_query",
+        "tag_create",
+        "tag_list",
+        "tag_delete",
+    ] {
         let allow = format!("{{ actors: any, actions: [{bad}], target_branch_scope: protected }}");
         let err = validate(&graph_rule(&allow), PolicyScope::Graph).unwrap_err();
         assert!(

@@ -109,3 +109,49 @@ fn tests_file_sits_beside_the_policy_file() {
         PathBuf::from("server.tests.yaml")
     );
 }
+
+const TAG_POLICY: &str = r#"
+version: 1
+groups:
+  team: [act-a, act-b]
+  releasers: [act-a]
+rules:
+  - id: team-reads-and-lists-tags
+    allow: { actors: { group: team }, actions: [read, tag_list] }
+  - id: releasers-tag
+    allow: { actors: { group: releasers }, actions: [tag_create, tag_delete] }
+"#;
+
+const TAG_CASES: &str = r#"
+cases:
+  - { id: releaser-creates, actor: act-a, action: tag_create, expect: allow }
+  - { id: releaser-deletes, actor: act-a, action: tag_delete, expect: allow }
+  - { id: member-lists, actor: act-b, action: tag_list, expect: allow }
+  - { id: member-cannot-create, actor: act-b, action: tag_create, expect: deny }
+  - { id: member-cannot-delete, actor: act-b, action: tag_delete, expect: deny }
+  - { id: stranger-cannot-list, actor: act-z, action: tag_list, expect: deny }
+"#;
+
+#[test]
+fn tag_actions_are_decided_by_their_own_rules() {
+    let policy =
+        crate::CompiledPolicy::from_text(TAG_POLICY, "tags.yaml", crate::PolicyScope::Graph)
+            .unwrap();
+    let tests = PolicyTestFile::from_yaml_str(TAG_CASES, "tags.tests.yaml").unwrap();
+    let report = run_policy_tests(&policy, &tests).unwrap();
+    assert!(report.all_passed(), "{report:?}");
+    assert!(
+        report.results[0].reason.contains("releasers-tag"),
+        "{}",
+        report.results[0].reason
+    );
+    // A graph policy without a tag rule allows no tag action, listing included.
+    let tests = PolicyTestFile::from_yaml_str(
+        "cases:\n  - { id: a, actor: act-a, action: tag_list, expect: deny }\n  - { id: b, actor: act-a, action: tag_create, expect: deny }\n",
+        "t.yaml",
+    )
+    .unwrap();
+    assert!(run_policy_tests(&graph_policy(), &tests)
+        .unwrap()
+        .all_passed());
+}

@@ -1,0 +1,253 @@
+//! Tags: names for commits, kept by version cleanup until the tag is deleted.
+//!
+//! A tag is one object next to the branch refs, `_refs/tags/<name>.json`, written with
+//! create-if-absent (no-clobber locally, `If-None-Match` on S3): of two workers creating
+//! the same name, one wins and the other gets `AlreadyExists`. It names a commit
+//! (`<chain>.<version>`, see shared/engine/src/branch.rs) and carries a copy of that
+//! commit's manifest, so that what the tagged version reads (its table versions) is known
+//! from the tag alone.
+//!
+//! Cleanup (shared/engine/src/cleanup.rs) keeps every file a tagged version reads; the
+//! version's manifest lives on in the tag (the chain's copy goes with the others), so a
+//! read by the tag or by the commit id (`branch::read_commit`) still finds it. A tag
+//! created while a cleanup runs is safe too: the tag is written first and the commit's
+//! manifest is read again after it, and cleanup deletes graph versions first and lists the
+//! tags again after that, before it deletes any table file. So either the creator finds
+//! the manifest gone (the tag is removed again and the creation answers `Reclaimed`), or
+//! the cleanup sees the tag and keeps the tagged version's files.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use crate::branch;
+use crate::error::{EngineError, Result};
+use crate::graph::{Graph, Snapshot};
+use crate::location::GraphLocation;
+use crate::manifest::{GraphManifest, ManifestStore};
+
+/// Where tags live, next to the branch refs (`_refs/branches`).
+pub const TAGS_DIR: &str = "_refs/tags";
+
+/// One tag: its name, the commit it names, and that commit's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tag {
+    pub name: String,
+    /// The commit, `<chain>.<version>` (a branch's first version is recorded as the
+    /// commit it was created from).
+    pub commit: String,
+    pub created_at: String,
+    pub actor: String,
+    /// The commit's graph manifest, as it was published.
+    pub manifest: GraphManifest,
+}
+
+impl Tag {
+    /// The graph version of the tagged commit (in its chain).
+    pub fn manifest_version(&self) -> u64 {
+        self.manifest.version
+    }
+
+    /// The chain of the tagged commit (`main` or a branch chain's id).
+    pub fn chain(&self) -> Option<String> {
+        branch::parse_commit_id(&self.commit).ok().map(|(c, _)| c)
+    }
+}
+
+/// What a new tag names.
+#[derive(Debug, Clone, Copy)]
+pub enum TagTarget<'a> {
+    /// A commit id, `<chain>.<version>`.
+    Commit(&'a str),
+    /// The head of a branch, now.
+    Branch(&'a str),
+}
+
+/// Tag names follow the rules of branch names (letters, digits, `._-`, and `/` between
+/// segments; at most 200 bytes).
+pub fn validate_tag_name(name: &str) -> Result<()> {
+    branch::validate_ref_name("tag", name)
+}
+
+fn tag_path(name: &str) -> String {
+    format!("{TAGS_DIR}/{name}.json")
+}
+
+/// Tag `name`, if it exists.
+pub async fn read_tag(loc: &GraphLocation, name: &str) -> Result<Option<Tag>> {
+    match loc.store.get(&loc.path(&tag_path(name))).await {
+        Ok(found) => {
+            let bytes = found.bytes().await?;
+            let tag: Tag = serde_json::from_slice(&bytes)
+                .map_err(|e| EngineError::Corrupt(format!("tag {name}: {e}")))?;
+            Ok(Some(tag))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every tag of the graph, by name.
+pub async fn list_tags(loc: &GraphLocation) -> Result<Vec<Tag>> {
+    use futures::TryStreamExt;
+    let metas: Vec<_> = loc
+        .store
+        .list(Some(&loc.path(TAGS_DIR)))
+        .try_collect()
+        .await?;
+    let dir = format!("{}/", loc.path(TAGS_DIR).as_ref());
+    let mut tags = vec![];
+    for m in metas {
+        let Some(name) = m
+            .location
+            .as_ref()
+            .strip_prefix(&dir)
+            .and_then(|rest| rest.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if validate_tag_name(name).is_err() {
+            continue;
+        }
+        // Deleted between the listing and the read: not a tag any more.
+        if let Some(tag) = read_tag(loc, name).await? {
+            tags.push(tag);
+        }
+    }
+    tags.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(tags)
+}
+
+/// Writes the tag if no tag of that name exists: the commit point of a tag creation.
+async fn create_ref(loc: &GraphLocation, tag: &Tag) -> Result<()> {
+    let body = serde_json::to_vec_pretty(tag)
+        .map_err(|e| EngineError::Corrupt(format!("serialize tag: {e}")))?;
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    match loc
+        .store
+        .put_opts(
+            &loc.path(&tag_path(&tag.name)),
+            PutPayload::from(Bytes::from(body)),
+            opts,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. }) => {
+            Err(EngineError::AlreadyExists(format!("tag {}", tag.name)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn delete_ref(loc: &GraphLocation, name: &str) -> Result<()> {
+    match loc.store.delete(&loc.path(&tag_path(name))).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the commit `tag` names is still there apart from `tag` itself: in its chain, or
+/// held by another tag (which keeps its files).
+async fn still_kept(loc: &GraphLocation, tag: &Tag) -> Result<bool> {
+    let (chain, version) = branch::parse_commit_id(&tag.commit)?;
+    let store = ManifestStore::chain(loc.clone(), &branch::chain_dir(&chain), 1);
+    match store.read(version).await {
+        Ok(_) => Ok(true),
+        Err(EngineError::NotFound(_) | EngineError::Reclaimed(_)) => Ok(list_tags(loc)
+            .await?
+            .iter()
+            .any(|t| t.name != tag.name && t.commit == tag.commit)),
+        Err(e) => Err(e),
+    }
+}
+
+impl Graph {
+    /// Creates tag `name` on `target`: 400 (`Invalid`) for a bad name or commit id,
+    /// `NotFound` for an unknown branch or commit, `Reclaimed` for a commit version cleanup
+    /// deleted, `AlreadyExists` when the name is taken.
+    pub async fn create_tag(
+        self: &Arc<Self>,
+        name: &str,
+        target: TagTarget<'_>,
+        actor: &str,
+    ) -> Result<Tag> {
+        validate_tag_name(name)?;
+        let id = match target {
+            TagTarget::Branch(b) => self.snapshot_on(b, None).await?.commit_id(),
+            TagTarget::Commit(id) => {
+                branch::parse_commit_id(id)?;
+                id.to_string()
+            }
+        };
+        // The graph is the one opened (incarnation), and the commit exists.
+        self.snapshot_at_commit(&id).await?;
+        let (commit, manifest) = self.commit(&id).await?;
+        let loc = self.location();
+        if read_tag(loc, name).await?.is_some() {
+            return Err(EngineError::AlreadyExists(format!("tag {name}")));
+        }
+        let tag = Tag {
+            name: name.to_string(),
+            commit: commit.id.clone(),
+            created_at: crate::manifest::now(),
+            actor: actor.to_string(),
+            manifest,
+        };
+        create_ref(loc, &tag).await?;
+        // A cleanup may have deleted the version between the read above and the tag's
+        // write (module documentation): read it again now that the tag is there, from its
+        // chain or from another tag (not this one).
+        match still_kept(loc, &tag).await {
+            Ok(true) => Ok(tag),
+            Ok(false) => {
+                delete_ref(loc, name).await?;
+                Err(EngineError::Reclaimed(format!(
+                    "commit {} was deleted by version cleanup while the tag was created; tag a newer commit",
+                    commit.id
+                )))
+            }
+            Err(e) => {
+                delete_ref(loc, name).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Tag `name`, if it exists (`Invalid` for a bad name).
+    pub async fn tag(&self, name: &str) -> Result<Option<Tag>> {
+        validate_tag_name(name)?;
+        read_tag(self.location(), name).await
+    }
+
+    /// Every tag, by name.
+    pub async fn tags(&self) -> Result<Vec<Tag>> {
+        list_tags(self.location()).await
+    }
+
+    /// Deletes tag `name` and returns it (`NotFound` when there is none). Cleanup may
+    /// reclaim its version from then on.
+    pub async fn delete_tag(&self, name: &str) -> Result<Tag> {
+        let tag = self
+            .tag(name)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no tag {name}")))?;
+        delete_ref(self.location(), name).await?;
+        Ok(tag)
+    }
+
+    /// Pins the version tag `name` names.
+    pub async fn snapshot_at_tag(self: &Arc<Self>, name: &str) -> Result<Snapshot> {
+        let tag = self
+            .tag(name)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no tag {name}")))?;
+        self.snapshot_at_commit(&tag.commit).await
+    }
+}
