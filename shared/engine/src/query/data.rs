@@ -92,22 +92,28 @@ pub async fn probe_stored_key(
     if let Some(CachedTable::Node(n)) = cache.get_built(&cache_key) {
         return Ok(Some(n.row_address(key)));
     }
-    let Some(CachedTable::Node(parent)) = cache.newest_before(&cache_key) else {
-        // Nothing cached: Lance's pushdown finds the key with the key index, plus a scan of
-        // every fragment written since the index was built. Past a few such fragments
-        // (writes with no reads in between), cache the node data once instead; later
-        // probes then patch it and scan only what is appended after it.
-        let ds = snap.table(&tk).await?;
+    // Nothing cached, or cached only before a rewrite of the table (a compaction): Lance's
+    // pushdown finds the key with the key index, plus a scan of every fragment written
+    // since the index was built. Past a few such fragments (writes with no reads in
+    // between), cache the node data once instead; later probes then patch it and scan only
+    // what is appended after it.
+    let by_index = |ds: Arc<lance::Dataset>| async move {
         if ds.get_fragments().len() > PATCH_AFTER_FRAGMENTS {
             let data = node_data(snap, &node.name).await?;
             return Ok(Some(data.row_address(key)));
         }
-        return Ok(None);
+        Ok(None)
+    };
+    let Some(CachedTable::Node(parent)) = cache.newest_before(&cache_key) else {
+        return by_index(snap.table(&tk).await?).await;
     };
     let ds = snap.table(&tk).await?;
     let Some(delta) = table_delta(parent.dataset(), &ds).await? else {
         return Ok(None);
     };
+    if !delta.removed_fragments.is_empty() {
+        return by_index(ds).await;
+    }
     if delta.appended_rows() > MAX_PROBED_APPENDED_ROWS {
         return Ok(None);
     }
