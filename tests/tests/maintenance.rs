@@ -374,8 +374,9 @@ fn writes_through_one_worker_while_another_maintains_are_never_refused_nor_lost(
         ("OMNIGRAPH_RETENTION_DAYS", "0"),
         ("OMNIGRAPH_KEEP_VERSIONS", "5"),
         // Longer than any write takes on a loaded machine: its files are never collected
-        // before it publishes.
-        ("OMNIGRAPH_CLEANUP_GRACE_SECS", "5"),
+        // before it publishes. Graph versions younger than it are kept too, so the writes
+        // are spread over twice as long (below) for cleanup to find older ones beside them.
+        ("OMNIGRAPH_CLEANUP_GRACE_SECS", "3"),
         ("OMNIGRAPH_COMPACT_MIN_FRAGMENTS", "2"),
     ];
     let start = |id: &str| {
@@ -419,6 +420,7 @@ fn writes_through_one_worker_while_another_maintains_are_never_refused_nor_lost(
             );
             assert_eq!(s, 200, "write {i} beside maintenance: {b}");
             acknowledged.push(name);
+            std::thread::sleep(Duration::from_millis(100));
         }
         done.store(true, Ordering::Release);
         (acknowledged, rounds.join().expect("maintenance thread"))

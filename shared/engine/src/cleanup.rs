@@ -52,7 +52,8 @@ pub struct RetentionPolicy {
     pub keep_last: u64,
     /// Versions younger than this are kept.
     pub keep_for: Duration,
-    /// Files younger than this are never deleted (writes in flight).
+    /// Files and graph versions younger than this are never deleted (writes in flight, and
+    /// processes that probe for the newest version from the one they saw last).
     pub grace: Duration,
 }
 
@@ -104,6 +105,10 @@ pub async fn cleanup_until(
     let now = chrono::Utc::now();
     let keep_for = chrono::Duration::from_std(policy.keep_for).unwrap_or(chrono::Duration::MAX);
     let grace = chrono::Duration::from_std(policy.grace).unwrap_or(chrono::Duration::MAX);
+    // Versions younger than the grace are kept too: a process that confirmed the head
+    // within the grace probes forward from it and must find every version above it
+    // (shared/engine/src/manifest.rs, `SeenManifests`).
+    let keep_for = keep_for.max(grace);
 
     // The chains: main and every branch; fork points are kept on both sides.
     let refs = graph.branches().await?;

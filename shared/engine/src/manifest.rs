@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -135,15 +136,37 @@ pub struct ManifestStore {
 /// grow, so the newest version seen is a safe place to resume probing from, and the
 /// manifest read there never changes: resolving "latest" costs one HEAD of the next
 /// version while nothing is published, instead of a hint read, two HEADs and a GET.
+///
+/// Probing forward from it is safe only while no version above it can have been deleted:
+/// versions published after this process last confirmed the head are younger than that
+/// confirmation, and cleanup keeps every version younger than its grace period
+/// (shared/engine/src/cleanup.rs). A head confirmed longer than [`TRUST_SEEN_HEAD`] ago
+/// is checked with a listing instead.
 #[derive(Debug, Default)]
 struct SeenManifests {
     /// Newest version seen to exist (0: none yet).
     latest: AtomicU64,
     /// The manifest of the newest version read or published.
     newest: Mutex<Option<GraphManifest>>,
+    /// When a probe or a publish last confirmed that nothing newer than `latest` existed.
+    confirmed: Mutex<Option<Instant>>,
 }
 
+/// How long a confirmed head is trusted as the place to probe from. Cleanup keeps versions
+/// younger than its grace period: an hour by default; a grace under this window (only
+/// tests use one) gives the guarantee up.
+const TRUST_SEEN_HEAD: Duration = Duration::from_secs(30);
+
 impl SeenManifests {
+    fn confirmed_within(&self, window: Duration) -> bool {
+        let confirmed = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+        confirmed.is_some_and(|t| t.elapsed() < window)
+    }
+
+    fn confirm(&self) {
+        *self.confirmed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
     fn get(&self, version: u64) -> Option<GraphManifest> {
         let newest = self.newest.lock().unwrap_or_else(|p| p.into_inner());
         newest.as_ref().filter(|m| m.version == version).cloned()
@@ -249,15 +272,21 @@ impl ManifestStore {
     /// The newest published version number: the hint, then probe forward.
     pub async fn latest_version(&self) -> Result<u64> {
         let known = self.seen.latest.load(Ordering::Acquire);
-        let mut v = if known > 0 {
+        let mut v = if known == 0 {
+            self.first_probe().await?
+        } else if self.seen.confirmed_within(TRUST_SEEN_HEAD) {
             known
         } else {
-            self.first_probe().await?
+            // Not confirmed lately: versions right above `known` may have been published
+            // and deleted by cleanup since, and probing would stop at the gap. A listing
+            // cannot be fooled by one.
+            self.newest_listed_after(known).await?.unwrap_or(known)
         };
         if self.exists(v + 1).await? {
             v = self.probe_forward(v + 1).await?;
         }
         self.seen.latest.fetch_max(v, Ordering::AcqRel);
+        self.seen.confirm();
         Ok(v)
     }
 
@@ -287,27 +316,51 @@ impl ManifestStore {
         Ok(low)
     }
 
-    /// Where a process that has seen no version yet starts probing: the hint, checked.
+    /// As if this process had confirmed the head longer than [`TRUST_SEEN_HEAD`] ago (tests
+    /// of the path a long-idle process takes).
+    #[doc(hidden)]
+    pub fn distrust_seen_head(&self) {
+        *self
+            .seen
+            .confirmed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Where a process that has seen no version yet starts probing: the newest version
+    /// listed from the hint on (one GET and one LIST), else the newest listed at all.
     async fn first_probe(&self) -> Result<u64> {
-        let mut v = self.read_hint().await.unwrap_or(self.floor).max(self.floor);
-        if !self.exists(v).await? {
-            // A hint never runs ahead of a published version unless storage was tampered with;
-            // fall back to probing from the start.
-            v = self.floor;
-            if !self.exists(v).await? {
-                // Cleanup may have deleted the first versions: the newest listed one.
-                match self.list_versions().await?.last() {
-                    Some(newest) => v = *newest,
-                    None => {
-                        return Err(EngineError::NotFound(format!(
-                            "no graph at {}",
-                            self.loc.uri
-                        )))
-                    }
-                }
-            }
+        let hint = self.read_hint().await.unwrap_or(self.floor).max(self.floor);
+        if let Some(v) = self.newest_listed_after(hint - 1).await? {
+            return Ok(v);
         }
-        Ok(v)
+        // A hint never runs ahead of a published version unless storage was tampered with.
+        match self.list_versions().await?.last() {
+            Some(newest) => Ok(*newest),
+            None => Err(EngineError::NotFound(format!(
+                "no graph at {}",
+                self.loc.uri
+            ))),
+        }
+    }
+
+    /// The newest version above `after` that a listing shows (one LIST request, or a few
+    /// pages when thousands of versions follow), if any.
+    async fn newest_listed_after(&self, after: u64) -> Result<Option<u64>> {
+        use futures::TryStreamExt;
+        let prefix = self.loc.path(&self.dir);
+        let offset = self.loc.path(&self.version_path(after));
+        let metas: Vec<_> = self
+            .loc
+            .store
+            .list_with_offset(Some(&prefix), &offset)
+            .try_collect()
+            .await?;
+        Ok(metas
+            .iter()
+            .filter_map(|m| m.location.filename()?.strip_suffix(".json")?.parse().ok())
+            .filter(|v: &u64| *v > after)
+            .max())
     }
 
     pub async fn read_latest(&self) -> Result<GraphManifest> {
@@ -350,6 +403,7 @@ impl ManifestStore {
             Err(e) => return Err(e.into()),
         }
         self.seen.remember(m);
+        self.seen.confirm();
         if m.version % HINT_EVERY != 0 && m.version != self.floor {
             return Ok(());
         }

@@ -221,9 +221,9 @@ async fn cleanup_deletes_old_versions_and_their_files_but_nothing_still_needed()
     };
     let report = cleanup(&g.graph, &young).await.expect("cleanup");
     assert_eq!(report.files_deleted, 0, "{report:?}");
-    // Graph versions go by age (`keep_for`) and count (`keep_last`), not by the grace.
-    assert!(report.graph_versions_deleted > 10, "{report:?}");
-    assert_eq!(report.oldest_kept_version, fork_version, "{report:?}");
+    // Nor graph versions younger than the grace, whatever `keep_for` says: a process that
+    // confirmed the head within it probes forward from there (manifest.rs).
+    assert_eq!(report.graph_versions_deleted, 0, "{report:?}");
     assert!(loc.store.head(&stray).await.is_ok());
 
     let policy = RetentionPolicy {
@@ -232,7 +232,9 @@ async fn cleanup_deletes_old_versions_and_their_files_but_nothing_still_needed()
         grace: Duration::ZERO,
     };
     let report = cleanup(&g.graph, &policy).await.expect("cleanup");
-    assert_eq!(report.graph_versions_deleted, 0, "{report:?}");
+    // Graph versions go by age (`keep_for`, at least the grace) and count (`keep_last`).
+    assert!(report.graph_versions_deleted > 10, "{report:?}");
+    assert_eq!(report.oldest_kept_version, fork_version, "{report:?}");
     assert!(report.files_deleted > 10, "{report:?}");
     assert!(table_files(&g.graph).await < files_before);
     assert!(
@@ -268,4 +270,68 @@ async fn cleanup_deletes_old_versions_and_their_files_but_nothing_still_needed()
         json!({}),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_process_idle_while_cleanup_deleted_the_versions_above_its_head_finds_the_newest() {
+    use omnigraph_engine::cleanup::{cleanup, RetentionPolicy};
+    use std::time::Duration;
+    let g = TestGraph::social().await;
+    // Another process: it sees the head now, then stays idle.
+    let idle = Graph::open(g.graph.uri()).await.expect("open");
+    let seen = idle.snapshot(None).await.expect("snapshot").version();
+    for i in 0..8 {
+        g.mutate(
+            "query add($n: String) { insert Person { name: $n } }",
+            json!({"n": format!("late{i}")}),
+        )
+        .await;
+    }
+    let head = g.version().await;
+    // Within the grace nothing above `seen` goes: the idle process still finds the head.
+    let within_grace = RetentionPolicy {
+        keep_last: 2,
+        keep_for: Duration::ZERO,
+        grace: Duration::from_secs(3600),
+    };
+    let report = cleanup(&g.graph, &within_grace).await.expect("cleanup");
+    assert_eq!(report.graph_versions_deleted, 0, "{report:?}");
+    assert_eq!(idle.snapshot(None).await.expect("snapshot").version(), head);
+    // Past the grace (here: none) the versions right above the idle process's last head
+    // are deleted; once its confirmation of that head is old, it lists instead of probing.
+    let past_grace = RetentionPolicy {
+        keep_last: 2,
+        keep_for: Duration::ZERO,
+        grace: Duration::ZERO,
+    };
+    let idle = Graph::open(g.graph.uri()).await.expect("open again");
+    assert_eq!(idle.snapshot(None).await.expect("snapshot").version(), head);
+    for i in 0..8 {
+        g.mutate(
+            "query add($n: String) { insert Person { name: $n } }",
+            json!({"n": format!("later{i}")}),
+        )
+        .await;
+    }
+    let head = g.version().await;
+    let report = cleanup(&g.graph, &past_grace).await.expect("cleanup");
+    assert!(report.graph_versions_deleted >= 8, "{report:?}");
+    assert!(seen < head);
+    idle.manifests().distrust_seen_head();
+    assert_eq!(idle.snapshot(None).await.expect("snapshot").version(), head);
+    // Its write lands on top of the head, not in a deleted slot below it.
+    let writer = TestGraph {
+        dir: tempfile::tempdir().expect("tempdir"),
+        graph: idle,
+    };
+    let r = writer
+        .mutate(
+            "query add($n: String) { insert Person { name: $n } }",
+            json!({"n": "from-the-idle-one"}),
+        )
+        .await;
+    assert_eq!(r.version, head + 1);
+    let names = g.person_names().await;
+    assert!(names.contains(&"from-the-idle-one".to_string()));
+    assert!(names.contains(&"later7".to_string()));
 }
