@@ -561,45 +561,104 @@ fn control_plane_counts_generations_workers_pushes_drift_and_operations() {
 }
 
 #[test]
-fn a_real_prometheus_scrapes_a_worker_and_the_control_plane() {
+fn a_real_prometheus_scrapes_two_workers_and_the_control_plane_during_mixed_load() {
     let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
-    let worker = DataPlane::with_control_plane(&cp.url, "w1");
+    let workers = [
+        DataPlane::with_control_plane(&cp.url, "w1"),
+        DataPlane::with_control_plane(&cp.url, "w2"),
+    ];
     let (s, body) = cp.create_graph("alpha", &cp.graph_uri("alpha.omni"), None);
     assert_eq!(s, 201, "{body}");
-    let (s, body) = worker.post(
-        "/graphs/alpha/read",
-        &json!({ "query_source": "query q() { match { $p: Person } return { $p.name } }" }),
-        None,
-    );
-    assert_eq!(s, 200, "{body}");
+    // The mixed load: on each worker, two writers inserting people at once (their changes
+    // meet in group commits, and the two workers' groups in the manifest compare-and-swap,
+    // where a loser plans again) and a reader.
+    const READS: usize = 6;
+    const WRITES: usize = 5;
+    std::thread::scope(|scope| {
+        for (w, worker) in workers.iter().enumerate() {
+            for writer in 0..2 {
+                scope.spawn(move || {
+                    for i in 0..WRITES {
+                        let (s, body) = worker.post(
+                            "/graphs/alpha/change",
+                            &json!({
+                                "query_source": "query add($n: String) { insert Person { name: $n } }",
+                                "params": { "n": format!("w{w}-{writer}-{i}") }
+                            }),
+                            None,
+                        );
+                        assert_eq!(s, 200, "{body}");
+                    }
+                });
+            }
+            scope.spawn(move || {
+                for _ in 0..READS {
+                    let (s, body) = worker.post(
+                        "/graphs/alpha/read",
+                        &json!({ "query_source": "query q() { match { $p: Person } return { $p.name } }" }),
+                        None,
+                    );
+                    assert_eq!(s, 200, "{body}");
+                }
+            });
+        }
+    });
     let generation = cp.health()["registry_generation"]
         .as_u64()
         .expect("generation") as f64;
+    // What the workers count themselves, to compare with what Prometheus stored.
+    let replans: f64 = workers
+        .iter()
+        .map(|w| scrape(&w.url, None).sum("omnigraph_group_commit_replans_total", &[]))
+        .sum();
 
     let prometheus = Prometheus::start(&[
         ("control_plane", &[cp.url.as_str()]),
-        ("worker", &[worker.url.as_str()]),
+        (
+            "worker",
+            &[workers[0].url.as_str(), workers[1].url.as_str()],
+        ),
     ]);
     let started = Instant::now();
-    let mut seen = (None, None);
+    let reads = "sum(omnigraph_http_requests_total{job=\"worker\",route=\"/graphs/{graph_id}/read\",graph=\"alpha\",status=\"200\"})";
+    let changes = "sum(omnigraph_http_requests_total{job=\"worker\",route=\"/graphs/{graph_id}/change\",graph=\"alpha\",status=\"200\"})";
+    let mut seen = (None, None, None);
     let found = eventually(Duration::from_secs(60), || {
         seen = (
             prometheus.query("omnigraph_registry_generation{job=\"control_plane\"}"),
-            prometheus.query(
-                "omnigraph_http_requests_total{job=\"worker\",route=\"/graphs/{graph_id}/read\",graph=\"alpha\",status=\"200\"}",
-            ),
+            prometheus.query(reads),
+            prometheus.query(changes),
         );
-        seen.0.is_some() && seen.1.is_some()
+        // Both workers scraped: the sums reach what was sent.
+        seen.0.is_some()
+            && seen.1 == Some((2 * READS) as f64)
+            && seen.2 == Some((2 * 2 * WRITES) as f64)
     });
     assert!(
         found,
-        "Prometheus saw {seen:?} after {:?}:\n{}",
+        "Prometheus saw {seen:?} after {:?} (expected {} reads and {} changes):\n{}",
         started.elapsed(),
+        2 * READS,
+        4 * WRITES,
         prometheus.log()
     );
     assert_eq!(seen.0, Some(generation));
-    assert_eq!(seen.1, Some(1.0));
-    assert_eq!(prometheus.query("up{job=\"worker\"}"), Some(1.0));
+    // No change was refused: a write that lost the race was planned again, and every such
+    // replan the workers counted is what Prometheus has.
+    assert_eq!(
+        prometheus.query(
+            "sum(omnigraph_http_requests_total{job=\"worker\",status=\"409\"}) or vector(0)"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        prometheus.query("sum(omnigraph_group_commit_replans_total{job=\"worker\"})"),
+        Some(replans)
+    );
+    assert_eq!(
+        prometheus.query("count(up{job=\"worker\"} == 1)"),
+        Some(2.0)
+    );
     // The alert rules loaded and were evaluated: every rule of the group is healthy.
     let rules = prometheus.api("rules", &[]).expect("GET /api/v1/rules");
     let group = &rules["data"]["groups"][0];
