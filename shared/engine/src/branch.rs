@@ -11,8 +11,7 @@
 //! chain is `main` or the branch folder's id, so ids stay unique and stable when a branch
 //! name is deleted and created again.
 
-use bytes::Bytes;
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
@@ -149,41 +148,18 @@ fn ref_path(name: &str) -> String {
 }
 
 pub async fn read_ref(loc: &GraphLocation, name: &str) -> Result<Option<BranchRef>> {
-    match loc.store.get(&loc.path(&ref_path(name))).await {
-        Ok(r) => {
-            let bytes = r.bytes().await?;
-            let r: BranchRef = serde_json::from_slice(&bytes)
-                .map_err(|e| EngineError::Corrupt(format!("branch ref {name}: {e}")))?;
-            Ok(Some(r))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    loc.read_json(&ref_path(name), &format!("branch ref {name}"))
+        .await
 }
 
 /// Every branch other than main, by name.
 pub async fn list_refs(loc: &GraphLocation) -> Result<Vec<BranchRef>> {
-    use futures::TryStreamExt;
-    let metas: Vec<_> = loc
-        .store
-        .list(Some(&loc.path(REFS_DIR)))
-        .try_collect()
-        .await?;
-    let dir = format!("{}/", loc.path(REFS_DIR).as_ref());
     let mut refs = vec![];
-    for m in metas {
-        let Some(name) = m
-            .location
-            .as_ref()
-            .strip_prefix(&dir)
-            .and_then(|rest| rest.strip_suffix(".json"))
-        else {
-            continue;
-        };
-        if validate_branch_name(name).is_err() {
+    for name in loc.list_json_names(REFS_DIR).await? {
+        if validate_branch_name(&name).is_err() {
             continue;
         }
-        if let Some(r) = read_ref(loc, name).await? {
+        if let Some(r) = read_ref(loc, &name).await? {
             refs.push(r);
         }
     }
@@ -193,27 +169,10 @@ pub async fn list_refs(loc: &GraphLocation) -> Result<Vec<BranchRef>> {
 
 /// Create the ref if no branch of that name exists: the commit point of a branch creation.
 pub async fn create_ref(loc: &GraphLocation, r: &BranchRef) -> Result<()> {
-    let body = serde_json::to_vec_pretty(r)
-        .map_err(|e| EngineError::Corrupt(format!("serialize branch ref: {e}")))?;
-    let opts = PutOptions {
-        mode: PutMode::Create,
-        ..Default::default()
-    };
-    match loc
-        .store
-        .put_opts(
-            &loc.path(&ref_path(&r.name)),
-            PutPayload::from(Bytes::from(body)),
-            opts,
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. })
-        | Err(object_store::Error::Precondition { .. }) => {
-            Err(EngineError::AlreadyExists(format!("branch {}", r.name)))
-        }
-        Err(e) => Err(e.into()),
+    if loc.create_json(&ref_path(&r.name), r).await? {
+        Ok(())
+    } else {
+        Err(EngineError::AlreadyExists(format!("branch {}", r.name)))
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -92,24 +92,8 @@ pub async fn acquire(loc: &GraphLocation, holder: &str, ttl: Duration) -> Result
         expires_at: (now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     };
-    let body = serde_json::to_vec(&lease).unwrap_or_default();
-    let opts = PutOptions {
-        mode: PutMode::Create,
-        ..Default::default()
-    };
-    match loc
-        .store
-        .put_opts(
-            &loc.path(&lease_path(seq)),
-            PutPayload::from(Bytes::from(body)),
-            opts,
-        )
-        .await
-    {
-        Ok(_) => {}
-        Err(object_store::Error::AlreadyExists { .. })
-        | Err(object_store::Error::Precondition { .. }) => return Ok(false),
-        Err(e) => return Err(e.into()),
+    if !loc.create_json(&lease_path(seq), &lease).await? {
+        return Ok(false);
     }
     // Older lease files are history; keep the previous one, delete the rest (best effort).
     if seq > 2 {

@@ -217,6 +217,72 @@ impl GraphLocation {
         Ok(deleted)
     }
 
+    /// The JSON object at `relative` (a ref, a tag), if there is one; `what` names it in the
+    /// error when it does not parse.
+    pub async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        relative: &str,
+        what: &str,
+    ) -> Result<Option<T>> {
+        use object_store::ObjectStoreExt;
+        match self.store.get(&self.path(relative)).await {
+            Ok(found) => {
+                let bytes = found.bytes().await?;
+                let value = serde_json::from_slice(&bytes)
+                    .map_err(|e| EngineError::Corrupt(format!("{what}: {e}")))?;
+                Ok(Some(value))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `value` as JSON at `relative` only if nothing is there (create-if-absent: a
+    /// no-clobber rename on a local disk, `If-None-Match: *` on S3). False when something
+    /// was: another writer won.
+    pub async fn create_json<T: serde::Serialize>(
+        &self,
+        relative: &str,
+        value: &T,
+    ) -> Result<bool> {
+        use object_store::{PutMode, PutOptions, PutPayload};
+        let body = serde_json::to_vec_pretty(value)
+            .map_err(|e| EngineError::Corrupt(format!("serialize {relative}: {e}")))?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .put_opts(&self.path(relative), PutPayload::from(body), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Names of the `.json` objects under folder `relative`, relative to it and without the
+    /// extension (`agent/alice` for `_refs/branches/agent/alice.json`).
+    pub async fn list_json_names(&self, relative: &str) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let metas: Vec<_> = self
+            .store
+            .list(Some(&self.path(relative)))
+            .try_collect()
+            .await?;
+        let dir = format!("{}/", self.path(relative).as_ref());
+        Ok(metas
+            .iter()
+            .filter_map(|m| {
+                let rest = m.location.as_ref().strip_prefix(&dir)?;
+                Some(rest.strip_suffix(".json")?.to_string())
+            })
+            .collect())
+    }
+
     /// URI of something inside the graph, in the form Lance opens.
     pub fn child_uri(&self, relative: &str) -> String {
         format!("{}/{}", self.uri, relative)

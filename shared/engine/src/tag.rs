@@ -18,8 +18,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
 use crate::branch;
@@ -77,42 +76,18 @@ fn tag_path(name: &str) -> String {
 
 /// Tag `name`, if it exists.
 pub async fn read_tag(loc: &GraphLocation, name: &str) -> Result<Option<Tag>> {
-    match loc.store.get(&loc.path(&tag_path(name))).await {
-        Ok(found) => {
-            let bytes = found.bytes().await?;
-            let tag: Tag = serde_json::from_slice(&bytes)
-                .map_err(|e| EngineError::Corrupt(format!("tag {name}: {e}")))?;
-            Ok(Some(tag))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    loc.read_json(&tag_path(name), &format!("tag {name}")).await
 }
 
 /// Every tag of the graph, by name.
 pub async fn list_tags(loc: &GraphLocation) -> Result<Vec<Tag>> {
-    use futures::TryStreamExt;
-    let metas: Vec<_> = loc
-        .store
-        .list(Some(&loc.path(TAGS_DIR)))
-        .try_collect()
-        .await?;
-    let dir = format!("{}/", loc.path(TAGS_DIR).as_ref());
     let mut tags = vec![];
-    for m in metas {
-        let Some(name) = m
-            .location
-            .as_ref()
-            .strip_prefix(&dir)
-            .and_then(|rest| rest.strip_suffix(".json"))
-        else {
-            continue;
-        };
-        if validate_tag_name(name).is_err() {
+    for name in loc.list_json_names(TAGS_DIR).await? {
+        if validate_tag_name(&name).is_err() {
             continue;
         }
         // Deleted between the listing and the read: not a tag any more.
-        if let Some(tag) = read_tag(loc, name).await? {
+        if let Some(tag) = read_tag(loc, &name).await? {
             tags.push(tag);
         }
     }
@@ -122,27 +97,10 @@ pub async fn list_tags(loc: &GraphLocation) -> Result<Vec<Tag>> {
 
 /// Writes the tag if no tag of that name exists: the commit point of a tag creation.
 async fn create_ref(loc: &GraphLocation, tag: &Tag) -> Result<()> {
-    let body = serde_json::to_vec_pretty(tag)
-        .map_err(|e| EngineError::Corrupt(format!("serialize tag: {e}")))?;
-    let opts = PutOptions {
-        mode: PutMode::Create,
-        ..Default::default()
-    };
-    match loc
-        .store
-        .put_opts(
-            &loc.path(&tag_path(&tag.name)),
-            PutPayload::from(Bytes::from(body)),
-            opts,
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. })
-        | Err(object_store::Error::Precondition { .. }) => {
-            Err(EngineError::AlreadyExists(format!("tag {}", tag.name)))
-        }
-        Err(e) => Err(e.into()),
+    if loc.create_json(&tag_path(&tag.name), tag).await? {
+        Ok(())
+    } else {
+        Err(EngineError::AlreadyExists(format!("tag {}", tag.name)))
     }
 }
 
