@@ -430,8 +430,26 @@ fn concurrent_changes_through_two_workers_are_all_published_and_none_is_lost() {
             .collect()
     });
     let mut acknowledged = Vec::new();
-    for (name, status, body) in outcomes {
+    // The version each change reports, and which worker published it: a version holds the
+    // group of one worker only (the manifest compare-and-swap admits one publisher per
+    // version), and a read at it sees the change.
+    let mut publisher_of: std::collections::BTreeMap<u64, usize> = Default::default();
+    for (i, (name, status, body)) in outcomes.into_iter().enumerate() {
         assert_eq!(status, 200, "{name}: {body}");
+        let version = body["manifest_version"].as_u64().expect("manifest_version");
+        let worker = (i / 8) % 2;
+        assert_eq!(
+            *publisher_of.entry(version).or_insert(worker),
+            worker,
+            "version {version} reported by both workers"
+        );
+        let (s, at) = workers[1 - worker].post(
+            "/graphs/alpha/read",
+            &json!({ "query_source": NAMES, "snapshot": version }),
+            None,
+        );
+        assert_eq!(s, 200, "{at}");
+        assert!(person_names(&at).contains(&name), "{name} not at version {version}");
         acknowledged.push(name);
     }
     assert_eq!(acknowledged.len(), 32);

@@ -1,5 +1,5 @@
 use clap::Args;
-use omnigraph_engine::{run_mutation_on, Graph};
+use omnigraph_engine::{run_mutation, Graph};
 
 use super::query_source::QuerySourceArgs;
 use super::{print_json, CliError, CLI_ACTOR};
@@ -23,7 +23,7 @@ pub async fn run(a: MutateArgs) -> Result<(), CliError> {
     // Compiled against the latest schema; the mutation itself re-reads the latest version.
     let snap = graph.snapshot_on(&a.branch, None).await?;
     let query = a.source.compile(&snap)?;
-    let report = run_mutation_on(&graph, &a.branch, &query, &a.source.params()?, CLI_ACTOR).await?;
+    let report = run_mutation(&snap, &query, &a.source.params()?, CLI_ACTOR).await?;
     if a.json {
         return print_json(&report);
     }

@@ -86,6 +86,11 @@ pub struct ChangeResponse {
     pub query_name: String,
     pub affected_nodes: u64,
     pub affected_edges: u64,
+    /// The graph version that holds this change (changes that arrived together share one
+    /// version: group commit); a read at `snapshot_version` >= it sees the change. When
+    /// the change affected nothing, the version it was planned on.
+    #[serde(default)]
+    pub manifest_version: u64,
     /// The authenticated actor; absent in open mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<String>,

@@ -186,11 +186,12 @@ fn change_ingest_and_snapshot_responses_shape() {
         query_name: "add".into(),
         affected_nodes: 2,
         affected_edges: 1,
+        manifest_version: 7,
         actor_id: Some("act-a".into()),
     };
     assert_eq!(
         round_trip(&change),
-        json!({ "branch": "main", "query_name": "add", "affected_nodes": 2, "affected_edges": 1, "actor_id": "act-a" })
+        json!({ "branch": "main", "query_name": "add", "affected_nodes": 2, "affected_edges": 1, "manifest_version": 7, "actor_id": "act-a" })
     );
     let ingest = IngestResponse {
         uri: "/a".into(),

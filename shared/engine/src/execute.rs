@@ -42,7 +42,7 @@ pub async fn execute(
                 )));
             }
             Ok(Outcome::Mutation(
-                run_mutation(graph, &query, params, actor).await?,
+                run_mutation(&snap, &query, params, actor).await?,
             ))
         }
     }

@@ -51,7 +51,7 @@ pub use load::{load, load_on, LoadMode, LoadReport, TableLoadReport};
 pub use manifest::{GraphManifest, TableEntry};
 pub use merge::{ConflictKind, MergeConflict, MergeOutcome, MergeReport};
 pub use migrate::{ApplyOptions, MigrationReport};
-pub use mutate::{run_mutation, run_mutation_on, MutationReport};
+pub use mutate::{run_mutation, MutationReport};
 pub use query::{run_query, run_query_within, QueryBudget, QueryResult};
 pub use table_key::{TableKey, TableKind};
 pub use tombstone::{purge, read_tombstone, write_tombstone, PurgeReport, Tombstone};

@@ -35,7 +35,7 @@ async fn add_on(graph: &Arc<Graph>, branch: &str, name: &str) -> Result<u64, Eng
     let q = omnigraph_lang::compile(&snap.catalog, ADD, None)?;
     let mut params = Map::new();
     params.insert("name".into(), Value::String(name.into()));
-    let r = omnigraph_engine::run_mutation_on(graph, branch, &q, &params, "test").await?;
+    let r = omnigraph_engine::run_mutation(&snap, &q, &params, "test").await?;
     Ok(r.version)
 }
 

@@ -146,3 +146,52 @@ async fn writers_on_two_handles_plan_again_instead_of_conflicting() {
     }
     assert_eq!(names.len(), 4 + 24);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_compiled_before_a_schema_apply_of_another_process_is_refused_not_applied() {
+    // Compiled while Person has `age`; another process renames it to `years` before the
+    // mutation is planned. Applying the old statements to the new tables would write a
+    // column that no longer exists (or the wrong one); the mutation is refused instead.
+    let g = TestGraph::social().await;
+    let compiled_on = g.graph.snapshot(None).await.expect("snapshot");
+    let insert = omnigraph_lang::compile(
+        &compiled_on.catalog,
+        "query q() { insert Person { name: \"Late\", age: 41 } }",
+        None,
+    )
+    .expect("compile");
+    let other = Graph::open(g.graph.uri()).await.expect("second handle");
+    let renamed = SOCIAL_SCHEMA.replace("age: I32?", "years: I32? @rename_from(\"age\")");
+    let renamed = renamed.replace("@range(age,", "@range(years,");
+    other
+        .apply_schema(
+            omnigraph_engine::MAIN,
+            &renamed,
+            omnigraph_engine::ApplyOptions {
+                allow_data_loss: false,
+                dry_run: false,
+            },
+            "admin",
+        )
+        .await
+        .expect("apply");
+    let r =
+        omnigraph_engine::run_mutation(&compiled_on, &insert, &Default::default(), "late").await;
+    match r {
+        Err(EngineError::Conflict { table_key, .. }) => assert_eq!(table_key, "schema"),
+        other => panic!("expected a schema conflict, got {other:?}"),
+    }
+    assert!(!g.person_names().await.contains(&"Late".to_string()));
+    // Compiled again under the new schema, it applies.
+    let now = g.graph.snapshot(None).await.expect("snapshot");
+    let insert = omnigraph_lang::compile(
+        &now.catalog,
+        "query q() { insert Person { name: \"Late\", years: 41 } }",
+        None,
+    )
+    .expect("compile");
+    omnigraph_engine::run_mutation(&now, &insert, &Default::default(), "late")
+        .await
+        .expect("insert under the new schema");
+    assert!(g.person_names().await.contains(&"Late".to_string()));
+}

@@ -24,7 +24,7 @@ async fn try_run(
     let snap = graph.snapshot_on(branch, None).await?;
     let q = omnigraph_lang::compile(&snap.catalog, text, None)?;
     let params: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
-    omnigraph_engine::run_mutation_on(graph, branch, &q, &params, "test").await?;
+    omnigraph_engine::run_mutation(&snap, &q, &params, "test").await?;
     Ok(())
 }
 

@@ -469,7 +469,7 @@ async fn reads_refuse_mutations_and_mutations_refuse_reads() {
         None,
     )
     .unwrap();
-    let r = omnigraph_engine::run_mutation(&g.graph, &read, &Default::default(), "test").await;
+    let r = omnigraph_engine::run_mutation(&snap, &read, &Default::default(), "test").await;
     assert!(matches!(r, Err(EngineError::Invalid(_))));
     let write = omnigraph_lang::compile(
         &snap.catalog,

@@ -2,7 +2,7 @@
 
 use crate::server::error::HttpError;
 use omnigraph_api::{ApiError, ApiJson, ChangeRequest, ChangeResponse, ErrorBody};
-use omnigraph_engine::run_mutation_on;
+use omnigraph_engine::run_mutation;
 use omnigraph_policy::{PolicyAction, RequestContext};
 use tracing::Instrument;
 
@@ -38,11 +38,12 @@ pub async fn change(
     })?;
     let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    // Compiled against the branch head's schema; the mutation re-reads the head.
+    // Compiled against the branch head's schema; the mutation re-reads the head (and is
+    // refused with a schema conflict if the schema changed meanwhile).
     let snap = graph.snapshot_on(&branch, None).await?;
     let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
     let params = params_or_empty(req.params);
-    let report = run_mutation_on(&graph, &branch, &query, &params, auth.actor_name())
+    let report = run_mutation(&snap, &query, &params, auth.actor_name())
         .instrument(tracing::debug_span!("execute"))
         .await?;
     Ok(ApiJson(ChangeResponse {
@@ -50,6 +51,7 @@ pub async fn change(
         query_name: query.name.clone(),
         affected_nodes: report.affected_nodes,
         affected_edges: report.affected_edges,
+        manifest_version: report.version,
         actor_id: auth.actor_id(),
     }))
 }

@@ -14,7 +14,10 @@
 //! - when another process published a change to a table the group wrote or read
 //!   (`EngineError::Conflict`), the group is planned again on the new head, up to
 //!   [`MAX_REPLAN`] times: a mutation is refused only for its own rows (a duplicate key on
-//!   the new head, say), never because another writer was faster.
+//!   the new head, say), never because another writer was faster;
+//! - a mutation compiled against another schema than the head's (a schema apply published
+//!   between its compilation and its plan) is refused with a schema conflict (409
+//!   `manifest_conflict`), never applied under a schema it was not checked against.
 //!
 //! The costs of a publish (one Lance commit per table, the manifest, the freshness checks)
 //! are paid once per group instead of once per mutation, and the rows a group inserts into
@@ -29,7 +32,8 @@ use tracing::Instrument;
 
 use super::{MutationReport, Mutator};
 use crate::error::{EngineError, Result};
-use crate::graph::Graph;
+use crate::graph::{Graph, Snapshot};
+use crate::manifest::GraphManifest;
 use crate::query::params::BoundParams;
 
 /// The most mutations published as one graph version.
@@ -42,6 +46,8 @@ const QUEUE_DEPTH: usize = 4096;
 /// One mutation waiting for its group.
 struct Submission {
     stmts: Vec<MutationStmt>,
+    /// The manifest whose schema the statements were compiled against.
+    compiled_on: Arc<GraphManifest>,
     params: BoundParams,
     actor: String,
     /// The request kind its object-store requests are counted under (storage_metrics.rs):
@@ -72,18 +78,20 @@ impl Committers {
     }
 }
 
-/// Queue `stmts` for the next group of `branch` and wait until that group is published
-/// (or this mutation is refused).
+/// Queue `stmts` (compiled against `compiled_on`'s schema) for the next group of
+/// `compiled_on`'s branch and wait until that group is published (or this mutation is
+/// refused).
 pub(crate) async fn submit(
-    graph: &Arc<Graph>,
-    branch: &str,
+    compiled_on: &Snapshot,
     stmts: &[MutationStmt],
     params: BoundParams,
     actor: &str,
 ) -> Result<MutationReport> {
+    let (graph, branch) = (compiled_on.graph(), compiled_on.branch.as_str());
     let (reply, answer) = oneshot::channel();
     let mut submission = Submission {
         stmts: stmts.to_vec(),
+        compiled_on: compiled_on.manifest.clone(),
         params,
         actor: actor.to_string(),
         kind: crate::storage_metrics::current_kind(),
@@ -211,6 +219,14 @@ async fn plan(graph: &Arc<Graph>, branch: &str, pending: Vec<Submission>) -> Pla
     let mut mutator = Mutator::new(base.clone(), BoundParams::default());
     let mut accepted = Vec::with_capacity(pending.len());
     for s in pending {
+        if !same_schema(&s.compiled_on, &base.manifest) {
+            let _ = s.reply.send(Err(EngineError::Conflict {
+                table_key: "schema".into(),
+                expected: s.compiled_on.version,
+                actual: base.manifest.version,
+            }));
+            continue;
+        }
         let saved = mutator.savepoint();
         mutator.params = s.params.clone();
         let mut outcome = Ok(());
@@ -244,6 +260,11 @@ async fn plan(graph: &Arc<Graph>, branch: &str, pending: Vec<Submission>) -> Pla
         },
         Err(e) => Planned::Failed(accepted.into_iter().map(|(s, _)| s).collect(), e),
     }
+}
+
+/// Whether a mutation compiled against `compiled_on` can be applied on `head`.
+fn same_schema(compiled_on: &Arc<GraphManifest>, head: &Arc<GraphManifest>) -> bool {
+    Arc::ptr_eq(compiled_on, head) || compiled_on.schema_source == head.schema_source
 }
 
 fn answer_all(batch: Vec<Submission>, e: &EngineError) {

@@ -14,7 +14,6 @@ mod statements;
 pub(crate) use group::Committers;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use omnigraph_lang::query::typed::{MutationStmt, QueryBody, TypedQuery};
 use serde::{Deserialize, Serialize};
@@ -23,7 +22,7 @@ use serde_json::{Map, Value as Json};
 use self::overlay::TableOverlay;
 use self::rows::TableColumns;
 use crate::error::{EngineError, Result};
-use crate::graph::{Change, Graph, Snapshot};
+use crate::graph::{Change, Snapshot};
 use crate::query::params::{bind_params, BoundParams};
 use crate::table_key::{TableKey, TableKind};
 
@@ -43,20 +42,14 @@ pub struct MutationReport {
 }
 
 /// Run a checked mutation with `params` (checked against its declarations) as one change
-/// of the main branch.
+/// of the branch `compiled_on` was read from, on that branch's head.
+///
+/// `compiled_on` is the snapshot whose schema `query` was compiled against: when the head
+/// has another schema by the time the mutation is planned (a schema apply published
+/// meanwhile, through any process), the mutation is refused with a schema conflict
+/// instead of being applied under a schema it was not checked against.
 pub async fn run_mutation(
-    graph: &Arc<Graph>,
-    query: &TypedQuery,
-    params: &Map<String, Json>,
-    actor: &str,
-) -> Result<MutationReport> {
-    run_mutation_on(graph, crate::branch::MAIN, query, params, actor).await
-}
-
-/// Like [`run_mutation`], on the head of `branch`.
-pub async fn run_mutation_on(
-    graph: &Arc<Graph>,
-    branch: &str,
+    compiled_on: &Snapshot,
     query: &TypedQuery,
     params: &Map<String, Json>,
     actor: &str,
@@ -68,30 +61,19 @@ pub async fn run_mutation_on(
         )));
     };
     let params = bind_params(&query.params, params)?;
-    apply_mutation_on(graph, branch, stmts, params, actor).await
+    apply_mutation(compiled_on, stmts, params, actor).await
 }
 
-/// Apply `stmts` in order and publish them as one graph version of the main branch
-/// (together with other mutations that arrive meanwhile: group.rs); any failure publishes
-/// nothing of this mutation.
+/// Apply `stmts` (compiled against `compiled_on`'s schema) in order and publish them as
+/// one graph version of `compiled_on`'s branch (together with other mutations that arrive
+/// meanwhile: group.rs); any failure publishes nothing of this mutation.
 pub async fn apply_mutation(
-    graph: &Arc<Graph>,
+    compiled_on: &Snapshot,
     stmts: &[MutationStmt],
     params: BoundParams,
     actor: &str,
 ) -> Result<MutationReport> {
-    apply_mutation_on(graph, crate::branch::MAIN, stmts, params, actor).await
-}
-
-/// Like [`apply_mutation`], on the head of `branch`.
-pub async fn apply_mutation_on(
-    graph: &Arc<Graph>,
-    branch: &str,
-    stmts: &[MutationStmt],
-    params: BoundParams,
-    actor: &str,
-) -> Result<MutationReport> {
-    group::submit(graph, branch, stmts, params, actor).await
+    group::submit(compiled_on, stmts, params, actor).await
 }
 
 /// The state of one mutation in progress.
