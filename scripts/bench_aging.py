@@ -122,14 +122,14 @@ def run(mode, args, data_dir, work):
         rows = []
         inserts = []
 
-        def checkpoint(writes):
+        def checkpoint(writes, label=None):
             points = [worker.post("/read", {"query_source": POINT, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
                       for _ in range(args.reads)]
             hops = [worker.post("/read", {"query_source": HOP, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
                     for _ in range(args.reads)]
             files, size = disk(store)
             row = {
-                "writes": writes,
+                "writes": writes if label is None else f"{writes} ({label})",
                 "files": files,
                 "mib": size / (1 << 20),
                 "insert": (statistics.median(inserts), pct(inserts, 0.99)) if inserts else None,
@@ -146,9 +146,38 @@ def run(mode, args, data_dir, work):
             if i % args.step == 0:
                 checkpoint(i)
                 inserts.clear()
+        if mode == "on":
+            # Idle until the maintenance settles: past the grace, then until the bytes on
+            # disk stop changing for two maintenance rounds (bounded).
+            time.sleep(args.grace + args.interval)
+            last, stable_since = disk(store), time.time()
+            deadline = time.time() + args.grace + 10 * args.interval + 60
+            while time.time() < deadline and time.time() - stable_since < 2 * args.interval + 1:
+                time.sleep(1)
+                now = disk(store)
+                if now != last:
+                    last, stable_since = now, time.time()
+            inserts.clear()
+            checkpoint(args.writes, label="settled")
         return rows
     finally:
         worker.stop()
+
+
+def fresh_load(args, data_dir, work):
+    """(files, bytes) of a graph loaded at once with the rows the aged graph ends with."""
+    data = os.path.join(work, "fresh.jsonl")
+    with open(data, "w") as out, open(os.path.join(data_dir, "bench.jsonl")) as generated:
+        shutil.copyfileobj(generated, out)
+        for i in range(1, args.writes + 1):
+            out.write(json.dumps({"type": "Person", "data": {"uid": f"aged-{i}", "name": f"Aged {i}",
+                                                            "age": 30, "city": "Oslo"}}) + "\n")
+    store = os.path.join(work, "g-fresh.omni")
+    subprocess.run([BIN, "init", "--schema", os.path.join(data_dir, "bench.pg"), store],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([BIN, "load", "--data", data, "--mode", "overwrite", "--store", store],
+                   check=True, stdout=subprocess.DEVNULL)
+    return disk(store)
 
 
 def fmt(pair):
@@ -189,8 +218,15 @@ def main():
         print(f"# ageing: {args.nodes} nodes / {args.edges} edges, {args.writes} single-row inserts "
               f"through POST /change, dev build ({BIN})")
         print_header()
+        last = {}
         for mode in args.modes.split(","):
-            run(mode, args, data_dir, work)
+            last[mode] = run(mode, args, data_dir, work)[-1]
+        fresh = fresh_load(args, data_dir, work)
+        print(f"\nfresh load of the same rows ({args.nodes + args.writes} people, {args.edges} edges): "
+              f"{fresh[0]} files, {fresh[1] / (1 << 20):.1f} MiB")
+        for mode, row in last.items():
+            print(f"{mode}, {row['writes']} writes: {row['mib']:.1f} MiB = "
+                  f"{row['mib'] * (1 << 20) / fresh[1]:.2f} x the fresh load")
     finally:
         if os.environ.get("KEEP") != "1":
             shutil.rmtree(work, ignore_errors=True)

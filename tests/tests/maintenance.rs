@@ -456,3 +456,68 @@ fn writes_through_one_worker_while_another_maintains_are_never_refused_nor_lost(
         assert_eq!(names.len(), social_people + acknowledged.len());
     }
 }
+
+/// Eight single-row inserts through a worker whose timed rounds are hours apart; whether
+/// a maintenance commit is on top within `wait`.
+fn compacted_after_writes(triggers: &[(&str, &str)], wait: Duration) -> bool {
+    let g = TempGraph::social();
+    let mut env = vec![
+        ("OMNIGRAPH_MAINTENANCE_INTERVAL_SECS", "36000"),
+        ("OMNIGRAPH_COMPACT_MIN_FRAGMENTS", "4"),
+    ];
+    env.extend_from_slice(triggers);
+    let dp = DataPlane::single_mode(&g, "", &["--unauthenticated"], &env);
+    for i in 0..8 {
+        let (s, body) = dp.post(
+            "/change",
+            &json!({
+                "query_source": "query add($n: String) { insert Person { name: $n, age: 30 } }",
+                "params": {"n": format!("t{i}")}
+            }),
+            None,
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    eventually(wait, || {
+        commits(&g)
+            .first()
+            .is_some_and(|c| c["actor"] == "maintenance")
+    })
+}
+
+#[test]
+fn writes_that_leave_a_table_with_many_fragments_start_a_maintenance_round_at_once() {
+    // The fixture's Person table has one fragment; eight inserts make nine.
+    assert!(
+        compacted_after_writes(
+            &[
+                ("OMNIGRAPH_COMPACT_AT_FRAGMENTS", "6"),
+                ("OMNIGRAPH_MAINTAIN_EVERY_VERSIONS", "0")
+            ],
+            Duration::from_secs(20)
+        ),
+        "no maintenance round after a table crossed 6 fragments"
+    );
+    // The version count starts a round too.
+    assert!(
+        compacted_after_writes(
+            &[
+                ("OMNIGRAPH_COMPACT_AT_FRAGMENTS", "0"),
+                ("OMNIGRAPH_MAINTAIN_EVERY_VERSIONS", "5")
+            ],
+            Duration::from_secs(20)
+        ),
+        "no maintenance round after 5 versions"
+    );
+    // With both triggers off, the same writes wait for the timed round.
+    assert!(
+        !compacted_after_writes(
+            &[
+                ("OMNIGRAPH_COMPACT_AT_FRAGMENTS", "0"),
+                ("OMNIGRAPH_MAINTAIN_EVERY_VERSIONS", "0")
+            ],
+            Duration::from_secs(3)
+        ),
+        "a maintenance round ran with both triggers off"
+    );
+}

@@ -88,6 +88,14 @@ pub struct ServeArgs {
     #[arg(long, env = "OMNIGRAPH_COMPACT_MIN_FRAGMENTS", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(2..).map(|n| n as usize))]
     pub compact_min_fragments: usize,
+    /// A write that leaves a table with at least this many fragments starts a maintenance
+    /// round of its graph at once instead of at the next interval; 0: only timed rounds.
+    #[arg(long, env = "OMNIGRAPH_COMPACT_AT_FRAGMENTS", default_value_t = 64)]
+    pub compact_at_fragments: usize,
+    /// After this many versions published through this worker on a graph since its last
+    /// round, a maintenance round of the graph starts at once; 0: only timed rounds.
+    #[arg(long, env = "OMNIGRAPH_MAINTAIN_EVERY_VERSIONS", default_value_t = 1000)]
+    pub maintain_every_versions: u64,
     /// Days of graph history each maintenance round keeps (older versions, and the files
     /// only they use, are deleted); with --keep-versions. Reads of a deleted version: 410.
     #[arg(long, env = "OMNIGRAPH_RETENTION_DAYS", default_value_t = 7.0)]
@@ -121,6 +129,12 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
         },
         _ => return Err(ServeError::Source.into()),
     };
+    if a.maintenance_interval_secs > 0 {
+        omnigraph_engine::maintenance::set_triggers(
+            a.compact_at_fragments,
+            a.maintain_every_versions,
+        );
+    }
     serve(ServeOptions {
         bind: a.bind,
         source,

@@ -3,6 +3,13 @@
 //! (shared/engine/src/maintenance.rs), then old versions and the files only they use are
 //! deleted (shared/engine/src/cleanup.rs). Nobody runs a job beside the server.
 //!
+//! Writes do not wait for the timer when they cross a threshold: a publish that leaves a
+//! table it wrote with `--compact-at-fragments` fragments, or this worker's
+//! `--maintain-every-versions`-th version of a graph since its last round, starts a round
+//! for that graph at once (half a second later, so a burst is maintained once). Each
+//! Lance version lists every fragment of its table, so keeping fragments few keeps every
+//! version the retention holds small.
+//!
 //! Several workers may serve one graph: each runs this loop, but only the holder of the
 //! graph's maintenance lease (kept in the graph's storage, renewed each round, running out
 //! when its holder stops) maintains it. Should two compact at once all the same (a lease
@@ -44,9 +51,13 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
     };
     // A random first delay within one interval spreads the workers of a deployment.
     let offset = interval.mul_f64(rand_fraction());
-    tokio::time::sleep(offset).await;
+    let mut timed = wait_for_round(offset).await;
     loop {
         for (graph_id, graph) in state.registry.opened_graphs() {
+            // A round that writes asked for maintains only the graphs that asked.
+            if !graph.take_maintenance_request() && !timed {
+                continue;
+            }
             // One maintainer per graph across all workers (shared/engine/src/lease.rs).
             match lease::acquire(graph.location(), &state.worker_id, options.lease).await {
                 Ok(true) => {}
@@ -140,9 +151,25 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
             }
             record_run(&graph, &state.worker_id, compactions, cleaned_up).await;
         }
-        tokio::time::sleep(interval).await;
+        timed = wait_for_round(interval).await;
     }
 }
+
+/// Waits until the next round: `timeout` passed (true), or a write crossed a trigger
+/// (shared/engine/src/maintenance.rs; false), then [`TRIGGER_GAP`] more so that a burst of
+/// writes is maintained once.
+async fn wait_for_round(timeout: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(timeout) => true,
+        _ = omnigraph_engine::maintenance::wanted().notified() => {
+            tokio::time::sleep(TRIGGER_GAP).await;
+            false
+        }
+    }
+}
+
+/// The least time between the start of a triggered round and the previous round's end.
+const TRIGGER_GAP: Duration = Duration::from_millis(500);
 
 /// The wire form of a compaction report.
 pub fn compaction_result(report: CompactionReport) -> CompactionResult {

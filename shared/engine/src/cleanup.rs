@@ -273,7 +273,7 @@ pub async fn cleanup_until(
         }
     }
     report.table_versions_deleted = deleted_versions.len() as u64;
-    graph.forget_datasets();
+    graph.forget_datasets_except(&opened);
     Ok(report)
 }
 
@@ -319,7 +319,7 @@ impl NeededFiles {
                     changed_in: 0,
                     same_rows_as: None,
                 };
-                let ds = graph.dataset_for(&entry).await?;
+                let ds = graph.dataset_uncached(&entry).await?;
                 let base = loc.path(&entry.path);
                 self.files.insert(ds.manifest_location().path.clone());
                 for fragment in ds.get_fragments() {

@@ -48,6 +48,10 @@ pub struct Graph {
     stale: AtomicBool,
     /// When a read last found the incarnation marker in place.
     last_check: Mutex<Option<Instant>>,
+    /// Versions this process published since the graph's last maintenance round here.
+    published_since_maintenance: std::sync::atomic::AtomicU64,
+    /// A publish crossed a maintenance trigger (shared/engine/src/maintenance.rs).
+    maintenance_requested: AtomicBool,
 }
 
 /// One graph version, pinned: every table is read at the version its manifest names.
@@ -248,6 +252,8 @@ impl Graph {
             incarnation,
             stale: AtomicBool::new(false),
             last_check: Mutex::new(None),
+            published_since_maintenance: Default::default(),
+            maintenance_requested: AtomicBool::new(false),
         }
     }
 
@@ -600,6 +606,29 @@ impl Graph {
         Ok(ds)
     }
 
+    /// Counts a publish of a user's change and asks for maintenance when it crossed a
+    /// trigger (shared/engine/src/maintenance.rs).
+    fn note_published(&self, most_fragments: usize) {
+        use std::sync::atomic::Ordering;
+        let versions = self
+            .published_since_maintenance
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        if crate::maintenance::crosses_trigger(versions, most_fragments)
+            && !self.maintenance_requested.swap(true, Ordering::AcqRel)
+        {
+            crate::maintenance::wanted().notify_one();
+        }
+    }
+
+    /// Whether a publish asked for maintenance since the last call; the caller is about to
+    /// maintain the graph, so the counts start again.
+    pub fn take_maintenance_request(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.published_since_maintenance.store(0, Ordering::Relaxed);
+        self.maintenance_requested.swap(false, Ordering::AcqRel)
+    }
+
     /// Keep opened table versions (those a publish committed) for later reads and writes.
     fn keep_datasets(&self, opened: Vec<((String, u64), Arc<Dataset>)>) {
         let mut cache = self.datasets.lock().unwrap_or_else(|p| p.into_inner());
@@ -611,17 +640,34 @@ impl Graph {
         }
     }
 
-    /// A table at the exact version `entry` names (cached like a snapshot's tables).
-    pub(crate) async fn dataset_for(&self, entry: &TableEntry) -> Result<Arc<Dataset>> {
-        self.dataset(entry).await
+    /// A table at the exact version `entry` names, from the cache when it is there, else
+    /// opened without caching it (cleanup opens every kept version once: caching them
+    /// would push out the versions reads and writes use).
+    pub(crate) async fn dataset_uncached(&self, entry: &TableEntry) -> Result<Arc<Dataset>> {
+        let cached = self
+            .datasets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(entry.path.clone(), entry.version))
+            .cloned();
+        if let Some(ds) = cached {
+            return Ok(ds);
+        }
+        open_at(
+            &self.session,
+            &self.loc.child_uri(&entry.path),
+            entry.version,
+        )
+        .await
     }
 
-    /// Forget every opened table version (a cleanup deleted some).
-    pub(crate) fn forget_datasets(&self) {
+    /// Forget every opened table version but those in `kept` (a cleanup deleted the files
+    /// of others).
+    pub(crate) fn forget_datasets_except(&self, kept: &BTreeSet<(String, u64)>) {
         self.datasets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clear();
+            .retain(|key, _| kept.contains(key));
     }
 
     /// Forget the opened versions of the tables at `paths` (their files were deleted).
@@ -776,6 +822,14 @@ impl Graph {
             }
             match base.store.publish(&next).await {
                 Ok(()) => {
+                    if !change.maintenance {
+                        let most_fragments = committed
+                            .iter()
+                            .map(|(_, ds)| ds.get_fragments().len())
+                            .max()
+                            .unwrap_or(0);
+                        self.note_published(most_fragments);
+                    }
                     self.keep_datasets(committed);
                     return Ok(next);
                 }
