@@ -18,6 +18,7 @@ mod graph_storage;
 mod hardening;
 mod maintenance;
 mod maintenance_crash;
+mod load_ndjson;
 mod merge_http;
 mod metrics;
 mod openapi;

@@ -117,6 +117,15 @@ pub struct ServeArgs {
     #[arg(long, env = "OMNIGRAPH_MAINTENANCE_TIMEOUT_MS", default_value_t = 600_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub maintenance_timeout_ms: u64,
+    /// Most bytes (after decompression) one streamed load (POST /load/ndjson) may send;
+    /// past it the load fails with 413 and nothing is loaded.
+    #[arg(long, env = "OMNIGRAPH_MAX_LOAD_BYTES", default_value_t = 64 << 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_load_bytes: u64,
+    /// Seconds a streamed load waits for the next part of its body before it fails.
+    #[arg(long, env = "OMNIGRAPH_LOAD_IDLE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub load_idle_timeout_secs: u64,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -166,6 +175,10 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
                     .max(1),
             ),
             request_timeout: Duration::from_millis(a.maintenance_timeout_ms),
+        },
+        load: crate::server::state::LoadSettings {
+            max_bytes: a.max_load_bytes,
+            idle: Duration::from_secs(a.load_idle_timeout_secs),
         },
     })
     .await?;

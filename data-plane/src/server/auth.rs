@@ -128,6 +128,11 @@ impl GraphAccess {
         self.state.reads.admit()
     }
 
+    /// The bounds of a streamed load on this worker.
+    pub fn load_settings(&self) -> super::state::LoadSettings {
+        self.state.load
+    }
+
     /// The worker's query budgets.
     pub fn query_limits(&self) -> &super::query_limits::QueryLimits {
         &self.state.query_limits

@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod app;
 pub mod auth;
+pub mod body_reader;
 pub mod error;
 pub mod handlers;
 pub mod maintenance;

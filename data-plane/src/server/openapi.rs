@@ -12,8 +12,8 @@ use utoipa::OpenApi;
 
 use super::app::graph_routes;
 use super::handlers::{
-    branches, change, commits, export, health, ingest, internal, maintenance, metrics, read,
-    schema, snapshot, tags,
+    branches, change, commits, export, health, ingest, internal, load_ndjson, maintenance,
+    metrics, read, schema, snapshot, tags,
 };
 use super::state::AppState;
 
@@ -34,6 +34,7 @@ use super::state::AppState;
         read::read,
         change::change,
         ingest::ingest,
+        load_ndjson::load_ndjson,
         schema::schema,
         schema::apply,
         snapshot::snapshot,

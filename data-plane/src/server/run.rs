@@ -42,6 +42,8 @@ pub struct ServeOptions {
     pub metrics_token: Option<String>,
     /// The worker's own compaction runs (`--maintenance-interval-secs`).
     pub maintenance: super::maintenance::MaintenanceOptions,
+    /// Bounds of a streamed load (`--max-load-bytes`, `--load-idle-timeout-secs`).
+    pub load: super::state::LoadSettings,
 }
 
 /// The registry document omnigraph.yaml describes (generation 1), and its mode.
@@ -162,6 +164,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         query_limits: options.query_limits.clone(),
         metrics,
         maintenance: options.maintenance,
+        load: options.load,
     });
     tracing::info!(
         %local,

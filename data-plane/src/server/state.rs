@@ -29,6 +29,16 @@ pub struct ServerState {
     pub metrics: omnigraph_api::metrics::MetricsAccess,
     /// What maintenance compacts and keeps (its rounds, and `POST /maintenance`).
     pub maintenance: super::maintenance::MaintenanceOptions,
+    /// Bounds of a streamed load (`POST /load/ndjson`).
+    pub load: LoadSettings,
+}
+
+/// Bounds of a streamed load: bytes in all (after decompression), and the longest wait
+/// for the next chunk of the body.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadSettings {
+    pub max_bytes: u64,
+    pub idle: std::time::Duration,
 }
 
 /// How the control plane's routes on this worker (`/internal/*`) are guarded.

@@ -138,6 +138,45 @@ pub struct IngestRequest {
     pub from: Option<String>,
 }
 
+/// Query string of `POST /load/ndjson` (the body is the NDJSON itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoadNdjsonQuery {
+    /// How the rows combine with those stored: `append` (new keys only), `merge` (upsert)
+    /// or `overwrite` (each table the data names is replaced).
+    pub mode: IngestMode,
+    /// Branch to load into; the default branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Create `branch` from this branch first when it does not exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// Rows a load wrote for one node or edge type of the schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EntitiesLoaded {
+    /// The type's name in the schema.
+    pub name: String,
+    pub entities_loaded: u64,
+}
+
+/// `POST /load/ndjson`: what the load published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LoadNdjsonResponse {
+    pub branch: String,
+    pub mode: IngestMode,
+    /// The graph version the load published (visible to every read from now on).
+    pub manifest_version: u64,
+    pub nodes: Vec<EntitiesLoaded>,
+    pub edges: Vec<EntitiesLoaded>,
+    pub total_entities: u64,
+    /// Bytes of NDJSON read (after decompression).
+    pub bytes_read: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+}
+
 /// Rows written to one table by a load.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TableLoadCount {

@@ -25,7 +25,8 @@ pub use branches::{
 };
 pub use data::{
     BranchQuery, ChangeRequest, ChangeResponse, CleanupResult, CompactedTable, CompactionResult,
-    ExportRequest, IngestMode, IngestRequest, IngestResponse, MaintenanceRequest,
+    EntitiesLoaded, ExportRequest, IngestMode, IngestRequest, IngestResponse, LoadNdjsonQuery,
+    LoadNdjsonResponse, MaintenanceRequest,
     MaintenanceResponse, MaintenanceRun, MaintenanceState, QueryParams, ReadRequest, ReadResponse,
     ReadTarget, SchemaApplyRequest, SchemaApplyResponse, SchemaResponse, SchemaStep,
     SchemaStepKind, SnapshotResponse, SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,

@@ -57,6 +57,12 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
         }
     }
 
+    /// No body limit: the handler streams the body and bounds it itself.
+    pub fn body_limit_disabled(mut self) -> Self {
+        self.handler = self.handler.layer(DefaultBodyLimit::disable());
+        self
+    }
+
     /// A body limit other than the router-wide one (e.g. 32 MiB for loads).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.handler = self.handler.layer(DefaultBodyLimit::max(bytes));

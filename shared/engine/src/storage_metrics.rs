@@ -65,7 +65,8 @@ pub async fn with_request_kind<F: Future>(kind: &'static str, fut: F) -> F::Outp
     REQUEST_KIND.scope(kind, fut).await
 }
 
-pub(crate) fn current_kind() -> &'static str {
+/// The request kind the current task counts its object-store requests under.
+pub fn current_kind() -> &'static str {
     REQUEST_KIND.try_with(|k| *k).unwrap_or(UNATTRIBUTED)
 }
 

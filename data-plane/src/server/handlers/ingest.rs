@@ -12,7 +12,32 @@ use omnigraph_policy::{PolicyAction, RequestContext};
 use super::branches::branch_exists;
 use crate::server::auth::{branch_or_main, GraphAccess};
 
-fn load_mode(mode: IngestMode) -> LoadMode {
+/// A load into a branch that does not exist yet creates it from `from` first, which the
+/// caller must also be allowed to do (`branch_create`, and reading `from`).
+pub(super) async fn create_branch_from(
+    access: &GraphAccess,
+    graph: &std::sync::Arc<omnigraph_engine::Graph>,
+    branch: &str,
+    from: &str,
+    actor: &str,
+) -> Result<(), HttpError> {
+    if branch_exists(graph, branch).await? {
+        return Ok(());
+    }
+    access.check_policy(
+        PolicyAction::BranchCreate,
+        &RequestContext::on_branch(from.to_string()).with_target_branch(branch.to_string()),
+    )?;
+    // The fork reads `from` (its rows and history become the branch's).
+    access.check_policy(PolicyAction::Read, &RequestContext::on_branch(from.to_string()))?;
+    match graph.create_branch(branch, from, actor).await {
+        // Created meanwhile by another request: load into it all the same.
+        Ok(_) | Err(EngineError::AlreadyExists(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn load_mode(mode: IngestMode) -> LoadMode {
     match mode {
         IngestMode::Overwrite => LoadMode::Overwrite,
         IngestMode::Append => LoadMode::Append,
@@ -50,21 +75,7 @@ pub async fn ingest(
     let branch = branch_or_main(req.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
     if let Some(from) = &req.from {
-        // A load into a branch that does not exist yet creates it from `from` first,
-        // which the caller must also be allowed to do.
-        if !branch_exists(&graph, &branch).await? {
-            access.check_policy(
-                PolicyAction::BranchCreate,
-                &RequestContext::on_branch(from.clone()).with_target_branch(branch.clone()),
-            )?;
-            // The fork reads `from` (its rows and history become the branch's).
-            access.check_policy(PolicyAction::Read, &RequestContext::on_branch(from.clone()))?;
-            match graph.create_branch(&branch, from, auth.actor_name()).await {
-                // Created meanwhile by another request: load into it all the same.
-                Ok(_) | Err(EngineError::AlreadyExists(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        create_branch_from(&access, &graph, &branch, from, auth.actor_name()).await?;
     }
     let report = load_on(
         &graph,

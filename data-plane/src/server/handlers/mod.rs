@@ -7,6 +7,7 @@ pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod internal;
+pub mod load_ndjson;
 pub mod maintenance;
 pub mod metrics;
 pub mod read;

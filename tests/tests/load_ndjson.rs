@@ -1,0 +1,186 @@
+//! `POST /load/ndjson` (issue 24; data-plane/src/server/handlers/load_ndjson.rs): a raw
+//! NDJSON body, plain or gzip, streamed into one atomic load with no 32 MiB cap; bad lines,
+//! bodies past the worker's limits and unknown encodings load nothing.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use omnigraph_e2e::*;
+use serde_json::{json, Value};
+
+const COUNT: &str = "query q() { match { $p: Person } return { count($p) as n } }";
+
+fn people(dp: &DataPlane) -> u64 {
+    let (s, b) = dp.post("/read", &json!({ "query_source": COUNT }), None);
+    assert_eq!(s, 200, "{b}");
+    b["rows"][0]["n"].as_u64().expect("count")
+}
+
+fn version(dp: &DataPlane) -> u64 {
+    let (s, b) = dp.get("/snapshot", None);
+    assert_eq!(s, 200, "{b}");
+    b["manifest_version"].as_u64().expect("manifest_version")
+}
+
+/// `n` people, `pad` bytes of tags each, and `n - 1` Knows edges chaining them.
+fn ndjson(n: usize, pad: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let tag = "x".repeat(pad);
+    for i in 0..n {
+        let line = json!({ "type": "Person", "data": { "name": format!("s{i}"), "age": (i % 100) as i32, "tags": [tag] } });
+        writeln!(out, "{line}").expect("write");
+    }
+    for i in 1..n {
+        let line = json!({ "edge": "Knows", "from": format!("s{}", i - 1), "to": format!("s{i}") });
+        writeln!(out, "{line}").expect("write");
+    }
+    out
+}
+
+fn send(
+    dp: &DataPlane,
+    query: &str,
+    body: reqwest::blocking::Body,
+    encoding: Option<&str>,
+) -> (u16, Value) {
+    let mut r = dp
+        .client()
+        .post(format!("{}/load/ndjson?{query}", dp.url))
+        .header("content-type", "application/x-ndjson")
+        .timeout(Duration::from_secs(300))
+        .body(body);
+    if let Some(e) = encoding {
+        r = r.header("content-encoding", e);
+    }
+    let response = r.send().expect("POST /load/ndjson");
+    let status = response.status().as_u16();
+    let text = response.text().expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}"));
+    (status, body)
+}
+
+#[test]
+fn a_body_over_32_mib_is_streamed_into_one_atomic_load() {
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode_open(&g);
+    let before = (people(&dp), version(&dp));
+    let n = 60_000;
+    let data = ndjson(n, 600);
+    assert!(data.len() > 33 << 20, "the body is over the 32 MiB of POST /load");
+    let len = data.len() as u64;
+    let rss_before = dp.rss_kib();
+    let (s, b) = send(&dp, "mode=append", data.into(), None);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["total_entities"], json!(2 * n - 1), "{b}");
+    assert_eq!(b["nodes"], json!([{ "name": "Person", "entities_loaded": n }]), "{b}");
+    assert_eq!(b["edges"], json!([{ "name": "Knows", "entities_loaded": n - 1 }]), "{b}");
+    assert_eq!(b["bytes_read"], json!(len), "{b}");
+    assert_eq!(b["branch"], "main");
+    assert_eq!(b["mode"], "append");
+    // One new version, holding every row.
+    assert_eq!(b["manifest_version"], json!(before.1 + 1), "{b}");
+    assert_eq!(version(&dp), before.1 + 1);
+    assert_eq!(people(&dp), before.0 + n as u64);
+    eprintln!(
+        "streamed {} MiB; worker RSS {} -> {} MiB",
+        len >> 20,
+        rss_before / 1024,
+        dp.rss_kib() / 1024
+    );
+}
+
+#[test]
+fn a_gzip_body_is_decompressed_and_an_unknown_encoding_is_refused() {
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode_open(&g);
+    let before = people(&dp);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&ndjson(500, 10)).expect("gzip");
+    let (s, b) = send(&dp, "mode=merge", gz.finish().expect("gzip").into(), Some("gzip"));
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["total_entities"], json!(999), "{b}");
+    assert_eq!(people(&dp), before + 500);
+
+    let v = version(&dp);
+    let (s, b) = send(&dp, "mode=merge", ndjson(3, 1).into(), Some("br"));
+    envelope(s, &b, 400, "bad_request");
+    // Not gzip at all, though it says so.
+    let (s, b) = send(&dp, "mode=merge", ndjson(3, 1).into(), Some("gzip"));
+    envelope(s, &b, 400, "bad_request");
+    assert_eq!(version(&dp), v, "nothing was published");
+}
+
+#[test]
+fn a_bad_line_anywhere_loads_nothing_and_is_named_with_its_number() {
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode_open(&g);
+    let (before, v) = (people(&dp), version(&dp));
+    let mut data = ndjson(150_000, 0);
+    // The bad line comes after the first batches were written.
+    data.extend_from_slice(b"{\"type\": \"Person\", \"data\": {\"name\": \"late\", \"age\": 900}}\n");
+    let lines = data.iter().filter(|b| **b == b'\n').count();
+    let (s, b) = send(&dp, "mode=append", data.into(), None);
+    envelope(s, &b, 400, "bad_request");
+    let message = b["error"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("line {lines}")), "{b}");
+    assert_eq!((people(&dp), version(&dp)), (before, v), "nothing was loaded");
+}
+
+#[test]
+fn the_query_string_is_checked_before_anything_is_loaded() {
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode_open(&g);
+    let v = version(&dp);
+    for query in ["", "mode=upsert", "mode=append&branch=nope"] {
+        let (s, b) = send(&dp, query, ndjson(2, 1).into(), None);
+        let expected = if query.contains("branch") { 404 } else { 400 };
+        assert_eq!(s, expected, "{query}: {b}");
+    }
+    // A missing branch is created from `from` first.
+    let (s, b) = send(&dp, "mode=append&branch=feed&from=main", ndjson(2, 1).into(), None);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["branch"], "feed");
+    assert_eq!(version(&dp), v, "main is unchanged");
+}
+
+#[test]
+fn a_body_past_the_workers_limits_or_too_slow_loads_nothing() {
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode(
+        &g,
+        "",
+        &["--unauthenticated"],
+        &[
+            ("OMNIGRAPH_MAX_LOAD_BYTES", "20000"),
+            ("OMNIGRAPH_LOAD_IDLE_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let (before, v) = (people(&dp), version(&dp));
+    // Over the byte limit: 413.
+    let (s, b) = send(&dp, "mode=append", ndjson(200, 10).into(), None);
+    envelope(s, &b, 413, "payload_too_large");
+    // Over it only once decompressed: 413 all the same.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&ndjson(1_000, 200)).expect("gzip");
+    let compressed = gz.finish().expect("gzip");
+    assert!(compressed.len() < 20000, "{} bytes", compressed.len());
+    let (s, b) = send(&dp, "mode=append", compressed.into(), Some("gzip"));
+    envelope(s, &b, 413, "payload_too_large");
+    // A client that stops sending mid-body: refused after the idle timeout (a raw
+    // connection, so that the answer is read while the rest of the body is still owed).
+    let address = dp.url.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&address).expect("connect");
+    let line = "{\"type\": \"Person\", \"data\": {\"name\": \"slow\"}}\n";
+    write!(
+        conn,
+        "POST /load/ndjson?mode=append HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-ndjson\r\ncontent-length: 100000\r\n\r\n{line}"
+    )
+    .expect("send the start of the body");
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("no data"), "{answer}");
+    assert_eq!((people(&dp), version(&dp)), (before, v), "nothing was loaded");
+}
