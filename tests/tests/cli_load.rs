@@ -315,3 +315,62 @@ fn concurrent_appends_from_several_processes_lose_nothing_acknowledged() {
     let count = published_manifests(&g.store);
     assert_eq!(count as u64, latest);
 }
+
+/// `n` people as load lines.
+fn people_lines(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("{{\"type\": \"Person\", \"data\": {{\"name\": \"g{i}\", \"age\": {}}}}}\n", i % 100))
+        .collect()
+}
+
+#[test]
+fn a_gzip_file_loads_like_the_plain_one_with_one_summary_line_off_a_terminal() {
+    use std::io::Write;
+    let g = TempGraph::new("social.pg");
+    let path = g.dir.path().join("people.jsonl.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).expect("create"),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(people_lines(1000).as_bytes()).expect("write");
+    gz.finish().expect("gzip");
+    let r = dp(&[
+        "load",
+        "--data",
+        path.to_str().expect("utf-8"),
+        "--mode",
+        "append",
+        "--store",
+        &g.store,
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let first = r.stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("loaded 1000 rows (append"), "{}", r.stdout);
+    assert!(first.contains("rows/s"), "{first}");
+    // Not a terminal: no progress bar drawn.
+    assert!(!r.stderr.contains("ETA"), "{}", r.stderr);
+    assert_eq!(g.row_count("node:Person"), 1000);
+}
+
+#[test]
+fn on_a_terminal_the_load_draws_a_progress_bar() {
+    let g = TempGraph::new("social.pg");
+    let path = g.dir.path().join("people.jsonl");
+    std::fs::write(&path, people_lines(300_000)).expect("write");
+    // `script` runs the load on a pseudo-terminal and copies what it drew.
+    let command = format!(
+        "{} load --data {} --mode append --store {}",
+        bin("omnigraph-data-plane").display(),
+        path.display(),
+        g.store
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("run script (util-linux)");
+    let drawn = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{drawn}");
+    assert!(drawn.contains("ETA"), "no progress bar drawn: {drawn}");
+    assert!(drawn.contains("lines/s"), "{drawn}");
+    assert!(drawn.contains("loaded 300000 rows"), "{drawn}");
+}

@@ -184,3 +184,75 @@ fn a_body_past_the_workers_limits_or_too_slow_loads_nothing() {
     assert!(answer.contains("no data"), "{answer}");
     assert_eq!((people(&dp), version(&dp)), (before, v), "nothing was loaded");
 }
+
+/// Sends `data` on a raw connection in two halves with a pause between them, reading the
+/// answer meanwhile (a client that reads progress while it uploads); the answer's lines.
+fn progress_lines(dp: &DataPlane, mode: &str, data: Vec<u8>) -> Vec<Value> {
+    let address = dp.url.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&address).expect("connect");
+    let mut writer = conn.try_clone().expect("clone");
+    let mode = mode.to_string();
+    let sender = std::thread::spawn(move || {
+        write!(
+            writer,
+            "POST /load/ndjson?mode={mode}&progress=true HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            data.len()
+        )
+        .expect("head");
+        let (first, second) = data.split_at(data.len() / 2);
+        writer.write_all(first).expect("first half");
+        std::thread::sleep(Duration::from_millis(2500));
+        writer.write_all(second)
+    });
+    conn.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("answer");
+    let sent = sender.join().expect("sender");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    assert!(sent.is_ok(), "the body could not be sent whole ({sent:?}); answer: {text}");
+    let (head, mut body) = text.split_once("\r\n\r\n").expect("a head");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("content-type: application/x-ndjson"), "{head}");
+    // Chunked transfer encoding: size line, data, CRLF; until the 0-size chunk.
+    let mut decoded = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").expect("chunk size");
+        let size = usize::from_str_radix(size.trim(), 16).expect("hex size");
+        if size == 0 {
+            break;
+        }
+        decoded.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    decoded
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn with_progress_the_answer_streams_progress_lines_then_the_outcome() {
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode_open(&g);
+    let before = people(&dp);
+    let lines = progress_lines(&dp, "append", ndjson(2_000, 10));
+    let (last, progress) = lines.split_last().expect("lines");
+    assert!(!progress.is_empty(), "no progress line during a 2.5 s pause: {lines:?}");
+    let read: Vec<u64> = progress
+        .iter()
+        .map(|p| p["progress"]["lines_read"].as_u64().expect("lines_read"))
+        .collect();
+    assert!(read.windows(2).all(|w| w[0] <= w[1]), "{read:?}");
+    assert!(read[0] > 0, "the first half was read before the pause: {lines:?}");
+    assert_eq!(last["result"]["total_entities"], json!(3_999), "{last}");
+    assert_eq!(people(&dp), before + 2_000);
+    // A bad line: the last line is the error envelope, and nothing was loaded.
+    let v = version(&dp);
+    let mut bad = ndjson(2_000, 10);
+    bad.extend_from_slice(b"not json\n");
+    let lines = progress_lines(&dp, "merge", bad);
+    let last = lines.last().expect("lines");
+    assert_eq!(last["error"]["code"], "bad_request", "{last}");
+    assert!(last["error"]["error"].as_str().unwrap_or_default().contains("line 4000"), "{last}");
+    assert_eq!(version(&dp), v);
+}

@@ -1,4 +1,4 @@
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -8,7 +8,7 @@ use super::{print_json, CliError, CLI_ACTOR};
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// JSONL file in the bulk format.
+    /// JSONL file in the bulk format (gzip when its name ends in `.gz`).
     #[arg(long)]
     pub data: PathBuf,
     /// overwrite | append | merge (required: overwrite replaces whole types).
@@ -42,25 +42,83 @@ pub async fn run(a: LoadArgs) -> Result<(), CliError> {
         }
     }
     let started = std::time::Instant::now();
-    let report = omnigraph_engine::load_on(
-        &graph,
-        &a.branch,
-        BufReader::with_capacity(1 << 20, file),
-        mode,
-        CLI_ACTOR,
-    )
-    .await?;
+    // The bar shows on a terminal only (stderr); elsewhere the summary below is all.
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = Progress::new(size);
+    let counted = Counted {
+        inner: file,
+        progress: progress.clone(),
+        lines: 0,
+    };
+    let input: Box<dyn std::io::BufRead + Send> =
+        if a.data.extension().is_some_and(|e| e == "gz") {
+            Box::new(BufReader::with_capacity(
+                1 << 20,
+                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, counted)),
+            ))
+        } else {
+            Box::new(BufReader::with_capacity(1 << 20, counted))
+        };
+    let loaded = omnigraph_engine::load_on(&graph, &a.branch, input, mode, CLI_ACTOR).await;
+    progress.bar.finish_and_clear();
+    let report = loaded?;
     if a.json {
         return print_json(&report);
     }
     let total: u64 = report.tables.iter().map(|t| t.rows_loaded).sum();
+    let seconds = started.elapsed().as_secs_f64();
     println!(
-        "loaded {total} rows ({mode}) in {:.2}s -> graph version {}",
-        started.elapsed().as_secs_f64(),
+        "loaded {total} rows ({mode}, {:.1} MiB) in {seconds:.2}s, {:.0} rows/s -> graph version {}",
+        size as f64 / (1 << 20) as f64,
+        total as f64 / seconds.max(1e-9),
         report.version
     );
     for t in &report.tables {
         println!("  {:<32} {:>12}", t.table_key, t.rows_loaded);
     }
     Ok(())
+}
+
+/// The load's progress on a terminal: bytes of the file read (so the ETA is the file's;
+/// of a gzip file, its compressed bytes), and the lines read so far (its rows).
+#[derive(Clone)]
+struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    fn new(size: u64) -> Progress {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(size),
+            indicatif::ProgressDrawTarget::stderr_with_hz(4),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {msg} {binary_bytes_per_sec} ETA {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        Progress { bar }
+    }
+}
+
+/// The file, counted as it is read.
+struct Counted {
+    inner: std::fs::File,
+    progress: Progress,
+    lines: u64,
+}
+
+impl Read for Counted {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        let lines = out[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        let bar = &self.progress.bar;
+        bar.inc(n as u64);
+        if lines > 0 && !bar.is_hidden() {
+            self.lines += lines;
+            let rate = self.lines as f64 / bar.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("{} lines ({rate:.0} lines/s)", self.lines));
+        }
+        Ok(n)
+    }
 }

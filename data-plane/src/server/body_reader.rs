@@ -31,6 +31,7 @@ pub struct BodyLimits {
     pub idle: Duration,
     exceeded: Arc<AtomicBool>,
     read: Arc<AtomicU64>,
+    lines: Arc<AtomicU64>,
 }
 
 impl BodyLimits {
@@ -41,12 +42,18 @@ impl BodyLimits {
             idle,
             exceeded: Arc::new(AtomicBool::new(false)),
             read: Arc::new(AtomicU64::new(0)),
+            lines: Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// Bytes read so far (after decompression).
     pub fn bytes_read(&self) -> u64 {
         self.read.load(Ordering::Acquire)
+    }
+
+    /// Whole lines read so far.
+    pub fn lines_read(&self) -> u64 {
+        self.lines.load(Ordering::Acquire)
     }
 
     /// Whether the body went past `max_bytes` or a line past `max_line`.
@@ -169,7 +176,11 @@ impl<R: BufRead> BufRead for Limited<R> {
         if let Ok(buf) = self.inner.fill_buf() {
             let taken = &buf[..n.min(buf.len())];
             match taken.iter().rposition(|b| *b == b'\n') {
-                Some(i) => self.line = taken.len() - i - 1,
+                Some(i) => {
+                    self.line = taken.len() - i - 1;
+                    let lines = taken.iter().filter(|b| **b == b'\n').count() as u64;
+                    self.limits.lines.fetch_add(lines, Ordering::AcqRel);
+                }
                 None => self.line += taken.len(),
             }
         }

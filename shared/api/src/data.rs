@@ -151,6 +151,22 @@ pub struct LoadNdjsonQuery {
     /// Create `branch` from this branch first when it does not exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// Answer with a stream of NDJSON lines instead: `{"progress": LoadProgress}` about
+    /// every second while the body is read, then one `{"result": LoadNdjsonResponse}` or
+    /// `{"error": ErrorBody}` (the status, 200, is sent before the outcome is known).
+    #[serde(default)]
+    pub progress: bool,
+}
+
+/// One progress line of a `POST /load/ndjson?progress=true` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoadProgress {
+    /// Bytes of NDJSON read so far (after decompression).
+    pub bytes_read: u64,
+    /// Lines read so far.
+    pub lines_read: u64,
+    pub seconds: f64,
+    pub lines_per_second: f64,
 }
 
 /// Rows a load wrote for one node or edge type of the schema.

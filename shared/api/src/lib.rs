@@ -26,7 +26,7 @@ pub use branches::{
 pub use data::{
     BranchQuery, ChangeRequest, ChangeResponse, CleanupResult, CompactedTable, CompactionResult,
     EntitiesLoaded, ExportRequest, IngestMode, IngestRequest, IngestResponse, LoadNdjsonQuery,
-    LoadNdjsonResponse, MaintenanceRequest,
+    LoadNdjsonResponse, LoadProgress, MaintenanceRequest,
     MaintenanceResponse, MaintenanceRun, MaintenanceState, QueryParams, ReadRequest, ReadResponse,
     ReadTarget, SchemaApplyRequest, SchemaApplyResponse, SchemaResponse, SchemaStep,
     SchemaStepKind, SnapshotResponse, SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,

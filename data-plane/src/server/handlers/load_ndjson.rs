@@ -2,10 +2,12 @@
 //! with no body size cap but the worker's `--max-load-bytes`: the rows are written as they
 //! arrive (server/body_reader.rs), so memory holds the keys, not the body.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use omnigraph_api::{
-    ApiError, ApiJson, ApiQuery, EntitiesLoaded, ErrorBody, LoadNdjsonQuery, LoadNdjsonResponse,
+    ApiError, ApiJson, ApiQuery, EntitiesLoaded, ErrorBody, IngestMode, LoadNdjsonQuery,
+    LoadNdjsonResponse, LoadProgress, NDJSON_CONTENT_TYPE,
 };
 use omnigraph_engine::{load_on, EngineError};
 use omnigraph_policy::{PolicyAction, RequestContext};
@@ -30,7 +32,7 @@ const MAX_LINE_BYTES: usize = 16 << 20;
     params(LoadNdjsonQuery),
     request_body(content = String, content_type = "application/x-ndjson"),
     responses(
-        (status = 200, description = "Rows loaded and published as one new version", body = LoadNdjsonResponse),
+        (status = 200, description = "Rows loaded and published as one new version; with `progress=true`, NDJSON lines `{\"progress\": LoadProgress}` and a last `{\"result\": LoadNdjsonResponse}` or `{\"error\": ErrorBody}`", body = LoadNdjsonResponse),
         (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `mode`, an unknown Content-Encoding, invalid gzip, or bad lines (the message names each, with its line number); nothing was loaded", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
@@ -46,7 +48,7 @@ pub async fn load_ndjson(
     query: Result<ApiQuery<LoadNdjsonQuery>, ApiError>,
     headers: HeaderMap,
     body: Body,
-) -> Result<ApiJson<LoadNdjsonResponse>, HttpError> {
+) -> Result<Response, HttpError> {
     let (auth, q) = access.authorize_body(PolicyAction::Change, query.map(|q| q.0), |q| {
         RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
     })?;
@@ -78,15 +80,40 @@ pub async fn load_ndjson(
         let (graph, branch, actor) = (graph.clone(), branch.clone(), auth.actor_name().to_string());
         let mode = load_mode(q.mode);
         let kind = omnigraph_engine::storage_metrics::current_kind();
-        let work = async move { load_on(&graph, &branch, input, mode, &actor).await };
+        let graph_id = auth.graph.graph_id.clone();
+        let work = async move {
+            let loaded = load_on(&graph, &branch, input, mode, &actor).await;
+            if let Ok(report) = &loaded {
+                let rows = report.tables.iter().map(|t| t.rows_loaded).sum();
+                crate::server::metrics::rows_loaded(&graph_id, rows);
+            }
+            loaded
+        };
         tokio::spawn(
             omnigraph_engine::storage_metrics::with_request_kind(kind, work)
                 .instrument(tracing::Span::current()),
         )
     };
+    if q.progress {
+        return Ok(progress_stream(load, limits, branch, q.mode, auth.actor_id()));
+    }
     let loaded = load
         .await
         .map_err(|e| ApiError::internal(format!("the load stopped: {e}")))?;
+    Ok(ApiJson(outcome(loaded, &limits, branch, q.mode, auth.actor_id())?).into_response())
+}
+
+/// What the load task gives back.
+type Loaded = Result<omnigraph_engine::LoadReport, EngineError>;
+
+/// The answer of a finished load, or its error (413 when the body went past the limits).
+fn outcome(
+    loaded: Loaded,
+    limits: &BodyLimits,
+    branch: String,
+    mode: IngestMode,
+    actor_id: Option<String>,
+) -> Result<LoadNdjsonResponse, HttpError> {
     let report = match loaded {
         Ok(report) => report,
         Err(EngineError::Load(_)) if limits.exceeded() => {
@@ -112,15 +139,69 @@ pub async fn load_ndjson(
         }
     }
     let total_entities = report.tables.iter().map(|t| t.rows_loaded).sum();
-    crate::server::metrics::rows_loaded(&auth.graph.graph_id, total_entities);
-    Ok(ApiJson(LoadNdjsonResponse {
+    Ok(LoadNdjsonResponse {
         branch,
-        mode: q.mode,
+        mode,
         manifest_version: report.version,
         nodes,
         edges,
         total_entities,
         bytes_read: limits.bytes_read(),
-        actor_id: auth.actor_id(),
-    }))
+        actor_id,
+    })
 }
+
+/// `?progress=true`: a progress line about every second while the load runs, then its
+/// outcome as the last line.
+fn progress_stream(
+    mut load: tokio::task::JoinHandle<Loaded>,
+    limits: BodyLimits,
+    branch: String,
+    mode: IngestMode,
+    actor_id: Option<String>,
+) -> Response {
+    let started = std::time::Instant::now();
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(4);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        tick.tick().await;
+        let loaded = loop {
+            tokio::select! {
+                done = &mut load => break done,
+                _ = tick.tick() => {
+                    let seconds = started.elapsed().as_secs_f64();
+                    let progress = LoadProgress {
+                        bytes_read: limits.bytes_read(),
+                        lines_read: limits.lines_read(),
+                        seconds,
+                        lines_per_second: limits.lines_read() as f64 / seconds.max(1e-3),
+                    };
+                    let line = serde_json::json!({ "progress": progress }).to_string();
+                    if tx.send(line).await.is_err() {
+                        // The client left: the load goes on to its end (or fails reading).
+                    }
+                }
+            }
+        };
+        let last = match loaded {
+            Err(e) => serde_json::json!({ "error": { "error": format!("the load stopped: {e}"), "code": "internal" } }),
+            Ok(loaded) => match outcome(loaded, &limits, branch, mode, actor_id) {
+                Ok(result) => serde_json::json!({ "result": result }),
+                Err(e) => serde_json::json!({ "error": e.0.body() }),
+            },
+        };
+        let _ = tx.send(last.to_string()).await;
+    });
+    let lines = futures::stream::unfold(rx, |mut rx| async move {
+        let line = rx.recv().await?;
+        Some((Ok::<_, std::io::Error>(Bytes::from(line + "\n")), rx))
+    });
+    (
+        [(header::CONTENT_TYPE, NDJSON_CONTENT_TYPE)],
+        Body::from_stream(lines),
+    )
+        .into_response()
+}
+
+/// How often a `?progress=true` load reports.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
