@@ -11,7 +11,7 @@ shift || true
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100000:500000 1000000:5000000)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
-cargo build --workspace --bins --examples >/dev/null
+cargo build --workspace --bins --examples --features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints >/dev/null  # the tests' feature set: reuses their build
 BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

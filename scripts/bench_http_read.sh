@@ -13,7 +13,7 @@ EDGES=${2:-5000000}
 SECONDS_PER_RUN=${3:-20}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --workspace --bins >/dev/null  # the same feature set as the tests: reuses their build
+cargo build --workspace --bins --features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints >/dev/null  # the tests' feature set: reuses their build
 BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
 WORK=$(mktemp -d)
 PIDS=()

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 NODES=${1:-1000000}
 EDGES=${2:-5000000}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
-cargo build --workspace --bins >/dev/null  # the same feature set as the tests: reuses their build
+cargo build --workspace --bins --features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints >/dev/null  # the tests' feature set: reuses their build
 BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

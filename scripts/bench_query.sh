@@ -11,7 +11,7 @@ EDGES=${2:-5000000}
 SAMPLES=${3:-200}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
 # The workspace's feature set, as the tests build it (a `-p` build would rebuild Lance).
-cargo build --workspace --bins --examples >/dev/null
+cargo build --workspace --bins --examples --features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints >/dev/null  # the tests' feature set: reuses their build
 BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
-cargo build --workspace --bins --examples >/dev/null
+cargo build --workspace --bins --examples --features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints >/dev/null  # the tests' feature set: reuses their build
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 "$CARGO_TARGET_DIR/debug/examples/search_bench" "$WORK" "${1:-1000000}" "${2:-384}" "${3:-200}"
