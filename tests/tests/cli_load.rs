@@ -319,7 +319,12 @@ fn concurrent_appends_from_several_processes_lose_nothing_acknowledged() {
 /// `n` people as load lines.
 fn people_lines(n: usize) -> String {
     (0..n)
-        .map(|i| format!("{{\"type\": \"Person\", \"data\": {{\"name\": \"g{i}\", \"age\": {}}}}}\n", i % 100))
+        .map(|i| {
+            format!(
+                "{{\"type\": \"Person\", \"data\": {{\"name\": \"g{i}\", \"age\": {}}}}}\n",
+                i % 100
+            )
+        })
         .collect()
 }
 
@@ -345,7 +350,11 @@ fn a_gzip_file_loads_like_the_plain_one_with_one_summary_line_off_a_terminal() {
     ]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let first = r.stdout.lines().next().unwrap_or_default();
-    assert!(first.starts_with("loaded 1000 rows (append"), "{}", r.stdout);
+    assert!(
+        first.starts_with("loaded 1000 rows (append"),
+        "{}",
+        r.stdout
+    );
     assert!(first.contains("rows/s"), "{first}");
     // Not a terminal: no progress bar drawn.
     assert!(!r.stderr.contains("ETA"), "{}", r.stderr);
@@ -373,4 +382,51 @@ fn on_a_terminal_the_load_draws_a_progress_bar() {
     assert!(drawn.contains("ETA"), "no progress bar drawn: {drawn}");
     assert!(drawn.contains("lines/s"), "{drawn}");
     assert!(drawn.contains("loaded 300000 rows"), "{drawn}");
+}
+
+#[test]
+fn csv_and_parquet_files_load_together_as_one_change() {
+    let g = TempGraph::new("social.pg");
+    let people = g.write_file("people.csv", "name,age\nAda,36\nGrace,45\n");
+    let knows = g.write_file(
+        "knows.csv",
+        "from,to,since\nAda,Grace,1950-01-01\nPia,Ada,\n",
+    );
+    let parquet = fixture("people.parquet");
+    let out = dp_ok(&[
+        "load",
+        "--csv",
+        &format!("Person={people}"),
+        "--csv",
+        &format!("Knows={knows}"),
+        "--parquet",
+        &format!("Person={}", parquet.display()),
+        "--mode",
+        "append",
+        "--store",
+        &g.store,
+    ]);
+    assert!(out.starts_with("loaded 7 rows (append)"), "{out}");
+    assert_eq!(g.snapshot()["manifest_version"], 2, "one change");
+    assert_eq!(g.row_count("node:Person"), 5);
+    assert_eq!(g.row_count("edge:Knows"), 2);
+    // One bad file: nothing of any file is loaded, and the error names the file and line.
+    let bad = g.write_file("bad.csv", "name,age\nZoe,-5\n");
+    let r = dp(&[
+        "load",
+        "--csv",
+        &format!("Person={bad}"),
+        "--mode",
+        "append",
+        "--store",
+        &g.store,
+    ]);
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("line 2: bad.csv"), "{}", r.stderr);
+    // --data with --csv, or neither: refused by the command line.
+    assert_ne!(
+        dp(&["load", "--mode", "append", "--store", &g.store]).status,
+        0
+    );
+    assert_eq!(g.snapshot()["manifest_version"], 2);
 }

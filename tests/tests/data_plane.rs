@@ -449,7 +449,10 @@ fn concurrent_changes_through_two_workers_are_all_published_and_none_is_lost() {
             None,
         );
         assert_eq!(s, 200, "{at}");
-        assert!(person_names(&at).contains(&name), "{name} not at version {version}");
+        assert!(
+            person_names(&at).contains(&name),
+            "{name} not at version {version}"
+        );
         acknowledged.push(name);
     }
     assert_eq!(acknowledged.len(), 32);

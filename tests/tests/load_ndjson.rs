@@ -66,14 +66,25 @@ fn a_body_over_32_mib_is_streamed_into_one_atomic_load() {
     let before = (people(&dp), version(&dp));
     let n = 60_000;
     let data = ndjson(n, 600);
-    assert!(data.len() > 33 << 20, "the body is over the 32 MiB of POST /load");
+    assert!(
+        data.len() > 33 << 20,
+        "the body is over the 32 MiB of POST /load"
+    );
     let len = data.len() as u64;
     let rss_before = dp.rss_kib();
     let (s, b) = send(&dp, "mode=append", data.into(), None);
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["total_entities"], json!(2 * n - 1), "{b}");
-    assert_eq!(b["nodes"], json!([{ "name": "Person", "entities_loaded": n }]), "{b}");
-    assert_eq!(b["edges"], json!([{ "name": "Knows", "entities_loaded": n - 1 }]), "{b}");
+    assert_eq!(
+        b["nodes"],
+        json!([{ "name": "Person", "entities_loaded": n }]),
+        "{b}"
+    );
+    assert_eq!(
+        b["edges"],
+        json!([{ "name": "Knows", "entities_loaded": n - 1 }]),
+        "{b}"
+    );
     assert_eq!(b["bytes_read"], json!(len), "{b}");
     assert_eq!(b["branch"], "main");
     assert_eq!(b["mode"], "append");
@@ -96,7 +107,12 @@ fn a_gzip_body_is_decompressed_and_an_unknown_encoding_is_refused() {
     let before = people(&dp);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&ndjson(500, 10)).expect("gzip");
-    let (s, b) = send(&dp, "mode=merge", gz.finish().expect("gzip").into(), Some("gzip"));
+    let (s, b) = send(
+        &dp,
+        "mode=merge",
+        gz.finish().expect("gzip").into(),
+        Some("gzip"),
+    );
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["total_entities"], json!(999), "{b}");
     assert_eq!(people(&dp), before + 500);
@@ -117,13 +133,19 @@ fn a_bad_line_anywhere_loads_nothing_and_is_named_with_its_number() {
     let (before, v) = (people(&dp), version(&dp));
     let mut data = ndjson(150_000, 0);
     // The bad line comes after the first batches were written.
-    data.extend_from_slice(b"{\"type\": \"Person\", \"data\": {\"name\": \"late\", \"age\": 900}}\n");
+    data.extend_from_slice(
+        b"{\"type\": \"Person\", \"data\": {\"name\": \"late\", \"age\": 900}}\n",
+    );
     let lines = data.iter().filter(|b| **b == b'\n').count();
     let (s, b) = send(&dp, "mode=append", data.into(), None);
     envelope(s, &b, 400, "bad_request");
     let message = b["error"].as_str().unwrap_or_default();
     assert!(message.contains(&format!("line {lines}")), "{b}");
-    assert_eq!((people(&dp), version(&dp)), (before, v), "nothing was loaded");
+    assert_eq!(
+        (people(&dp), version(&dp)),
+        (before, v),
+        "nothing was loaded"
+    );
 }
 
 #[test]
@@ -137,7 +159,12 @@ fn the_query_string_is_checked_before_anything_is_loaded() {
         assert_eq!(s, expected, "{query}: {b}");
     }
     // A missing branch is created from `from` first.
-    let (s, b) = send(&dp, "mode=append&branch=feed&from=main", ndjson(2, 1).into(), None);
+    let (s, b) = send(
+        &dp,
+        "mode=append&branch=feed&from=main",
+        ndjson(2, 1).into(),
+        None,
+    );
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["branch"], "feed");
     assert_eq!(version(&dp), v, "main is unchanged");
@@ -182,7 +209,11 @@ fn a_body_past_the_workers_limits_or_too_slow_loads_nothing() {
     let _ = conn.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("no data"), "{answer}");
-    assert_eq!((people(&dp), version(&dp)), (before, v), "nothing was loaded");
+    assert_eq!(
+        (people(&dp), version(&dp)),
+        (before, v),
+        "nothing was loaded"
+    );
 }
 
 /// Sends `data` on a raw connection in two halves with a pause between them, reading the
@@ -204,15 +235,23 @@ fn progress_lines(dp: &DataPlane, mode: &str, data: Vec<u8>) -> Vec<Value> {
         std::thread::sleep(Duration::from_millis(2500));
         writer.write_all(second)
     });
-    conn.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    conn.set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).expect("answer");
     let sent = sender.join().expect("sender");
     let text = String::from_utf8_lossy(&raw).to_string();
-    assert!(sent.is_ok(), "the body could not be sent whole ({sent:?}); answer: {text}");
+    assert!(
+        sent.is_ok(),
+        "the body could not be sent whole ({sent:?}); answer: {text}"
+    );
     let (head, mut body) = text.split_once("\r\n\r\n").expect("a head");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("content-type: application/x-ndjson"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/x-ndjson"),
+        "{head}"
+    );
     // Chunked transfer encoding: size line, data, CRLF; until the 0-size chunk.
     let mut decoded = String::new();
     loop {
@@ -237,13 +276,19 @@ fn with_progress_the_answer_streams_progress_lines_then_the_outcome() {
     let before = people(&dp);
     let lines = progress_lines(&dp, "append", ndjson(2_000, 10));
     let (last, progress) = lines.split_last().expect("lines");
-    assert!(!progress.is_empty(), "no progress line during a 2.5 s pause: {lines:?}");
+    assert!(
+        !progress.is_empty(),
+        "no progress line during a 2.5 s pause: {lines:?}"
+    );
     let read: Vec<u64> = progress
         .iter()
         .map(|p| p["progress"]["lines_read"].as_u64().expect("lines_read"))
         .collect();
     assert!(read.windows(2).all(|w| w[0] <= w[1]), "{read:?}");
-    assert!(read[0] > 0, "the first half was read before the pause: {lines:?}");
+    assert!(
+        read[0] > 0,
+        "the first half was read before the pause: {lines:?}"
+    );
     assert_eq!(last["result"]["total_entities"], json!(3_999), "{last}");
     assert_eq!(people(&dp), before + 2_000);
     // A bad line: the last line is the error envelope, and nothing was loaded.
@@ -253,6 +298,104 @@ fn with_progress_the_answer_streams_progress_lines_then_the_outcome() {
     let lines = progress_lines(&dp, "merge", bad);
     let last = lines.last().expect("lines");
     assert_eq!(last["error"]["code"], "bad_request", "{last}");
-    assert!(last["error"]["error"].as_str().unwrap_or_default().contains("line 4000"), "{last}");
+    assert!(
+        last["error"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("line 4000"),
+        "{last}"
+    );
     assert_eq!(version(&dp), v);
+}
+
+fn post_file(dp: &DataPlane, route: &str, query: &str, body: Vec<u8>) -> (u16, Value) {
+    let response = dp
+        .client()
+        .post(format!("{}{route}?{query}", dp.url))
+        .body(body)
+        .send()
+        .expect("POST");
+    let status = response.status().as_u16();
+    let text = response.text().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}")),
+    )
+}
+
+#[test]
+fn csv_and_parquet_files_of_one_type_load_over_http() {
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode_open(&g);
+    let (before, v) = (people(&dp), version(&dp));
+    let people_csv = "name,age,tags\nCsv One,30,\"[\"\"a\"\"]\"\nCsv Two,,\n";
+    let (s, b) = post_file(
+        &dp,
+        "/load/csv",
+        "type=Person&mode=append",
+        people_csv.into(),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["nodes"],
+        json!([{ "name": "Person", "entities_loaded": 2 }]),
+        "{b}"
+    );
+    let (s, b) = post_file(
+        &dp,
+        "/load/csv",
+        "type=Knows&mode=append",
+        "from,to\nCsv One,Csv Two\n".into(),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["edges"],
+        json!([{ "name": "Knows", "entities_loaded": 1 }]),
+        "{b}"
+    );
+    let parquet = std::fs::read(fixture("people.parquet")).expect("fixture");
+    let (s, b) = post_file(&dp, "/load/parquet", "type=Person&mode=append", parquet);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["total_entities"], 3, "{b}");
+    assert_eq!(people(&dp), before + 5);
+    assert_eq!(version(&dp), v + 3);
+
+    // Refusals: a bad cell (line and column named), an unknown column or type, a body
+    // that is not Parquet, a missing type: nothing loaded.
+    let (s, b) = post_file(
+        &dp,
+        "/load/csv",
+        "type=Person&mode=append",
+        "name,age\nBad,old\n".into(),
+    );
+    envelope(s, &b, 400, "bad_request");
+    assert!(
+        b["error"].as_str().unwrap_or_default().contains("line 2"),
+        "{b}"
+    );
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("column `age`"),
+        "{b}"
+    );
+    for (route, query, body) in [
+        (
+            "/load/csv",
+            "type=Person&mode=append",
+            "name,height\nA,1\n".as_bytes().to_vec(),
+        ),
+        ("/load/csv", "type=Nope&mode=append", b"a\n1\n".to_vec()),
+        ("/load/csv", "mode=append", b"name\nA\n".to_vec()),
+        (
+            "/load/parquet",
+            "type=Person&mode=append",
+            b"name\nA\n".to_vec(),
+        ),
+    ] {
+        let (s, b) = post_file(&dp, route, query, body);
+        envelope(s, &b, 400, "bad_request");
+    }
+    assert_eq!(version(&dp), v + 3, "nothing more was published");
 }

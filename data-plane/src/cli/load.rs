@@ -2,15 +2,23 @@ use std::io::{BufReader, Read};
 use std::path::PathBuf;
 
 use clap::Args;
-use omnigraph_engine::{Graph, LoadMode};
+use omnigraph_engine::{Graph, LoadMode, TableFile, TableFormat, TableSource};
 
 use super::{print_json, CliError, CLI_ACTOR};
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// JSONL file in the bulk format (gzip when its name ends in `.gz`).
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present_any = ["csv", "parquet"], conflicts_with_all = ["csv", "parquet"])]
+    pub data: Option<PathBuf>,
+    /// A CSV file of one node or edge type, as TYPE=PATH (repeatable; with --parquet too):
+    /// a header row naming the properties (an edge file's `from` and `to` name its
+    /// endpoints' keys). All files load as one change.
+    #[arg(long, value_name = "TYPE=PATH")]
+    pub csv: Vec<String>,
+    /// A Parquet file of one node or edge type, as TYPE=PATH (repeatable).
+    #[arg(long, value_name = "TYPE=PATH")]
+    pub parquet: Vec<String>,
     /// overwrite | append | merge (required: overwrite replaces whole types).
     #[arg(long)]
     pub mode: String,
@@ -28,10 +36,25 @@ pub struct LoadArgs {
 
 pub async fn run(a: LoadArgs) -> Result<(), CliError> {
     let mode: LoadMode = a.mode.parse()?;
-    let file = std::fs::File::open(&a.data).map_err(|source| CliError::Read {
-        path: a.data.clone(),
-        source,
-    })?;
+    let mut tables = Vec::new();
+    for (format, specs) in [
+        (TableFormat::Csv, &a.csv),
+        (TableFormat::Parquet, &a.parquet),
+    ] {
+        for spec in specs {
+            tables.push(table_file(format, spec)?);
+        }
+    }
+    let data = match (&a.data, tables.is_empty()) {
+        (Some(path), true) => Some((
+            path.clone(),
+            std::fs::File::open(path).map_err(|source| CliError::Read {
+                path: path.clone(),
+                source,
+            })?,
+        )),
+        _ => None,
+    };
     let graph = Graph::open(&a.store).await?;
     if let Some(from) = &a.from {
         if a.branch != omnigraph_engine::MAIN && graph.branch(&a.branch).await?.is_none() {
@@ -42,6 +65,11 @@ pub async fn run(a: LoadArgs) -> Result<(), CliError> {
         }
     }
     let started = std::time::Instant::now();
+    let Some((path, file)) = data else {
+        let report =
+            omnigraph_engine::load_files_on(&graph, &a.branch, tables, mode, CLI_ACTOR).await?;
+        return summary(&a, &report, None, started);
+    };
     // The bar shows on a terminal only (stderr); elsewhere the summary below is all.
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = Progress::new(size);
@@ -50,26 +78,62 @@ pub async fn run(a: LoadArgs) -> Result<(), CliError> {
         progress: progress.clone(),
         lines: 0,
     };
-    let input: Box<dyn std::io::BufRead + Send> =
-        if a.data.extension().is_some_and(|e| e == "gz") {
-            Box::new(BufReader::with_capacity(
-                1 << 20,
-                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, counted)),
-            ))
-        } else {
-            Box::new(BufReader::with_capacity(1 << 20, counted))
-        };
+    let input: Box<dyn std::io::BufRead + Send> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, counted)),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, counted))
+    };
     let loaded = omnigraph_engine::load_on(&graph, &a.branch, input, mode, CLI_ACTOR).await;
     progress.bar.finish_and_clear();
     let report = loaded?;
+    summary(&a, &report, Some(size), started)
+}
+
+/// `TYPE=PATH` of --csv and --parquet, opened.
+fn table_file(format: TableFormat, spec: &str) -> Result<TableFile, CliError> {
+    let Some((type_name, path)) = spec.split_once('=') else {
+        return Err(omnigraph_engine::EngineError::Invalid(format!(
+            "`{spec}`: give a node or edge type and a file, as TYPE=PATH"
+        ))
+        .into());
+    };
+    let path = PathBuf::from(path);
+    let file = std::fs::File::open(&path).map_err(|source| CliError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(TableFile {
+        type_name: type_name.to_string(),
+        label: path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| path.display().to_string()),
+        format,
+        source: TableSource::File(file),
+    })
+}
+
+/// What a load did: JSON with --json, else one summary line and a line per table.
+fn summary(
+    a: &LoadArgs,
+    report: &omnigraph_engine::LoadReport,
+    size: Option<u64>,
+    started: std::time::Instant,
+) -> Result<(), CliError> {
     if a.json {
-        return print_json(&report);
+        return print_json(report);
     }
     let total: u64 = report.tables.iter().map(|t| t.rows_loaded).sum();
     let seconds = started.elapsed().as_secs_f64();
+    let size = size
+        .map(|s| format!(", {:.1} MiB", s as f64 / (1 << 20) as f64))
+        .unwrap_or_default();
     println!(
-        "loaded {total} rows ({mode}, {:.1} MiB) in {seconds:.2}s, {:.0} rows/s -> graph version {}",
-        size as f64 / (1 << 20) as f64,
+        "loaded {total} rows ({}{size}) in {seconds:.2}s, {:.0} rows/s -> graph version {}",
+        report.mode,
         total as f64 / seconds.max(1e-9),
         report.version
     );

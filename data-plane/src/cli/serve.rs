@@ -94,7 +94,11 @@ pub struct ServeArgs {
     pub compact_at_fragments: usize,
     /// After this many versions published through this worker on a graph since its last
     /// round, a maintenance round of the graph starts at once; 0: only timed rounds.
-    #[arg(long, env = "OMNIGRAPH_MAINTAIN_EVERY_VERSIONS", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "OMNIGRAPH_MAINTAIN_EVERY_VERSIONS",
+        default_value_t = 1000
+    )]
     pub maintain_every_versions: u64,
     /// Days of graph history each maintenance round keeps (older versions, and the files
     /// only they use, are deleted); with --keep-versions. Reads of a deleted version: 410.

@@ -164,10 +164,9 @@ impl<R: BufRead> BufRead for Limited<R> {
             )));
         }
         if self.line > self.limits.max_line {
-            return Err(self.limits.exceed(format!(
-                "a line is over {} bytes",
-                self.limits.max_line
-            )));
+            return Err(self
+                .limits
+                .exceed(format!("a line is over {} bytes", self.limits.max_line)));
         }
         self.inner.fill_buf()
     }

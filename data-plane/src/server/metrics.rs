@@ -105,7 +105,7 @@ pub fn request_kind(graph_route: &str) -> Option<&'static str> {
     Some(match graph_route {
         "/read" | "/query" => "read",
         "/change" | "/mutate" => "change",
-        "/ingest" | "/load" | "/load/ndjson" => "load",
+        "/ingest" | "/load" | "/load/ndjson" | "/load/csv" | "/load/parquet" => "load",
         "/schema" => "schema",
         "/schema/apply" => "schema_apply",
         "/snapshot" => "snapshot",

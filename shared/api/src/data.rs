@@ -158,6 +158,24 @@ pub struct LoadNdjsonQuery {
     pub progress: bool,
 }
 
+/// Query string of `POST /load/csv` and `POST /load/parquet` (the body is the file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoadTableQuery {
+    /// The node or edge type the file's rows are.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub type_name: String,
+    /// As for `POST /load/ndjson`.
+    pub mode: IngestMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub progress: bool,
+}
+
 /// One progress line of a `POST /load/ndjson?progress=true` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LoadProgress {

@@ -26,10 +26,10 @@ pub use branches::{
 pub use data::{
     BranchQuery, ChangeRequest, ChangeResponse, CleanupResult, CompactedTable, CompactionResult,
     EntitiesLoaded, ExportRequest, IngestMode, IngestRequest, IngestResponse, LoadNdjsonQuery,
-    LoadNdjsonResponse, LoadProgress, MaintenanceRequest,
-    MaintenanceResponse, MaintenanceRun, MaintenanceState, QueryParams, ReadRequest, ReadResponse,
-    ReadTarget, SchemaApplyRequest, SchemaApplyResponse, SchemaResponse, SchemaStep,
-    SchemaStepKind, SnapshotResponse, SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
+    LoadNdjsonResponse, LoadProgress, LoadTableQuery, MaintenanceRequest, MaintenanceResponse,
+    MaintenanceRun, MaintenanceState, QueryParams, ReadRequest, ReadResponse, ReadTarget,
+    SchemaApplyRequest, SchemaApplyResponse, SchemaResponse, SchemaStep, SchemaStepKind,
+    SnapshotResponse, SnapshotTable, TableLoadCount, NDJSON_CONTENT_TYPE,
 };
 pub use error::{
     ApiError, ErrorBody, ErrorCode, ManifestConflict, MergeConflict, MergeConflictKind,

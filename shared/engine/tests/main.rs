@@ -12,6 +12,7 @@ mod graph_location;
 mod group_commit;
 mod identity;
 mod indexes;
+mod load_formats;
 mod maintenance;
 mod merge;
 mod mutate;

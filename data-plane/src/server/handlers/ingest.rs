@@ -29,7 +29,10 @@ pub(super) async fn create_branch_from(
         &RequestContext::on_branch(from.to_string()).with_target_branch(branch.to_string()),
     )?;
     // The fork reads `from` (its rows and history become the branch's).
-    access.check_policy(PolicyAction::Read, &RequestContext::on_branch(from.to_string()))?;
+    access.check_policy(
+        PolicyAction::Read,
+        &RequestContext::on_branch(from.to_string()),
+    )?;
     match graph.create_branch(branch, from, actor).await {
         // Created meanwhile by another request: load into it all the same.
         Ok(_) | Err(EngineError::AlreadyExists(_)) => Ok(()),

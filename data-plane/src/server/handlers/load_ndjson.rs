@@ -7,14 +7,14 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use omnigraph_api::{
     ApiError, ApiJson, ApiQuery, EntitiesLoaded, ErrorBody, IngestMode, LoadNdjsonQuery,
-    LoadNdjsonResponse, LoadProgress, NDJSON_CONTENT_TYPE,
+    LoadNdjsonResponse, LoadProgress, LoadTableQuery, NDJSON_CONTENT_TYPE,
 };
-use omnigraph_engine::{load_on, EngineError};
+use omnigraph_engine::{load_files_on, load_on, EngineError, TableFile, TableFormat, TableSource};
 use omnigraph_policy::{PolicyAction, RequestContext};
 use tracing::Instrument;
 
 use super::ingest::{create_branch_from, load_mode};
-use crate::server::auth::{branch_or_main, GraphAccess};
+use crate::server::auth::{branch_or_main, Authorized, GraphAccess};
 use crate::server::body_reader::{ndjson_reader, BodyLimits};
 use crate::server::error::HttpError;
 
@@ -52,6 +52,116 @@ pub async fn load_ndjson(
     let (auth, q) = access.authorize_body(PolicyAction::Change, query.map(|q| q.0), |q| {
         RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
     })?;
+    let target = Target {
+        branch: q.branch,
+        from: q.from,
+        mode: q.mode,
+        progress: q.progress,
+    };
+    stream_load(&access, auth, target, &headers, body, None).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/load/csv",
+    operation_id = "load_csv",
+    tag = "graph",
+    summary = "Stream a CSV file of one node or edge type into one atomic load",
+    description = "The body is the CSV (gzip with `Content-Encoding: gzip`), read as it arrives: a header row naming the type's properties (an edge file's `from` and `to` name its endpoints' keys), cells converted by the property types (integers to the schema's width, `true`/`false`, lists and vectors as JSON arrays; an empty cell is null). Bounded like `POST /load/ndjson`; errors name the line and column.",
+    security(("bearer_token" = [])),
+    params(LoadTableQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses(
+        (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", body = LoadNdjsonResponse),
+        (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `type` or `mode`, an unknown column, an unknown Content-Encoding, or bad rows (the message names each, with its line); nothing was loaded", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown graph, or a branch that does not exist (and no `from`), or an unknown `from` branch", body = ErrorBody),
+        (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key in append mode", body = ErrorBody),
+        (status = 413, description = "The body (decompressed) is over the worker's --max-load-bytes; nothing was loaded", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
+    )
+)]
+pub async fn load_csv(
+    access: GraphAccess,
+    query: Result<ApiQuery<LoadTableQuery>, ApiError>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    load_table(access, query, headers, body, TableFormat::Csv).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/load/parquet",
+    operation_id = "load_parquet",
+    tag = "graph",
+    summary = "Load a Parquet file of one node or edge type as one atomic load",
+    description = "The body is the Parquet file. Parquet is read from its end, so the body is first written to a temporary file (bounded by --max-load-bytes), then loaded; columns as for `POST /load/csv`, with their own Parquet types.",
+    security(("bearer_token" = [])),
+    params(LoadTableQuery),
+    request_body(content = Vec<u8>, content_type = "application/vnd.apache.parquet"),
+    responses(
+        (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", body = LoadNdjsonResponse),
+        (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `type` or `mode`, a body that is not Parquet, or bad rows (the message names each, with its row + 1); nothing was loaded", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown graph, or a branch that does not exist (and no `from`), or an unknown `from` branch", body = ErrorBody),
+        (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key in append mode", body = ErrorBody),
+        (status = 413, description = "The body is over the worker's --max-load-bytes; nothing was loaded", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
+    )
+)]
+pub async fn load_parquet(
+    access: GraphAccess,
+    query: Result<ApiQuery<LoadTableQuery>, ApiError>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    load_table(access, query, headers, body, TableFormat::Parquet).await
+}
+
+async fn load_table(
+    access: GraphAccess,
+    query: Result<ApiQuery<LoadTableQuery>, ApiError>,
+    headers: HeaderMap,
+    body: Body,
+    format: TableFormat,
+) -> Result<Response, HttpError> {
+    let (auth, q) = access.authorize_body(PolicyAction::Change, query.map(|q| q.0), |q| {
+        RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
+    })?;
+    let target = Target {
+        branch: q.branch,
+        from: q.from,
+        mode: q.mode,
+        progress: q.progress,
+    };
+    let table = Some((format, q.type_name));
+    stream_load(&access, auth, target, &headers, body, table).await
+}
+
+/// Where a streamed load goes, and how it answers.
+struct Target {
+    branch: Option<String>,
+    from: Option<String>,
+    mode: IngestMode,
+    progress: bool,
+}
+
+/// The body (NDJSON, or one type's CSV or Parquet file when `table` says so) loaded as
+/// one change in a task of its own: the body arrives through this connection's task
+/// (which polls this handler), and the loader waits for it blocking.
+async fn stream_load(
+    access: &GraphAccess,
+    auth: Authorized,
+    target: Target,
+    headers: &HeaderMap,
+    body: Body,
+    table: Option<(TableFormat, String)>,
+) -> Result<Response, HttpError> {
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
@@ -61,28 +171,42 @@ pub async fn load_ndjson(
         Some("gzip") | Some("x-gzip") => true,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "Content-Encoding `{other}` is not supported: send the NDJSON as is or gzip"
+                "Content-Encoding `{other}` is not supported: send the body as is or gzip"
             ))
             .into())
         }
     };
-    let branch = branch_or_main(q.branch.as_deref()).to_owned();
+    let branch = branch_or_main(target.branch.as_deref()).to_owned();
     let graph = auth.graph.graph().await?;
-    if let Some(from) = &q.from {
-        create_branch_from(&access, &graph, &branch, from, auth.actor_name()).await?;
+    if let Some(from) = &target.from {
+        create_branch_from(access, &graph, &branch, from, auth.actor_name()).await?;
     }
     let settings = access.load_settings();
     let limits = BodyLimits::new(settings.max_bytes, MAX_LINE_BYTES, settings.idle);
     let input = ndjson_reader(body, gzip, limits.clone());
-    // The load runs in a task of its own: the body arrives through this connection's task
-    // (which polls this handler), and the loader waits for it blocking.
     let load = {
         let (graph, branch, actor) = (graph.clone(), branch.clone(), auth.actor_name().to_string());
-        let mode = load_mode(q.mode);
+        let mode = load_mode(target.mode);
         let kind = omnigraph_engine::storage_metrics::current_kind();
         let graph_id = auth.graph.graph_id.clone();
         let work = async move {
-            let loaded = load_on(&graph, &branch, input, mode, &actor).await;
+            let loaded = match table {
+                None => load_on(&graph, &branch, input, mode, &actor).await,
+                Some((format, type_name)) => {
+                    let source = match format {
+                        TableFormat::Csv => TableSource::Reader(Box::new(input)),
+                        // Parquet is read from its end: spool the body to a file first.
+                        TableFormat::Parquet => TableSource::File(spool(input)?),
+                    };
+                    let file = TableFile {
+                        label: format!("the {type_name} file"),
+                        type_name,
+                        format,
+                        source,
+                    };
+                    load_files_on(&graph, &branch, vec![file], mode, &actor).await
+                }
+            };
             if let Ok(report) = &loaded {
                 let rows = report.tables.iter().map(|t| t.rows_loaded).sum();
                 crate::server::metrics::rows_loaded(&graph_id, rows);
@@ -94,13 +218,29 @@ pub async fn load_ndjson(
                 .instrument(tracing::Span::current()),
         )
     };
-    if q.progress {
-        return Ok(progress_stream(load, limits, branch, q.mode, auth.actor_id()));
+    let (mode, actor_id) = (target.mode, auth.actor_id());
+    if target.progress {
+        return Ok(progress_stream(load, limits, branch, mode, actor_id));
     }
     let loaded = load
         .await
         .map_err(|e| ApiError::internal(format!("the load stopped: {e}")))?;
-    Ok(ApiJson(outcome(loaded, &limits, branch, q.mode, auth.actor_id())?).into_response())
+    Ok(ApiJson(outcome(loaded, &limits, branch, mode, actor_id)?).into_response())
+}
+
+/// The body written to an unnamed temporary file (gone when dropped), rewound.
+fn spool(mut input: Box<dyn std::io::BufRead + Send>) -> Result<std::fs::File, EngineError> {
+    use std::io::Seek;
+    let unreadable = |e: std::io::Error| {
+        EngineError::Load(vec![omnigraph_engine::error::LineError {
+            line: 0,
+            message: format!("unreadable body: {e}"),
+        }])
+    };
+    let mut file = tempfile::tempfile()?;
+    tokio::task::block_in_place(|| std::io::copy(&mut input, &mut file)).map_err(unreadable)?;
+    file.rewind()?;
+    Ok(file)
 }
 
 /// What the load task gives back.
@@ -184,7 +324,9 @@ fn progress_stream(
             }
         };
         let last = match loaded {
-            Err(e) => serde_json::json!({ "error": { "error": format!("the load stopped: {e}"), "code": "internal" } }),
+            Err(e) => {
+                serde_json::json!({ "error": { "error": format!("the load stopped: {e}"), "code": "internal" } })
+            }
             Ok(loaded) => match outcome(loaded, &limits, branch, mode, actor_id) {
                 Ok(result) => serde_json::json!({ "result": result }),
                 Err(e) => serde_json::json!({ "error": e.0.body() }),

@@ -18,6 +18,7 @@ use omnigraph_lang::{Catalog, PropType};
 use serde_json::{Map, Value};
 
 mod checks;
+pub mod formats;
 
 use crate::columns::{
     append_json, cell_key_text, coerce_key, edge_schema, key_text, node_schema, DST_COLUMN,
@@ -95,6 +96,53 @@ pub async fn load(
 ) -> Result<LoadReport> {
     load_on(graph, crate::branch::MAIN, input, mode, actor).await
 }
+
+/// Load CSV or Parquet `files` (one node or edge type each: `formats`) into `branch` of
+/// `graph` as one new version: all of them, or nothing. A refused record is named by its
+/// file and its line in it.
+pub async fn load_files_on(
+    graph: &Arc<Graph>,
+    branch: &str,
+    files: Vec<formats::TableFile>,
+    mode: LoadMode,
+    actor: &str,
+) -> Result<LoadReport> {
+    let labels: Vec<String> = files.iter().map(|f| f.label.clone()).collect();
+    let result = graph
+        .write_on(branch, actor, |snap| async move {
+            let records = formats::records(&snap.catalog, files)?;
+            let mut loader = Loader::new(snap, mode);
+            loader.read_records(records).await?;
+            loader.finish().await
+        })
+        .await;
+    match result {
+        Ok((manifest, tables)) => Ok(LoadReport {
+            mode,
+            version: manifest.version,
+            tables,
+        }),
+        // Each error's line says which file it is in (`FILE_SHIFT`).
+        Err(EngineError::Load(errors)) => Err(EngineError::Load(
+            errors
+                .into_iter()
+                .map(|e| {
+                    let file = (e.line >> FILE_SHIFT) as usize;
+                    let label = labels.get(file).map(String::as_str).unwrap_or("?");
+                    LineError {
+                        line: e.line & ((1 << FILE_SHIFT) - 1),
+                        message: format!("{label}: {}", e.message),
+                    }
+                })
+                .collect(),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records of tabular files are numbered `file index << FILE_SHIFT | line in the file`
+/// inside the loader, so that checks made at the end still know the file.
+const FILE_SHIFT: u32 = 40;
 
 /// Load `input` into `branch` of `graph` as one new version.
 pub async fn load_on(
@@ -276,6 +324,42 @@ impl Loader {
     }
 
     /// Outer error: storage failure. Inner error: this line is bad.
+    /// Like `read_all`, over the records of tabular files (`formats`).
+    async fn read_records(
+        &mut self,
+        records: impl Iterator<Item = Result<formats::LoadRecord>>,
+    ) -> Result<()> {
+        let mut labels: Vec<String> = vec![];
+        for record in records {
+            let record = record?;
+            let file = match labels.iter().position(|l| *l == record.label) {
+                Some(i) => i,
+                None => {
+                    labels.push(record.label.clone());
+                    labels.len() - 1
+                }
+            };
+            let line_no = ((file as u64) << FILE_SHIFT) | record.line;
+            let outcome = match record.item {
+                Ok(obj) => self.object(line_no, &obj).await?,
+                Err(message) => Err(message),
+            };
+            if let Err(message) = outcome {
+                self.errors.push(LineError {
+                    line: line_no,
+                    message,
+                });
+                if self.errors.len() >= MAX_REPORTED_ERRORS {
+                    break;
+                }
+            }
+        }
+        if !self.errors.is_empty() {
+            return Err(EngineError::Load(std::mem::take(&mut self.errors)));
+        }
+        Ok(())
+    }
+
     async fn line(&mut self, line_no: u64, line: &str) -> Result<std::result::Result<(), String>> {
         let v: Value = match serde_json::from_str(line) {
             Ok(v) => v,
@@ -284,6 +368,15 @@ impl Loader {
         let Value::Object(obj) = v else {
             return Ok(Err("expected a JSON object".into()));
         };
+        self.object(line_no, &obj).await
+    }
+
+    /// One load line, parsed.
+    async fn object(
+        &mut self,
+        line_no: u64,
+        obj: &Map<String, Value>,
+    ) -> Result<std::result::Result<(), String>> {
         let empty = Map::new();
         let data = match obj.get("data") {
             None | Some(Value::Null) => &empty,
