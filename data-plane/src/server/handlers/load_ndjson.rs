@@ -32,7 +32,7 @@ const MAX_LINE_BYTES: usize = 16 << 20;
     params(LoadNdjsonQuery),
     request_body(content = String, content_type = "application/x-ndjson"),
     responses(
-        (status = 200, description = "Rows loaded and published as one new version; with `progress=true`, NDJSON lines `{\"progress\": LoadProgress}` and a last `{\"result\": LoadNdjsonResponse}` or `{\"error\": ErrorBody}`", body = LoadNdjsonResponse),
+        (status = 200, description = "Rows loaded and published as one new version; with `progress=true`, NDJSON lines `{\"progress\": LoadProgress}` and a last `{\"result\": LoadNdjsonResponse}` or `{\"error\": ErrorBody}`", content((LoadNdjsonResponse = "application/json"), (String = "application/x-ndjson"))),
         (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `mode`, an unknown Content-Encoding, invalid gzip, or bad lines (the message names each, with its line number); nothing was loaded", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
@@ -72,7 +72,7 @@ pub async fn load_ndjson(
     params(LoadTableQuery),
     request_body(content = String, content_type = "text/csv"),
     responses(
-        (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", body = LoadNdjsonResponse),
+        (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", content((LoadNdjsonResponse = "application/json"), (String = "application/x-ndjson"))),
         (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `type` or `mode`, an unknown column, an unknown Content-Encoding, or bad rows (the message names each, with its line); nothing was loaded", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
@@ -103,7 +103,7 @@ pub async fn load_csv(
     params(LoadTableQuery),
     request_body(content = Vec<u8>, content_type = "application/vnd.apache.parquet"),
     responses(
-        (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", body = LoadNdjsonResponse),
+        (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", content((LoadNdjsonResponse = "application/json"), (String = "application/x-ndjson"))),
         (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `type` or `mode`, a body that is not Parquet, or bad rows (the message names each, with its row + 1); nothing was loaded", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
@@ -180,6 +180,17 @@ async fn stream_load(
     let graph = auth.graph.graph().await?;
     if let Some(from) = &target.from {
         create_branch_from(access, &graph, &branch, from, auth.actor_name()).await?;
+    }
+    // An unknown type is refused before the answer starts (with progress, a later error
+    // could only be the answer's last line).
+    if let Some((_, type_name)) = &table {
+        let snap = graph.snapshot_on(&branch, None).await?;
+        if snap.catalog.node(type_name).is_none() && snap.catalog.edge(type_name).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "unknown node or edge type `{type_name}` (query parameter `type`)"
+            ))
+            .into());
+        }
     }
     let settings = access.load_settings();
     let limits = BodyLimits::new(settings.max_bytes, MAX_LINE_BYTES, settings.idle);

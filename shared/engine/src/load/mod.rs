@@ -307,23 +307,30 @@ impl Loader {
             if line.trim().is_empty() {
                 continue;
             }
-            if let Err(message) = self.line(line_no, &line).await? {
-                self.errors.push(LineError {
-                    line: line_no,
-                    message,
-                });
-                if self.errors.len() >= MAX_REPORTED_ERRORS {
-                    break;
-                }
+            let outcome = self.line(line_no, &line).await?;
+            if self.refused(line_no, outcome) {
+                break;
             }
         }
+        self.refusals()
+    }
+
+    /// Notes a refused line; true once enough are reported to stop reading.
+    fn refused(&mut self, line: u64, outcome: std::result::Result<(), String>) -> bool {
+        if let Err(message) = outcome {
+            self.errors.push(LineError { line, message });
+        }
+        self.errors.len() >= MAX_REPORTED_ERRORS
+    }
+
+    /// The refused lines as the load's error, if there are any.
+    fn refusals(&mut self) -> Result<()> {
         if !self.errors.is_empty() {
             return Err(EngineError::Load(std::mem::take(&mut self.errors)));
         }
         Ok(())
     }
 
-    /// Outer error: storage failure. Inner error: this line is bad.
     /// Like `read_all`, over the records of tabular files (`formats`).
     async fn read_records(
         &mut self,
@@ -344,22 +351,14 @@ impl Loader {
                 Ok(obj) => self.object(line_no, &obj).await?,
                 Err(message) => Err(message),
             };
-            if let Err(message) = outcome {
-                self.errors.push(LineError {
-                    line: line_no,
-                    message,
-                });
-                if self.errors.len() >= MAX_REPORTED_ERRORS {
-                    break;
-                }
+            if self.refused(line_no, outcome) {
+                break;
             }
         }
-        if !self.errors.is_empty() {
-            return Err(EngineError::Load(std::mem::take(&mut self.errors)));
-        }
-        Ok(())
+        self.refusals()
     }
 
+    /// Outer error: storage failure. Inner error: this line is bad.
     async fn line(&mut self, line_no: u64, line: &str) -> Result<std::result::Result<(), String>> {
         let v: Value = match serde_json::from_str(line) {
             Ok(v) => v,
