@@ -25,7 +25,7 @@ use crate::server::auth::{branch_or_main, GraphAccess};
         (status = 404, description = "Unknown graph or branch", body = ErrorBody),
         (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
-        (status = 409, description = "A duplicate key, or (`manifest_conflict`) the schema changed meanwhile or other writers published first through 16 re-plans of the change (group commit re-plans a change whose tables another worker moved)", body = ErrorBody),
+        (status = 409, description = "A duplicate key, or (`manifest_conflict`) the schema changed meanwhile or other workers kept publishing first for 20 s of re-plans (group commit re-plans a change whose tables another worker moved)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
     )
 )]

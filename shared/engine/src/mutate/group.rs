@@ -12,9 +12,12 @@
 //! - the published version holds all the accepted mutations or none of them (one manifest
 //!   compare-and-swap), and each caller hears only after that publish;
 //! - when another process published a change to a table the group wrote or read
-//!   (`EngineError::Conflict`), the group is planned again on the new head, up to
-//!   [`MAX_REPLAN`] times: a mutation is refused only for its own rows (a duplicate key on
-//!   the new head, say), never because another writer was faster;
+//!   (`EngineError::Conflict`), the group is planned again on the new head, for up to
+//!   [`REPLAN_BUDGET`]: a mutation is refused only for its own rows (a duplicate key on
+//!   the new head, say), not because another writer was faster. Between attempts it waits
+//!   a random few milliseconds, growing with the attempts: when another process publishes
+//!   without pause, it starts its next plan before this one learns it lost, and only a
+//!   shifted start lets this group land between two of its publishes;
 //! - a mutation compiled against another schema than the head's (a schema apply published
 //!   between its compilation and its plan) is refused with a schema conflict (409
 //!   `manifest_conflict`), never applied under a schema it was not checked against.
@@ -38,8 +41,9 @@ use crate::query::params::BoundParams;
 
 /// The most mutations published as one graph version.
 pub const MAX_GROUP: usize = 64;
-/// How many times a group is planned again after another process moved a table it used.
-pub const MAX_REPLAN: usize = 16;
+/// How long a group goes on planning again after other processes moved tables it used
+/// (then its callers get the conflict, 409).
+pub const REPLAN_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 /// Mutations waiting for one branch's committer; a caller beyond it waits to enqueue.
 const QUEUE_DEPTH: usize = 4096;
 
@@ -144,7 +148,8 @@ async fn commit_group(graph: &Arc<Graph>, branch: &str, mut pending: Vec<Submiss
     crate::metrics::WRITES
         .group_size
         .observe(pending.len() as f64);
-    let mut replans = 0;
+    let mut replans: u32 = 0;
+    let started = std::time::Instant::now();
     loop {
         let planned = plan(graph, branch, pending).await;
         let (accepted, publish_result) = match planned {
@@ -175,9 +180,10 @@ async fn commit_group(graph: &Arc<Graph>, branch: &str, mut pending: Vec<Submiss
             }
             // Another process moved a table the group used: plan again on its version.
             Err(EngineError::Conflict { ref table_key, .. })
-                if table_key != "schema" && replans < MAX_REPLAN =>
+                if table_key != "schema" && started.elapsed() < REPLAN_BUDGET =>
             {
                 replans += 1;
+                tokio::time::sleep(replan_delay(replans)).await;
                 crate::metrics::WRITES.replans.inc();
                 tracing::debug!(
                     branch,
@@ -260,6 +266,14 @@ async fn plan(graph: &Arc<Graph>, branch: &str, pending: Vec<Submission>) -> Pla
         },
         Err(e) => Planned::Failed(accepted.into_iter().map(|(s, _)| s).collect(), e),
     }
+}
+
+/// A random wait before attempt `replans + 1`: up to 4 ms after the first loss, doubling
+/// up to 128 ms.
+fn replan_delay(replans: u32) -> std::time::Duration {
+    let cap_ms = 4u64 << replans.min(5);
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    std::time::Duration::from_micros(random % (cap_ms * 1000 + 1))
 }
 
 /// Whether a mutation compiled against `compiled_on` can be applied on `head`.
