@@ -423,10 +423,15 @@ fn csv_and_parquet_files_load_together_as_one_change() {
     ]);
     assert_ne!(r.status, 0);
     assert!(r.stderr.contains("line 2: bad.csv"), "{}", r.stderr);
-    // --data with --csv, or neither: refused by the command line.
+    // --data with --csv, or neither: refused by the command line; a file without its type too.
     assert_ne!(
         dp(&["load", "--mode", "append", "--store", &g.store]).status,
         0
     );
+    let r = dp(&[
+        "load", "--csv", &people, "--mode", "append", "--store", &g.store,
+    ]);
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("TYPE=PATH"), "{}", r.stderr);
     assert_eq!(g.snapshot()["manifest_version"], 2);
 }

@@ -16,7 +16,7 @@ mod data_plane;
 mod deployment_auth;
 mod graph_storage;
 mod hardening;
-mod load_ndjson;
+mod http_loads;
 mod maintenance;
 mod maintenance_crash;
 mod merge_http;

@@ -11,8 +11,8 @@ use omnigraph_api::{
 
 use super::auth::require_internal;
 use super::handlers::{
-    branches, change, commits, export, health, ingest, internal, load_ndjson, maintenance, metrics,
-    read, schema, snapshot, tags,
+    branches, change, commits, export, health, ingest, internal, loads, maintenance, metrics, read,
+    schema, snapshot, tags,
 };
 use super::openapi;
 use super::state::{AppState, InternalAccess};
@@ -30,9 +30,9 @@ pub fn graph_routes() -> RouteTable<AppState> {
         ingest.alias("/load").body_limit(LARGE_BODY_LIMIT_BYTES),
         ingest.body_limit(LARGE_BODY_LIMIT_BYTES),
         // Streamed as it arrives: bounded by --max-load-bytes, not a body limit.
-        Route::post("/load/ndjson", load_ndjson::load_ndjson).body_limit_disabled(),
-        Route::post("/load/csv", load_ndjson::load_csv).body_limit_disabled(),
-        Route::post("/load/parquet", load_ndjson::load_parquet).body_limit_disabled(),
+        Route::post("/load/ndjson", loads::load_ndjson).body_limit_disabled(),
+        Route::post("/load/csv", loads::load_csv).body_limit_disabled(),
+        Route::post("/load/parquet", loads::load_parquet).body_limit_disabled(),
         Route::get("/schema", schema::schema),
         Route::post("/schema/apply", schema::apply),
         Route::get("/snapshot", snapshot::snapshot),

@@ -1,5 +1,5 @@
 //! A request body read as a blocking `BufRead`, chunk by chunk as it arrives, for the
-//! streaming load (handlers/load_ndjson.rs): the loader reads lines synchronously and
+//! streaming load (handlers/loads.rs): the loader reads lines synchronously and
 //! awaits its own writes between them, so the body is never held whole.
 //!
 //! Bounded in every way a caller could abuse:
@@ -88,11 +88,7 @@ impl BodyReader {
 
 impl Read for BodyReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, out)
     }
 }
 
@@ -147,11 +143,7 @@ impl<R: BufRead> Limited<R> {
 
 impl<R: BufRead> Read for Limited<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, out)
     }
 }
 
@@ -187,6 +179,15 @@ impl<R: BufRead> BufRead for Limited<R> {
         self.limits.read.store(self.total, Ordering::Release);
         self.inner.consume(n);
     }
+}
+
+/// `Read` for a reader whose `BufRead` side does the work.
+fn read_buffered(reader: &mut impl BufRead, out: &mut [u8]) -> io::Result<usize> {
+    let available = reader.fill_buf()?;
+    let n = available.len().min(out.len());
+    out[..n].copy_from_slice(&available[..n]);
+    reader.consume(n);
+    Ok(n)
 }
 
 /// The body as the loader reads it: decompressed when `gzip`, within `limits`.

@@ -12,8 +12,8 @@ use utoipa::OpenApi;
 
 use super::app::graph_routes;
 use super::handlers::{
-    branches, change, commits, export, health, ingest, internal, load_ndjson, maintenance, metrics,
-    read, schema, snapshot, tags,
+    branches, change, commits, export, health, ingest, internal, loads, maintenance, metrics, read,
+    schema, snapshot, tags,
 };
 use super::state::AppState;
 
@@ -34,9 +34,9 @@ use super::state::AppState;
         read::read,
         change::change,
         ingest::ingest,
-        load_ndjson::load_ndjson,
-        load_ndjson::load_csv,
-        load_ndjson::load_parquet,
+        loads::load_ndjson,
+        loads::load_csv,
+        loads::load_parquet,
         schema::schema,
         schema::apply,
         snapshot::snapshot,

@@ -825,7 +825,7 @@ impl Graph {
                     if !change.maintenance {
                         let most_fragments = committed
                             .iter()
-                            .map(|(_, ds)| ds.get_fragments().len())
+                            .map(|(_, ds)| ds.manifest().fragments.len())
                             .max()
                             .unwrap_or(0);
                         self.note_published(most_fragments);

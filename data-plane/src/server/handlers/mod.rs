@@ -7,7 +7,7 @@ pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod internal;
-pub mod load_ndjson;
+pub mod loads;
 pub mod maintenance;
 pub mod metrics;
 pub mod read;

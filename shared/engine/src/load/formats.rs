@@ -59,11 +59,11 @@ pub enum TableSource {
     File(std::fs::File),
 }
 
-/// One record for the loader: its line in its file, and the load line it stands for or
-/// why it is refused.
+/// One record for the loader: its file (an index into the files given to [`records`]),
+/// its line in it, and the load line it stands for or why it is refused.
 pub struct LoadRecord {
+    pub file: usize,
     pub line: u64,
-    pub label: String,
     pub item: std::result::Result<Map<String, Value>, String>,
 }
 
@@ -114,26 +114,20 @@ pub fn records(
     files: Vec<TableFile>,
 ) -> Result<Box<dyn Iterator<Item = Result<LoadRecord>> + Send>> {
     let mut parts: Vec<Box<dyn Iterator<Item = Result<LoadRecord>> + Send>> = vec![];
-    for file in files {
+    for (index, file) in files.into_iter().enumerate() {
         let (is_edge, columns) = column_types(catalog, &file.type_name)?;
+        let of = Of {
+            index,
+            label: file.label,
+            type_name: file.type_name,
+            is_edge,
+        };
         parts.push(match (file.format, file.source) {
-            (TableFormat::Csv, TableSource::Reader(r)) => Box::new(csv_records(
-                file.type_name,
-                file.label,
-                is_edge,
-                columns,
-                r,
-            )?),
-            (TableFormat::Csv, TableSource::File(f)) => Box::new(csv_records(
-                file.type_name,
-                file.label,
-                is_edge,
-                columns,
-                Box::new(f),
-            )?),
-            (TableFormat::Parquet, TableSource::File(f)) => {
-                Box::new(parquet_records(file.type_name, file.label, is_edge, f)?)
+            (TableFormat::Csv, TableSource::Reader(r)) => Box::new(csv_records(of, columns, r)?),
+            (TableFormat::Csv, TableSource::File(f)) => {
+                Box::new(csv_records(of, columns, Box::new(f))?)
             }
+            (TableFormat::Parquet, TableSource::File(f)) => Box::new(parquet_records(of, f)?),
             (TableFormat::Parquet, TableSource::Reader(_)) => {
                 return Err(EngineError::Invalid(
                     "a Parquet file must be read from a file".into(),
@@ -144,13 +138,25 @@ pub fn records(
     Ok(Box::new(parts.into_iter().flatten()))
 }
 
-fn csv_records(
-    type_name: String,
+/// Which file records come from, and what its rows are.
+struct Of {
+    index: usize,
     label: String,
+    type_name: String,
     is_edge: bool,
+}
+
+fn csv_records(
+    of: Of,
     columns: Vec<(String, PropType)>,
     reader: Box<dyn Read + Send>,
 ) -> Result<impl Iterator<Item = Result<LoadRecord>> + Send> {
+    let Of {
+        index,
+        label,
+        type_name,
+        is_edge,
+    } = of;
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -209,8 +215,8 @@ fn csv_records(
             }
         };
         Some(Ok(LoadRecord {
+            file: index,
             line,
-            label: label.clone(),
             item,
         }))
     }))
@@ -264,11 +270,15 @@ fn csv_cell(cell: &str, ty: &PropType) -> std::result::Result<Value, String> {
 }
 
 fn parquet_records(
-    type_name: String,
-    label: String,
-    is_edge: bool,
+    of: Of,
     file: std::fs::File,
 ) -> Result<impl Iterator<Item = Result<LoadRecord>> + Send> {
+    let Of {
+        index,
+        label,
+        type_name,
+        is_edge,
+    } = of;
     let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| EngineError::Invalid(format!("{label}: not a Parquet file: {e}")))?
         .with_batch_size(8192)
@@ -296,8 +306,8 @@ fn parquet_records(
         let data = pending.pop_front()?;
         line += 1;
         Some(Ok(LoadRecord {
+            file: index,
             line,
-            label: label.clone(),
             item: Ok(record(&type_name, is_edge, data)),
         }))
     }))

@@ -336,17 +336,9 @@ impl Loader {
         &mut self,
         records: impl Iterator<Item = Result<formats::LoadRecord>>,
     ) -> Result<()> {
-        let mut labels: Vec<String> = vec![];
         for record in records {
             let record = record?;
-            let file = match labels.iter().position(|l| *l == record.label) {
-                Some(i) => i,
-                None => {
-                    labels.push(record.label.clone());
-                    labels.len() - 1
-                }
-            };
-            let line_no = ((file as u64) << FILE_SHIFT) | record.line;
+            let line_no = ((record.file as u64) << FILE_SHIFT) | record.line;
             let outcome = match record.item {
                 Ok(obj) => self.object(line_no, &obj).await?,
                 Err(message) => Err(message),

@@ -1,6 +1,7 @@
-//! `POST /load/ndjson`: a raw NDJSON body (optionally gzip) streamed into one atomic load,
-//! with no body size cap but the worker's `--max-load-bytes`: the rows are written as they
-//! arrive (server/body_reader.rs), so memory holds the keys, not the body.
+//! The streamed loads: `POST /load/ndjson` (a raw NDJSON body), `POST /load/csv` and
+//! `POST /load/parquet` (one type's file), optionally gzip, each one atomic load with no
+//! body size cap but the worker's `--max-load-bytes`: the rows are written as they arrive
+//! (server/body_reader.rs), so memory holds the keys, not the body.
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};

@@ -1,6 +1,7 @@
-//! `POST /load/ndjson` (issue 24; data-plane/src/server/handlers/load_ndjson.rs): a raw
-//! NDJSON body, plain or gzip, streamed into one atomic load with no 32 MiB cap; bad lines,
-//! bodies past the worker's limits and unknown encodings load nothing.
+//! The streamed loads (issue 24; data-plane/src/server/handlers/loads.rs): a raw NDJSON
+//! body, plain or gzip, or one type's CSV or Parquet file, into one atomic load with no
+//! 32 MiB cap; bad lines, bodies past the worker's limits and unknown encodings load
+//! nothing.
 
 use std::io::{Read, Write};
 use std::time::Duration;
