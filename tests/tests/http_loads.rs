@@ -181,6 +181,7 @@ fn a_body_past_the_workers_limits_or_too_slow_loads_nothing() {
         &[
             ("OMNIGRAPH_MAX_LOAD_BYTES", "20000"),
             ("OMNIGRAPH_LOAD_IDLE_TIMEOUT_SECS", "1"),
+            ("OMNIGRAPH_LOAD_TIMEOUT_SECS", "3"),
         ],
     );
     let (before, v) = (people(&dp), version(&dp));
@@ -210,6 +211,38 @@ fn a_body_past_the_workers_limits_or_too_slow_loads_nothing() {
     let _ = conn.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("no data"), "{answer}");
+    // A client that trickles (a line every half second, never idle for 1 s): refused once
+    // the whole body has taken longer than the load timeout.
+    let mut conn = std::net::TcpStream::connect(&address).expect("connect");
+    write!(
+        conn,
+        "POST /load/ndjson?mode=append HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-ndjson\r\ncontent-length: 100000\r\n\r\n"
+    )
+    .expect("send the head");
+    let started = std::time::Instant::now();
+    let mut reader = conn.try_clone().expect("clone");
+    let trickle = std::thread::spawn(move || {
+        for i in 0..16 {
+            let line = format!("{{\"type\": \"Person\", \"data\": {{\"name\": \"t{i}\"}}}}\n");
+            if conn.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    reader
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let mut answer = String::new();
+    let _ = reader.read_to_string(&mut answer);
+    let _ = trickle.join();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("--load-timeout-secs"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
         (people(&dp), version(&dp)),
         (before, v),

@@ -130,6 +130,10 @@ pub struct ServeArgs {
     #[arg(long, env = "OMNIGRAPH_LOAD_IDLE_TIMEOUT_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub load_idle_timeout_secs: u64,
+    /// Seconds a streamed load's whole body may take to arrive before the load fails.
+    #[arg(long, env = "OMNIGRAPH_LOAD_TIMEOUT_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub load_timeout_secs: u64,
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -183,6 +187,7 @@ pub async fn run(a: ServeArgs) -> Result<(), CliError> {
         load: crate::server::state::LoadSettings {
             max_bytes: a.max_load_bytes,
             idle: Duration::from_secs(a.load_idle_timeout_secs),
+            total: Duration::from_secs(a.load_timeout_secs),
         },
     })
     .await?;

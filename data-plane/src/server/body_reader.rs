@@ -6,6 +6,7 @@
 //! - at most `max_bytes` bytes (after decompression, counted by the caller's wrapper:
 //!   [`Limited`]) — past it the read fails and [`BodyLimits::exceeded`] says so (413);
 //! - at most `max_line` bytes without a newline (a line is held whole by the loader);
+//! - the whole body within `total` (a client that trickles does not hold it either);
 //! - at most `idle` between two chunks (a client that stops sending does not hold the
 //!   branch's write lock forever).
 //!
@@ -29,17 +30,19 @@ pub struct BodyLimits {
     pub max_bytes: u64,
     pub max_line: usize,
     pub idle: Duration,
+    pub total: Duration,
     exceeded: Arc<AtomicBool>,
     read: Arc<AtomicU64>,
     lines: Arc<AtomicU64>,
 }
 
 impl BodyLimits {
-    pub fn new(max_bytes: u64, max_line: usize, idle: Duration) -> Self {
+    pub fn new(max_bytes: u64, max_line: usize, idle: Duration, total: Duration) -> Self {
         BodyLimits {
             max_bytes,
             max_line,
             idle,
+            total,
             exceeded: Arc::new(AtomicBool::new(false)),
             read: Arc::new(AtomicU64::new(0)),
             lines: Arc::new(AtomicU64::new(0)),
@@ -73,15 +76,20 @@ pub struct BodyReader {
     chunk: Bytes,
     done: bool,
     idle: Duration,
+    /// When the whole body must have arrived.
+    deadline: std::time::Instant,
+    total: Duration,
 }
 
 impl BodyReader {
-    pub fn new(body: axum::body::Body, idle: Duration) -> Self {
+    pub fn new(body: axum::body::Body, idle: Duration, total: Duration) -> Self {
         BodyReader {
             stream: Box::pin(body.into_data_stream()),
             chunk: Bytes::new(),
             done: false,
             idle,
+            deadline: std::time::Instant::now() + total,
+            total,
         }
     }
 }
@@ -95,17 +103,29 @@ impl Read for BodyReader {
 impl BufRead for BodyReader {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.chunk.is_empty() && !self.done {
-            let idle = self.idle;
+            let left = self
+                .deadline
+                .saturating_duration_since(std::time::Instant::now());
+            let wait = self.idle.min(left);
             let stream = &mut self.stream;
             let next = tokio::task::block_in_place(|| {
                 tokio::runtime::Handle::current()
-                    .block_on(async { tokio::time::timeout(idle, stream.next()).await })
+                    .block_on(async { tokio::time::timeout(wait, stream.next()).await })
             });
             match next {
+                Err(_) if wait == left => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "the body did not arrive within {} s (--load-timeout-secs)",
+                            self.total.as_secs()
+                        ),
+                    ))
+                }
                 Err(_) => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("no data from the client for {} s", idle.as_secs()),
+                        format!("no data from the client for {} s", wait.as_secs()),
                     ))
                 }
                 Ok(None) => self.done = true,
@@ -196,7 +216,7 @@ pub fn ndjson_reader(
     gzip: bool,
     limits: BodyLimits,
 ) -> Box<dyn BufRead + Send> {
-    let raw = BodyReader::new(body, limits.idle);
+    let raw = BodyReader::new(body, limits.idle, limits.total);
     if gzip {
         let decoded =
             io::BufReader::with_capacity(256 * 1024, flate2::bufread::MultiGzDecoder::new(raw));

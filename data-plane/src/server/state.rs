@@ -39,6 +39,8 @@ pub struct ServerState {
 pub struct LoadSettings {
     pub max_bytes: u64,
     pub idle: std::time::Duration,
+    /// The longest a whole body may take to arrive.
+    pub total: std::time::Duration,
 }
 
 /// How the control plane's routes on this worker (`/internal/*`) are guarded.

@@ -194,7 +194,12 @@ async fn stream_load(
         }
     }
     let settings = access.load_settings();
-    let limits = BodyLimits::new(settings.max_bytes, MAX_LINE_BYTES, settings.idle);
+    let limits = BodyLimits::new(
+        settings.max_bytes,
+        MAX_LINE_BYTES,
+        settings.idle,
+        settings.total,
+    );
     let input = ndjson_reader(body, gzip, limits.clone());
     let load = {
         let (graph, branch, actor) = (graph.clone(), branch.clone(), auth.actor_name().to_string());
