@@ -4,7 +4,6 @@
 
 mod cli;
 mod config;
-mod crash_point;
 mod graphs;
 mod http;
 mod metrics;

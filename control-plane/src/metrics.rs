@@ -10,8 +10,9 @@
 //! - `omnigraph_management_operations_total{operation, outcome}`: `graph_list`,
 //!   `graph_create`, `graph_get`, `graph_update`, `graph_delete` by `ok` or the error
 //!   envelope's code;
-//! - the HTTP metrics of `omnigraph_api::metrics`, and the engine's object-store counters
-//!   for the storage the control plane touches (creating, inspecting, deleting graphs).
+//! - the HTTP metrics of `omnigraph_api::metrics`, and the object-store counters
+//!   (shared/storage/src/storage_metrics.rs) of the storage the control plane touches
+//!   (creating, inspecting, deleting graphs).
 
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -82,7 +83,7 @@ static METRICS: LazyLock<ControlMetrics> = LazyLock::new(|| ControlMetrics {
 pub fn init() {
     LazyLock::force(&METRICS);
     omnigraph_api::metrics::init_http_metrics();
-    omnigraph_engine::metrics::init();
+    omnigraph_storage::storage_metrics::init();
 }
 
 /// One failed push attempt to `worker_id`.

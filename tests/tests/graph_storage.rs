@@ -212,3 +212,68 @@ fn a_worker_that_missed_a_delete_purge_and_recreate_never_publishes_into_the_new
     assert_eq!(status, 200, "{body}");
     assert_eq!(names(&w1, "/graphs/g/read"), ["New1", "New2"]);
 }
+
+/// The control plane links no Lance (shared/storage/src/create.rs): a graph it creates is
+/// its first manifest and incarnation marker, with every table pending, until the first
+/// worker opens it and creates the tables empty. The control plane describes it before
+/// that, and two workers that open it at once both serve it.
+#[test]
+fn a_created_graph_gets_its_tables_from_the_first_worker_that_opens_it() {
+    let cp = open_alpha();
+    let dir = cp.path("data/g.omni");
+    let (status, body) = cp.create_graph("g", &dir, None);
+    assert_eq!(status, 201, "{body}");
+    let root = Path::new(&dir);
+    assert!(has_manifest_json(&root.join("_manifest")), "no manifest");
+    assert!(
+        !root.join("nodes").exists(),
+        "the control plane wrote table files"
+    );
+    let first = std::fs::read_dir(root.join("_manifest"))
+        .expect("_manifest")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .expect("first manifest");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(first.path()).expect("read")).expect("json");
+    let person = &manifest["tables"]["node:Person"];
+    assert_eq!(person["pending"], true, "{manifest}");
+    assert_eq!(person["version"], 1, "{manifest}");
+    let (status, body) = cp.get("/graphs/g", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["manifest_version"], 1, "{body}");
+    assert_eq!(body["tables"][0]["row_count"], 0, "{body}");
+
+    // Two workers start together; each opens the graph when the registry reaches it.
+    let (w1, w2) = std::thread::scope(|s| {
+        let a = s.spawn(|| DataPlane::with_control_plane(&cp.url, "w1"));
+        let b = s.spawn(|| DataPlane::with_control_plane(&cp.url, "w2"));
+        (a.join().expect("w1"), b.join().expect("w2"))
+    });
+    for w in [&w1, &w2] {
+        assert!(
+            eventually(Duration::from_secs(5), || w
+                .get("/graphs/g/snapshot", None)
+                .0
+                == 200),
+            "not served:\n{}",
+            w.log()
+        );
+        assert!(names(w, "/graphs/g/read").is_empty());
+    }
+    let person_dir = root
+        .join(person["path"].as_str().expect("path"))
+        .join("_versions");
+    assert!(
+        std::fs::read_dir(&person_dir).is_ok_and(|mut e| e.next().is_some()),
+        "no Person table at {}",
+        person_dir.display()
+    );
+    let (status, body) = add(&w1, "/graphs/g/change", "Ada");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = add(&w2, "/graphs/g/change", "Bo");
+    assert_eq!(status, 200, "{body}");
+    for w in [&w1, &w2] {
+        assert_eq!(names(w, "/graphs/g/read"), ["Ada", "Bo"]);
+    }
+}

@@ -17,6 +17,7 @@ mod deployment_auth;
 mod graph_storage;
 mod hardening;
 mod http_loads;
+mod layering;
 mod maintenance;
 mod maintenance_crash;
 mod merge_http;

@@ -2,7 +2,7 @@
 //! grace period is over. Runs against storage directly (no control plane needed), with
 //! this host's credentials; refuses a graph that is not tombstoned.
 
-use omnigraph_engine::{purge, EngineError};
+use omnigraph_storage::{purge, StorageError};
 
 use crate::cli::PurgeArgs;
 
@@ -11,7 +11,7 @@ pub enum PurgeError {
     #[error("--grace-hours must be a non-negative number of hours, not {0}")]
     Grace(f64),
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Storage(#[from] StorageError),
 }
 
 pub async fn run(args: PurgeArgs) -> Result<(), PurgeError> {

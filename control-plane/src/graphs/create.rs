@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use omnigraph_api::{CreateGraphRequest, GraphInfo};
 use omnigraph_config::{GraphEntry, GraphId, GraphIdError};
-use omnigraph_engine::{EngineError, Graph};
 use omnigraph_lang::LangError;
 use omnigraph_policy::ActorId;
+use omnigraph_storage::{StorageError, TableKey};
 
 use crate::config::file::AddGraphError;
 use crate::graphs::policy::{
@@ -43,12 +43,12 @@ pub enum CreateGraphError {
     #[error("cannot create the graph's storage at {uri}: {source}")]
     StorageRejected {
         uri: String,
-        source: Box<EngineError>,
+        source: Box<StorageError>,
     },
     #[error("cannot create the graph's storage at {uri}: {source}")]
     StorageFailed {
         uri: String,
-        source: Box<EngineError>,
+        source: Box<StorageError>,
     },
     #[error(transparent)]
     StorePolicy(#[from] StorePolicyError),
@@ -196,12 +196,23 @@ async fn refuse_if_drifted(state: &AppState) -> Result<(), CreateGraphError> {
 async fn init_storage(new: &NewGraph, actor: Option<&ActorId>) -> Result<(), CreateGraphError> {
     let actor = actor.map_or(OPEN_MODE_ACTOR, ActorId::as_str);
     // Its object-store requests are counted under its id (README.md, "Observability").
-    omnigraph_engine::storage_metrics::name_graph(&new.uri, new.id.as_str());
-    match Graph::init(&new.uri, &new.schema_source, actor).await {
+    omnigraph_storage::storage_metrics::name_graph(&new.uri, new.id.as_str());
+    let catalog = omnigraph_lang::parse_schema(&new.schema_source)
+        .map_err(|e| CreateGraphError::InvalidSchema(Box::new(e)))?;
+    let tables: Vec<TableKey> = catalog
+        .nodes
+        .iter()
+        .map(|n| TableKey::node(&n.name))
+        .chain(catalog.edges.iter().map(|e| TableKey::edge(&e.name)))
+        .collect();
+    // The first manifest only: the first worker that opens the graph creates its tables
+    // (shared/storage/src/create.rs), so that this process links no Lance.
+    match omnigraph_storage::create_graph(&new.uri, &new.schema_source, &tables, actor).await {
         Ok(_) => Ok(()),
-        Err(EngineError::AlreadyExists(_)) => Err(CreateGraphError::StorageExists(new.uri.clone())),
-        Err(EngineError::Deleted(message)) => Err(CreateGraphError::StorageDeleted(message)),
-        Err(EngineError::Lang(e)) => Err(CreateGraphError::InvalidSchema(Box::new(e))),
+        Err(StorageError::AlreadyExists(_)) => {
+            Err(CreateGraphError::StorageExists(new.uri.clone()))
+        }
+        Err(StorageError::Deleted(message)) => Err(CreateGraphError::StorageDeleted(message)),
         Err(source) if is_rejected_location(&source) => Err(CreateGraphError::StorageRejected {
             uri: new.uri.clone(),
             source: Box::new(source),
@@ -214,11 +225,11 @@ async fn init_storage(new: &NewGraph, actor: Option<&ActorId>) -> Result<(), Cre
 }
 
 /// Errors caused by the location the caller chose rather than by this server.
-fn is_rejected_location(err: &EngineError) -> bool {
+fn is_rejected_location(err: &StorageError) -> bool {
     use std::io::ErrorKind::*;
     match err {
-        EngineError::Invalid(_) => true,
-        EngineError::Io(e) => matches!(
+        StorageError::Invalid(_) => true,
+        StorageError::Io(e) => matches!(
             e.kind(),
             PermissionDenied | NotADirectory | ReadOnlyFilesystem | InvalidInput | AlreadyExists
         ),

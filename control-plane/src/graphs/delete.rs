@@ -30,13 +30,13 @@
 
 use omnigraph_api::DeleteGraphResponse;
 use omnigraph_config::{GraphEntry, GraphId, GraphIdError};
-use omnigraph_engine::{purge, write_tombstone, EngineError, Tombstone};
 use omnigraph_policy::ActorId;
+use omnigraph_storage::{purge, write_tombstone, StorageError, Tombstone};
 
 use crate::config::file::EditGraphFileError;
-use crate::crash_point::crash_point;
 use crate::graphs::policy::remove_unused_stored_policy;
 use crate::state::AppState;
+use omnigraph_storage::crash_point::crash_point;
 
 /// Actor recorded in the tombstone when the request has none (open mode).
 const OPEN_MODE_ACTOR: &str = "control-plane";
@@ -56,7 +56,7 @@ pub enum DeleteGraphError {
     Tombstone {
         graph_id: GraphId,
         uri: String,
-        source: Box<EngineError>,
+        source: Box<StorageError>,
     },
     #[error("graph '{graph_id}' is deleted (its storage is tombstoned), but omnigraph.yaml could not be rewritten; retry the DELETE or restart the control plane: {source}")]
     Rewrite {
@@ -67,7 +67,7 @@ pub enum DeleteGraphError {
     Purge {
         graph_id: GraphId,
         uri: String,
-        source: Box<EngineError>,
+        source: Box<StorageError>,
     },
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

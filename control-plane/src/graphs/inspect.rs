@@ -4,8 +4,8 @@ use omnigraph_api::{
     GraphDetails, GraphWorker, MaintenanceRun, MaintenanceState, PolicySummary, TableRowCount,
 };
 use omnigraph_config::{GraphId, GraphIdError};
-use omnigraph_engine::{EngineError, Graph};
 use omnigraph_policy::PolicyDocument;
+use omnigraph_storage::{GraphLocation, StorageError};
 
 use crate::graphs::policy::sha256_hex;
 use crate::state::AppState;
@@ -21,7 +21,7 @@ pub enum InspectGraphError {
     Storage {
         graph_id: GraphId,
         uri: String,
-        source: Box<EngineError>,
+        source: Box<StorageError>,
     },
 }
 
@@ -41,9 +41,10 @@ pub async fn inspect_graph(
         uri: graph.uri.clone(),
         source: Box::new(source),
     };
-    omnigraph_engine::storage_metrics::name_graph(&graph.uri, id.as_str());
-    let opened = Graph::open(&graph.uri).await.map_err(storage)?;
-    let manifest = opened.manifests().read_latest().await.map_err(storage)?;
+    omnigraph_storage::storage_metrics::name_graph(&graph.uri, id.as_str());
+    let (manifests, manifest) = omnigraph_storage::tombstone::open_live(&graph.uri)
+        .await
+        .map_err(storage)?;
     let policy = graph.policy.as_deref().map(|text| PolicySummary {
         sha256: sha256_hex(text),
         rule_ids: PolicyDocument::from_yaml_str(text)
@@ -61,7 +62,7 @@ pub async fn inspect_graph(
             url: w.url,
         })
         .collect();
-    let maintenance = maintenance_state(&opened).await;
+    let maintenance = maintenance_state(manifests.location()).await;
     Ok(GraphDetails {
         graph_id: id.into_string(),
         uri: graph.uri,
@@ -84,14 +85,11 @@ pub async fn inspect_graph(
 }
 
 /// Who holds the graph's maintenance lease and what the latest round recorded
-/// (shared/engine/src/lease.rs); `None` before any worker maintained the graph. Unreadable
+/// (shared/storage/src/lease.rs); `None` before any worker maintained the graph. Unreadable
 /// records are left out rather than failing the whole description.
-async fn maintenance_state(graph: &Graph) -> Option<MaintenanceState> {
-    let lease = omnigraph_engine::lease::current(graph.location())
-        .await
-        .ok()
-        .flatten();
-    let last_run = omnigraph_engine::lease::read_last_run(graph.location())
+async fn maintenance_state(loc: &GraphLocation) -> Option<MaintenanceState> {
+    let lease = omnigraph_storage::lease::current(loc).await.ok().flatten();
+    let last_run = omnigraph_storage::lease::read_last_run(loc)
         .await
         .ok()
         .flatten()

@@ -3,7 +3,7 @@
 //! registry, the workers and storage agree again.
 
 use omnigraph_config::GraphId;
-use omnigraph_engine::read_tombstone;
+use omnigraph_storage::read_tombstone;
 
 use crate::graphs::delete::forget_graph;
 use crate::state::AppState;

@@ -4,7 +4,7 @@
 use omnigraph_api::ApiError;
 use omnigraph_config::{InsertGraphError, RewriteAtomicError, RewriteWithError};
 
-use omnigraph_engine::EngineError;
+use omnigraph_storage::StorageError;
 
 use crate::graphs::create::CreateGraphError;
 use crate::graphs::delete::DeleteGraphError;
@@ -34,7 +34,7 @@ impl From<CreateGraphError> for ApiError {
             | E::StorePolicy(StorePolicyError::Exists(_)) => ApiError::conflict(message),
             E::Drift(_) => ApiError::service_unavailable(message),
             E::Rewrite(rewrite) => rewrite_error(rewrite, message),
-            E::StorageFailed { source, .. } if source.is_storage_unavailable() => {
+            E::StorageFailed { source, .. } if source.is_unavailable() => {
                 storage_unavailable(message)
             }
             E::StorageFailed { .. }
@@ -89,9 +89,7 @@ impl From<DeleteGraphError> for ApiError {
             } => ApiError::service_unavailable(message),
             // Nothing changed yet: a retry is right. (A failed purge comes after the
             // delete took effect, so it stays a 500 naming the purge command.)
-            E::Tombstone { source, .. } if source.is_storage_unavailable() => {
-                storage_unavailable(message)
-            }
+            E::Tombstone { source, .. } if source.is_unavailable() => storage_unavailable(message),
             E::Tombstone { .. } | E::Rewrite { .. } | E::Purge { .. } | E::Task(_) => {
                 tracing::error!("graph deletion failed: {message}");
                 ApiError::internal(message)
@@ -136,8 +134,10 @@ impl From<InspectGraphError> for ApiError {
             InspectGraphError::InvalidGraphId(_) => ApiError::bad_request(message),
             InspectGraphError::NotFound(_) => ApiError::not_found(message),
             InspectGraphError::Storage { source, .. } => match *source {
-                EngineError::NotFound(_) | EngineError::Deleted(_) => ApiError::not_found(message),
-                e if e.is_storage_unavailable() => storage_unavailable(message),
+                StorageError::NotFound(_) | StorageError::Deleted(_) => {
+                    ApiError::not_found(message)
+                }
+                e if e.is_unavailable() => storage_unavailable(message),
                 _ => {
                     tracing::error!("graph inspection failed: {message}");
                     ApiError::internal(message)

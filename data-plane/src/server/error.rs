@@ -58,6 +58,13 @@ impl From<EngineError> for HttpError {
     }
 }
 
+/// Storage errors as the engine errors of the same name.
+impl From<omnigraph_engine::StorageError> for HttpError {
+    fn from(e: omnigraph_engine::StorageError) -> Self {
+        HttpError(engine_error(e.into()))
+    }
+}
+
 impl std::ops::Deref for HttpError {
     type Target = ApiError;
     fn deref(&self) -> &ApiError {

@@ -29,7 +29,8 @@ pub const LOG_FORMAT_ENV: &str = "OMNIGRAPH_LOG_FORMAT";
 /// The filter when `RUST_LOG` is unset or blank: this project's own INFO lines (with the
 /// request log, which tower-http writes), and only warnings and errors of the libraries
 /// (Lance alone logs an INFO event for every table a load or commit touches).
-pub const DEFAULT_LOG_FILTER: &str = "warn,omnigraph_api=info,omnigraph_engine=info,\
+pub const DEFAULT_LOG_FILTER: &str =
+    "warn,omnigraph_api=info,omnigraph_engine=info,omnigraph_storage=info,\
     omnigraph_data_plane=info,omnigraph_control_plane=info,omnigraph_config=info,\
     omnigraph_policy=info,omnigraph_lang=info,tower_http=info";
 

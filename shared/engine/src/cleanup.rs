@@ -318,6 +318,7 @@ impl NeededFiles {
                     row_count: 0,
                     changed_in: 0,
                     same_rows_as: None,
+                    pending: false,
                 };
                 let ds = graph.dataset_uncached(&entry).await?;
                 let base = loc.path(&entry.path);

@@ -1,6 +1,7 @@
 //! Engine errors. The HTTP edge maps each variant to one status code.
 
 use omnigraph_lang::LangError;
+use omnigraph_storage::StorageError;
 
 /// One refused line of a bulk load (1-based line number).
 #[derive(Debug, Clone, PartialEq)]
@@ -117,27 +118,24 @@ impl EngineError {
         if let EngineError::Storage { unavailable, .. } = self {
             return *unavailable;
         }
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
-        while let Some(e) = cause {
-            if let Some(http) = e.downcast_ref::<object_store::client::HttpError>() {
-                use object_store::client::HttpErrorKind as K;
-                if matches!(
-                    http.kind(),
-                    K::Connect | K::Request | K::Timeout | K::Interrupted
-                ) {
-                    return true;
-                }
-            }
-            // A 5xx answer of the store: object_store keeps the status in a private type,
-            // whose message is stable ("Server returned non-2xx status code: 503 ...").
-            if e.to_string()
-                .contains("Server returned non-2xx status code: 5")
-            {
-                return true;
-            }
-            cause = e.source();
+        omnigraph_storage::error::is_unavailable(self)
+    }
+}
+
+/// Each storage error as the engine error of the same name.
+impl From<StorageError> for EngineError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Invalid(m) => EngineError::Invalid(m),
+            StorageError::VersionTaken(v) => EngineError::VersionTaken(v),
+            StorageError::NotFound(m) => EngineError::NotFound(m),
+            StorageError::Reclaimed(m) => EngineError::Reclaimed(m),
+            StorageError::Deleted(m) => EngineError::Deleted(m),
+            StorageError::AlreadyExists(m) => EngineError::AlreadyExists(m),
+            StorageError::ObjectStore(e) => EngineError::ObjectStore(e),
+            StorageError::Io(e) => EngineError::Io(e),
+            StorageError::Corrupt(m) => EngineError::Corrupt(m),
         }
-        false
     }
 }
 

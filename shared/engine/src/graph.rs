@@ -18,7 +18,9 @@ use crate::error::{EngineError, Result};
 use crate::location::GraphLocation;
 use crate::manifest::{GraphManifest, ManifestStore, TableEntry};
 use crate::table::{create_empty, open_at, StagedTable};
-use crate::table_key::TableKey;
+pub use crate::table_key::table_dir;
+use crate::table_key::{TableKey, TableKind};
+use omnigraph_storage::StorageError;
 
 /// How many opened table versions a handle keeps (each holds only metadata and caches).
 const DATASET_CACHE_ENTRIES: usize = 256;
@@ -111,13 +113,6 @@ impl Default for Change {
     }
 }
 
-pub fn table_dir(key: &TableKey, init_id: &str) -> String {
-    match key.kind {
-        crate::table_key::TableKind::Node => format!("nodes/{}.{init_id}.lance", key.type_name),
-        crate::table_key::TableKind::Edge => format!("edges/{}.{init_id}.lance", key.type_name),
-    }
-}
-
 /// A new empty table for `key` in a directory named with `init_id` (unique to one init or
 /// schema apply, so that clean-up of a failed one can never touch another's files).
 pub(crate) async fn new_table(
@@ -134,6 +129,7 @@ pub(crate) async fn new_table(
         row_count: 0,
         changed_in: 1,
         same_rows_as: None,
+        pending: false,
     })
 }
 
@@ -141,102 +137,79 @@ impl Graph {
     /// Create a graph at `uri` with `schema_source`. Refuses a location that already holds one.
     pub async fn init(uri: &str, schema_source: &str, actor: &str) -> Result<Arc<Graph>> {
         let catalog = omnigraph_lang::parse_schema(schema_source)?;
-        let loc = GraphLocation::parse(uri)?;
-        if let Some(tombstone) = crate::tombstone::read_at(&loc).await? {
-            return Err(crate::tombstone::deleted_error(&loc, &tombstone));
-        }
-        let manifests = ManifestStore::new(loc.clone());
-        if manifests.latest_version().await.is_ok() {
-            return Err(EngineError::AlreadyExists(loc.uri.clone()));
-        }
-        // A graph owns its folder: created over other files, a later purge could not tell
-        // them from its own, and they could collide with its layout.
-        if let Some(found) = loc.first_object().await? {
-            return Err(EngineError::Invalid(format!(
-                "the location {} is not empty (it holds `{found}`, among others); a graph is \
-                 created only in an empty or missing folder or prefix: choose another uri",
-                loc.uri
-            )));
-        }
-        let incarnation = crate::tombstone::new_incarnation();
-        // Table directories carry an id unique to this init, so a concurrent or failed init
-        // never shares files with this one, and clean-up can remove exactly what it made.
-        let init_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-        let mut made: Vec<String> = vec![];
-        let created: Result<()> = async {
-            crate::tombstone::write_incarnation(&loc, &incarnation).await?;
-            let mut tables = BTreeMap::new();
-            for node in &catalog.nodes {
-                let key = TableKey::node(&node.name);
-                made.push(table_dir(&key, &init_id));
-                let entry = new_table(&loc, &key, node_schema(node), &init_id).await?;
-                tables.insert(key.to_string(), entry);
-            }
-            for edge in &catalog.edges {
-                let key = TableKey::edge(&edge.name);
-                made.push(table_dir(&key, &init_id));
-                let entry = new_table(&loc, &key, edge_schema(&catalog, edge), &init_id).await?;
-                tables.insert(key.to_string(), entry);
-            }
-            let mut first = GraphManifest::first(schema_source.to_string(), tables, actor);
-            first.incarnation = Some(incarnation.clone());
-            match manifests.publish(&first).await {
-                Ok(()) => Ok(()),
-                Err(EngineError::VersionTaken(_)) => {
-                    Err(EngineError::AlreadyExists(loc.uri.clone()))
-                }
-                Err(e) => Err(e),
-            }
-        }
-        .await;
-        if let Err(e) = created {
-            // Remove what this init made (its marker and tables: names no one else uses),
-            // so that the location is empty again for a retry.
-            for dir in made {
-                let _ = loc.delete_all(&dir).await;
-            }
-            let _ = loc
-                .store
-                .delete(&loc.path(&format!(
-                    "{}/{incarnation}",
-                    crate::tombstone::INCARNATION_DIR
-                )))
-                .await;
-            if loc.is_local() {
-                let _ = std::fs::remove_dir(std::path::Path::new(&loc.uri).join("nodes"));
-                let _ = std::fs::remove_dir(std::path::Path::new(&loc.uri).join("edges"));
-                let _ = std::fs::remove_dir(
-                    std::path::Path::new(&loc.uri).join(crate::tombstone::INCARNATION_DIR),
-                );
-            }
-            return Err(e);
-        }
-        Ok(Arc::new(Self::from_location(loc, Some(incarnation))))
+        let tables: Vec<TableKey> = catalog
+            .nodes
+            .iter()
+            .map(|n| TableKey::node(&n.name))
+            .chain(catalog.edges.iter().map(|e| TableKey::edge(&e.name)))
+            .collect();
+        let loc = omnigraph_storage::create_graph(uri, schema_source, &tables, actor).await?;
+        // Opening creates the tables (empty) that the first manifest lists as pending.
+        Self::open(&loc.uri).await
     }
 
     /// Open the graph at `uri`; fails with NotFound when there is none and with Deleted
     /// when it was deleted (or its delete has begun: its incarnation marker is gone).
     pub async fn open(uri: &str) -> Result<Arc<Graph>> {
-        let loc = GraphLocation::parse(uri)?;
-        if let Some(tombstone) = crate::tombstone::read_at(&loc).await? {
-            return Err(crate::tombstone::deleted_error(&loc, &tombstone));
-        }
-        let manifests = ManifestStore::new(loc.clone());
-        let latest = manifests.read_latest().await?;
+        let (manifests, latest) = crate::tombstone::open_live(uri).await?;
+        let loc = manifests.location().clone();
         let incarnation = latest.incarnation.clone();
-        if let Some(id) = &incarnation {
-            if !crate::tombstone::incarnation_alive(&loc, id).await? {
-                return Err(EngineError::Deleted(format!(
-                    "the graph at {} is being deleted (its incarnation marker is gone); \
-                     complete the delete, or purge it",
-                    loc.uri
-                )));
-            }
-        }
         let mut g = Self::from_location(loc, incarnation);
         g.manifests = manifests;
         *g.last_check.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        g.make_pending_tables(&latest).await?;
         Ok(Arc::new(g))
+    }
+
+    /// Creates, empty, the tables that `manifest` lists as pending and that are not there
+    /// yet: a graph the control plane created has its first manifest only
+    /// (shared/storage/src/create.rs). Of two processes that open the new graph at once,
+    /// one creates each table (Lance's first version is create-if-absent) and the other
+    /// finds it made.
+    async fn make_pending_tables(&self, manifest: &GraphManifest) -> Result<()> {
+        let pending: Vec<(&String, &TableEntry)> =
+            manifest.tables.iter().filter(|(_, e)| e.pending).collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let catalog = omnigraph_lang::parse_schema(&manifest.schema_source)?;
+        for (key, entry) in pending {
+            let uri = self.loc.child_uri(&entry.path);
+            if open_at(&self.session, &uri, entry.version).await.is_ok() {
+                continue;
+            }
+            let corrupt = || {
+                EngineError::Corrupt(format!(
+                    "the manifest lists table {key}, which its schema does not declare"
+                ))
+            };
+            let table_key = TableKey::parse(key).ok_or_else(corrupt)?;
+            let schema = match table_key.kind {
+                TableKind::Node => {
+                    node_schema(catalog.node(&table_key.type_name).ok_or_else(corrupt)?)
+                }
+                TableKind::Edge => edge_schema(
+                    &catalog,
+                    catalog.edge(&table_key.type_name).ok_or_else(corrupt)?,
+                ),
+            };
+            match create_empty(&uri, schema).await {
+                Ok(version) if version == entry.version => {}
+                Ok(version) => {
+                    return Err(EngineError::Corrupt(format!(
+                        "table {key} was created at version {version}, its manifest names {}",
+                        entry.version
+                    )))
+                }
+                // Another process created it first.
+                Err(e) => {
+                    if open_at(&self.session, &uri, entry.version).await.is_err() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn from_location(loc: GraphLocation, incarnation: Option<String>) -> Graph {
@@ -309,7 +282,7 @@ impl Graph {
             return self.check_incarnation(true).await;
         }
         if let Some(tombstone) = crate::tombstone::read_at(&self.loc).await? {
-            return Err(crate::tombstone::deleted_error(&self.loc, &tombstone));
+            return Err(crate::tombstone::deleted_error(&self.loc, &tombstone).into());
         }
         Ok(())
     }
@@ -367,7 +340,7 @@ impl Graph {
             let store = ManifestStore::chain(self.loc.clone(), &branch::chain_dir(&chain), 1);
             match store.read(v).await {
                 Ok(m) => return self.snapshot_of(m, branch, &chain, store).await,
-                Err(EngineError::NotFound(_)) if chain != MAIN => {
+                Err(StorageError::NotFound(_)) if chain != MAIN => {
                     // Older than this chain too: continue in the chain it was forked from.
                     let first = store.list_versions().await?.first().copied();
                     let Some(first) = first.filter(|f| v < *f) else {
@@ -378,7 +351,7 @@ impl Graph {
                         None => break,
                     }
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(EngineError::NotFound(format!(
@@ -511,18 +484,18 @@ impl Graph {
         if branch::read_ref(&self.loc, name).await?.is_none() {
             return Err(EngineError::NotFound(format!("no branch {name}")));
         }
-        branch::delete_ref(&self.loc, name).await
+        Ok(branch::delete_ref(&self.loc, name).await?)
     }
 
     /// Branch `name` other than main, if it exists.
     pub async fn branch(&self, name: &str) -> Result<Option<BranchRef>> {
         branch::validate_branch_name(name)?;
-        branch::read_ref(&self.loc, name).await
+        Ok(branch::read_ref(&self.loc, name).await?)
     }
 
     /// Every branch other than main, by name.
     pub async fn branches(&self) -> Result<Vec<BranchRef>> {
-        branch::list_refs(&self.loc).await
+        Ok(branch::list_refs(&self.loc).await?)
     }
 
     /// The commits of `branch`, newest first, following first parents (into the branch it
@@ -679,7 +652,7 @@ impl Graph {
     /// The error for a table whose data a schema apply deleted (`allow_data_loss`), if
     /// that is why it cannot be opened.
     async fn dropped_table_error(&self, entry: &TableEntry) -> Option<EngineError> {
-        let marker = crate::migrate::dropped_marker(&entry.path);
+        let marker = crate::table_key::dropped_marker(&entry.path);
         let bytes = self.loc.store.get(&self.loc.path(&marker)).await.ok()?;
         let bytes = bytes.bytes().await.ok()?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
@@ -786,6 +759,7 @@ impl Graph {
                     row_count,
                     changed_in: 0,
                     same_rows_as,
+                    pending: false,
                 },
             );
         }
@@ -833,12 +807,12 @@ impl Graph {
                     self.keep_datasets(committed);
                     return Ok(next);
                 }
-                Err(EngineError::VersionTaken(_)) => {
+                Err(StorageError::VersionTaken(_)) => {
                     let latest = base.store.read_latest().await?;
                     check_untouched(base, &latest, entries.keys(), &change.read_deps)?;
                     parent = latest;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(EngineError::VersionTaken(parent.version + 1))

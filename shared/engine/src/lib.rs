@@ -1,7 +1,8 @@
 //! The Omnigraph graph engine: graphs stored as Lance tables under one manifest.
 //!
-//! - `location`: where a graph lives (local directory or `s3://`), one object-store path.
-//! - `manifest`: graph versions, published by create-if-absent (the cross-process CAS).
+//! - `location`, `manifest`, `branch`, `tombstone`, `lease`, `table_key`, `crash_point`:
+//!   the graph's storage without Lance, re-exported from shared/storage (the crate the
+//!   control plane links instead of this one); `tag` adds tag creation to its tags.
 //! - `table`: Lance datasets per node/edge type, staged and committed detached.
 //! - `index`: BTREE indexes on key, unique and @index columns, rebuilt after loads.
 //! - `graph`: open/init a graph, pin snapshots, publish changes.
@@ -9,15 +10,13 @@
 //! - `columns`/`constraints`: schema types as Arrow columns; per-row rules.
 //! - `query`/`mutate`/`execute`: the .gq executor, mutations, and one entry point for both.
 //! - `embedding`: the OpenAI-compatible embedding provider behind `@embed` and `nearest`.
-//! - `tombstone`: deleted graphs (the marker every process honours) and their purge.
-//! - `maintenance`/`cleanup`/`lease`/`tag`: compaction, version cleanup, who maintains a
-//!   graph, and the tags that keep versions; `crash_point`: crash tests' failure points.
+//! - `maintenance`/`cleanup`: compaction and version cleanup.
 
-pub mod branch;
+pub use omnigraph_storage::{branch, crash_point, lease, location, manifest, table_key, tombstone};
+
 pub mod cleanup;
 pub mod columns;
 pub mod constraints;
-pub mod crash_point;
 pub mod embedding;
 pub mod error;
 pub mod execute;
@@ -25,11 +24,8 @@ pub mod export;
 pub mod graph;
 pub mod identity;
 pub mod index;
-pub mod lease;
 pub mod load;
-pub mod location;
 pub mod maintenance;
-pub mod manifest;
 pub mod merge;
 pub mod metrics;
 pub mod migrate;
@@ -38,9 +34,7 @@ pub mod pushdown;
 pub mod query;
 pub mod storage_metrics;
 pub mod table;
-pub mod table_key;
 pub mod tag;
-pub mod tombstone;
 
 pub use branch::{BranchRef, Commit, MAIN};
 pub use error::{EngineError, LineError, Result};
@@ -53,6 +47,7 @@ pub use manifest::{GraphManifest, TableEntry};
 pub use merge::{ConflictKind, MergeConflict, MergeOutcome, MergeReport};
 pub use migrate::{ApplyOptions, MigrationReport};
 pub use mutate::{run_mutation, MutationReport};
+pub use omnigraph_storage::StorageError;
 pub use query::{run_query, run_query_within, QueryBudget, QueryResult};
 pub use table_key::{TableKey, TableKind};
 pub use tombstone::{purge, read_tombstone, write_tombstone, PurgeReport, Tombstone};

@@ -13,30 +13,14 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
 
-/// Registers `metric` in the default registry (a second registration of one name is
-/// logged, not fatal).
-pub(crate) fn registered<M: prometheus::core::Collector + Clone + 'static>(
-    name: &str,
-    metric: M,
-) -> M {
-    if let Err(e) = prometheus::register(Box::new(metric.clone())) {
-        tracing::warn!("metric {name} not registered: {e}");
-    }
-    metric
-}
+use crate::storage_metrics::registered;
 
 // Metric definitions are static: a bad name or label is a programming error that every
 // test run hits at once, so building them panics with the name.
 pub(crate) fn counter(name: &str, help: &str) -> IntCounter {
     let c = IntCounter::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    registered(name, c)
-}
-
-pub(crate) fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)
-        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     registered(name, c)
 }
 

@@ -37,10 +37,8 @@ use crate::error::{EngineError, Result};
 use crate::graph::{new_table, table_dir, Change, Graph, SchemaChange, Snapshot};
 use crate::manifest::TableEntry;
 use crate::table::{commit_detached, create_with_rows, scan_columns};
-use crate::table_key::TableKey;
+use crate::table_key::{dropped_marker, TableKey};
 
-/// Folder of the markers left for table data deleted by a schema apply.
-pub const DROPPED_DIR: &str = "_dropped";
 /// How many times an apply is planned again after a writer published first.
 const MAX_ATTEMPTS: usize = 10;
 /// How many offending rows a refused step names.
@@ -179,11 +177,6 @@ impl Graph {
         self.forget_tables(&deleted);
         Ok((deleted, kept))
     }
-}
-
-/// Where the marker of a deleted table directory is.
-pub(crate) fn dropped_marker(path: &str) -> String {
-    format!("{DROPPED_DIR}/{}.json", path.trim_end_matches('/'))
 }
 
 /// The checked plan of one apply against one branch head.

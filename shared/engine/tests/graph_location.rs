@@ -8,7 +8,7 @@ use std::path::Path;
 
 use omnigraph_engine::location::GraphLocation;
 use omnigraph_engine::{
-    load, purge, write_tombstone, EngineError, Graph, LoadMode, Snapshot, Tombstone,
+    load, purge, write_tombstone, EngineError, Graph, LoadMode, Snapshot, StorageError, Tombstone,
 };
 
 const SCHEMA: &str = "node Person { name: String @key }\n";
@@ -59,7 +59,7 @@ async fn percent_encoding_and_dot_segments_never_split_a_graph_across_two_folder
     ] {
         let err = GraphLocation::parse(&uri).err();
         assert!(
-            matches!(err, Some(EngineError::Invalid(_))),
+            matches!(err, Some(StorageError::Invalid(_))),
             "{uri}: {err:?}"
         );
         let err = Graph::init(&uri, SCHEMA, "test").await.err();

@@ -97,7 +97,7 @@ pub async fn get(
             .get("commit_id")
             .cloned()
             .ok_or_else(|| ApiError::bad_request("missing commit id in the path"))?;
-        let (chain, _) = parse_commit_id(&id).map_err(engine_error)?;
+        let (chain, _) = parse_commit_id(&id).map_err(|e| engine_error(e.into()))?;
         Ok((chain, id))
     });
     let (chain, id) = match chain {

@@ -1,13 +1,15 @@
-//! Named points where a test can make a worker crash in the middle of maintenance, to show
-//! that every state a crash leaves behind still reads and that the next round completes
-//! (tests/tests/maintenance_crash.rs). Only in builds with the `failpoints` feature of
-//! this crate (forwarded by `--features omnigraph-data-plane/failpoints`, what `./dev.sh
-//! test` builds): there `FAILPOINTS=<name>=abort` aborts the process at that point (no
-//! destructors, no flushing: like `kill -9` there). In every other build a crash point
-//! compiles to nothing and the variable is never read. The same reader as the control
-//! plane's (control-plane/src/crash_point.rs), without a dependency.
+//! Named points where a test can make a process crash, to prove that every state a crash
+//! can leave converges afterwards (tests/tests/control_plane_lifecycle.rs,
+//! tests/tests/maintenance_crash.rs). Only in builds with the `failpoints` feature of this
+//! crate (turned on by `--features omnigraph-control-plane/failpoints` and
+//! `omnigraph-data-plane/failpoints`, what `./dev.sh test` builds): there
+//! `FAILPOINTS=<name>=abort` aborts the process at that point (no destructors, no
+//! flushing: like `kill -9` there). In every other build a crash point compiles to nothing
+//! and the variable is never read.
 //!
 //! The points:
+//! - `delete:tombstoned`, `delete:rewritten`, `delete:published`: the steps of a graph
+//!   delete in the control plane (control-plane/src/graphs/delete.rs);
 //! - `compact:table-written`: a compaction has written a table's new data files and has
 //!   not published the graph version naming them (shared/engine/src/maintenance.rs);
 //! - `cleanup:versions-deleted`: a cleanup has deleted the graph versions it reclaims and

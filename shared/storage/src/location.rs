@@ -8,7 +8,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
-use crate::error::{EngineError, Result};
+use crate::error::{Result, StorageError};
 
 #[derive(Clone)]
 pub struct GraphLocation {
@@ -58,7 +58,7 @@ pub fn check_uri_text(uri: &str) -> Result<()> {
         .chars()
         .find(|c| REFUSED_URI_CHARS.contains(c) || c.is_control())
     {
-        return Err(EngineError::Invalid(format!(
+        return Err(StorageError::Invalid(format!(
             "graph uri {uri:?} contains {c:?}: percent-encoding and the characters {} are \
              not allowed in graph uris (each would name a second location)",
             REFUSED_URI_CHARS.iter().collect::<String>()
@@ -76,7 +76,7 @@ fn check_key_segments(uri: &str, key: &str) -> Result<()> {
         .split('/')
         .find(|seg| seg.is_empty() || *seg == "." || *seg == "..")
     {
-        return Err(EngineError::Invalid(format!(
+        return Err(StorageError::Invalid(format!(
             "graph uri {uri:?} has an {} path segment; write the path without it",
             if bad.is_empty() {
                 "empty (`//`)".to_string()
@@ -115,14 +115,14 @@ impl GraphLocation {
     pub fn parse(uri: &str) -> Result<Self> {
         let uri = uri.trim();
         if uri.is_empty() {
-            return Err(EngineError::Invalid("graph uri is empty".into()));
+            return Err(StorageError::Invalid("graph uri is empty".into()));
         }
         check_uri_text(uri)?;
         if let Some(rest) = uri.strip_prefix("s3://") {
             let rest = rest.trim_end_matches('/');
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(EngineError::Invalid(format!("no bucket in uri {uri}")));
+                return Err(StorageError::Invalid(format!("no bucket in uri {uri}")));
             }
             check_key_segments(uri, prefix)?;
             // Endpoint, region, credentials and path-style come from the standard AWS_* variables.
@@ -130,7 +130,7 @@ impl GraphLocation {
                 .with_bucket_name(bucket)
                 .with_retry(store_retries())
                 .build()
-                .map_err(EngineError::ObjectStore)?;
+                .map_err(StorageError::ObjectStore)?;
             let uri = format!("s3://{bucket}/{prefix}")
                 .trim_end_matches('/')
                 .to_string();
@@ -141,7 +141,7 @@ impl GraphLocation {
             });
         }
         if uri.contains("://") && !uri.starts_with("file://") {
-            return Err(EngineError::Invalid(format!(
+            return Err(StorageError::Invalid(format!(
                 "unsupported graph uri {uri}: use a local path, file:// or s3://"
             )));
         }
@@ -229,7 +229,7 @@ impl GraphLocation {
             Ok(found) => {
                 let bytes = found.bytes().await?;
                 let value = serde_json::from_slice(&bytes)
-                    .map_err(|e| EngineError::Corrupt(format!("{what}: {e}")))?;
+                    .map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))?;
                 Ok(Some(value))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -247,7 +247,7 @@ impl GraphLocation {
     ) -> Result<bool> {
         use object_store::{PutMode, PutOptions, PutPayload};
         let body = serde_json::to_vec_pretty(value)
-            .map_err(|e| EngineError::Corrupt(format!("serialize {relative}: {e}")))?;
+            .map_err(|e| StorageError::Corrupt(format!("serialize {relative}: {e}")))?;
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()

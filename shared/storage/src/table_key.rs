@@ -47,3 +47,26 @@ impl fmt::Display for TableKey {
         write!(f, "{kind}:{}", self.type_name)
     }
 }
+
+/// Folder of the markers left for table data deleted by a schema apply.
+pub const DROPPED_DIR: &str = "_dropped";
+
+/// The folder of `key`'s table, named with an id unique to one graph creation or schema
+/// apply (so that the clean-up of a failed one can never touch another's files):
+/// `nodes/<Type>.<id>.lance` or `edges/<Type>.<id>.lance`.
+pub fn table_dir(key: &TableKey, id: &str) -> String {
+    match key.kind {
+        TableKind::Node => format!("nodes/{}.{id}.lance", key.type_name),
+        TableKind::Edge => format!("edges/{}.{id}.lance", key.type_name),
+    }
+}
+
+/// A new 12-hex-digit id for [`table_dir`].
+pub fn new_table_dir_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+/// Where the marker of a deleted table directory is.
+pub fn dropped_marker(path: &str) -> String {
+    format!("{DROPPED_DIR}/{}.json", path.trim_end_matches('/'))
+}

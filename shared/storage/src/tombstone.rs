@@ -12,9 +12,9 @@
 //!
 //! A delete first removes the incarnation marker (from then on no handle reads or
 //! publishes), then writes the tombstone (`_tombstone.json`, create-if-absent), the
-//! commit point of the delete: from then on [`Graph::open`](crate::Graph::open) and
-//! [`Graph::init`](crate::Graph::init) refuse the location, in every process, whatever a
-//! registry still says. Old versions stay on storage (readable by nobody through the
+//! commit point of the delete: from then on opening the graph (shared/engine/src/graph.rs)
+//! and creating one there ([`crate::create::create_graph`]) are refused, in every process,
+//! whatever a registry still says. Old versions stay on storage (readable by nobody through the
 //! engine) until a purge.
 //!
 //! A purge deletes only what the graph wrote: objects whose paths follow the graph's own
@@ -37,9 +37,9 @@ use chrono::{DateTime, Utc};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EngineError, Result};
+use crate::error::{Result, StorageError};
 use crate::location::GraphLocation;
-use crate::manifest::MANIFEST_DIR;
+use crate::manifest::{GraphManifest, ManifestStore, MANIFEST_DIR};
 
 /// File name of the marker, in the graph's root.
 pub const TOMBSTONE_FILE: &str = "_tombstone.json";
@@ -55,12 +55,12 @@ const OWNED_DIRS: [&str; 9] = [
     crate::branch::BRANCHES_DIR,
     crate::branch::REFS_DIR,
     crate::tag::TAGS_DIR,
-    crate::migrate::DROPPED_DIR,
+    crate::table_key::DROPPED_DIR,
     crate::lease::LEASE_DIR,
 ];
 
 /// A new incarnation id (32 hex digits).
-pub(crate) fn new_incarnation() -> String {
+pub fn new_incarnation() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
@@ -69,7 +69,7 @@ fn incarnation_path(id: &str) -> String {
 }
 
 /// Writes the marker of incarnation `id` (create-if-absent).
-pub(crate) async fn write_incarnation(loc: &GraphLocation, id: &str) -> Result<()> {
+pub async fn write_incarnation(loc: &GraphLocation, id: &str) -> Result<()> {
     let body = serde_json::json!({ "incarnation": id, "created_at": crate::manifest::now() });
     let opts = PutOptions {
         mode: PutMode::Create,
@@ -86,7 +86,7 @@ pub(crate) async fn write_incarnation(loc: &GraphLocation, id: &str) -> Result<(
 }
 
 /// Whether the marker of incarnation `id` still exists (one HEAD).
-pub(crate) async fn incarnation_alive(loc: &GraphLocation, id: &str) -> Result<bool> {
+pub async fn incarnation_alive(loc: &GraphLocation, id: &str) -> Result<bool> {
     match loc.store.head(&loc.path(&incarnation_path(id))).await {
         Ok(_) => Ok(true),
         Err(object_store::Error::NotFound { .. }) => Ok(false),
@@ -96,7 +96,7 @@ pub(crate) async fn incarnation_alive(loc: &GraphLocation, id: &str) -> Result<b
 
 /// Removes the incarnation marker(s) of the graph at `loc`: from then on no handle reads
 /// or publishes. Returns how many objects were deleted.
-pub(crate) async fn remove_incarnations(loc: &GraphLocation) -> Result<u64> {
+pub async fn remove_incarnations(loc: &GraphLocation) -> Result<u64> {
     delete_written(loc, INCARNATION_DIR).await
 }
 
@@ -119,7 +119,7 @@ pub fn written_by_graph(relative: &str) -> bool {
             .strip_suffix(".json")
             .is_some_and(|n| crate::tag::validate_tag_name(n).is_ok()),
         [dir, file] if *dir == crate::lease::LEASE_DIR => crate::lease::is_lease_file(file),
-        [dir, "nodes" | "edges", marker] if *dir == crate::migrate::DROPPED_DIR => {
+        [dir, "nodes" | "edges", marker] if *dir == crate::table_key::DROPPED_DIR => {
             marker.strip_suffix(".json").is_some_and(is_table_dir)
         }
         [dir, id] if *dir == INCARNATION_DIR => is_hex(id, 32),
@@ -131,7 +131,7 @@ fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// `<Type>.<12 hex>.lance`, as `graph::table_dir` names a table's folder.
+/// `<Type>.<12 hex>.lance`, as [`crate::table_key::table_dir`] names a table's folder.
 fn is_table_dir(name: &str) -> bool {
     let Some((type_name, id)) = name.strip_suffix(".lance").and_then(|n| n.rsplit_once('.')) else {
         return false;
@@ -191,7 +191,7 @@ pub async fn write_tombstone(uri: &str, tombstone: &Tombstone) -> Result<Tombsto
     let loc = GraphLocation::parse(uri)?;
     remove_incarnations(&loc).await?;
     let body = serde_json::to_vec_pretty(tombstone)
-        .map_err(|e| EngineError::Corrupt(format!("serialize tombstone: {e}")))?;
+        .map_err(|e| StorageError::Corrupt(format!("serialize tombstone: {e}")))?;
     let opts = PutOptions {
         mode: PutMode::Create,
         ..Default::default()
@@ -205,7 +205,7 @@ pub async fn write_tombstone(uri: &str, tombstone: &Tombstone) -> Result<Tombsto
         Err(object_store::Error::AlreadyExists { .. })
         | Err(object_store::Error::Precondition { .. }) => read_at(&loc)
             .await?
-            .ok_or_else(|| EngineError::Corrupt(format!("tombstone at {uri} vanished"))),
+            .ok_or_else(|| StorageError::Corrupt(format!("tombstone at {uri} vanished"))),
         Err(e) => Err(e.into()),
     }
 }
@@ -215,22 +215,44 @@ pub async fn read_tombstone(uri: &str) -> Result<Option<Tombstone>> {
     read_at(&GraphLocation::parse(uri)?).await
 }
 
-pub(crate) async fn read_at(loc: &GraphLocation) -> Result<Option<Tombstone>> {
+pub async fn read_at(loc: &GraphLocation) -> Result<Option<Tombstone>> {
     match loc.store.get(&loc.path(TOMBSTONE_FILE)).await {
         Ok(found) => {
             let bytes = found.bytes().await?;
             serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| EngineError::Corrupt(format!("tombstone at {}: {e}", loc.uri)))
+                .map_err(|e| StorageError::Corrupt(format!("tombstone at {}: {e}", loc.uri)))
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
+/// The manifest chain and newest version of the live graph at `uri`: `NotFound` when there
+/// is none, `Deleted` when it was deleted (or its delete has begun: its incarnation marker
+/// is gone).
+pub async fn open_live(uri: &str) -> Result<(ManifestStore, GraphManifest)> {
+    let loc = GraphLocation::parse(uri)?;
+    if let Some(tombstone) = read_at(&loc).await? {
+        return Err(deleted_error(&loc, &tombstone));
+    }
+    let manifests = ManifestStore::new(loc.clone());
+    let latest = manifests.read_latest().await?;
+    if let Some(id) = &latest.incarnation {
+        if !incarnation_alive(&loc, id).await? {
+            return Err(StorageError::Deleted(format!(
+                "the graph at {} is being deleted (its incarnation marker is gone); \
+                 complete the delete, or purge it",
+                loc.uri
+            )));
+        }
+    }
+    Ok((manifests, latest))
+}
+
 /// The error for a location whose graph was deleted.
-pub(crate) fn deleted_error(loc: &GraphLocation, tombstone: &Tombstone) -> EngineError {
-    EngineError::Deleted(format!(
+pub fn deleted_error(loc: &GraphLocation, tombstone: &Tombstone) -> StorageError {
+    StorageError::Deleted(format!(
         "the graph at {} was deleted (graph '{}', by {}, at {}); its storage awaits purge",
         loc.uri, tombstone.graph_id, tombstone.actor, tombstone.deleted_at
     ))
@@ -241,7 +263,7 @@ pub(crate) fn deleted_error(loc: &GraphLocation, tombstone: &Tombstone) -> Engin
 pub async fn purge(uri: &str, min_age: Option<chrono::Duration>) -> Result<PurgeReport> {
     let loc = GraphLocation::parse(uri)?;
     let Some(tombstone) = read_at(&loc).await? else {
-        return Err(EngineError::Invalid(format!(
+        return Err(StorageError::Invalid(format!(
             "the graph at {} is not deleted; only a deleted graph's storage can be purged",
             loc.uri
         )));
@@ -249,7 +271,7 @@ pub async fn purge(uri: &str, min_age: Option<chrono::Duration>) -> Result<Purge
     if let Some(min_age) = min_age {
         let age = tombstone.deleted_time().map_or(min_age, |t| Utc::now() - t);
         if age < min_age {
-            return Err(EngineError::Invalid(format!(
+            return Err(StorageError::Invalid(format!(
                 "the graph at {} was deleted {} s ago, within the grace period of {} s",
                 loc.uri,
                 age.num_seconds(),

@@ -14,7 +14,7 @@
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EngineError, Result};
+use crate::error::{Result, StorageError};
 use crate::location::GraphLocation;
 use crate::manifest::{GraphManifest, ManifestStore, MANIFEST_DIR};
 
@@ -73,7 +73,7 @@ pub fn commit_id(chain: &str, version: u64) -> String {
 /// `<chain>.<version>` -> (chain, version).
 pub fn parse_commit_id(id: &str) -> Result<(String, u64)> {
     let bad = || {
-        EngineError::Invalid(format!(
+        StorageError::Invalid(format!(
             "not a commit id: {id:?} (expected <chain>.<version>)"
         ))
     };
@@ -117,9 +117,9 @@ pub fn validate_branch_name(name: &str) -> Result<()> {
 }
 
 /// The naming rules of branches, for refs of any `kind` (`branch`, `tag`).
-pub(crate) fn validate_ref_name(kind: &str, name: &str) -> Result<()> {
+pub fn validate_ref_name(kind: &str, name: &str) -> Result<()> {
     let bad = |why: &str| {
-        Err(EngineError::Invalid(format!(
+        Err(StorageError::Invalid(format!(
             "invalid {kind} name {name:?}: {why}"
         )))
     };
@@ -172,7 +172,7 @@ pub async fn create_ref(loc: &GraphLocation, r: &BranchRef) -> Result<()> {
     if loc.create_json(&ref_path(&r.name), r).await? {
         Ok(())
     } else {
-        Err(EngineError::AlreadyExists(format!("branch {}", r.name)))
+        Err(StorageError::AlreadyExists(format!("branch {}", r.name)))
     }
 }
 
@@ -193,15 +193,15 @@ pub async fn read_commit(loc: &GraphLocation, id: &str) -> Result<(String, Graph
     let store = ManifestStore::chain(loc.clone(), &chain_dir(&chain), 1);
     match store.read(version).await {
         Ok(m) => Ok((chain, m)),
-        Err(EngineError::NotFound(_)) => Err(EngineError::NotFound(format!("no commit {id}"))),
-        Err(EngineError::Reclaimed(why)) => {
+        Err(StorageError::NotFound(_)) => Err(StorageError::NotFound(format!("no commit {id}"))),
+        Err(StorageError::Reclaimed(why)) => {
             let tagged = crate::tag::list_tags(loc)
                 .await?
                 .into_iter()
                 .find(|t| t.commit == id);
             match tagged {
                 Some(t) => Ok((chain, t.manifest)),
-                None => Err(EngineError::Reclaimed(why)),
+                None => Err(StorageError::Reclaimed(why)),
             }
         }
         Err(e) => Err(e),

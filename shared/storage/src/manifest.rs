@@ -15,7 +15,7 @@ use bytes::Bytes;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EngineError, Result};
+use crate::error::{Result, StorageError};
 use crate::location::GraphLocation;
 
 pub const MANIFEST_DIR: &str = "_manifest";
@@ -38,9 +38,16 @@ pub struct TableEntry {
     pub changed_in: u64,
     /// Set by maintenance (shared/engine/src/maintenance.rs): this version holds exactly the
     /// rows of that earlier Lance version of the table (compacted). A write planned on that
-    /// earlier version is not refused because of it (graph.rs, `check_untouched`).
+    /// earlier version is not refused because of it (shared/engine/src/graph.rs, `check_untouched`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_rows_as: Option<u64>,
+    /// The Lance dataset is not written yet. A graph created by the control plane (which
+    /// links no Lance, shared/storage/src/create.rs) lists its tables empty at version 1,
+    /// and the first process that opens the graph with the engine creates them
+    /// (shared/engine/src/graph.rs, `make_pending_tables`). An entry a write replaced never
+    /// carries it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,7 +121,7 @@ impl GraphManifest {
     }
 }
 
-pub(crate) fn now() -> String {
+pub fn now() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
@@ -187,6 +194,11 @@ impl ManifestStore {
         Self::chain(loc, MANIFEST_DIR, 1)
     }
 
+    /// The graph this chain belongs to.
+    pub fn location(&self) -> &GraphLocation {
+        &self.loc
+    }
+
     /// The chain in folder `dir` whose first version is `floor`.
     pub fn chain(loc: GraphLocation, dir: &str, floor: u64) -> Self {
         ManifestStore {
@@ -207,12 +219,12 @@ impl ManifestStore {
             Ok(r) => r.bytes().await?,
             Err(object_store::Error::NotFound { .. }) => {
                 if self.was_reclaimed(version).await {
-                    return Err(EngineError::Reclaimed(format!(
+                    return Err(StorageError::Reclaimed(format!(
                         "graph version {version} of {} was deleted by version cleanup (older than the retention); read a newer version",
                         self.loc.uri
                     )));
                 }
-                return Err(EngineError::NotFound(format!(
+                return Err(StorageError::NotFound(format!(
                     "graph version {version} does not exist at {}",
                     self.loc.uri
                 )));
@@ -220,9 +232,9 @@ impl ManifestStore {
             Err(e) => return Err(e.into()),
         };
         let m: GraphManifest = serde_json::from_slice(&bytes)
-            .map_err(|e| EngineError::Corrupt(format!("manifest {version}: {e}")))?;
+            .map_err(|e| StorageError::Corrupt(format!("manifest {version}: {e}")))?;
         if m.version != version || m.format != FORMAT {
-            return Err(EngineError::Corrupt(format!(
+            return Err(StorageError::Corrupt(format!(
                 "manifest {version} has wrong version/format"
             )));
         }
@@ -337,7 +349,7 @@ impl ManifestStore {
         // A hint never runs ahead of a published version unless storage was tampered with.
         match self.list_versions().await?.last() {
             Some(newest) => Ok(*newest),
-            None => Err(EngineError::NotFound(format!(
+            None => Err(StorageError::NotFound(format!(
                 "no graph at {}",
                 self.loc.uri
             ))),
@@ -383,7 +395,7 @@ impl ManifestStore {
     /// Publish `m` as version `m.version` if and only if nobody has published that version yet.
     pub async fn publish(&self, m: &GraphManifest) -> Result<()> {
         let body = serde_json::to_vec_pretty(m)
-            .map_err(|e| EngineError::Corrupt(format!("serialize manifest: {e}")))?;
+            .map_err(|e| StorageError::Corrupt(format!("serialize manifest: {e}")))?;
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -398,7 +410,7 @@ impl ManifestStore {
             Ok(_) => {}
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => {
-                return Err(EngineError::VersionTaken(m.version))
+                return Err(StorageError::VersionTaken(m.version))
             }
             Err(e) => return Err(e.into()),
         }

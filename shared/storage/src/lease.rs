@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::location::GraphLocation;
 
 /// The folder of the lease files and of the last round's record.
-pub(crate) const LEASE_DIR: &str = "_maintenance";
+pub const LEASE_DIR: &str = "_maintenance";
 
 /// One lease file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +104,7 @@ pub async fn acquire(loc: &GraphLocation, holder: &str, ttl: Duration) -> Result
 
 /// Whether `file` (in [`LEASE_DIR`]) is a lease file or the record of the last round: what
 /// a purge deletes there (shared/engine/src/tombstone.rs).
-pub(crate) fn is_lease_file(file: &str) -> bool {
+pub fn is_lease_file(file: &str) -> bool {
     file == "last-run.json"
         || file
             .strip_prefix("lease-")
