@@ -43,7 +43,7 @@ pub fn graph_uri(dir: &Path, name: &str) -> String {
 
 /// A graph's storage as the tests read it: the object store holding it and the graph's
 /// prefix inside that store. Resolved as the engine resolves a graph uri
-/// (shared/engine/src/location.rs), on `object_store` alone so that the tests do not link
+/// (shared/storage/src/location.rs), on `object_store` alone so that the tests do not link
 /// the engine.
 struct Location {
     store: Arc<dyn ObjectStore>,
@@ -157,7 +157,7 @@ pub fn published_manifests(uri: &str) -> usize {
 }
 
 /// The holder of the newest maintenance lease of the graph at `uri`
-/// (shared/engine/src/lease.rs: `_maintenance/lease-<seq>.json`), if any.
+/// (shared/storage/src/lease.rs: `_maintenance/lease-<seq>.json`), if any.
 pub fn lease_holder(uri: &str) -> Option<String> {
     block_on(async {
         use futures::TryStreamExt;

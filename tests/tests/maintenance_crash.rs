@@ -1,5 +1,5 @@
 //! A worker killed in the middle of maintenance (issue 21): the crash points of the engine
-//! (shared/engine/src/crash_point.rs, built with `--features
+//! (shared/storage/src/crash_point.rs, built with `--features
 //! omnigraph-data-plane/failpoints`, what ./dev.sh test builds) abort the process after a
 //! compaction wrote a table's new data and before the graph version naming it is
 //! published, after a cleanup deleted the graph versions it reclaims, and after it deleted

@@ -58,7 +58,7 @@ pub async fn run(state: Arc<ServerState>, options: MaintenanceOptions) {
             if !graph.take_maintenance_request() && !timed {
                 continue;
             }
-            // One maintainer per graph across all workers (shared/engine/src/lease.rs).
+            // One maintainer per graph across all workers (shared/storage/src/lease.rs).
             match lease::acquire(graph.location(), &state.worker_id, options.lease).await {
                 Ok(true) => {}
                 Ok(false) => continue,

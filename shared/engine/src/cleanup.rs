@@ -107,7 +107,7 @@ pub async fn cleanup_until(
     let grace = chrono::Duration::from_std(policy.grace).unwrap_or(chrono::Duration::MAX);
     // Versions younger than the grace are kept too: a process that confirmed the head
     // within the grace probes forward from it and must find every version above it
-    // (shared/engine/src/manifest.rs, `SeenManifests`).
+    // (shared/storage/src/manifest.rs, `SeenManifests`).
     let keep_for = keep_for.max(grace);
 
     // The chains: main and every branch; fork points are kept on both sides.

@@ -103,7 +103,7 @@ pub async fn acquire(loc: &GraphLocation, holder: &str, ttl: Duration) -> Result
 }
 
 /// Whether `file` (in [`LEASE_DIR`]) is a lease file or the record of the last round: what
-/// a purge deletes there (shared/engine/src/tombstone.rs).
+/// a purge deletes there (shared/storage/src/tombstone.rs).
 pub fn is_lease_file(file: &str) -> bool {
     file == "last-run.json"
         || file

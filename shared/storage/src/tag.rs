@@ -5,7 +5,7 @@
 //! A tag is one object next to the branch refs, `_refs/tags/<name>.json`, written with
 //! create-if-absent (no-clobber locally, `If-None-Match` on S3): of two workers creating
 //! the same name, one wins and the other gets `AlreadyExists`. It names a commit
-//! (`<chain>.<version>`, see shared/engine/src/branch.rs) and carries a copy of that
+//! (`<chain>.<version>`, see shared/storage/src/branch.rs) and carries a copy of that
 //! commit's manifest, so that what the tagged version reads (its table versions) is known
 //! from the tag alone.
 //!
