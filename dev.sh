@@ -47,8 +47,11 @@ cmd_test() {
     # binaries and the examples (the fault scenarios). A build of the binaries alone
     # resolves features without the dev-dependencies and would compile Lance and
     # DataFusion a second time for `cargo test`.
+    # OMNIGRAPH_BUILD_TIMINGS=1 adds cargo's --timings report (target/cargo-timings/).
+    local timings=""
+    [ "${OMNIGRAPH_BUILD_TIMINGS:-0}" = 1 ] && timings="--timings"
     # shellcheck disable=SC2086
-    cargo build --workspace --all-targets $OMNIGRAPH_TEST_FEATURES
+    cargo build --workspace --all-targets $OMNIGRAPH_TEST_FEATURES $timings
     # The deployment files (Dockerfiles, compose, Kubernetes, nginx, configs and policies).
     OMNIGRAPH_COMPOSE_RUN=0 tests/deploy/validate.sh "$CARGO_TARGET_DIR/debug"
     # API conformance (schemathesis) and a client generated from openapi/, against live
