@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match cli.command {
         // Logging (and the OTLP exporter, which runs on the runtime) starts on the runtime.
         Command::Serve(args) => run_async(async {
-            omnigraph_api::init_logging(SERVICE_NAME);
+            omnigraph_http::init_logging(SERVICE_NAME);
             serve::serve(args).await
         }),
         Command::Graphs(command) => run_async(cli::client::run(command)),

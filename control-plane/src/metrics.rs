@@ -10,7 +10,7 @@
 //! - `omnigraph_management_operations_total{operation, outcome}`: `graph_list`,
 //!   `graph_create`, `graph_get`, `graph_update`, `graph_delete` by `ok` or the error
 //!   envelope's code;
-//! - the HTTP metrics of `omnigraph_api::metrics`, and the object-store counters
+//! - the HTTP metrics of `omnigraph_http::metrics`, and the object-store counters
 //!   (shared/storage/src/storage_metrics.rs) of the storage the control plane touches
 //!   (creating, inspecting, deleting graphs).
 
@@ -21,11 +21,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use omnigraph_api::metrics::{
+use omnigraph_config::GraphId;
+use omnigraph_http::metrics::{
     counter_vec, error_code, gauge, gauge_vec, graph_id_in_path, observe_http, route_label,
     NO_GRAPH,
 };
-use omnigraph_config::GraphId;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 
 use crate::state::AppState;
@@ -70,7 +70,7 @@ static METRICS: LazyLock<ControlMetrics> = LazyLock::new(|| ControlMetrics {
             "Times omnigraph.yaml was found changed by hand (drift began)",
         )
         .unwrap_or_else(|e| panic!("metric omnigraph_config_drift_detections_total: {e}"));
-        omnigraph_api::metrics::registered("omnigraph_config_drift_detections_total", c)
+        omnigraph_http::metrics::registered("omnigraph_config_drift_detections_total", c)
     },
     operations: counter_vec(
         "omnigraph_management_operations_total",
@@ -82,7 +82,7 @@ static METRICS: LazyLock<ControlMetrics> = LazyLock::new(|| ControlMetrics {
 /// Makes every metric of the control plane appear (at zero) from its start.
 pub fn init() {
     LazyLock::force(&METRICS);
-    omnigraph_api::metrics::init_http_metrics();
+    omnigraph_http::metrics::init_http_metrics();
     omnigraph_storage::storage_metrics::init();
 }
 
@@ -171,5 +171,5 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 )]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     refresh(&state);
-    omnigraph_api::metrics::metrics_response(&state.metrics, &headers)
+    omnigraph_http::metrics::metrics_response(&state.metrics, &headers)
 }

@@ -54,7 +54,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
-    omnigraph_api::telemetry::shutdown().await;
+    omnigraph_http::telemetry::shutdown().await;
     served.map_err(ServeError::Serve)
 }
 

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnigraph_api::metrics::MetricsAccess;
 use omnigraph_api::INTERNAL_TOKEN_ENV;
 use omnigraph_config::{ConfigError, ConfigMode, GraphId, OmnigraphConfig, ServerSection};
+use omnigraph_http::metrics::MetricsAccess;
 use omnigraph_policy::{
     AuthMode, AuthSetupError, Authorizer, BearerTokens, CompiledPolicy, PolicyError, PolicyScope,
     TokenConfigError,

@@ -1,6 +1,6 @@
 //! `OtlpReceiver`: a real OTLP/HTTP trace receiver on 127.0.0.1 for the tracing tests. It
 //! accepts `POST /v1/traces` with protobuf bodies (what the servers' OTLP exporter sends,
-//! shared/api/src/telemetry.rs), decodes each `ExportTraceServiceRequest` with the
+//! shared/http/src/telemetry.rs), decodes each `ExportTraceServiceRequest` with the
 //! `opentelemetry-proto` types and keeps every span with its service name. HTTP/1.1 with
 //! keep-alive, one thread per connection, like [`crate::FakeWorker`].
 

@@ -1,4 +1,4 @@
-//! The crates link what their layer needs and no more (docs/architecture.md, "Crates"):
+//! The crates link what their layer needs and no more (docs/architecture.md, section 1, "Shared crates"):
 //! the control plane, the storage crate and these tests never link Lance, DataFusion or
 //! Arrow, so an engine edit rebuilds neither the control plane nor the end-to-end tests.
 //! Read from the workspace's dependency graph with `cargo tree` (no build).
@@ -67,4 +67,30 @@ fn the_data_plane_links_the_engine() {
     let linked = linked_packages("omnigraph-data-plane");
     assert!(linked.iter().any(|p| p == "omnigraph-engine"));
     assert!(linked.iter().any(|p| p == "lance"));
+}
+
+#[test]
+fn the_wire_types_link_no_http_server_code() {
+    // A client of the wire types (shared/api) gets serde and the schemas, not the
+    // servers' plumbing (shared/http): no axum, tower, Prometheus or OpenTelemetry.
+    let linked = linked_packages("omnigraph-api");
+    assert!(
+        linked.iter().any(|p| p == "serde"),
+        "the dependency graph was not read: {linked:?}"
+    );
+    let server: Vec<&String> = linked
+        .iter()
+        .filter(|p| {
+            p.starts_with("axum")
+                || p.starts_with("tower")
+                || p.starts_with("prometheus")
+                || p.starts_with("opentelemetry")
+                || p.starts_with("hyper")
+        })
+        .collect();
+    assert!(server.is_empty(), "omnigraph-api links {server:?}");
+    // The same reading finds them in the plumbing.
+    let plumbing = linked_packages("omnigraph-http");
+    assert!(plumbing.iter().any(|p| p == "axum"));
+    assert!(plumbing.iter().any(|p| p == "omnigraph-api"));
 }

@@ -61,7 +61,7 @@ pub struct ServeArgs {
     /// The token a scrape of GET /metrics must bear (at least 16 bytes). Without one, a
     /// control plane with bearer tokens refuses every scrape and an open-mode one answers
     /// anyone.
-    #[arg(long, env = omnigraph_api::metrics::METRICS_TOKEN_ENV, hide_env_values = true)]
+    #[arg(long, env = omnigraph_http::metrics::METRICS_TOKEN_ENV, hide_env_values = true)]
     pub metrics_token: Option<String>,
 }
 

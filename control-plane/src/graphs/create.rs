@@ -196,7 +196,7 @@ async fn refuse_if_drifted(state: &AppState) -> Result<(), CreateGraphError> {
 async fn init_storage(new: &NewGraph, actor: Option<&ActorId>) -> Result<(), CreateGraphError> {
     let actor = actor.map_or(OPEN_MODE_ACTOR, ActorId::as_str);
     // Its object-store requests are counted under its id (README.md, "Observability").
-    omnigraph_storage::storage_metrics::name_graph(&new.uri, new.id.as_str());
+    omnigraph_storage::location::name_graph(&new.uri, new.id.as_str());
     let catalog = omnigraph_lang::parse_schema(&new.schema_source)
         .map_err(|e| CreateGraphError::InvalidSchema(Box::new(e)))?;
     let tables: Vec<TableKey> = catalog

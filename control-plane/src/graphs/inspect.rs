@@ -41,7 +41,7 @@ pub async fn inspect_graph(
         uri: graph.uri.clone(),
         source: Box::new(source),
     };
-    omnigraph_storage::storage_metrics::name_graph(&graph.uri, id.as_str());
+    omnigraph_storage::location::name_graph(&graph.uri, id.as_str());
     let (manifests, manifest) = omnigraph_storage::tombstone::open_live(&graph.uri)
         .await
         .map_err(storage)?;

@@ -5,9 +5,10 @@
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
-use omnigraph_api::{
+use omnigraph_api::{REGISTER_WORKER_PATH, REGISTRY_PATH};
+use omnigraph_http::{
     error_envelope, method_not_allowed, route_not_found, with_request_logging, Route, RouteTable,
-    DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES, REGISTER_WORKER_PATH, REGISTRY_PATH,
+    DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES,
 };
 
 use crate::http::auth::require_internal;
@@ -25,7 +26,7 @@ pub fn public_routes() -> RouteTable<AppState> {
         Route::get("/readyz", health::readyz),
         Route::get("/openapi.json", openapi_json),
         Route::get(
-            omnigraph_api::metrics::METRICS_PATH,
+            omnigraph_http::metrics::METRICS_PATH,
             crate::metrics::metrics,
         ),
         Route::get("/graphs", graphs::list_graphs),

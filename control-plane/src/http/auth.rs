@@ -11,7 +11,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
-use omnigraph_api::{ApiError, INTERNAL_TOKEN_ENV};
+use omnigraph_api::INTERNAL_TOKEN_ENV;
+use omnigraph_http::ApiError;
 use omnigraph_policy::{
     ActorId, AuthMode, BearerTokens, PolicyAction, RequestContext, Resource, TokenConfigError,
 };
@@ -42,7 +43,7 @@ pub fn authorize_server(
 ) -> Result<Option<ActorId>, ApiError> {
     let actor = authenticate(&state.auth, headers)?;
     if let Some(actor) = &actor {
-        omnigraph_api::record_actor(actor.as_str());
+        omnigraph_http::record_actor(actor.as_str());
     }
     let decision = state.server_authorizer.authorize(
         actor.as_ref(),

@@ -1,8 +1,8 @@
 //! Domain errors -> the API envelope. Statuses are chosen by `ApiError`'s code; this is
 //! the only place that picks a code for a control-plane error.
 
-use omnigraph_api::ApiError;
 use omnigraph_config::{InsertGraphError, RewriteAtomicError, RewriteWithError};
+use omnigraph_http::ApiError;
 
 use omnigraph_storage::StorageError;
 

@@ -6,8 +6,8 @@
 //! `bearer_token` scheme on every management operation, `internal_token` on internal ones.
 
 use axum::extract::State;
-use omnigraph_api::openapi::{add_alias, apply_auth_mode};
-use omnigraph_api::ApiJson;
+use omnigraph_http::openapi::{add_alias, apply_auth_mode};
+use omnigraph_http::ApiJson;
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
 

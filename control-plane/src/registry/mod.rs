@@ -11,9 +11,9 @@ pub mod push;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use omnigraph_api::telemetry::TraceContext;
 use omnigraph_api::{GraphInfo, RegistryDocument, RegistryGraph};
 use omnigraph_config::{normalize_uri, GraphId};
+use omnigraph_http::telemetry::TraceContext;
 use tokio::sync::watch;
 
 /// One graph as workers serve it.

@@ -270,7 +270,7 @@ impl Pusher {
         let target = format!("{}{REGISTRY_PATH}", url.as_str().trim_end_matches('/'));
         // The worker's request span continues this push's trace.
         let mut trace = HeaderMap::new();
-        omnigraph_api::telemetry::inject_current(&mut trace);
+        omnigraph_http::telemetry::inject_current(&mut trace);
         let mut request = self.client.post(&target).json(document).headers(trace);
         if let Some(token) = &self.internal_token {
             request = request.bearer_auth(token);

@@ -1,5 +1,5 @@
 use clap::Args;
-use omnigraph_engine::{run_mutation, Graph};
+use omnigraph_engine::{Graph, QueryText};
 
 use super::query_source::QuerySourceArgs;
 use super::{print_json, CliError, CLI_ACTOR};
@@ -21,9 +21,12 @@ pub struct MutateArgs {
 pub async fn run(a: MutateArgs) -> Result<(), CliError> {
     let graph = Graph::open(&a.store).await?;
     // Compiled against the latest schema; the mutation itself re-reads the latest version.
-    let snap = graph.snapshot_on(&a.branch, None).await?;
-    let query = a.source.compile(&snap)?;
-    let report = run_mutation(&snap, &query, &a.source.params()?, CLI_ACTOR).await?;
+    let (source, source_name) = a.source.source()?;
+    let text = QueryText::new(&source, a.source.name.as_deref()).named(&source_name);
+    let params = a.source.params()?;
+    let report = omnigraph_engine::change(&graph, &a.branch, text, &params, CLI_ACTOR)
+        .await?
+        .report;
     if a.json {
         return print_json(&report);
     }

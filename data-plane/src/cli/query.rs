@@ -1,5 +1,5 @@
 use clap::Args;
-use omnigraph_engine::{run_query, Graph, QueryResult};
+use omnigraph_engine::{Graph, QueryBudget, QueryResult, QueryText, ReadAt};
 use serde_json::Value;
 
 use super::query_source::QuerySourceArgs;
@@ -27,12 +27,20 @@ pub struct QueryArgs {
 
 pub async fn run(a: QueryArgs) -> Result<(), CliError> {
     let graph = Graph::open(&a.store).await?;
-    let snap = match &a.tag {
-        Some(tag) => graph.snapshot_at_tag(tag).await?,
-        None => graph.snapshot_on(&a.branch, a.version).await?,
+    let at = match &a.tag {
+        Some(tag) => ReadAt::Tag(tag),
+        None => ReadAt::Branch {
+            branch: &a.branch,
+            version: a.version,
+        },
     };
-    let query = a.source.compile(&snap)?;
-    let result = run_query(&snap, &query, &a.source.params()?).await?;
+    let (source, source_name) = a.source.source()?;
+    let text = QueryText::new(&source, a.source.name.as_deref()).named(&source_name);
+    let params = a.source.params()?;
+    let unlimited = QueryBudget::unlimited();
+    let result = omnigraph_engine::read(&graph, at, text, &params, &unlimited)
+        .await?
+        .result;
     if a.json {
         return print_json(&result);
     }

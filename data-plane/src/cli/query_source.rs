@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use omnigraph_engine::{EngineError, Snapshot};
-use omnigraph_lang::TypedQuery;
 use serde_json::{Map, Value};
 
 use super::{read_file, CliError};
@@ -34,19 +32,15 @@ pub struct QueryText {
 }
 
 impl QuerySourceArgs {
-    /// Compile the selected query against the snapshot's schema.
-    pub fn compile(&self, snap: &Snapshot) -> Result<TypedQuery, CliError> {
-        let (source, source_name) = match (&self.text.inline, &self.text.file) {
-            (Some(text), _) => (text.clone(), "request".to_string()),
-            (None, Some(path)) => (read_file(path)?, path.display().to_string()),
-            (None, None) => {
-                return Err(CliError::Usage(
-                    "give the query with -e TEXT or --file F.gq".into(),
-                ))
-            }
-        };
-        omnigraph_lang::compile_named(&snap.catalog, &source, self.name.as_deref(), &source_name)
-            .map_err(|e| CliError::Engine(EngineError::Lang(e)))
+    /// The query text and the name its errors give it (the file's path, or `request`).
+    pub fn source(&self) -> Result<(String, String), CliError> {
+        match (&self.text.inline, &self.text.file) {
+            (Some(text), _) => Ok((text.clone(), "request".to_string())),
+            (None, Some(path)) => Ok((read_file(path)?, path.display().to_string())),
+            (None, None) => Err(CliError::Usage(
+                "give the query with -e TEXT or --file F.gq".into(),
+            )),
+        }
     }
 
     pub fn params(&self) -> Result<Map<String, Value>, CliError> {

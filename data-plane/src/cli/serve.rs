@@ -73,7 +73,7 @@ pub struct ServeArgs {
     pub max_concurrent_reads: usize,
     /// The token a scrape of GET /metrics must bear (at least 16 bytes). Without one, a
     /// worker with bearer tokens refuses every scrape and an open-mode worker answers anyone.
-    #[arg(long, env = omnigraph_api::metrics::METRICS_TOKEN_ENV, hide_env_values = true)]
+    #[arg(long, env = omnigraph_http::metrics::METRICS_TOKEN_ENV, hide_env_values = true)]
     pub metrics_token: Option<String>,
     /// Seconds between the worker's maintenance rounds (compaction of the graphs it has
     /// opened); 0 turns maintenance off.
@@ -137,7 +137,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(a: ServeArgs) -> Result<(), CliError> {
-    omnigraph_api::init_logging("omnigraph-data-plane");
+    omnigraph_http::init_logging("omnigraph-data-plane");
     let source = match (a.config, a.control_plane) {
         (Some(path), None) => ServeSource::Config(path),
         (None, Some(url)) => ServeSource::ControlPlane {

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use omnigraph_api::ApiError;
+use omnigraph_http::ApiError;
 
 /// Environment variable (and `serve --max-writes-per-actor`) setting the cap.
 pub const MAX_WRITES_PER_ACTOR_ENV: &str = "OMNIGRAPH_MAX_WRITES_PER_ACTOR";

@@ -4,9 +4,10 @@
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use omnigraph_api::{
+use omnigraph_api::{ServeMode, REGISTRY_PATH};
+use omnigraph_http::{
     error_envelope, method_not_allowed, route_not_found, with_request_logging, Route, RouteTable,
-    ServeMode, DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES, REGISTRY_PATH,
+    DEFAULT_BODY_LIMIT_BYTES, LARGE_BODY_LIMIT_BYTES,
 };
 
 use super::auth::require_internal;
@@ -57,7 +58,7 @@ pub fn public_routes() -> RouteTable<AppState> {
         Route::get("/healthz", health::healthz),
         Route::get("/readyz", health::readyz),
         Route::get("/openapi.json", openapi::openapi_json),
-        Route::get(omnigraph_api::metrics::METRICS_PATH, metrics::metrics),
+        Route::get(omnigraph_http::metrics::METRICS_PATH, metrics::metrics),
     ])
 }
 
@@ -80,7 +81,7 @@ pub fn router(state: AppState) -> Router {
     let graphs = match state.mode {
         ServeMode::Single => graph_routes().into_router(),
         ServeMode::Multi => Router::new().nest(
-            omnigraph_api::openapi::CLUSTER_PREFIX,
+            omnigraph_http::openapi::CLUSTER_PREFIX,
             graph_routes().into_router(),
         ),
     };

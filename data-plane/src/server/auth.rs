@@ -14,8 +14,9 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
-use omnigraph_api::{ApiError, ServeMode};
+use omnigraph_api::ServeMode;
 use omnigraph_config::{GraphId, SINGLE_MODE_GRAPH_ID};
+use omnigraph_http::ApiError;
 use omnigraph_policy::{ActorId, AuthMode, BearerTokens, PolicyAction, RequestContext, Resource};
 
 use super::admission::{Admission, WritePermit};
@@ -190,7 +191,7 @@ impl FromRequestParts<AppState> for GraphAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let actor = authenticate(state.registry.auth(), &parts.headers)?;
-        omnigraph_api::record_actor(actor_name(actor.as_ref()));
+        omnigraph_http::record_actor(actor_name(actor.as_ref()));
         let raw_id = match state.mode {
             ServeMode::Single => SINGLE_MODE_GRAPH_ID.to_owned(),
             ServeMode::Multi => {

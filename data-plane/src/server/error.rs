@@ -1,8 +1,9 @@
 //! Why `serve` could not start, and the engine-error -> HTTP mapping.
 
-use omnigraph_api::{ApiError, ErrorCode, ManifestConflict, MergeConflict, MergeConflictKind};
+use omnigraph_api::{ErrorCode, ManifestConflict, MergeConflict, MergeConflictKind};
 use omnigraph_engine::ConflictKind;
 use omnigraph_engine::EngineError;
+use omnigraph_http::ApiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

@@ -1,5 +1,5 @@
 //! The worker's metrics (README.md, "Observability"): the HTTP metrics of
-//! `omnigraph_api::metrics`, recorded by [`track`] for every request with its route
+//! `omnigraph_http::metrics`, recorded by [`track`] for every request with its route
 //! template and graph, plus reads and writes in flight, rows loaded and maintenance runs
 //! (compaction, version cleanup); the engine adds
 //! the query cache, the embedding provider and the object store. [`track`] also runs each
@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use omnigraph_api::metrics::{
-    counter_vec, gauge, graph_id_in_path, observe_http, registered, route_label, NO_GRAPH,
-};
 use omnigraph_api::ServeMode;
 use omnigraph_config::SINGLE_MODE_GRAPH_ID;
+use omnigraph_http::metrics::{
+    counter_vec, gauge, graph_id_in_path, observe_http, registered, route_label, NO_GRAPH,
+};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge};
 
 use super::state::AppState;
@@ -78,7 +78,7 @@ pub fn maintenance_run(graph_id: &str, operation: &str, outcome: &str, elapsed: 
 /// Makes every metric of the worker appear (at zero) from its start.
 pub fn init() {
     LazyLock::force(&WORKER);
-    omnigraph_api::metrics::init_http_metrics();
+    omnigraph_http::metrics::init_http_metrics();
     omnigraph_engine::metrics::init();
 }
 
@@ -126,7 +126,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let method = request.method().clone();
     let graph_route = match state.mode {
         ServeMode::Single => Some(route.as_str()),
-        ServeMode::Multi => route.strip_prefix(omnigraph_api::openapi::CLUSTER_PREFIX),
+        ServeMode::Multi => route.strip_prefix(omnigraph_http::openapi::CLUSTER_PREFIX),
     };
     let kind = graph_route.and_then(request_kind);
     let graph = match (kind, state.mode) {

@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 
 use axum::extract::State;
-use omnigraph_api::openapi::{add_alias, apply_auth_mode, nest_graph_paths};
-use omnigraph_api::{ApiJson, ErrorBody, ServeMode};
+use omnigraph_api::{ErrorBody, ServeMode};
+use omnigraph_http::openapi::{add_alias, apply_auth_mode, nest_graph_paths};
+use omnigraph_http::ApiJson;
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
 

@@ -11,8 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnigraph_api::{ApiError, ErrorCode};
+use omnigraph_api::ErrorCode;
 use omnigraph_engine::QueryBudget;
+use omnigraph_http::ApiError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub const QUERY_TIMEOUT_MS_ENV: &str = "OMNIGRAPH_QUERY_TIMEOUT_MS";

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use omnigraph_api::{ApiError, RegistryDocument, RegistryGraph};
+use omnigraph_api::{RegistryDocument, RegistryGraph};
 use omnigraph_engine::Graph;
+use omnigraph_http::ApiError;
 use omnigraph_policy::{AuthMode, Authorizer, CompiledPolicy, PolicyScope};
 
 use super::error::engine_error;
@@ -76,7 +77,7 @@ impl GraphHandle {
             return Ok(graph);
         }
         // Its object-store requests are counted under its id (storage_metrics.rs).
-        omnigraph_engine::storage_metrics::name_graph(&self.uri, &self.graph_id);
+        omnigraph_engine::location::name_graph(&self.uri, &self.graph_id);
         let graph = Graph::open(&self.uri).await.map_err(engine_error)?;
         *self.graph.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
         Ok(graph)

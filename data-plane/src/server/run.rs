@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use omnigraph_api::metrics::MetricsAccess;
 use omnigraph_api::{RegistryDocument, RegistryGraph, ServeMode, INTERNAL_TOKEN_ENV};
 use omnigraph_config::{ConfigMode, OmnigraphConfig};
+use omnigraph_http::metrics::MetricsAccess;
 use omnigraph_policy::{AuthMode, BearerTokens};
 
 use super::admission::Admission;
@@ -200,7 +200,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         task.abort();
     }
     maintenance_task.abort();
-    omnigraph_api::telemetry::shutdown().await;
+    omnigraph_http::telemetry::shutdown().await;
     tracing::info!("omnigraph data plane stopped");
     Ok(result?)
 }

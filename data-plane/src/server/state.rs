@@ -26,7 +26,7 @@ pub struct ServerState {
     /// Cap on reads in flight on this worker (429 beyond it).
     pub reads: ReadAdmission,
     /// Who may read `GET /metrics`.
-    pub metrics: omnigraph_api::metrics::MetricsAccess,
+    pub metrics: omnigraph_http::metrics::MetricsAccess,
     /// What maintenance compacts and keeps (its rounds, and `POST /maintenance`).
     pub maintenance: super::maintenance::MaintenanceOptions,
     /// Bounds of a streamed load (`POST /load/ndjson`).

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use omnigraph_engine::{execute, Graph, Outcome};
+use omnigraph_engine::{Graph, QueryBudget, QueryText, ReadAt, MAIN};
 use serde_json::{json, Map, Value};
 
 const POINT: &str =
@@ -43,15 +43,37 @@ fn params(v: Value) -> Map<String, Value> {
     }
 }
 
+/// Time one read of `text` on main's head; returns the time and the rows.
 async fn run(graph: &std::sync::Arc<Graph>, text: &str, p: Value) -> (Duration, usize) {
     let started = Instant::now();
-    let out = execute(graph, text, None, &params(p), None, "bench").await;
+    let at = ReadAt::Branch {
+        branch: MAIN,
+        version: None,
+    };
+    let budget = QueryBudget::unlimited();
+    let out =
+        omnigraph_engine::read(graph, at, QueryText::new(text, None), &params(p), &budget).await;
     let elapsed = started.elapsed();
     match out {
-        Ok(Outcome::Read(r)) => (elapsed, r.rows.len()),
-        Ok(Outcome::Mutation(m)) => (elapsed, m.affected_nodes as usize),
+        Ok(answer) => (elapsed, answer.result.rows.len()),
         Err(e) => {
             eprintln!("query failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Time one change of `text` on main; returns the time and the nodes it touched.
+async fn change(graph: &std::sync::Arc<Graph>, text: &str, p: Value) -> (Duration, usize) {
+    let started = Instant::now();
+    let out =
+        omnigraph_engine::change(graph, MAIN, QueryText::new(text, None), &params(p), "bench")
+            .await;
+    let elapsed = started.elapsed();
+    match out {
+        Ok(answer) => (elapsed, answer.report.affected_nodes as usize),
+        Err(e) => {
+            eprintln!("change failed: {e}");
             std::process::exit(1);
         }
     }
@@ -108,7 +130,7 @@ async fn main() {
     let mut times = vec![];
     let tag = std::process::id();
     for i in 0..cold_samples.min(20) {
-        let (t, _) = run(&graph, INSERT, json!({"id": format!("cold-{tag}-{i}")})).await;
+        let (t, _) = change(&graph, INSERT, json!({"id": format!("cold-{tag}-{i}")})).await;
         times.push(t);
     }
     summary("cold insert", times, cold_samples.min(20));
@@ -141,7 +163,7 @@ async fn main() {
     let inserts = samples.min(50);
     let mut times = vec![];
     for i in 0..inserts {
-        let (t, _) = run(&graph, INSERT, json!({"id": format!("bench-{tag}-{i}")})).await;
+        let (t, _) = change(&graph, INSERT, json!({"id": format!("bench-{tag}-{i}")})).await;
         times.push(t);
     }
     summary("1-row insert", times, inserts);
@@ -152,7 +174,7 @@ async fn main() {
     );
     let mut times = vec![];
     for i in 0..inserts {
-        let (t, _) = run(
+        let (t, _) = change(
             &graph,
             LINK,
             json!({"a": ids[i % ids.len()], "b": ids[(i + 1) % ids.len()]}),

@@ -16,7 +16,7 @@
 use std::io::{BufReader, Read};
 use std::time::{Duration, Instant};
 
-use omnigraph_engine::{execute, ApplyOptions, Graph, LoadMode, Outcome, MAIN};
+use omnigraph_engine::{ApplyOptions, Graph, LoadMode, QueryBudget, QueryText, ReadAt, MAIN};
 use serde_json::{json, Map, Value};
 
 const SCHEMA: &str =
@@ -132,9 +132,13 @@ async fn read(graph: &std::sync::Arc<Graph>, text: &str, params: Value) -> Vec<M
     let Value::Object(params) = params else {
         unreachable!()
     };
-    match execute(graph, text, None, &params, None, "bench").await {
-        Ok(Outcome::Read(r)) => r.rows,
-        Ok(_) => panic!("not a read"),
+    let at = ReadAt::Branch {
+        branch: MAIN,
+        version: None,
+    };
+    let budget = QueryBudget::unlimited();
+    match omnigraph_engine::read(graph, at, QueryText::new(text, None), &params, &budget).await {
+        Ok(answer) => answer.result.rows,
         Err(e) => panic!("{e}"),
     }
 }

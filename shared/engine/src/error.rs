@@ -2,11 +2,59 @@
 
 use omnigraph_lang::LangError;
 use omnigraph_storage::StorageError;
+use serde::Serialize;
 
 /// One refused line of a bulk load (1-based line number).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineError {
     pub line: u64,
+    pub message: String,
+}
+
+// What a refused merge reports (shared/engine/src/merge.rs re-exports these).
+
+/// What kind of conflict stopped a merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// The same key inserted on both sides with different values.
+    DivergentInsert,
+    /// The same row updated on both sides in different ways.
+    DivergentUpdate,
+    /// A row deleted on one side and updated on the other.
+    DeleteVsUpdate,
+    /// An edge whose endpoint node does not exist in the merged graph.
+    OrphanEdge,
+    /// Two rows of the merged graph share a `@unique` value.
+    UniqueViolation,
+    /// A source node with more edges of a `@card`-limited type than it allows.
+    CardinalityViolation,
+    /// A merged row that breaks `@range` / `@check` of the target's schema.
+    ValueConstraintViolation,
+}
+
+impl ConflictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::DivergentInsert => "divergent_insert",
+            ConflictKind::DivergentUpdate => "divergent_update",
+            ConflictKind::DeleteVsUpdate => "delete_vs_update",
+            ConflictKind::OrphanEdge => "orphan_edge",
+            ConflictKind::UniqueViolation => "unique_violation",
+            ConflictKind::CardinalityViolation => "cardinality_violation",
+            ConflictKind::ValueConstraintViolation => "value_constraint_violation",
+        }
+    }
+}
+
+/// One reason a merge was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeConflict {
+    pub kind: ConflictKind,
+    /// `node:Person`, `edge:Knows`.
+    pub table_key: String,
+    /// The row: a node's key, or `from->to` of an edge.
+    pub key: Option<String>,
     pub message: String,
 }
 
@@ -75,7 +123,7 @@ pub enum EngineError {
     ResultTooLarge { limit: usize },
     /// A merge was refused for these conflicts; nothing was written.
     #[error("{}", format_merge_conflicts(.0))]
-    MergeConflicts(Vec<crate::merge::MergeConflict>),
+    MergeConflicts(Vec<MergeConflict>),
     /// A storage failure (Lance, object store, Arrow, I/O) told to several callers at once
     /// (every change of a group commit, shared/engine/src/mutate/group.rs): its message, and
     /// whether the store was unreachable.
@@ -83,7 +131,7 @@ pub enum EngineError {
     Storage { message: String, unavailable: bool },
 }
 
-fn format_merge_conflicts(c: &[crate::merge::MergeConflict]) -> String {
+fn format_merge_conflicts(c: &[MergeConflict]) -> String {
     let first = c
         .iter()
         .take(3)

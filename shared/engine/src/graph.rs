@@ -17,7 +17,8 @@ use crate::columns::{edge_schema, node_schema};
 use crate::error::{EngineError, Result};
 use crate::location::GraphLocation;
 use crate::manifest::{GraphManifest, ManifestStore, TableEntry};
-use crate::table::{create_empty, open_at, StagedTable};
+use crate::staged_table::StagedTable;
+use crate::table::{create_empty, open_at};
 pub use crate::table_key::table_dir;
 use crate::table_key::{TableKey, TableKind};
 use omnigraph_storage::StorageError;
@@ -41,8 +42,10 @@ pub struct Graph {
     chains: Mutex<HashMap<String, ManifestStore>>,
     /// Writers of this process queue here, per branch, instead of conflicting with each other.
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Each branch's group committer (shared/engine/src/mutate/group.rs).
-    committers: crate::mutate::Committers,
+    /// The write path's group committers of each branch (shared/engine/src/mutate/group.rs),
+    /// made by the first change; kept here so that they end with the handle. Typed by their
+    /// owner, so that the graph does not depend on the write path built on it.
+    write_queues: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
     /// The incarnation this handle opened (`None`: a graph created before incarnations,
     /// checked by its tombstone only).
     incarnation: Option<String>,
@@ -221,7 +224,7 @@ impl Graph {
             catalogs: Mutex::new(HashMap::new()),
             chains: Mutex::new(HashMap::new()),
             write_locks: Mutex::new(HashMap::new()),
-            committers: Default::default(),
+            write_queues: Default::default(),
             incarnation,
             stale: AtomicBool::new(false),
             last_check: Mutex::new(None),
@@ -333,7 +336,7 @@ impl Graph {
     ) -> Result<Snapshot> {
         let mut commit = forked_from.to_string();
         loop {
-            let (chain, at_fork) = branch::read_commit(&self.loc, &commit).await?;
+            let (chain, at_fork) = omnigraph_storage::tag::read_commit(&self.loc, &commit).await?;
             if v > at_fork.version {
                 break;
             }
@@ -362,7 +365,7 @@ impl Graph {
     /// Pin the version behind commit `id`.
     pub async fn snapshot_at_commit(self: &Arc<Self>, id: &str) -> Result<Snapshot> {
         self.check_incarnation(false).await?;
-        let (chain, manifest) = branch::read_commit(&self.loc, id).await?;
+        let (chain, manifest) = omnigraph_storage::tag::read_commit(&self.loc, id).await?;
         let store = self.chain_store(&chain, manifest.version);
         self.snapshot_of(manifest, &chain, &chain, store).await
     }
@@ -524,7 +527,7 @@ impl Graph {
     pub async fn commit(&self, id: &str) -> Result<(Commit, GraphManifest)> {
         let mut id = id.to_string();
         loop {
-            let (chain, m) = branch::read_commit(&self.loc, &id).await?;
+            let (chain, m) = omnigraph_storage::tag::read_commit(&self.loc, &id).await?;
             // A branch's first manifest stands for the commit it was created from.
             if let Some(f) = &m.forked_from {
                 id = f.clone();
@@ -587,10 +590,10 @@ impl Graph {
             .published_since_maintenance
             .fetch_add(1, Ordering::Relaxed)
             + 1;
-        if crate::maintenance::crosses_trigger(versions, most_fragments)
+        if crate::maintenance_trigger::crosses_trigger(versions, most_fragments)
             && !self.maintenance_requested.swap(true, Ordering::AcqRel)
         {
-            crate::maintenance::wanted().notify_one();
+            crate::maintenance_trigger::wanted().notify_one();
         }
     }
 
@@ -707,8 +710,14 @@ impl Graph {
         locks.entry(branch.to_string()).or_default().clone()
     }
 
-    pub(crate) fn committers(&self) -> &crate::mutate::Committers {
-        &self.committers
+    /// The write path's per-branch queues (`T` is always `mutate::group::Committers`).
+    pub(crate) fn write_queues<T: Default + Send + Sync + 'static>(&self) -> &T {
+        self.write_queues
+            .get_or_init(|| Box::new(T::default()))
+            .downcast_ref::<T>()
+            .expect(
+                "the write queues of a graph are of one type (shared/engine/src/mutate/group.rs)",
+            )
     }
 
     /// The head of `branch`, for a writer holding its lock.

@@ -3,12 +3,14 @@
 //! - `location`, `manifest`, `branch`, `tombstone`, `lease`, `table_key`, `crash_point`:
 //!   the graph's storage without Lance, re-exported from shared/storage (the crate the
 //!   control plane links instead of this one); `tag` adds tag creation to its tags.
-//! - `table`: Lance datasets per node/edge type, staged and committed detached.
+//! - `table`/`staged_table`: Lance datasets per node/edge type; a change's writes to one,
+//!   staged and committed detached.
 //! - `index`: BTREE indexes on key, unique and @index columns, rebuilt after loads.
 //! - `graph`: open/init a graph, pin snapshots, publish changes.
 //! - `load`/`export`: the JSONL bulk format in and out.
 //! - `columns`/`constraints`: schema types as Arrow columns; per-row rules.
-//! - `query`/`mutate`/`execute`: the .gq executor, mutations, and one entry point for both.
+//! - `query`/`mutate`: the .gq executor and mutations; `requests`: the entries for query
+//!   text, one per request kind (read, change), with the compiled read and mutation types.
 //! - `embedding`: the OpenAI-compatible embedding provider behind `@embed` and `nearest`.
 //! - `maintenance`/`cleanup`: compaction and version cleanup.
 
@@ -19,26 +21,26 @@ pub mod columns;
 pub mod constraints;
 pub mod embedding;
 pub mod error;
-pub mod execute;
 pub mod export;
 pub mod graph;
 pub mod identity;
 pub mod index;
 pub mod load;
 pub mod maintenance;
+mod maintenance_trigger;
 pub mod merge;
 pub mod metrics;
 pub mod migrate;
 pub mod mutate;
-pub mod pushdown;
 pub mod query;
+pub mod requests;
+pub mod staged_table;
 pub mod storage_metrics;
 pub mod table;
 pub mod tag;
 
 pub use branch::{BranchRef, Commit, MAIN};
 pub use error::{EngineError, LineError, Result};
-pub use execute::{execute, Outcome};
 pub use export::{export, export_stream, ExportFilter};
 pub use graph::{Change, Graph, SchemaChange, Snapshot};
 pub use load::formats::{TableFile, TableFormat, TableSource};
@@ -46,8 +48,11 @@ pub use load::{load, load_files_on, load_on, LoadMode, LoadReport, TableLoadRepo
 pub use manifest::{GraphManifest, TableEntry};
 pub use merge::{ConflictKind, MergeConflict, MergeOutcome, MergeReport};
 pub use migrate::{ApplyOptions, MigrationReport};
-pub use mutate::{run_mutation, MutationReport};
+pub use mutate::MutationReport;
 pub use omnigraph_storage::StorageError;
-pub use query::{run_query, run_query_within, QueryBudget, QueryResult};
+pub use query::{QueryBudget, QueryResult};
+pub use requests::{
+    change, read, ChangeAnswer, CompiledMutation, CompiledRead, QueryText, ReadAnswer, ReadAt,
+};
 pub use table_key::{TableKey, TableKind};
 pub use tombstone::{purge, read_tombstone, write_tombstone, PurgeReport, Tombstone};

@@ -31,10 +31,12 @@ use serde::Serialize;
 
 use crate::columns::{cell_json, cell_key_text, DST_COLUMN, SRC_COLUMN};
 use crate::constraints::RowRules;
+pub use crate::error::{ConflictKind, MergeConflict};
 use crate::error::{EngineError, Result};
 use crate::graph::{Change, Graph, SchemaChange, Snapshot};
 use crate::manifest::TableEntry;
-use crate::table::{scan_columns, scan_fragments, StagedTable, ROW_ADDR};
+use crate::staged_table::StagedTable;
+use crate::table::{scan_columns, scan_fragments, ROW_ADDR};
 use crate::table_key::{TableKey, TableKind};
 
 /// Whether two schemas have the same tables with the same columns (types, properties,
@@ -60,51 +62,6 @@ fn same_layout(a: &Catalog, b: &Catalog) -> bool {
 
 /// Conflicts reported by one failed merge, at most.
 const MAX_CONFLICTS: usize = 100;
-
-/// What kind of conflict stopped a merge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConflictKind {
-    /// The same key inserted on both sides with different values.
-    DivergentInsert,
-    /// The same row updated on both sides in different ways.
-    DivergentUpdate,
-    /// A row deleted on one side and updated on the other.
-    DeleteVsUpdate,
-    /// An edge whose endpoint node does not exist in the merged graph.
-    OrphanEdge,
-    /// Two rows of the merged graph share a `@unique` value.
-    UniqueViolation,
-    /// A source node with more edges of a `@card`-limited type than it allows.
-    CardinalityViolation,
-    /// A merged row that breaks `@range` / `@check` of the target's schema.
-    ValueConstraintViolation,
-}
-
-impl ConflictKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConflictKind::DivergentInsert => "divergent_insert",
-            ConflictKind::DivergentUpdate => "divergent_update",
-            ConflictKind::DeleteVsUpdate => "delete_vs_update",
-            ConflictKind::OrphanEdge => "orphan_edge",
-            ConflictKind::UniqueViolation => "unique_violation",
-            ConflictKind::CardinalityViolation => "cardinality_violation",
-            ConflictKind::ValueConstraintViolation => "value_constraint_violation",
-        }
-    }
-}
-
-/// One reason a merge was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MergeConflict {
-    pub kind: ConflictKind,
-    /// `node:Person`, `edge:Knows`.
-    pub table_key: String,
-    /// The row: a node's key, or `from->to` of an edge.
-    pub key: Option<String>,
-    pub message: String,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

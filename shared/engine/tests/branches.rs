@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use common::{TestGraph, SOCIAL_SCHEMA};
 use omnigraph_engine::branch::{commit_id, parse_commit_id, validate_branch_name};
-use omnigraph_engine::{EngineError, Graph, LoadMode, MAIN};
+use omnigraph_engine::{
+    CompiledMutation, CompiledRead, EngineError, Graph, LoadMode, QueryBudget, QueryText, MAIN,
+};
 use serde_json::{Map, Value};
 
 const NAMES: &str =
@@ -20,8 +22,9 @@ async fn names_on(graph: &Arc<Graph>, branch: &str) -> Vec<String> {
 }
 
 async fn names_in(snap: &omnigraph_engine::Snapshot) -> Vec<String> {
-    let q = omnigraph_lang::compile(&snap.catalog, NAMES, None).expect("compile");
-    let r = omnigraph_engine::run_query(snap, &q, &Map::new())
+    let q = CompiledRead::compile(&snap.catalog, QueryText::new(NAMES, None)).expect("compile");
+    let r = q
+        .run(snap, &Map::new(), &QueryBudget::unlimited())
         .await
         .expect("read");
     r.rows
@@ -32,10 +35,10 @@ async fn names_in(snap: &omnigraph_engine::Snapshot) -> Vec<String> {
 
 async fn add_on(graph: &Arc<Graph>, branch: &str, name: &str) -> Result<u64, EngineError> {
     let snap = graph.snapshot_on(branch, None).await?;
-    let q = omnigraph_lang::compile(&snap.catalog, ADD, None)?;
+    let q = CompiledMutation::compile(&snap.catalog, QueryText::new(ADD, None))?;
     let mut params = Map::new();
     params.insert("name".into(), Value::String(name.into()));
-    let r = omnigraph_engine::run_mutation(&snap, &q, &params, "test").await?;
+    let r = q.run(&snap, &params, "test").await?;
     Ok(r.version)
 }
 

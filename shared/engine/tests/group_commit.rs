@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::common::*;
-use omnigraph_engine::{execute, EngineError, Graph, MutationReport, Outcome};
+use omnigraph_engine::{CompiledMutation, EngineError, Graph, MutationReport, QueryText, MAIN};
 use serde_json::json;
 
 const ADD: &str =
@@ -17,10 +17,12 @@ async fn add(
     email: Option<String>,
 ) -> Result<MutationReport, EngineError> {
     let params = as_map(json!({ "name": name, "email": email }));
-    match execute(&graph, ADD, None, &params, None, "writer").await? {
-        Outcome::Mutation(m) => Ok(m),
-        Outcome::Read(_) => panic!("a read"),
-    }
+    let text = QueryText::new(ADD, None);
+    Ok(
+        omnigraph_engine::change(&graph, MAIN, text, &params, "writer")
+            .await?
+            .report,
+    )
 }
 
 /// Runs every insert at once, each on its own task, and returns their outcomes in order.
@@ -154,10 +156,12 @@ async fn a_mutation_compiled_before_a_schema_apply_of_another_process_is_refused
     // column that no longer exists (or the wrong one); the mutation is refused instead.
     let g = TestGraph::social().await;
     let compiled_on = g.graph.snapshot(None).await.expect("snapshot");
-    let insert = omnigraph_lang::compile(
+    let insert = CompiledMutation::compile(
         &compiled_on.catalog,
-        "query q() { insert Person { name: \"Late\", age: 41 } }",
-        None,
+        QueryText::new(
+            "query q() { insert Person { name: \"Late\", age: 41 } }",
+            None,
+        ),
     )
     .expect("compile");
     let other = Graph::open(g.graph.uri()).await.expect("second handle");
@@ -175,8 +179,7 @@ async fn a_mutation_compiled_before_a_schema_apply_of_another_process_is_refused
         )
         .await
         .expect("apply");
-    let r =
-        omnigraph_engine::run_mutation(&compiled_on, &insert, &Default::default(), "late").await;
+    let r = insert.run(&compiled_on, &Default::default(), "late").await;
     match r {
         Err(EngineError::Conflict { table_key, .. }) => assert_eq!(table_key, "schema"),
         other => panic!("expected a schema conflict, got {other:?}"),
@@ -184,13 +187,16 @@ async fn a_mutation_compiled_before_a_schema_apply_of_another_process_is_refused
     assert!(!g.person_names().await.contains(&"Late".to_string()));
     // Compiled again under the new schema, it applies.
     let now = g.graph.snapshot(None).await.expect("snapshot");
-    let insert = omnigraph_lang::compile(
+    let insert = CompiledMutation::compile(
         &now.catalog,
-        "query q() { insert Person { name: \"Late\", years: 41 } }",
-        None,
+        QueryText::new(
+            "query q() { insert Person { name: \"Late\", years: 41 } }",
+            None,
+        ),
     )
     .expect("compile");
-    omnigraph_engine::run_mutation(&now, &insert, &Default::default(), "late")
+    insert
+        .run(&now, &Default::default(), "late")
         .await
         .expect("insert under the new schema");
     assert!(g.person_names().await.contains(&"Late".to_string()));

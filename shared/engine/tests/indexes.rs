@@ -7,7 +7,7 @@ use crate::common;
 use arrow::array::Array;
 use common::*;
 use lance::index::DatasetIndexExt;
-use omnigraph_engine::pushdown::column_filter;
+use omnigraph_engine::query::pushdown::column_filter;
 use omnigraph_engine::query::value::Scalar;
 use omnigraph_engine::TableKey;
 use omnigraph_lang::query::typed::CompareOp;

@@ -6,7 +6,10 @@ use crate::common;
 use std::sync::Arc;
 
 use common::{TestGraph, SOCIAL_SCHEMA};
-use omnigraph_engine::{ApplyOptions, ConflictKind, EngineError, Graph, MergeOutcome, MAIN};
+use omnigraph_engine::{
+    ApplyOptions, CompiledMutation, CompiledRead, ConflictKind, EngineError, Graph, MergeOutcome,
+    QueryBudget, QueryText, MAIN,
+};
 use serde_json::{json, Map, Value};
 
 async fn run(graph: &Arc<Graph>, branch: &str, text: &str, params: Value) {
@@ -22,9 +25,9 @@ async fn try_run(
     params: Value,
 ) -> Result<(), EngineError> {
     let snap = graph.snapshot_on(branch, None).await?;
-    let q = omnigraph_lang::compile(&snap.catalog, text, None)?;
+    let q = CompiledMutation::compile(&snap.catalog, QueryText::new(text, None))?;
     let params: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
-    omnigraph_engine::run_mutation(&snap, &q, &params, "test").await?;
+    q.run(&snap, &params, "test").await?;
     Ok(())
 }
 
@@ -33,8 +36,9 @@ async fn people(graph: &Arc<Graph>, branch: &str) -> Vec<String> {
     let snap = graph.snapshot_on(branch, None).await.expect("snapshot");
     let text =
         "query q() { match { $p: Person } return { $p.name, $p.age } order { $p.name asc } }";
-    let q = omnigraph_lang::compile(&snap.catalog, text, None).expect("compile");
-    let r = omnigraph_engine::run_query(&snap, &q, &Map::new())
+    let q = CompiledRead::compile(&snap.catalog, QueryText::new(text, None)).expect("compile");
+    let r = q
+        .run(&snap, &Map::new(), &QueryBudget::unlimited())
         .await
         .expect("read");
     r.rows
@@ -48,8 +52,9 @@ async fn edges(graph: &Arc<Graph>, branch: &str, edge: &str) -> Vec<String> {
     let text = format!(
         "query q() {{ match {{ $a: Person $a {edge} $b }} return {{ $a.name, $b.name }} order {{ $a.name asc, $b.name asc }} }}"
     );
-    let q = omnigraph_lang::compile(&snap.catalog, &text, None).expect("compile");
-    let r = omnigraph_engine::run_query(&snap, &q, &Map::new())
+    let q = CompiledRead::compile(&snap.catalog, QueryText::new(&text, None)).expect("compile");
+    let r = q
+        .run(&snap, &Map::new(), &QueryBudget::unlimited())
         .await
         .expect("read");
     r.rows
@@ -329,13 +334,16 @@ async fn a_branch_that_migrated_its_schema_fast_forwards_main_to_it() {
     assert_eq!(r.outcome, MergeOutcome::FastForward);
     let head = graph.snapshot(None).await.expect("snap");
     assert_eq!(head.manifest.schema_source, renamed);
-    let q = omnigraph_lang::compile(
+    let q = CompiledRead::compile(
         &head.catalog,
-        "query q() { match { $p: Person { name: \"Alice\" } } return { $p.years } }",
-        None,
+        QueryText::new(
+            "query q() { match { $p: Person { name: \"Alice\" } } return { $p.years } }",
+            None,
+        ),
     )
     .expect("compile against the merged schema");
-    let rows = omnigraph_engine::run_query(&head, &q, &Map::new())
+    let rows = q
+        .run(&head, &Map::new(), &QueryBudget::unlimited())
         .await
         .expect("read");
     assert_eq!(rows.rows[0]["p.years"], json!(30));

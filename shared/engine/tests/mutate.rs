@@ -3,7 +3,10 @@
 use crate::common;
 
 use common::*;
-use omnigraph_engine::{EngineError, MutationReport};
+use omnigraph_engine::{
+    CompiledMutation, CompiledRead, EngineError, MutationReport, QueryBudget, QueryText, ReadAt,
+    MAIN,
+};
 use serde_json::json;
 
 const FRIENDS: &str = "query q($name: String) { match { $p: Person { name: $name } $p knows $f } return { $f.name } }";
@@ -448,7 +451,7 @@ async fn concurrent_mutations_in_one_process_all_land() {
         tasks.push(tokio::spawn(async move {
             let q = "query q($n: String) { insert Person { name: $n } insert Knows { from: $n, to: \"Alice\" } }";
             let params = as_map(json!({"n": format!("P{i}")}));
-            omnigraph_engine::execute(&graph, q, None, &params, None, "test").await
+            omnigraph_engine::change(&graph, MAIN, QueryText::new(q, None), &params, "test").await
         }));
     }
     for t in tasks {
@@ -463,22 +466,41 @@ async fn concurrent_mutations_in_one_process_all_land() {
 async fn reads_refuse_mutations_and_mutations_refuse_reads() {
     let g = TestGraph::social().await;
     let snap = g.graph.snapshot(None).await.unwrap();
-    let read = omnigraph_lang::compile(
-        &snap.catalog,
+    // Refused when compiled, with the other kind's entry named.
+    let read = QueryText::new(
         "query q() { match { $p: Person } return { $p.name } }",
         None,
-    )
-    .unwrap();
-    let r = omnigraph_engine::run_mutation(&snap, &read, &Default::default(), "test").await;
+    );
+    let r = CompiledMutation::compile(&snap.catalog, read);
+    assert!(
+        matches!(&r, Err(EngineError::Invalid(m)) if m.contains("is a read; run it as a query"))
+    );
+    let write = QueryText::new("query q() { insert Person { name: \"X\" } }", None);
+    let r = CompiledRead::compile(&snap.catalog, write);
+    assert!(
+        matches!(&r, Err(EngineError::Invalid(m)) if m.contains("is a mutation; run it as a mutation"))
+    );
+    // Through the entries: nothing is written, the graph stays at its version.
+    let r = omnigraph_engine::change(&g.graph, MAIN, read, &Default::default(), "test").await;
     assert!(matches!(r, Err(EngineError::Invalid(_))));
-    let write = omnigraph_lang::compile(
-        &snap.catalog,
-        "query q() { insert Person { name: \"X\" } }",
-        None,
+    let at = ReadAt::Branch {
+        branch: MAIN,
+        version: None,
+    };
+    let r = omnigraph_engine::read(
+        &g.graph,
+        at,
+        write,
+        &Default::default(),
+        &QueryBudget::unlimited(),
     )
-    .unwrap();
-    let r = omnigraph_engine::run_query(&snap, &write, &Default::default()).await;
+    .await;
     assert!(matches!(r, Err(EngineError::Invalid(_))));
+    assert_eq!(
+        g.graph.snapshot(None).await.unwrap().manifest.version,
+        snap.manifest.version
+    );
+    assert_eq!(g.person_names().await.len(), 4);
 }
 
 #[tokio::test]

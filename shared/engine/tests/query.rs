@@ -452,16 +452,15 @@ async fn snapshot_reads_see_an_older_version() {
 #[tokio::test]
 async fn reading_a_mutation_at_a_snapshot_is_refused() {
     let g = TestGraph::social().await;
-    let r = omnigraph_engine::execute(
-        &g.graph,
-        r#"query q() { insert Person { name: "Eve" } }"#,
-        None,
-        &serde_json::Map::new(),
-        Some(1),
-        "test",
-    )
-    .await;
-    assert!(matches!(r, Err(EngineError::Invalid(m)) if m.contains("snapshot")));
+    let r = g
+        .try_read_at(
+            r#"query q() { insert Person { name: "Eve" } }"#,
+            json!({}),
+            Some(1),
+        )
+        .await;
+    assert!(matches!(r, Err(EngineError::Invalid(m)) if m.contains("is a mutation")));
+    assert!(!g.person_names().await.contains(&"Eve".to_string()));
 }
 
 #[tokio::test]
@@ -498,8 +497,15 @@ fn engine_futures_are_send(
     params: &serde_json::Map<String, serde_json::Value>,
 ) {
     fn assert_send<T: Send>(_: T) {}
-    assert_send(omnigraph_engine::execute(
-        graph, "", None, params, None, "actor",
+    let budget = omnigraph_engine::QueryBudget::unlimited();
+    let text = omnigraph_engine::QueryText::new("", None);
+    let at = omnigraph_engine::ReadAt::Branch {
+        branch: "main",
+        version: None,
+    };
+    assert_send(omnigraph_engine::read(graph, at, text, params, &budget));
+    assert_send(omnigraph_engine::change(
+        graph, "main", text, params, "actor",
     ));
 }
 

@@ -5,8 +5,16 @@ use crate::common;
 use std::io::Cursor;
 use std::sync::Arc;
 
-use omnigraph_engine::table::StagedTable;
-use omnigraph_engine::{load, Graph, LoadMode, TableKey};
+use futures::stream::BoxStream;
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use omnigraph_engine::location::GraphLocation;
+use omnigraph_engine::manifest::{ManifestStore, MANIFEST_DIR};
+use omnigraph_engine::staged_table::StagedTable;
+use omnigraph_engine::{load, Graph, LoadMode, StorageError, TableKey};
 
 const SCHEMA: &str = "node Person { name: String @key\n age: I32? }\n";
 
@@ -215,4 +223,115 @@ async fn create_if_absent_lets_exactly_one_of_racing_writers_create_an_object() 
             "round {round}"
         );
     }
+}
+
+/// A store that deletes `target` just before the first read of it, as version cleanup
+/// deleting the oldest manifest between a reader's listing and its read of that manifest.
+#[derive(Debug)]
+struct DeletedBeforeRead {
+    inner: Arc<dyn ObjectStore>,
+    target: ObjectPath,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Display for DeletedBeforeRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeletedBeforeRead({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for DeletedBeforeRead {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjectPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        use std::sync::atomic::Ordering;
+        if *location == self.target && !self.done.swap(true, Ordering::SeqCst) {
+            self.inner.delete(location).await?;
+        }
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+    ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjectPath,
+        to: &ObjectPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test]
+async fn a_version_cleanup_deleted_while_it_is_read_is_reclaimed_not_missing() {
+    // Five or more versions of main; cleanup has deleted the two oldest and is about to
+    // delete the third. A read of the second lists the chain (oldest: the third), and the
+    // third is gone before it is read: the
+    // answer is still "reclaimed" (410 at the HTTP edge; the commit walk of
+    // `Graph::commits` stops there) and not "no such version" (404; the walk failed).
+    let (_dir, g) = graph().await;
+    for name in ["a", "b", "c", "d"] {
+        load(&g, people(&[name]), LoadMode::Merge, "test")
+            .await
+            .unwrap();
+    }
+    let loc = GraphLocation::parse(g.uri()).unwrap();
+    let plain = ManifestStore::new(loc.clone());
+    let versions = plain.list_versions().await.unwrap();
+    assert!(versions.len() >= 5, "{versions:?}");
+    let version_path = |v: u64| loc.path(&format!("{MANIFEST_DIR}/{v:020}.json"));
+    for v in &versions[..2] {
+        loc.store.delete(&version_path(*v)).await.unwrap();
+    }
+    let racing = loc.with_store(Arc::new(DeletedBeforeRead {
+        inner: loc.store.clone(),
+        target: version_path(versions[2]),
+        done: Default::default(),
+    }));
+    let r = ManifestStore::new(racing).read(versions[1]).await;
+    assert!(matches!(r, Err(StorageError::Reclaimed(_))), "{r:?}");
+    assert_eq!(plain.list_versions().await.unwrap(), versions[3..].to_vec());
+    // A version that never existed is still missing.
+    let r = plain.read(versions[versions.len() - 1] + 100).await;
+    assert!(matches!(r, Err(StorageError::NotFound(_))), "{r:?}");
 }

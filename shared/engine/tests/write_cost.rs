@@ -13,8 +13,9 @@
 use std::collections::BTreeMap;
 
 use crate::common::*;
+use omnigraph_engine::location::name_graph;
 use omnigraph_engine::maintenance::{compact, CompactionPolicy};
-use omnigraph_engine::storage_metrics::{name_graph, requests_of};
+use omnigraph_engine::storage_metrics::requests_of;
 use omnigraph_engine::MAIN;
 use serde_json::json;
 

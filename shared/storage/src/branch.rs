@@ -185,25 +185,3 @@ pub async fn delete_ref(loc: &GraphLocation, name: &str) -> Result<()> {
 pub fn chain_store(loc: &GraphLocation, r: &BranchRef) -> ManifestStore {
     ManifestStore::chain(loc.clone(), &r.dir(), r.fork_version)
 }
-
-/// The manifest behind commit `id`: its chain's, or, once version cleanup deleted that,
-/// the copy a tag of the commit holds (shared/engine/src/tag.rs).
-pub async fn read_commit(loc: &GraphLocation, id: &str) -> Result<(String, GraphManifest)> {
-    let (chain, version) = parse_commit_id(id)?;
-    let store = ManifestStore::chain(loc.clone(), &chain_dir(&chain), 1);
-    match store.read(version).await {
-        Ok(m) => Ok((chain, m)),
-        Err(StorageError::NotFound(_)) => Err(StorageError::NotFound(format!("no commit {id}"))),
-        Err(StorageError::Reclaimed(why)) => {
-            let tagged = crate::tag::list_tags(loc)
-                .await?
-                .into_iter()
-                .find(|t| t.commit == id);
-            match tagged {
-                Some(t) => Ok((chain, t.manifest)),
-                None => Err(StorageError::Reclaimed(why)),
-            }
-        }
-        Err(e) => Err(e),
-    }
-}

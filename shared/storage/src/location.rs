@@ -184,6 +184,14 @@ impl GraphLocation {
     }
 
     /// Object path of a file relative to the graph root.
+    /// The same graph through `store`, a wrapper of this location's store.
+    pub fn with_store(&self, store: Arc<dyn ObjectStore>) -> Self {
+        GraphLocation {
+            store,
+            ..self.clone()
+        }
+    }
+
     pub fn path(&self, relative: &str) -> ObjectPath {
         if self.prefix.is_empty() {
             ObjectPath::from(relative)
@@ -286,5 +294,15 @@ impl GraphLocation {
     /// URI of something inside the graph, in the form Lance opens.
     pub fn child_uri(&self, relative: &str) -> String {
         format!("{}/{}", self.uri, relative)
+    }
+}
+
+/// Counts the object-store requests of the graph at `uri` under `graph` from now on (a
+/// server names each graph it serves by its id before opening it; see
+/// shared/storage/src/storage_metrics.rs). An unparsable `uri` names nothing: opening it
+/// fails anyway.
+pub fn name_graph(uri: &str, graph: &str) {
+    if let Ok(loc) = GraphLocation::parse(uri) {
+        crate::storage_metrics::name_root(&loc.uri, graph);
     }
 }

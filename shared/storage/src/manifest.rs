@@ -254,8 +254,12 @@ impl ManifestStore {
         match versions.first() {
             Some(oldest) if version < *oldest => {
                 let path = self.loc.path(&self.version_path(*oldest));
-                let Ok(found) = self.loc.store.get(&path).await else {
-                    return false;
+                let found = match self.loc.store.get(&path).await {
+                    Ok(found) => found,
+                    // Deleted since the listing: a cleanup is deleting the oldest versions
+                    // (it never deletes a fork copy), so `version` went before it.
+                    Err(object_store::Error::NotFound { .. }) => return true,
+                    Err(_) => return false,
                 };
                 let Ok(bytes) = found.bytes().await else {
                     return false;

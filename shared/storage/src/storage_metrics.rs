@@ -5,13 +5,13 @@
 //! - `omnigraph_object_store_bytes_total{graph, kind, operation}`
 //!
 //! `operation` is `GET`, `HEAD`, `PUT`, `LIST`, `DELETE`, `COPY` or `RENAME`. `graph` is the
-//! name a server gave the graph's uri ([`name_graph`]), `-` when it gave none (the CLI).
+//! name a server gave the graph's uri (`location::name_graph`), `-` when it gave none (the CLI).
 //! `kind` is the request kind the caller runs the engine under ([`with_request_kind`], e.g.
 //! `read`, `change`, `load`), and `unattributed` for requests made from tasks Lance spawns
 //! (its I/O scheduler, parallel writes), which a task-local does not reach.
 //!
 //! One wrapper ([`MeteredStore`]) goes around the store of a graph's own objects
-//! ([`crate::location::GraphLocation`]) and, through Lance's store parameters, around every
+//! (`GraphLocation` (shared/storage/src/location.rs)) and, through Lance's store parameters, around every
 //! store Lance opens for the graph's tables (`store_params` in
 //! shared/engine/src/storage_metrics.rs). What it counts
 //! is what goes through the object-store interface: on S3 every request. On a local disk
@@ -205,7 +205,7 @@ impl MeterWrapper {
     }
 }
 
-/// One wrapper per graph root uri (canonical, as [`crate::location::GraphLocation`] has it),
+/// One wrapper per graph root uri (canonical, as `GraphLocation` (shared/storage/src/location.rs) has it),
 /// so that Lance's store cache keeps one store per graph.
 static METERS: LazyLock<Mutex<HashMap<String, Arc<MeterWrapper>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
@@ -223,19 +223,15 @@ pub fn wrapper(root: &str) -> Arc<MeterWrapper> {
         .clone()
 }
 
-/// Counts the requests of the graph at `uri` under `graph` from now on (a server names
-/// each graph it serves by its id before opening it).
-pub fn name_graph(uri: &str, graph: &str) {
-    let root = match crate::location::GraphLocation::parse(uri) {
-        Ok(loc) => loc.uri,
-        Err(_) => return,
-    };
-    let wrapper = wrapper(&root);
+/// Counts the requests of the graph whose canonical root is `root` under `graph` from now
+/// on (through `location::name_graph`, which makes the root canonical).
+pub fn name_root(root: &str, graph: &str) {
+    let wrapper = wrapper(root);
     *wrapper.0.graph.write().unwrap_or_else(|p| p.into_inner()) = Arc::from(graph);
 }
 
-/// The requests counted so far for the graph named `graph` ([`name_graph`]), every request
-/// kind together, by operation (`GET`, `HEAD`, ...).
+/// The requests counted so far for the graph named `graph` (`location::name_graph`),
+/// every request kind together, by operation (`GET`, `HEAD`, ...).
 pub fn requests_of(graph: &str) -> std::collections::BTreeMap<String, u64> {
     use prometheus::core::Collector;
     let mut out = std::collections::BTreeMap::new();

@@ -11,7 +11,7 @@
 //!
 //! Cleanup (shared/engine/src/cleanup.rs) keeps every file a tagged version reads; the
 //! version's manifest lives on in the tag (the chain's copy goes with the others), so a
-//! read by the tag or by the commit id (`branch::read_commit`) still finds it. A tag
+//! read by the tag or by the commit id ([`read_commit`]) still finds it. A tag
 //! created while a cleanup runs is safe too: the tag is written first and the commit's
 //! manifest is read again after it, and cleanup deletes graph versions first and lists the
 //! tags again after that, before it deletes any table file. So either the creator finds
@@ -121,6 +121,25 @@ pub async fn still_kept(loc: &GraphLocation, tag: &Tag) -> Result<bool> {
             .await?
             .iter()
             .any(|t| t.name != tag.name && t.commit == tag.commit)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The manifest behind commit `id`: its chain's, or, once version cleanup deleted that,
+/// the copy a tag of the commit holds. It lives with the tags because of that fallback.
+pub async fn read_commit(loc: &GraphLocation, id: &str) -> Result<(String, GraphManifest)> {
+    let (chain, version) = branch::parse_commit_id(id)?;
+    let store = ManifestStore::chain(loc.clone(), &branch::chain_dir(&chain), 1);
+    match store.read(version).await {
+        Ok(m) => Ok((chain, m)),
+        Err(StorageError::NotFound(_)) => Err(StorageError::NotFound(format!("no commit {id}"))),
+        Err(StorageError::Reclaimed(why)) => {
+            let tagged = list_tags(loc).await?.into_iter().find(|t| t.commit == id);
+            match tagged {
+                Some(t) => Ok((chain, t.manifest)),
+                None => Err(StorageError::Reclaimed(why)),
+            }
+        }
         Err(e) => Err(e),
     }
 }

@@ -4,10 +4,11 @@
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use omnigraph_api::{
-    ApiError, ApiJson, ApiPath, ApiQuery, CreateGraphRequest, DeleteGraphQuery,
-    DeleteGraphResponse, ErrorBody, GraphDetails, GraphInfo, GraphListResponse, UpdateGraphRequest,
+    CreateGraphRequest, DeleteGraphQuery, DeleteGraphResponse, ErrorBody, GraphDetails, GraphInfo,
+    GraphListResponse, UpdateGraphRequest,
 };
 use omnigraph_config::ConfigMode;
+use omnigraph_http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use omnigraph_policy::PolicyAction;
 
 use crate::graphs::create::create_graph;

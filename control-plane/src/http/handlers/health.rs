@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use omnigraph_api::{
-    ApiError, ApiJson, AuthModeReport, ErrorBody, HealthResponse, HealthStatus, ReadyResponse,
-    ServeMode, WorkerStatus,
+    AuthModeReport, ErrorBody, HealthResponse, HealthStatus, ReadyResponse, ServeMode, WorkerStatus,
 };
 use omnigraph_config::ConfigMode;
+use omnigraph_http::{ApiError, ApiJson};
 use omnigraph_policy::AuthMode;
 
 use crate::http::auth::authenticate;

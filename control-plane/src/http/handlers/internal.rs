@@ -2,9 +2,8 @@
 //! registration and registry pull.
 
 use axum::extract::State;
-use omnigraph_api::{
-    ApiError, ApiJson, ErrorBody, RegistryDocument, WorkerAuth, WorkerRegistration,
-};
+use omnigraph_api::{ErrorBody, RegistryDocument, WorkerAuth, WorkerRegistration};
+use omnigraph_http::{ApiError, ApiJson};
 use reqwest::Url;
 
 use crate::state::AppState;

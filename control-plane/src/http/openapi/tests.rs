@@ -1,7 +1,7 @@
 //! The document describes exactly the routes the router serves, and the committed copy
 //! under openapi/ is current.
 
-use omnigraph_api::openapi::{
+use omnigraph_http::openapi::{
     check_committed, committed_file, documented_endpoints, operation_id_problems,
 };
 

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use omnigraph_api::{
-    ApiError, ApiJson, ApiPath, BranchInfo, BranchListResponse, CreateBranchRequest,
-    DeleteBranchResponse, ErrorBody, MergeOutcome, MergeRequest, MergeResponse,
+    BranchInfo, BranchListResponse, CreateBranchRequest, DeleteBranchResponse, ErrorBody,
+    MergeOutcome, MergeRequest, MergeResponse,
 };
 use omnigraph_engine::{BranchRef, Graph, MergeOutcome as EngineMergeOutcome};
+use omnigraph_http::{ApiError, ApiJson, ApiPath};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess, MAIN_BRANCH};

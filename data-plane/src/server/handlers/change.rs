@@ -1,12 +1,12 @@
 //! `POST /change` (alias `/mutate`).
 
 use crate::server::error::HttpError;
-use omnigraph_api::{ApiError, ApiJson, ChangeRequest, ChangeResponse, ErrorBody};
-use omnigraph_engine::run_mutation;
+use omnigraph_api::{ChangeRequest, ChangeResponse, ErrorBody};
+use omnigraph_engine::QueryText;
+use omnigraph_http::{ApiError, ApiJson};
 use omnigraph_policy::{PolicyAction, RequestContext};
-use tracing::Instrument;
 
-use super::{compile, params_or_empty};
+use super::params_or_empty;
 use crate::server::auth::{branch_or_main, GraphAccess};
 
 #[utoipa::path(
@@ -40,15 +40,14 @@ pub async fn change(
     let graph = auth.graph.graph().await?;
     // Compiled against the branch head's schema; the mutation re-reads the head (and is
     // refused with a schema conflict if the schema changed meanwhile).
-    let snap = graph.snapshot_on(&branch, None).await?;
-    let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
+    let text = QueryText::new(&req.query_source, req.query_name.as_deref());
     let params = params_or_empty(req.params);
-    let report = run_mutation(&snap, &query, &params, auth.actor_name())
-        .instrument(tracing::debug_span!("execute"))
-        .await?;
+    let answer =
+        omnigraph_engine::change(&graph, &branch, text, &params, auth.actor_name()).await?;
+    let report = answer.report;
     Ok(ApiJson(ChangeResponse {
         branch,
-        query_name: query.name.clone(),
+        query_name: answer.query_name,
         affected_nodes: report.affected_nodes,
         affected_edges: report.affected_edges,
         manifest_version: report.version,

@@ -3,11 +3,10 @@
 use crate::server::error::HttpError;
 use std::collections::HashMap;
 
-use omnigraph_api::{
-    ApiError, ApiJson, ApiPath, ApiQuery, CommitInfo, CommitListResponse, CommitsQuery, ErrorBody,
-};
+use omnigraph_api::{CommitInfo, CommitListResponse, CommitsQuery, ErrorBody};
 use omnigraph_engine::branch::parse_commit_id;
 use omnigraph_engine::Commit;
+use omnigraph_http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use super::branches::branch_of_chain;

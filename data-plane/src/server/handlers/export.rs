@@ -4,8 +4,9 @@ use crate::server::error::HttpError;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use omnigraph_api::{ApiError, ApiJson, ErrorBody, ExportRequest, NDJSON_CONTENT_TYPE};
+use omnigraph_api::{ErrorBody, ExportRequest, NDJSON_CONTENT_TYPE};
 use omnigraph_engine::{export_stream, ExportFilter};
+use omnigraph_http::{ApiError, ApiJson};
 
 use omnigraph_policy::{PolicyAction, RequestContext};
 

@@ -2,9 +2,8 @@
 
 use crate::server::error::HttpError;
 use axum::extract::State;
-use omnigraph_api::{
-    ApiError, ApiJson, AuthModeReport, ErrorBody, HealthResponse, HealthStatus, ReadyResponse,
-};
+use omnigraph_api::{AuthModeReport, ErrorBody, HealthResponse, HealthStatus, ReadyResponse};
+use omnigraph_http::{ApiError, ApiJson};
 use serde::Serialize;
 use utoipa::ToSchema;
 

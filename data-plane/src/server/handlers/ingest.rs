@@ -3,10 +3,9 @@
 use crate::server::error::HttpError;
 use std::io::Cursor;
 
-use omnigraph_api::{
-    ApiError, ApiJson, ErrorBody, IngestMode, IngestRequest, IngestResponse, TableLoadCount,
-};
+use omnigraph_api::{ErrorBody, IngestMode, IngestRequest, IngestResponse, TableLoadCount};
 use omnigraph_engine::{load_on, EngineError, LoadMode};
+use omnigraph_http::{ApiError, ApiJson};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use super::branches::branch_exists;

@@ -2,7 +2,8 @@
 
 use crate::server::error::HttpError;
 use axum::extract::State;
-use omnigraph_api::{ApiError, ApiJson, ErrorBody, RegistryAck, RegistryDocument};
+use omnigraph_api::{ErrorBody, RegistryAck, RegistryDocument};
+use omnigraph_http::{ApiError, ApiJson};
 
 use crate::server::state::AppState;
 

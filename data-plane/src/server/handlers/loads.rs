@@ -7,10 +7,11 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use omnigraph_api::{
-    ApiError, ApiJson, ApiQuery, EntitiesLoaded, ErrorBody, IngestMode, LoadNdjsonQuery,
-    LoadNdjsonResponse, LoadProgress, LoadTableQuery, NDJSON_CONTENT_TYPE,
+    EntitiesLoaded, ErrorBody, IngestMode, LoadNdjsonQuery, LoadNdjsonResponse, LoadProgress,
+    LoadTableQuery, NDJSON_CONTENT_TYPE,
 };
 use omnigraph_engine::{load_files_on, load_on, EngineError, TableFile, TableFormat, TableSource};
+use omnigraph_http::{ApiError, ApiJson, ApiQuery};
 use omnigraph_policy::{PolicyAction, RequestContext};
 use tracing::Instrument;
 

@@ -5,7 +5,8 @@
 //! an unfinished compaction publishes nothing (its files go with a later cleanup), and the
 //! answer says `deadline_reached`.
 
-use omnigraph_api::{ApiError, ApiJson, ErrorBody, MaintenanceRequest, MaintenanceResponse};
+use omnigraph_api::{ErrorBody, MaintenanceRequest, MaintenanceResponse};
+use omnigraph_http::{ApiError, ApiJson};
 use std::time::Instant;
 
 use omnigraph_engine::cleanup::cleanup_until;

@@ -1,5 +1,5 @@
 //! `GET /metrics`: the worker's metrics in the Prometheus text format (README.md,
-//! "Observability"); who may scrape is `omnigraph_api::metrics::MetricsAccess`.
+//! "Observability"); who may scrape is `omnigraph_http::metrics::MetricsAccess`.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -26,5 +26,5 @@ use crate::server::state::AppState;
 )]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     crate::server::metrics::refresh(&state);
-    omnigraph_api::metrics::metrics_response(&state.metrics, &headers)
+    omnigraph_http::metrics::metrics_response(&state.metrics, &headers)
 }

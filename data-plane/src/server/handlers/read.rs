@@ -1,12 +1,13 @@
 //! `POST /read` (alias `/query`).
 
 use crate::server::error::HttpError;
-use omnigraph_api::{ApiError, ApiJson, ErrorBody, ReadRequest, ReadResponse, ReadTarget};
-use omnigraph_engine::run_query_within;
+use omnigraph_api::{ErrorBody, ReadRequest, ReadResponse, ReadTarget};
+use omnigraph_engine::{QueryText, ReadAt};
+use omnigraph_http::{ApiError, ApiJson};
 
 use super::branches::branch_of_chain;
+use super::params_or_empty;
 use super::tags::tag_for_read;
-use super::{compile, params_or_empty};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use crate::server::auth::{branch_or_main, GraphAccess};
@@ -78,26 +79,27 @@ pub async fn read(
     let _slot = access.admit_read()?;
     let budget = access.query_limits().budget(req.timeout_ms)?;
     let graph = auth.graph.graph().await?;
-    let (branch, snap) = match &tag {
-        Some(tag) => {
-            let snap = graph.snapshot_at_commit(&tag.commit).await?;
-            let branch = match tag.chain() {
-                Some(chain) => branch_of_chain(&graph, &chain).await?,
-                None => None,
-            };
-            (branch, snap)
-        }
-        None => {
-            let branch = branch_or_main(req.branch.as_deref()).to_owned();
-            let snap = graph.snapshot_on(&branch, req.snapshot).await?;
-            (Some(branch), snap)
-        }
+    let own_branch = branch_or_main(req.branch.as_deref()).to_owned();
+    let at = match &tag {
+        Some(tag) => ReadAt::Commit(&tag.commit),
+        None => ReadAt::Branch {
+            branch: &own_branch,
+            version: req.snapshot,
+        },
     };
-    let query = compile(&snap, &req.query_source, req.query_name.as_deref())?;
+    let text = QueryText::new(&req.query_source, req.query_name.as_deref());
     let params = params_or_empty(req.params);
-    let result = run_query_within(&snap, &query, &params, &budget).await?;
+    let answer = omnigraph_engine::read(&graph, at, text, &params, &budget).await?;
+    // A tag's version answers with the branch its chain belongs to, if that branch is
+    // still there.
+    let branch = match tag.as_ref().map(|t| t.chain()) {
+        None => Some(own_branch),
+        Some(Some(chain)) => branch_of_chain(&graph, &chain).await?,
+        Some(None) => None,
+    };
+    let (result, snap) = (answer.result, answer.snapshot);
     Ok(ApiJson(ReadResponse {
-        query_name: query.name.clone(),
+        query_name: answer.query_name,
         target: ReadTarget {
             branch,
             manifest_version: snap.manifest.version,

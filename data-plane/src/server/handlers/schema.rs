@@ -2,10 +2,11 @@
 
 use crate::server::error::HttpError;
 use omnigraph_api::{
-    ApiError, ApiJson, ApiQuery, BranchQuery, ErrorBody, SchemaApplyRequest, SchemaApplyResponse,
-    SchemaResponse, SchemaStep, SchemaStepKind,
+    BranchQuery, ErrorBody, SchemaApplyRequest, SchemaApplyResponse, SchemaResponse, SchemaStep,
+    SchemaStepKind,
 };
 use omnigraph_engine::ApplyOptions;
+use omnigraph_http::{ApiError, ApiJson, ApiQuery};
 use omnigraph_lang::MigrationStep;
 use omnigraph_policy::{PolicyAction, RequestContext};
 

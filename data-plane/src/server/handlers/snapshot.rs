@@ -1,8 +1,7 @@
 //! `GET /snapshot`: the branch head's manifest.
 
-use omnigraph_api::{
-    ApiError, ApiJson, ApiQuery, BranchQuery, ErrorBody, SnapshotResponse, SnapshotTable,
-};
+use omnigraph_api::{BranchQuery, ErrorBody, SnapshotResponse, SnapshotTable};
+use omnigraph_http::{ApiError, ApiJson, ApiQuery};
 
 use crate::server::error::HttpError;
 use omnigraph_policy::{PolicyAction, RequestContext};

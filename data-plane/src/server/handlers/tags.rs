@@ -7,12 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use omnigraph_api::{
-    ApiError, ApiJson, ApiPath, CreateTagRequest, ErrorBody, TagInfo, TagListResponse,
-};
+use omnigraph_api::{CreateTagRequest, ErrorBody, TagInfo, TagListResponse};
 use omnigraph_engine::branch::parse_commit_id;
 use omnigraph_engine::tag::{Tag, TagTarget};
 use omnigraph_engine::Graph;
+use omnigraph_http::{ApiError, ApiJson, ApiPath};
 use omnigraph_policy::{PolicyAction, RequestContext};
 
 use super::branches::branch_of_chain;

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use omnigraph_api::openapi::{
+use omnigraph_api::ServeMode;
+use omnigraph_http::openapi::{
     check_committed, committed_file, documented_endpoints, operation_id_problems, CLUSTER_PREFIX,
 };
-use omnigraph_api::ServeMode;
 
 use super::document;
 use crate::server::app::{graph_routes, internal_routes, public_routes};

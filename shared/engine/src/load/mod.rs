@@ -28,7 +28,8 @@ use crate::constraints::RowRules;
 use crate::embedding::{embedded_properties, fill_missing, needs_embedding, EmbeddedProperty};
 use crate::error::{EngineError, LineError, Result};
 use crate::graph::{Change, Graph, Snapshot};
-use crate::table::{scan_columns, write_fragments, StagedTable};
+use crate::staged_table::StagedTable;
+use crate::table::{scan_columns, write_fragments};
 use crate::table_key::{TableKey, TableKind};
 
 use crate::table::ROW_ADDR;

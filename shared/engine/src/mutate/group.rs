@@ -104,7 +104,7 @@ pub(crate) async fn submit(
     };
     // A committer whose runtime ended (a test's, say) has closed its queue: start another.
     for _ in 0..2 {
-        let queue = graph.committers().queue(graph, branch);
+        let queue = graph.write_queues::<Committers>().queue(graph, branch);
         match queue.send(submission).await {
             Ok(()) => {
                 return answer.await.unwrap_or_else(|_| {

@@ -11,19 +11,16 @@ mod overlay;
 mod rows;
 mod statements;
 
-pub(crate) use group::Committers;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use omnigraph_lang::query::typed::{MutationStmt, QueryBody, TypedQuery};
+use omnigraph_lang::query::typed::MutationStmt;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json};
 
 use self::overlay::TableOverlay;
 use self::rows::TableColumns;
 use crate::error::{EngineError, Result};
 use crate::graph::{Change, Snapshot};
-use crate::query::params::{bind_params, BoundParams};
+use crate::query::params::BoundParams;
 use crate::table_key::{TableKey, TableKind};
 
 /// What a mutation did, and the graph version it published (the version it started from,
@@ -39,29 +36,6 @@ pub struct MutationReport {
     pub edges_deleted: u64,
     pub affected_nodes: u64,
     pub affected_edges: u64,
-}
-
-/// Run a checked mutation with `params` (checked against its declarations) as one change
-/// of the branch `compiled_on` was read from, on that branch's head.
-///
-/// `compiled_on` is the snapshot whose schema `query` was compiled against: when the head
-/// has another schema by the time the mutation is planned (a schema apply published
-/// meanwhile, through any process), the mutation is refused with a schema conflict
-/// instead of being applied under a schema it was not checked against.
-pub async fn run_mutation(
-    compiled_on: &Snapshot,
-    query: &TypedQuery,
-    params: &Map<String, Json>,
-    actor: &str,
-) -> Result<MutationReport> {
-    let QueryBody::Mutation(stmts) = &query.body else {
-        return Err(EngineError::Invalid(format!(
-            "query `{}` is a read; run it as a query (query, POST /read)",
-            query.name
-        )));
-    };
-    let params = bind_params(&query.params, params)?;
-    apply_mutation(compiled_on, stmts, params, actor).await
 }
 
 /// Apply `stmts` (compiled against `compiled_on`'s schema) in order and publish them as

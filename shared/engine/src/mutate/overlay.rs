@@ -17,9 +17,9 @@ use serde_json::Value as Json;
 use super::rows::TableColumns;
 use crate::columns::cell_json;
 use crate::error::{EngineError, Result};
-use crate::pushdown::{sql_literal, sql_op};
+use crate::query::pushdown::{sql_literal, sql_op};
 use crate::query::value::{compare, Scalar};
-use crate::table::StagedTable;
+use crate::staged_table::StagedTable;
 
 use crate::table::ROW_ADDR;
 /// Longest `IN (...)` list pushed into a scan; longer lists filter after a plain scan.

@@ -21,6 +21,7 @@ mod order;
 pub mod params;
 mod plan;
 mod project;
+pub mod pushdown;
 mod search;
 pub mod value;
 
@@ -28,9 +29,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures::FutureExt;
-use omnigraph_lang::query::typed::{
-    Clause, CompareOp, Operand, ProjExpr, QueryBody, ReadQuery, TypedQuery, NOW_PARAM,
-};
+use omnigraph_lang::query::typed::{Clause, CompareOp, Operand, ProjExpr, ReadQuery, NOW_PARAM};
 use omnigraph_lang::{BaseType, PropType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -42,7 +41,7 @@ use self::cond::{flipped, CompiledCond, VarColumns};
 use self::data::{edge_data, node_data, node_data_at_hand, NodeData};
 use self::exec::{Executor, Prepared};
 use self::order::{SortRow, TopRows};
-use self::params::{bind_params, BoundParams};
+use self::params::BoundParams;
 use self::plan::{plan_query, Analysis, Stats};
 use self::project::VarColumn;
 use self::value::Scalar;
@@ -55,34 +54,6 @@ use crate::table_key::TableKey;
 pub struct QueryResult {
     pub columns: Vec<String>,
     pub rows: Vec<Map<String, Json>>,
-}
-
-/// Run a read query at the snapshot's version, with `params` checked against its
-/// declarations, and no budget (the local command line).
-pub async fn run_query(
-    snap: &Snapshot,
-    query: &TypedQuery,
-    params: &Map<String, Json>,
-) -> Result<QueryResult> {
-    run_query_within(snap, query, params, &QueryBudget::unlimited()).await
-}
-
-/// [`run_query`] within a budget: stopped at its deadline (or when this future is
-/// dropped), refused when it holds or returns more rows than the budget allows.
-pub async fn run_query_within(
-    snap: &Snapshot,
-    query: &TypedQuery,
-    params: &Map<String, Json>,
-    budget: &QueryBudget,
-) -> Result<QueryResult> {
-    let QueryBody::Read(read) = &query.body else {
-        return Err(EngineError::Invalid(format!(
-            "query `{}` is a mutation; run it as a mutation (mutate, POST /change)",
-            query.name
-        )));
-    };
-    let params = bind_params(&query.params, params)?;
-    run_read(snap, read, &params, budget).await
 }
 
 /// Run a checked read query with bound parameters, within `budget`.
@@ -374,7 +345,7 @@ fn pushed_filter(
         let Some(value) = constant(value, &ty, params) else {
             continue;
         };
-        if let Some(sql) = crate::pushdown::column_filter(prop, &ty, op, &value) {
+        if let Some(sql) = self::pushdown::column_filter(prop, &ty, op, &value) {
             uses_index |= indexed.contains(prop);
             pushed.push(sql);
         }

@@ -7,7 +7,7 @@ pub mod random_graph;
 use std::sync::Arc;
 
 use omnigraph_engine::{
-    execute, EngineError, Graph, LoadMode, MutationReport, Outcome, QueryResult,
+    EngineError, Graph, LoadMode, MutationReport, QueryBudget, QueryResult, QueryText, ReadAt, MAIN,
 };
 use serde_json::{json, Map, Value};
 
@@ -99,10 +99,15 @@ impl TestGraph {
         params: Value,
         version: Option<u64>,
     ) -> Result<QueryResult, EngineError> {
-        match execute(&self.graph, text, None, &as_map(params), version, "test").await? {
-            Outcome::Read(r) => Ok(r),
-            Outcome::Mutation(m) => panic!("expected a read, got a mutation report {m:?}"),
-        }
+        let at = ReadAt::Branch {
+            branch: MAIN,
+            version,
+        };
+        let text = QueryText::new(text, None);
+        let budget = QueryBudget::unlimited();
+        let answer =
+            omnigraph_engine::read(&self.graph, at, text, &as_map(params), &budget).await?;
+        Ok(answer.result)
     }
 
     pub async fn read(&self, text: &str, params: Value) -> QueryResult {
@@ -128,10 +133,10 @@ impl TestGraph {
         text: &str,
         params: Value,
     ) -> Result<MutationReport, EngineError> {
-        match execute(&self.graph, text, None, &as_map(params), None, "test").await? {
-            Outcome::Mutation(m) => Ok(m),
-            Outcome::Read(r) => panic!("expected a mutation, got rows {r:?}"),
-        }
+        let text = QueryText::new(text, None);
+        let answer =
+            omnigraph_engine::change(&self.graph, MAIN, text, &as_map(params), "test").await?;
+        Ok(answer.report)
     }
 
     pub async fn mutate(&self, text: &str, params: Value) -> MutationReport {

@@ -27,7 +27,9 @@ use axum::response::{IntoResponse, Response};
 use omnigraph_policy::{BearerTokens, TokenConfigError};
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, TextEncoder};
 
-use crate::error::{ApiError, ErrorCode};
+use omnigraph_api::ErrorCode;
+
+use crate::error::ApiError;
 
 /// The route of both planes.
 pub const METRICS_PATH: &str = "/metrics";

@@ -50,7 +50,7 @@ pub const SERVICE_NAME_ENV: &str = "OTEL_SERVICE_NAME";
 /// The crates whose spans are exported (at DEBUG and above); every other crate's only
 /// as events of WARN and above inside them.
 const TRACED_CRATES: [&str; 8] = [
-    "omnigraph_api",
+    "omnigraph_http",
     "omnigraph_engine",
     "omnigraph_storage",
     "omnigraph_data_plane",

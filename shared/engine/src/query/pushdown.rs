@@ -5,7 +5,7 @@
 use omnigraph_lang::query::typed::CompareOp;
 use omnigraph_lang::{BaseType, PropType};
 
-use crate::query::value::Scalar;
+use super::value::Scalar;
 
 /// The SQL operator of a comparison; `None` for the language's own (`contains`, ...).
 pub fn sql_op(op: CompareOp) -> Option<&'static str> {

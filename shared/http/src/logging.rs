@@ -30,7 +30,7 @@ pub const LOG_FORMAT_ENV: &str = "OMNIGRAPH_LOG_FORMAT";
 /// request log, which tower-http writes), and only warnings and errors of the libraries
 /// (Lance alone logs an INFO event for every table a load or commit touches).
 pub const DEFAULT_LOG_FILTER: &str =
-    "warn,omnigraph_api=info,omnigraph_engine=info,omnigraph_storage=info,\
+    "warn,omnigraph_http=info,omnigraph_engine=info,omnigraph_storage=info,\
     omnigraph_data_plane=info,omnigraph_control_plane=info,omnigraph_config=info,\
     omnigraph_policy=info,omnigraph_lang=info,tower_http=info";
 

@@ -6,6 +6,7 @@
 //! ```
 //! use axum::{extract::DefaultBodyLimit, routing::post, Router};
 //! use omnigraph_api::*;
+//! use omnigraph_http::*;
 //!
 //! async fn read(ApiJson(req): ApiJson<ReadRequest>) -> Result<ApiJson<SchemaResponse>, ApiError> {
 //!     Err(ApiError::bad_request(format!("cannot run {}", req.query_source)))
@@ -33,7 +34,9 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{ApiError, ErrorCode};
+use omnigraph_api::ErrorCode;
+
+use crate::error::ApiError;
 
 /// Body limit of ordinary requests: 1 MiB.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
