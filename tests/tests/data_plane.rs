@@ -741,3 +741,43 @@ fn requests_on_an_unreachable_object_store_answer_503_with_retry_after() {
         envelope(503, &body, 503, "service_unavailable");
     }
 }
+
+#[test]
+fn a_mutation_sent_to_read_and_a_read_sent_to_change_are_refused_with_400() {
+    // Each route compiles only its own kind of query (shared/engine/src/requests.rs):
+    // the other kind is refused before anything runs, and nothing is written.
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode(&g, "", &["--unauthenticated"], &[]);
+    let (s, before) = dp.post("/read", &json!({ "query_source": NAMES }), None);
+    assert_eq!(s, 200, "{before}");
+    for route in ["/read", "/query"] {
+        let (s, body) = dp.post(
+            route,
+            &json!({ "query_source": ADD, "params": { "name": "Mallory" } }),
+            None,
+        );
+        envelope(s, &body, 400, "bad_request");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("is a mutation"),
+            "{body}"
+        );
+    }
+    for route in ["/change", "/mutate"] {
+        let (s, body) = dp.post(route, &json!({ "query_source": NAMES }), None);
+        envelope(s, &body, 400, "bad_request");
+        assert!(
+            body["error"].as_str().unwrap_or("").contains("is a read"),
+            "{body}"
+        );
+    }
+    let (s, after) = dp.post("/read", &json!({ "query_source": NAMES }), None);
+    assert_eq!(s, 200, "{after}");
+    assert_eq!(person_names(&after), person_names(&before));
+    assert_eq!(
+        after["target"]["manifest_version"],
+        before["target"]["manifest_version"]
+    );
+}
