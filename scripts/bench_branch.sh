@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Branch creation, merge and schema apply time on the standard generated graph at two
-# sizes, to show whether they depend on the graph's size (shared/engine/examples/branch_bench.rs).
+# sizes, to show whether they depend on the graph's size (shared/engine/benches/branch_bench.rs).
 #   scripts/bench_branch.sh [CHANGED_ROWS] [SIZES...]
 #   default 10000, sizes 100000:500000 1000000:5000000 (nodes:edges)
 # Not a test: figures go in notes.

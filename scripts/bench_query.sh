@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Query latency benchmark on the standard generated graph (scripts/gen_graph.py):
 # point lookup, 1-hop, 2-hop, filter+limit and a single-row insert, median and p99 over
-# SAMPLES random start nodes, warm (shared/engine/examples/query_bench.rs).
+# SAMPLES random start nodes, warm (shared/engine/benches/query_bench.rs).
 #   scripts/bench_query.sh [NODES] [EDGES] [SAMPLES]     default 1000000 5000000 200
 # Set BENCH_STORE to reuse a loaded graph. Not a test: figures go in notes.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Search figures: index build, k=10 nearest-neighbour latency and recall@10 against exact
-# search, full-text latency, on a generated corpus (shared/engine/examples/search_bench.rs).
+# search, full-text latency, on a generated corpus (shared/engine/benches/search_bench.rs).
 #   scripts/bench_search.sh [DOCS] [DIM] [QUERIES]      default 1000000 384 200
 # Not a test: figures go in notes. Needs about 6 GB of memory and disk at the defaults.
 set -euo pipefail

@@ -92,7 +92,7 @@ async fn run_read_unbounded_in_time(
     // The trace spans of a read (README.md, "Observability"): `plan` loads what the query
     // needs (its storage calls are its children) and orders its clauses, `execute` runs it.
     // Boxed: one more level of future nesting overflows the layout query depth of the
-    // callers that nest reads deepest (shared/engine/examples/search_bench.rs).
+    // callers that nest reads deepest (shared/engine/benches/search_bench.rs).
     let prep = prepare(snap, &mut lowered, params)
         .instrument(tracing::debug_span!("plan"))
         .boxed()
