@@ -37,7 +37,6 @@ need_prometheus() {
 }
 
 cmd_test() {
-    local started=$SECONDS
     need_protoc
     need_prometheus
     if cargo fmt --version >/dev/null 2>&1; then
@@ -66,17 +65,10 @@ cmd_test() {
     cargo test --workspace $OMNIGRAPH_TEST_FEATURES -- --test-threads=2 2>&1 | tee "$log" || status=1
     # The integration suites again with every graph on the S3-compatible test server, the
     # compose deployment run as processes (on that server), then the fault and load
-    # scenarios. They need the build above; after a cold build (about an hour on 2 cores)
-    # they would not fit CI's time, so they run only when the build was warm, and say so
-    # otherwise.
-    local budget=${OMNIGRAPH_EXTENDED_TESTS_BEFORE_MIN:-40}
-    if [ $(( (SECONDS - started) / 60 )) -lt "$budget" ]; then
-        tests/s3/run.sh 2>&1 | tee -a "$log" || status=1
-        OMNIGRAPH_COMPOSE_RUN=only tests/deploy/validate.sh "$CARGO_TARGET_DIR/debug" 2>&1 | tee -a "$log" || status=1
-        LOAD_SECONDS=${LOAD_SECONDS:-60} tests/faults/run.sh 2>&1 | tee -a "$log" || status=1
-    else
-        echo "NOT RUN: tests/s3/run.sh, the compose run (tests/deploy/validate.sh) and tests/faults/run.sh (the build took over $budget minutes; run them by hand)"
-    fi
+    # scenarios.
+    tests/s3/run.sh 2>&1 | tee -a "$log" || status=1
+    OMNIGRAPH_COMPOSE_RUN=only tests/deploy/validate.sh "$CARGO_TARGET_DIR/debug" 2>&1 | tee -a "$log" || status=1
+    LOAD_SECONDS=${LOAD_SECONDS:-60} tests/faults/run.sh 2>&1 | tee -a "$log" || status=1
     # One closing line for the whole run (cargo prints one per test binary; the S3 suite's
     # binaries are counted the same way, and each compose-run check and each fault
     # scenario counts as one test).

@@ -49,7 +49,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let local = listener.local_addr().map_err(ServeError::Serve)?;
     tracing::info!(%local, "control plane listening");
     let served = axum::serve(
-        listener,
+        omnigraph_http::listener::without_delay(listener),
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())

@@ -14,9 +14,6 @@ source tests/s3/lib.sh
 trap s3_stop EXIT
 s3_start
 
-# The randomised equivalence test makes one graph per case: fewer cases on S3 (40 locally).
-export PROPTEST_CASES="${PROPTEST_CASES:-10}"
-
 # OMNIGRAPH_TEST_FEATURES (set by ./dev.sh): the test build's features, split on purpose.
 # shellcheck disable=SC2086
 log=$(mktemp)

@@ -191,7 +191,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         tokio::spawn(super::maintenance::run(state.clone(), options.maintenance));
     let app = router(AppState(state));
     let result = axum::serve(
-        listener,
+        omnigraph_http::listener::without_delay(listener),
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())

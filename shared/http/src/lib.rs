@@ -5,6 +5,7 @@
 
 mod error;
 mod extract;
+pub mod listener;
 mod logging;
 pub mod metrics;
 pub mod openapi;

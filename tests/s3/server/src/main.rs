@@ -6,9 +6,12 @@
 //! lets two racing conditional PUTs of the same key both succeed. Omnigraph's manifest
 //! compare-and-swap (and Lance's own commits) depend on exactly that race being lost by
 //! one side, so this server runs every conditional write of the process one at a time:
-//! the check and the write become one step, as they are on S3 itself.
+//! the check and the write become one step, as they are on S3 itself. And a listing
+//! walks only the directories under its prefix (src/store.rs), not the whole bucket.
 //!
 //! Prints `listening on http://HOST:PORT` on stdout once it accepts connections.
+
+mod store;
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -102,9 +105,11 @@ async fn main() {
             usage(&format!("cannot create bucket {bucket}: {e}"));
         }
     }
-    let fs = s3s_fs::FileSystem::new(&opts.root)
-        .unwrap_or_else(|e| usage(&format!("cannot serve {}: {e:?}", opts.root.display())));
-    let mut builder = S3ServiceBuilder::new(fs);
+    let root = std::fs::canonicalize(&opts.root)
+        .unwrap_or_else(|e| usage(&format!("cannot serve {}: {e}", opts.root.display())));
+    let store = store::Store::new(&root)
+        .unwrap_or_else(|e| usage(&format!("cannot serve {}: {e}", root.display())));
+    let mut builder = S3ServiceBuilder::new(store);
     if let Some((access, secret)) = opts.credentials {
         builder.set_auth(SimpleAuth::from_single(access, secret));
     }
@@ -131,6 +136,12 @@ async fn main() {
             },
             _ = tokio::signal::ctrl_c() => break,
         };
+        // Responses go out as soon as they are written, as from S3 itself: without this,
+        // Nagle's algorithm meets the client's delayed ACK and a small response can wait
+        // 40 ms, which made every storage test wait on the network rather than work.
+        if let Err(e) = socket.set_nodelay(true) {
+            eprintln!("set_nodelay: {e}");
+        }
         let s3 = s3.clone();
         let conditional = conditional.clone();
         let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
