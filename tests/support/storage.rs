@@ -156,6 +156,37 @@ pub fn published_manifests(uri: &str) -> usize {
     })
 }
 
+/// How many Lance versions each table of the graph at `uri` holds: the number of
+/// manifests in each `<table>.lance/_versions/` folder, keyed by the table's folder
+/// (`nodes/Person.<id>.lance`).
+pub fn table_versions(uri: &str) -> std::collections::BTreeMap<String, usize> {
+    block_on(async {
+        use futures::TryStreamExt;
+        let loc = location(uri);
+        let prefix = loc.path("");
+        let listed: Vec<_> = loc
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .expect("list the graph's objects");
+        let mut versions = std::collections::BTreeMap::new();
+        for object in listed {
+            let key = object.location.as_ref();
+            let relative = key
+                .strip_prefix(prefix.as_ref())
+                .unwrap_or(key)
+                .trim_start_matches('/');
+            if let Some((table, file)) = relative.split_once(".lance/_versions/") {
+                if file.ends_with(".manifest") {
+                    *versions.entry(format!("{table}.lance")).or_insert(0) += 1;
+                }
+            }
+        }
+        versions
+    })
+}
+
 /// The holder of the newest maintenance lease of the graph at `uri`
 /// (shared/storage/src/lease.rs: `_maintenance/lease-<seq>.json`), if any.
 pub fn lease_holder(uri: &str) -> Option<String> {

@@ -277,3 +277,47 @@ fn a_created_graph_gets_its_tables_from_the_first_worker_that_opens_it() {
         assert_eq!(names(w, "/graphs/g/read"), ["Ada", "Bo"]);
     }
 }
+
+/// A graph the control plane creates has its first manifest only; the first processes to
+/// open it create its tables (shared/engine/src/graph.rs, `make_pending_tables`). When
+/// several open it at once, one creates each table and the others find it: every table
+/// holds exactly the version the manifest names, and every process answers.
+#[test]
+fn processes_that_open_a_new_graph_at_once_find_each_table_at_version_one() {
+    let cp = ControlPlane::start("graphs: {}\n", ControlPlaneOptions::open());
+    for round in 0..4 {
+        let id = format!("fresh{round}");
+        let uri = cp.graph_uri(&format!("{id}.omni"));
+        let (status, body) = cp.create_graph(&id, &uri, None);
+        assert_eq!(status, 201, "{body}");
+        assert!(
+            table_versions(&uri).is_empty(),
+            "the control plane writes no table"
+        );
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                data_plane()
+                    .args(["query", "--store", &uri, "-e", NAMES, "--json"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn query")
+            })
+            .collect();
+        for child in children {
+            let out: Run = child.wait_with_output().expect("wait for query").into();
+            assert_eq!(out.status, 0, "{}", out.stderr);
+            let rows: serde_json::Value =
+                serde_json::from_str(&out.stdout).expect("query --json prints JSON");
+            assert_eq!(rows["rows"], json!([]), "{}", out.stdout);
+        }
+        let versions = table_versions(&uri);
+        assert!(!versions.is_empty(), "the tables were created");
+        for (table, count) in &versions {
+            assert_eq!(
+                *count, 1,
+                "{uri}: {table} has {count} versions: {versions:?}"
+            );
+        }
+    }
+}

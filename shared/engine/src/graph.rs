@@ -167,8 +167,8 @@ impl Graph {
     /// Creates, empty, the tables that `manifest` lists as pending and that are not there
     /// yet: a graph the control plane created has its first manifest only
     /// (shared/storage/src/create.rs). Of two processes that open the new graph at once,
-    /// one creates each table (Lance's first version is create-if-absent) and the other
-    /// finds it made.
+    /// one creates each table (`create_empty` commits version 1 only if no version is
+    /// there: shared/engine/src/table.rs) and the other finds it made.
     async fn make_pending_tables(&self, manifest: &GraphManifest) -> Result<()> {
         let pending: Vec<(&String, &TableEntry)> =
             manifest.tables.iter().filter(|(_, e)| e.pending).collect();

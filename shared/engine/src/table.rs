@@ -31,23 +31,40 @@ pub async fn create_empty(uri: &str, schema: SchemaRef) -> Result<u64> {
         .version)
 }
 
-/// Create a dataset with `schema` at `uri` holding `batches`.
+/// Create a dataset with `schema` at `uri` holding `batches`: its version 1, or an error
+/// when any version is there already.
+///
+/// Strict: Lance's own create (`Dataset::write` in create mode) commits an overwrite that
+/// its retry loop rebases when another process created the table between the write's two
+/// existence checks, so the loser of two concurrent creates would add version 2 on top of
+/// the winner's version 1 and report success. Committing with no retries makes the
+/// overwrite strict: the loser gets an error and can open the winner's version instead.
 pub async fn create_with_rows(
     uri: &str,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
 ) -> Result<Dataset> {
+    let store_params = crate::storage_metrics::store_params(uri);
     let params = WriteParams {
         mode: WriteMode::Create,
         max_rows_per_file: MAX_ROWS_PER_FILE,
         // Never let Lance collect versions: a published manifest may still name them.
         auto_cleanup: None,
         skip_auto_cleanup: true,
-        store_params: Some(crate::storage_metrics::store_params(uri)),
+        store_params: Some(store_params.clone()),
         ..Default::default()
     };
     let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
-    Ok(Dataset::write(reader, uri, Some(params)).await?)
+    let txn = InsertBuilder::new(uri)
+        .with_params(&params)
+        .execute_uncommitted_stream(reader)
+        .await?;
+    Ok(CommitBuilder::new(uri)
+        .with_store_params(store_params)
+        .with_skip_auto_cleanup(true)
+        .with_max_retries(0)
+        .execute(txn)
+        .await?)
 }
 
 /// Open a dataset at exactly `version` (cheap: no listing of the version directory).
