@@ -273,6 +273,27 @@ struct Loader {
         u64,
         tokio::task::JoinHandle<Result<Vec<lance_table::format::Fragment>>>,
     )>,
+    /// A table whose batch is full: written out before the next line is read.
+    flush_due: Option<TableKey>,
+    /// A table whose rows waiting for `@embed` vectors fill a batch: embedded before the
+    /// next line is read.
+    embed_due: Option<TableKey>,
+}
+
+/// What the synchronous reading of one line came to.
+///
+/// A line is checked and appended without awaiting anything: awaiting per line made each
+/// line's future (several hundred bytes, nested) be built and moved, a tenth of a load's
+/// time. The rare steps that need storage happen between lines: reading a type's stored
+/// keys (the line is then read again, as nothing was changed for it), writing out a full
+/// batch, embedding waiting rows.
+enum LineStep {
+    /// Taken (`Ok`) or refused (`Err`: the reason, reported with the line).
+    Done(std::result::Result<(), String>),
+    /// The keys stored for this node type are needed first (append and merge loads).
+    NeedStoredKeys(String),
+    /// Not the line's fault: the load fails.
+    Failed(EngineError),
 }
 
 impl Loader {
@@ -292,28 +313,95 @@ impl Loader {
             waiting: BTreeMap::new(),
             embedded: HashMap::new(),
             inflight: Default::default(),
+            flush_due: None,
+            embed_due: None,
         }
     }
 
-    async fn read_all(&mut self, input: impl BufRead) -> Result<()> {
+    async fn read_all(&mut self, mut input: impl BufRead) -> Result<()> {
         let mut line_no = 0u64;
-        for line in input.lines() {
+        let mut line = String::new();
+        loop {
+            line.clear();
             line_no += 1;
-            let line = line.map_err(|e| {
+            let read = input.read_line(&mut line).map_err(|e| {
                 EngineError::Load(vec![LineError {
                     line: line_no,
                     message: format!("unreadable line: {e}"),
                 }])
             })?;
+            if read == 0 {
+                break;
+            }
             if line.trim().is_empty() {
                 continue;
             }
-            let outcome = self.line(line_no, &line).await?;
+            let outcome = match serde_json::from_str::<Value>(&line) {
+                Ok(Value::Object(obj)) => self.take(line_no, &obj).await?,
+                Ok(_) => Err("expected a JSON object".into()),
+                Err(e) => Err(format!("invalid JSON: {e}")),
+            };
             if self.refused(line_no, outcome) {
                 break;
             }
         }
         self.refusals()
+    }
+
+    /// Reads one parsed line (`object`), doing between lines what it needs from storage.
+    /// Inline so that the per-line path builds no future.
+    #[inline(always)]
+    async fn take(
+        &mut self,
+        line_no: u64,
+        obj: &Map<String, Value>,
+    ) -> Result<std::result::Result<(), String>> {
+        let outcome = match self.object(line_no, obj) {
+            LineStep::Done(outcome) => outcome,
+            LineStep::NeedStoredKeys(node_type) => {
+                Box::pin(self.take_after_stored_keys(line_no, obj, node_type)).await?
+            }
+            LineStep::Failed(e) => return Err(e),
+        };
+        if self.flush_due.is_some() || self.embed_due.is_some() {
+            Box::pin(self.due_work()).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Reads the stored keys a line needs, then the line again.
+    async fn take_after_stored_keys(
+        &mut self,
+        line_no: u64,
+        obj: &Map<String, Value>,
+        mut node_type: String,
+    ) -> Result<std::result::Result<(), String>> {
+        loop {
+            self.ensure_stored_keys(&node_type).await?;
+            match self.object(line_no, obj) {
+                LineStep::Done(outcome) => return Ok(outcome),
+                LineStep::Failed(e) => return Err(e),
+                LineStep::NeedStoredKeys(next) if next != node_type => node_type = next,
+                LineStep::NeedStoredKeys(_) => {
+                    return Err(EngineError::Corrupt(format!(
+                        "the stored keys of {node_type} did not load"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The batch writes and embeddings lines made due.
+    async fn due_work(&mut self) -> Result<()> {
+        loop {
+            if let Some(tk) = self.embed_due.take() {
+                self.embed_waiting(&tk).await?;
+            } else if let Some(tk) = self.flush_due.take() {
+                self.flush(&tk).await?;
+            } else {
+                return Ok(());
+            }
+        }
     }
 
     /// Notes a refused line; true once enough are reported to stop reading.
@@ -341,7 +429,7 @@ impl Loader {
             let record = record?;
             let line_no = ((record.file as u64) << FILE_SHIFT) | record.line;
             let outcome = match record.item {
-                Ok(obj) => self.object(line_no, &obj).await?,
+                Ok(obj) => self.take(line_no, &obj).await?,
                 Err(message) => Err(message),
             };
             if self.refused(line_no, outcome) {
@@ -351,79 +439,69 @@ impl Loader {
         self.refusals()
     }
 
-    /// Outer error: storage failure. Inner error: this line is bad.
-    async fn line(&mut self, line_no: u64, line: &str) -> Result<std::result::Result<(), String>> {
-        let v: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(format!("invalid JSON: {e}"))),
-        };
-        let Value::Object(obj) = v else {
-            return Ok(Err("expected a JSON object".into()));
-        };
-        self.object(line_no, &obj).await
-    }
-
     /// One load line, parsed.
-    async fn object(
-        &mut self,
-        line_no: u64,
-        obj: &Map<String, Value>,
-    ) -> Result<std::result::Result<(), String>> {
+    fn object(&mut self, line_no: u64, obj: &Map<String, Value>) -> LineStep {
         let empty = Map::new();
         let data = match obj.get("data") {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(d)) => d,
-            Some(_) => return Ok(Err("`data` must be an object".into())),
+            Some(_) => return LineStep::Done(Err("`data` must be an object".into())),
         };
         match (obj.get("type"), obj.get("edge")) {
-            (Some(Value::String(t)), None) => self.node_line(line_no, t, data).await,
+            (Some(Value::String(t)), None) => self.node_line(line_no, t, data),
             (None, Some(Value::String(e))) => {
                 let from = obj.get("from").unwrap_or(&Value::Null);
                 let to = obj.get("to").unwrap_or(&Value::Null);
-                self.edge_line(line_no, e, from, to, data).await
+                self.edge_line(line_no, e, from, to, data)
             }
-            _ => Ok(Err(
+            _ => LineStep::Done(Err(
                 "a line needs either \"type\" (a node) or \"edge\" (an edge), as a string".into(),
             )),
         }
     }
 
-    async fn node_line(
-        &mut self,
-        line_no: u64,
-        type_name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<std::result::Result<(), String>> {
-        let Some(node) = self.catalog.node(type_name) else {
-            return Ok(Err(format!("unknown node type `{type_name}`")));
+    /// The node type whose stored keys this load needs and has not read yet: a load that
+    /// keeps what is stored (append, merge) checks keys and endpoints against them.
+    fn stored_keys_missing(&self, node_type: &str) -> Option<LineStep> {
+        let missing = self.mode != LoadMode::Overwrite
+            && !self.keys.get(node_type).is_some_and(|k| k.stored.is_some());
+        missing.then(|| LineStep::NeedStoredKeys(node_type.to_string()))
+    }
+
+    fn node_line(&mut self, line_no: u64, type_name: &str, data: &Map<String, Value>) -> LineStep {
+        let refuse = |message: String| LineStep::Done(Err(message));
+        // The catalog is shared (an Arc): held apart from `self` so that the node type is
+        // borrowed, not cloned, for each line.
+        let catalog = self.catalog.clone();
+        let Some(node) = catalog.node(type_name) else {
+            return refuse(format!("unknown node type `{type_name}`"));
         };
-        let node = node.clone();
-        let data = match crate::identity::complete_node_data(&node, data) {
+        let data = match crate::identity::complete_node_data(node, data) {
             Ok(data) => data,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return refuse(e),
         };
         let data = data.as_ref();
         if let Some(unknown) = data.keys().find(|k| node.property(k).is_none()) {
-            return Ok(Err(format!("unknown property `{unknown}` on {type_name}")));
+            return refuse(format!("unknown property `{unknown}` on {type_name}"));
         }
         let Some(key) = data.get(&node.key).and_then(key_text) else {
-            return Ok(Err(format!("missing key property `{}`", node.key)));
+            return refuse(format!("missing key property `{}`", node.key));
         };
-        if self.mode != LoadMode::Overwrite {
-            self.ensure_stored_keys(type_name).await?;
+        if let Some(need) = self.stored_keys_missing(type_name) {
+            return need;
         }
         let keys = self.keys.entry(type_name.to_string()).or_default();
         if let Some(first) = keys.file.get(&key) {
-            return Ok(Err(format!(
+            return refuse(format!(
                 "duplicate key `{key}` for {type_name} (first on line {first})"
-            )));
+            ));
         }
         if self.mode == LoadMode::Append
             && keys.stored.as_ref().is_some_and(|s| s.contains_key(&key))
         {
-            return Ok(Err(format!(
+            return refuse(format!(
                 "{type_name} `{key}` already exists (append mode adds new keys only)"
-            )));
+            ));
         }
         for (i, set) in node.unique.iter().enumerate() {
             let value = unique_value(set, data);
@@ -433,16 +511,18 @@ impl Loader {
                     .entry((type_name.to_string(), i))
                     .or_default();
                 if let Some((_, first)) = seen.get(&value) {
-                    return Ok(Err(format!(
+                    return refuse(format!(
                         "duplicate value for @unique({}) (first on line {first})",
                         set.join(", ")
-                    )));
+                    ));
                 }
                 seen.insert(value, (key.clone(), line_no));
             }
         }
         let tk = TableKey::node(type_name);
-        self.ensure_table(&tk)?;
+        if let Err(e) = self.ensure_table(&tk) {
+            return LineStep::Failed(e);
+        }
         let embedded = self.embedded.get(&tk).map_or(&[][..], Vec::as_slice);
         if needs_embedding(embedded, |name| data.get(name)) {
             // Checked and appended once its vectors are computed (see `embed_waiting`).
@@ -454,9 +534,9 @@ impl Loader {
             let waiting = self.waiting.entry(tk.clone()).or_default();
             waiting.push((line_no, data.clone()));
             if waiting.len() >= EMBED_BATCH_ROWS {
-                self.embed_waiting(&tk).await?;
+                self.embed_due = Some(tk);
             }
-            return Ok(Ok(()));
+            return LineStep::Done(Ok(()));
         }
         let values: Vec<&Value> = node
             .properties
@@ -465,42 +545,39 @@ impl Loader {
             .collect();
         let rows = self.tables.get_mut(&tk).expect("table ensured");
         if let Err(e) = rows.push(&values) {
-            return Ok(Err(e));
+            return refuse(e);
         }
         self.keys
             .entry(type_name.to_string())
             .or_default()
             .file
             .insert(key, line_no);
-        self.maybe_flush(&tk).await?;
-        Ok(Ok(()))
+        self.maybe_flush(&tk);
+        LineStep::Done(Ok(()))
     }
 
-    async fn edge_line(
+    fn edge_line(
         &mut self,
         line_no: u64,
         edge_name: &str,
         from: &Value,
         to: &Value,
         data: &Map<String, Value>,
-    ) -> Result<std::result::Result<(), String>> {
-        let Some(edge) = self.catalog.edge(edge_name) else {
-            return Ok(Err(format!("unknown edge type `{edge_name}`")));
+    ) -> LineStep {
+        let refuse = |message: String| LineStep::Done(Err(message));
+        let catalog = self.catalog.clone();
+        let Some(edge) = catalog.edge(edge_name) else {
+            return refuse(format!("unknown edge type `{edge_name}`"));
         };
-        let edge = edge.clone();
         if let Some(unknown) = data.keys().find(|k| edge.property(k).is_none()) {
-            return Ok(Err(format!(
-                "unknown property `{unknown}` on edge {edge_name}"
-            )));
+            return refuse(format!("unknown property `{unknown}` on edge {edge_name}"));
         }
         let (Some(from_key), Some(to_key)) = (key_text(from), key_text(to)) else {
-            return Ok(Err(
-                "an edge needs \"from\" and \"to\" keys (strings or integers)".into(),
-            ));
+            return refuse("an edge needs \"from\" and \"to\" keys (strings or integers)".into());
         };
-        for (end_type, key) in [(&edge.from, &from_key), (&edge.to, &to_key)] {
-            if let Err(e) = self.check_endpoint(line_no, end_type, key).await? {
-                return Ok(Err(e));
+        for end_type in [&edge.from, &edge.to] {
+            if let Some(need) = self.stored_keys_missing(end_type) {
+                return need;
             }
         }
         for (i, set) in edge.unique.iter().enumerate() {
@@ -512,40 +589,36 @@ impl Loader {
                 .entry((edge_name.to_string(), i))
                 .or_default();
             if let Some((_, first)) = seen.get(&value) {
-                return Ok(Err(format!(
+                return refuse(format!(
                     "duplicate value for @unique({}) of {edge_name} (first on line {first})",
                     set.join(", ")
-                )));
+                ));
             }
             seen.insert(value, (format!("{from_key} -> {to_key}"), line_no));
         }
         if self.mode == LoadMode::Merge {
             let pairs = self.edge_pairs.entry(edge_name.to_string()).or_default();
             if !pairs.insert((from_key.clone(), to_key.clone())) {
-                return Ok(Err(format!(
+                return refuse(format!(
                     "duplicate edge {edge_name} {from_key} -> {to_key} in the file"
-                )));
+                ));
             }
         }
         let tk = TableKey::edge(edge_name);
-        self.ensure_table(&tk)?;
-        let from_v = coerce_key(
-            from,
-            &self
-                .catalog
-                .node(&edge.from)
-                .map(|n| n.key_property().ty.clone())
-                .unwrap_or(PropType::Base(omnigraph_lang::BaseType::String)),
-        );
-        let to_v = coerce_key(
-            to,
-            &self
-                .catalog
-                .node(&edge.to)
-                .map(|n| n.key_property().ty.clone())
-                .unwrap_or(PropType::Base(omnigraph_lang::BaseType::String)),
-        );
-        let mut values: Vec<&Value> = vec![&from_v, &to_v];
+        if let Err(e) = self.ensure_table(&tk) {
+            return LineStep::Failed(e);
+        }
+        let string_key = PropType::Base(omnigraph_lang::BaseType::String);
+        let key_type = |node_type: &str| {
+            catalog
+                .node(node_type)
+                .map_or(&string_key, |n| &n.key_property().ty)
+        };
+        let from_v = coerce_key(from, key_type(&edge.from));
+        let to_v = coerce_key(to, key_type(&edge.to));
+        let mut values: Vec<&Value> = Vec::with_capacity(2 + edge.properties.len());
+        values.push(&from_v);
+        values.push(&to_v);
         values.extend(
             edge.properties
                 .iter()
@@ -553,7 +626,7 @@ impl Loader {
         );
         let rows = self.tables.get_mut(&tk).expect("table ensured");
         if let Err(e) = rows.push(&values) {
-            return Ok(Err(e));
+            return refuse(e);
         }
         if let Some(max) = edge.card.and_then(|c| c.max) {
             let counts = self.src_counts.entry(edge_name.to_string()).or_default();
@@ -561,48 +634,36 @@ impl Loader {
             n.0 += 1;
             n.1 = line_no;
             if n.0 > max {
-                return Ok(Err(format!(
+                return refuse(format!(
                     "@card: {} `{from_key}` would have more than {max} {edge_name} edge(s)",
                     edge.from
-                )));
+                ));
             }
         }
-        self.maybe_flush(&tk).await?;
-        Ok(Ok(()))
+        // Endpoints last: a refused line leaves none pending.
+        self.check_endpoint(line_no, &edge.from, from_key);
+        self.check_endpoint(line_no, &edge.to, to_key);
+        self.maybe_flush(&tk);
+        LineStep::Done(Ok(()))
     }
 
-    /// An endpoint is fine if the file has the node, or storage has it and this load keeps it.
-    async fn check_endpoint(
-        &mut self,
-        line: u64,
-        node_type: &str,
-        key: &str,
-    ) -> Result<std::result::Result<(), String>> {
-        if self
-            .keys
-            .get(node_type)
-            .is_some_and(|k| k.file.contains_key(key))
-        {
-            return Ok(Ok(()));
-        }
-        if self.mode != LoadMode::Overwrite {
-            self.ensure_stored_keys(node_type).await?;
-            if self
-                .keys
-                .get(node_type)
-                .and_then(|k| k.stored.as_ref())
-                .is_some_and(|s| s.contains_key(key))
-            {
-                return Ok(Ok(()));
-            }
-        }
-        // The node may come later in the file (or, in overwrite mode, survive if its type is not replaced).
-        self.pending.push(PendingEndpoint {
-            line,
-            node_type: node_type.to_string(),
-            key: key.to_string(),
+    /// An endpoint is fine if the file has the node, or storage has it and this load keeps
+    /// it (the caller made sure the stored keys are read); otherwise it is checked at the end.
+    fn check_endpoint(&mut self, line: u64, node_type: &str, key: String) {
+        let known = self.keys.get(node_type).is_some_and(|k| {
+            k.file.contains_key(&key)
+                || (self.mode != LoadMode::Overwrite
+                    && k.stored.as_ref().is_some_and(|s| s.contains_key(&key)))
         });
-        Ok(Ok(()))
+        if !known {
+            // The node may come later in the file (or, in overwrite mode, survive if its
+            // type is not replaced).
+            self.pending.push(PendingEndpoint {
+                line,
+                node_type: node_type.to_string(),
+                key,
+            });
+        }
     }
 
     async fn ensure_stored_keys(&mut self, node_type: &str) -> Result<()> {
@@ -698,11 +759,11 @@ impl Loader {
         Ok(())
     }
 
-    async fn maybe_flush(&mut self, tk: &TableKey) -> Result<()> {
+    /// Marks `tk` to be written out before the next line when its batch is full.
+    fn maybe_flush(&mut self, tk: &TableKey) {
         if self.errors.is_empty() && self.tables.get(tk).is_some_and(|t| t.rows >= BATCH_ROWS) {
-            self.flush(tk).await?;
+            self.flush_due = Some(tk.clone());
         }
-        Ok(())
     }
 
     async fn flush(&mut self, tk: &TableKey) -> Result<()> {
@@ -779,7 +840,8 @@ impl Loader {
                 });
             }
         }
-        self.maybe_flush(tk).await
+        self.maybe_flush(tk);
+        Ok(())
     }
 
     async fn finish(mut self) -> Result<(Change, Vec<TableLoadReport>)> {
