@@ -147,6 +147,11 @@ fn every_kind_of_bad_line_is_refused_with_line_number_and_reason() {
         ("{\"edge\":\"WorksAt\",\"from\":\"Alice\",\"to\":\"Globex\"}", "@card"),
         ("{\"type\":\"Person\",\"data\":{\"name\":\"Zed\",\"email\":\"bob@example.com\"}}", "@unique"),
         ("not json", "invalid JSON"),
+        ("{\"type\":\"Person\",\"data\":{\"name\":\"Zed\"}", "invalid JSON"),
+        ("[{\"type\":\"Person\",\"data\":{\"name\":\"Zed\"}}]", "expected a JSON object"),
+        ("{\"type\":5,\"data\":{\"name\":\"Zed\"}}", "a line needs either"),
+        ("{\"type\":null,\"edge\":\"Knows\",\"from\":\"Alice\",\"to\":\"Bob\"}", "a line needs either"),
+        ("{\"type\":\"Person\",\"data\":[\"Zed\"]}", "`data` must be an object"),
         ("{\"type\":\"Person\",\"data\":{\"name\":\"Zed\"}}\n{\"type\":\"Person\",\"data\":{\"name\":\"Zed\"}}", "duplicate key"),
     ];
     for (i, (bad, reason)) in cases.iter().enumerate() {

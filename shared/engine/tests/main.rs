@@ -13,6 +13,7 @@ mod group_commit;
 mod identity;
 mod indexes;
 mod load_formats;
+mod load_lines;
 mod maintenance;
 mod merge;
 mod mutate;

@@ -38,7 +38,7 @@ impl Loader {
             if self
                 .keys
                 .get(&p.node_type)
-                .is_some_and(|k| k.file.contains_key(&p.key))
+                .is_some_and(|k| k.file.contains_key(p.key.as_str()))
             {
                 continue;
             }
@@ -48,7 +48,7 @@ impl Loader {
                     .keys
                     .get(&p.node_type)
                     .and_then(|k| k.stored.as_ref())
-                    .is_some_and(|s| s.contains_key(&p.key))
+                    .is_some_and(|s| s.contains_key(p.key.as_str()))
                 {
                     continue;
                 }
@@ -82,7 +82,7 @@ impl Loader {
                 Some(k) => k
                     .file
                     .keys()
-                    .filter_map(|key| k.stored.as_ref()?.get(key).copied())
+                    .filter_map(|key| k.stored.as_ref()?.get(key.as_str()).copied())
                     .collect(),
                 None => vec![],
             };
@@ -142,16 +142,16 @@ impl Loader {
                 .chain(node.unique[i].iter().map(|s| s.as_str()))
                 .collect();
             let ds = self.snap.table(&TableKey::node(&t)).await?;
-            let file_keys: HashSet<&String> = self
+            let file_keys: HashSet<&str> = self
                 .keys
                 .get(&t)
-                .map(|k| k.file.keys().collect())
+                .map(|k| k.file.keys().map(|key| key.as_str()).collect())
                 .unwrap_or_default();
             let values = &self.unique_values[&(t.clone(), i)];
             for batch in scan_columns(&ds, &cols, false).await? {
                 for row in 0..batch.num_rows() {
                     let key = cell_key_text(batch.column(0).as_ref(), row);
-                    if file_keys.contains(&key) {
+                    if file_keys.contains(key.as_str()) {
                         continue; // replaced by the file's row
                     }
                     let parts: Vec<serde_json::Value> = (1..cols.len())
@@ -301,7 +301,7 @@ impl Loader {
                     let file = self.keys.get(t.as_str()).map(|k| &k.file);
                     for row in 0..batch.num_rows() {
                         let key = cell_key_text(batch.column(col).as_ref(), row);
-                        if !file.is_some_and(|f| f.contains_key(&key)) {
+                        if !file.is_some_and(|f| f.contains_key(key.as_str())) {
                             return Err(EngineError::Constraint(format!(
                                 "overwriting {t} would leave stored {} edges pointing at {t} `{key}`; \
                                  include {} in the file or delete those edges first",
