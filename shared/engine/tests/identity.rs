@@ -17,10 +17,7 @@ edge ListedBy: Listing -> Company
 "#;
 
 async fn load_err(g: &TestGraph, data: &str, mode: LoadMode) -> Vec<(u64, String)> {
-    match omnigraph_engine::load(&g.graph, data.as_bytes(), mode, "test").await {
-        Err(EngineError::Load(lines)) => lines.into_iter().map(|l| (l.line, l.message)).collect(),
-        other => panic!("expected line errors, got {other:?}"),
-    }
+    g.load_errors(data.as_bytes(), mode).await
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::*;
-use omnigraph_engine::{EngineError, LoadMode};
+use omnigraph_engine::LoadMode;
 use serde_json::json;
 
 const SCHEMA: &str = r#"
@@ -31,13 +31,6 @@ async fn person_count(g: &TestGraph) -> u64 {
     rows[0]["n"].as_u64().unwrap_or(0)
 }
 
-async fn load_errors(g: &TestGraph, input: impl std::io::BufRead + Send) -> Vec<(u64, String)> {
-    match omnigraph_engine::load(&g.graph, input, LoadMode::Append, "test").await {
-        Err(EngineError::Load(lines)) => lines.into_iter().map(|l| (l.line, l.message)).collect(),
-        other => panic!("expected line errors, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn refusals_in_later_chunks_name_their_lines_in_order_and_nothing_is_published() {
     let g = TestGraph::new(SCHEMA, "").await;
@@ -54,7 +47,7 @@ async fn refusals_in_later_chunks_name_their_lines_in_order_and_nothing_is_publi
             _ => text.push_str(&person(i)),
         }
     }
-    let errors = load_errors(&g, text.as_bytes()).await;
+    let errors = g.load_errors(text.as_bytes(), LoadMode::Append).await;
     assert_eq!(
         errors.iter().map(|e| e.0).collect::<Vec<_>>(),
         [5_000, 9_001],
@@ -81,7 +74,7 @@ async fn an_input_that_fails_part_way_ends_the_file_after_the_lines_before_it() 
     // Line 6000 is not UTF-8: reading it fails.
     bytes.extend_from_slice(b"{\"type\":\"Person\",\"data\":{\"uid\":\"\xff\xfe\"}}\n");
     bytes.extend_from_slice(person(6_001).as_bytes());
-    let errors = load_errors(&g, bytes.as_slice()).await;
+    let errors = g.load_errors(bytes.as_slice(), LoadMode::Append).await;
     assert_eq!(
         errors.iter().map(|e| e.0).collect::<Vec<_>>(),
         [100, 6_000],
@@ -116,11 +109,12 @@ async fn edges_may_name_nodes_that_come_chunks_later() {
         .await;
     assert_eq!(rows, json!([{"b.uid": "p0"}]));
     // A dangling endpoint is still refused, with its line.
-    let errors = load_errors(
-        &g,
-        "{\"edge\":\"Knows\",\"from\":\"p1\",\"to\":\"nobody\"}\n".as_bytes(),
-    )
-    .await;
+    let errors = g
+        .load_errors(
+            "{\"edge\":\"Knows\",\"from\":\"p1\",\"to\":\"nobody\"}\n".as_bytes(),
+            LoadMode::Append,
+        )
+        .await;
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].0, 1);
     assert!(errors[0].1.contains("does not exist"), "{errors:?}");

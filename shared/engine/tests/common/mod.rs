@@ -86,6 +86,20 @@ impl TestGraph {
         TestGraph::new(SOCIAL_SCHEMA, SOCIAL_DATA).await
     }
 
+    /// The refused lines (number, reason) of a load that must be refused line by line.
+    pub async fn load_errors(
+        &self,
+        input: impl std::io::BufRead + Send,
+        mode: LoadMode,
+    ) -> Vec<(u64, String)> {
+        match omnigraph_engine::load(&self.graph, input, mode, "test").await {
+            Err(EngineError::Load(lines)) => {
+                lines.into_iter().map(|l| (l.line, l.message)).collect()
+            }
+            other => panic!("expected line errors, got {other:?}"),
+        }
+    }
+
     pub async fn load(&self, data: &str, mode: LoadMode) {
         omnigraph_engine::load(&self.graph, data.as_bytes(), mode, "test")
             .await
