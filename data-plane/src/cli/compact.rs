@@ -47,8 +47,8 @@ pub async fn run(a: CompactArgs) -> Result<(), CliError> {
             );
             for t in &report.tables {
                 println!(
-                    "  {:<32} {:>6} -> {:<4} fragments  {:>12} rows",
-                    t.table_key, t.fragments_before, t.fragments_after, t.rows
+                    "  {:<32} {:>6} -> {:<4} fragments  {:>12} rows  {:>12} rewritten",
+                    t.table_key, t.fragments_before, t.fragments_after, t.rows, t.rows_rewritten
                 );
             }
         }

@@ -184,6 +184,7 @@ pub fn compaction_result(report: CompactionReport) -> CompactionResult {
                 fragments_before: t.fragments_before as u64,
                 fragments_after: t.fragments_after as u64,
                 rows: t.rows,
+                rows_rewritten: t.rows_rewritten,
             })
             .collect(),
         gave_way: report.gave_way,

@@ -386,13 +386,18 @@ pub struct CompactionResult {
     pub deadline_reached: bool,
 }
 
-/// One table a compaction rewrote.
+/// One table a compaction rewrote: its small fragments (and those with many deleted
+/// rows) merged; the others keep their files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CompactedTable {
     pub table_key: String,
     pub fragments_before: u64,
     pub fragments_after: u64,
+    /// Rows of the table.
     pub rows: u64,
+    /// Rows of the fragments it rewrote.
+    #[serde(default)]
+    pub rows_rewritten: u64,
 }
 
 /// What a cleanup deleted.

@@ -144,11 +144,13 @@ const MAX_UNINDEXED_SHARE: f64 = 0.25;
 /// Builds (replacing any of the same name) each index of `specs` that `ds` lacks or that
 /// covers too little of the table, each committed as a detached version on top of the
 /// previous one; returns the last. `rows` is the table's row count: an empty table gets
-/// none (nothing to train on), a small one no vector index.
+/// none (nothing to train on), a small one no vector index. With `fully`, an index that
+/// leaves any row out is rebuilt (compaction), not only one that leaves out too many.
 pub async fn rebuild_indexes(
     ds: Arc<Dataset>,
     specs: &[IndexSpec],
     rows: u64,
+    fully: bool,
 ) -> Result<Arc<Dataset>> {
     if specs.is_empty() || rows == 0 {
         return Ok(ds);
@@ -161,7 +163,8 @@ pub async fn rebuild_indexes(
         let current = existing.iter().find(|idx| idx.name == name);
         let too_small =
             matches!(spec.kind, IndexKind::Vector { .. }) && rows < MIN_VECTOR_INDEX_ROWS;
-        if too_small || !needs_rebuild(&ds, current) {
+        let max_share = if fully { 0.0 } else { MAX_UNINDEXED_SHARE };
+        if too_small || !needs_rebuild(&ds, current, max_share) {
             continue;
         }
         let mut building = (*ds).clone();
@@ -206,9 +209,9 @@ fn vector_params(rows: u64) -> VectorIndexParams {
     VectorIndexParams::with_ivf_sq_params(MetricType::Cosine, ivf, SQBuildParams::default())
 }
 
-/// Whether the index is missing, or leaves more than [`MAX_UNINDEXED_SHARE`] of the
-/// table's rows in fragments it does not cover.
-fn needs_rebuild(ds: &Dataset, index: Option<&IndexMetadata>) -> bool {
+/// Whether the index is missing, or leaves more than `max_share` of the table's rows in
+/// fragments it does not cover.
+fn needs_rebuild(ds: &Dataset, index: Option<&IndexMetadata>, max_share: f64) -> bool {
     let Some(covered) = index.and_then(|i| i.fragment_bitmap.as_ref()) else {
         return true;
     };
@@ -220,5 +223,5 @@ fn needs_rebuild(ds: &Dataset, index: Option<&IndexMetadata>) -> bool {
             unindexed += rows;
         }
     }
-    total > 0 && unindexed as f64 > total as f64 * MAX_UNINDEXED_SHARE
+    total > 0 && unindexed as f64 > total as f64 * max_share
 }

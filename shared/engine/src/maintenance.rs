@@ -2,10 +2,12 @@
 //!
 //! Every write adds fragments (and deletion files) to the tables it touches, and each
 //! Lance version lists every fragment, so a table written one row at a time holds ever
-//! more small files and its indexes cover ever less of it. Compaction rewrites such a
-//! table as an overwrite holding the same rows in as few files as its size needs
-//! (`table::MAX_ROWS_PER_FILE` rows each), rebuilds its indexes to full coverage, and
-//! publishes every compacted table of the branch as one new graph version.
+//! more small files and its indexes cover ever less of it. Compaction rewrites the
+//! fragments of such a table that gain from it (`plan_rewrite`: the small ones, a tier of
+//! same-sized ones that fits in fewer files, those with many deleted rows) as new files
+//! holding the same rows, drops them from the table, rebuilds its indexes to full
+//! coverage, and publishes every compacted table of the branch as one new graph version.
+//! Fragments it keeps keep their files, shared by every version that names them.
 //!
 //! Never in a user's way:
 //! - on one worker it runs under the branch's write lock (`Graph::write_on`), so a write
@@ -62,6 +64,8 @@ pub struct TableCompaction {
     pub fragments_before: usize,
     pub fragments_after: usize,
     pub rows: u64,
+    /// Rows of the fragments it rewrote (the others kept their files).
+    pub rows_rewritten: u64,
 }
 
 /// What one compaction did: the graph version it published (none when no table needed it,
@@ -80,15 +84,89 @@ pub struct CompactionReport {
 /// Plans (and rewrites) at most this many times when writers keep publishing first.
 const ATTEMPTS: usize = 3;
 
-/// Whether a table with these fragments and rows needs compacting under `policy`.
-fn needs_compaction(
-    fragments: usize,
-    with_deletions: bool,
-    rows: u64,
-    policy: &CompactionPolicy,
-) -> bool {
-    let needed = (rows as usize).div_ceil(MAX_ROWS_PER_FILE).max(1);
-    (fragments > needed && fragments >= policy.min_fragments) || (with_deletions && fragments > 0)
+/// Fragments with fewer rows than this are small: merged with the table's other small
+/// fragments once the table has `CompactionPolicy::min_fragments` fragments.
+const SMALL_FRAGMENT_ROWS: usize = 4096;
+/// Above the small ones, fragments are tiered by size, each tier spanning this factor of
+/// sizes (4,096 to 32,767 rows, 32,768 to 262,143, ...); a tier is merged once it holds
+/// this many fragments. A row is thus rewritten about once per tier it climbs, not once per
+/// compaction, and a big fragment that nothing deleted from is never rewritten.
+const TIER_FANOUT: usize = 8;
+/// A fragment with at least this share of its rows deleted is rewritten without them (a
+/// small fragment with any deletion is, with the other small ones).
+const MAX_DELETED_SHARE: f64 = 0.1;
+
+/// What compaction needs to know of one fragment of a table.
+#[derive(Debug, Clone, Copy)]
+struct FragmentSize {
+    id: u64,
+    /// Rows not deleted.
+    rows: usize,
+    /// Rows its deletion file removes.
+    deleted: usize,
+}
+
+/// The size tier of a fragment of `rows` rows: 0 for small ones (see [`TIER_FANOUT`]).
+fn tier(rows: usize) -> u32 {
+    let mut tier = 0;
+    let mut bound = SMALL_FRAGMENT_ROWS;
+    while rows >= bound {
+        tier += 1;
+        bound = bound.saturating_mul(TIER_FANOUT);
+    }
+    tier
+}
+
+/// The fragments of a table that compaction rewrites (as few files as their rows need), in
+/// id order; empty when the table needs nothing.
+///
+/// Only fragments that gain from it are rewritten: a tier of same-sized fragments that would
+/// fit in fewer files, and fragments with deletions worth dropping. The rest keep their
+/// files, which every retained version then shares: compacting a big table written to one
+/// row at a time costs the small writes' rows, not the table's, in time and on disk.
+fn plan_rewrite(fragments: &[FragmentSize], policy: &CompactionPolicy) -> Vec<u64> {
+    let mut chosen = std::collections::BTreeSet::new();
+    let mut tiers: std::collections::BTreeMap<u32, Vec<&FragmentSize>> = Default::default();
+    for f in fragments {
+        tiers.entry(tier(f.rows)).or_default().push(f);
+        let total = f.rows + f.deleted;
+        let heavy = f.deleted > 0
+            && (tier(f.rows) == 0 || f.deleted as f64 >= total as f64 * MAX_DELETED_SHARE);
+        if heavy {
+            chosen.insert(f.id);
+        }
+    }
+    for (tier, group) in &tiers {
+        let enough = if *tier == 0 {
+            group.len() >= 2 && fragments.len() >= policy.min_fragments
+        } else {
+            group.len() >= TIER_FANOUT
+        };
+        let rows: usize = group.iter().map(|f| f.rows).sum();
+        let fewer_files = rows.div_ceil(MAX_ROWS_PER_FILE) < group.len();
+        if enough && fewer_files {
+            chosen.extend(group.iter().map(|f| f.id));
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+fn fragment_sizes(ds: &lance::Dataset) -> Vec<FragmentSize> {
+    ds.fragments()
+        .iter()
+        .map(|f| {
+            let deleted = f
+                .deletion_file
+                .as_ref()
+                .and_then(|d| d.num_deleted_rows)
+                .unwrap_or(0);
+            FragmentSize {
+                id: f.id,
+                rows: f.num_rows().or(f.physical_rows).unwrap_or(0),
+                deleted,
+            }
+        })
+        .collect()
 }
 
 /// Compacts the tables of `branch` that need it and publishes them as one graph version.
@@ -164,21 +242,31 @@ async fn compact_once(
                     return stop();
                 }
                 let ds = snap.table(&tk).await?;
-                let fragments = ds.get_fragments();
-                let with_deletions = fragments
-                    .iter()
-                    .any(|f| f.metadata().deletion_file.is_some());
-                let rows = snap.row_count(&tk);
-                if !needs_compaction(fragments.len(), with_deletions, rows, policy) {
+                let sizes = fragment_sizes(&ds);
+                let rewrite = plan_rewrite(&sizes, policy);
+                if rewrite.is_empty() {
                     continue;
                 }
+                let rewritten: Vec<_> = ds
+                    .fragments()
+                    .iter()
+                    .filter(|f| rewrite.binary_search(&f.id).is_ok())
+                    .cloned()
+                    .collect();
+                let rewritten_rows: u64 = sizes
+                    .iter()
+                    .filter(|f| rewrite.binary_search(&f.id).is_ok())
+                    .map(|f| f.rows as u64)
+                    .sum();
                 let mut staged = StagedTable::new(ds.clone());
-                staged.set_overwrite();
+                staged.remove_fragments(rewrite.iter().copied());
                 let columns: Vec<String> =
                     ds.schema().fields.iter().map(|f| f.name.clone()).collect();
                 let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
                 // Streamed: at most one file's rows (MAX_ROWS_PER_FILE) are held at a time.
-                let mut stream = ds.scan().project(&columns)?.try_into_stream().await?;
+                let mut scanner = ds.scan();
+                scanner.project(&columns)?.with_fragments(rewritten);
+                let mut stream = scanner.try_into_stream().await?;
                 let mut pending: Vec<RecordBatch> = Vec::new();
                 let mut pending_rows = 0;
                 while let Some(batch) = stream.try_next().await? {
@@ -197,13 +285,15 @@ async fn compact_once(
                 }
                 // The table's new data is written; the graph version naming it is not.
                 crash_point("compact:table-written");
-                staged.rebuild_indexes_of(crate::index::index_specs(&snap.catalog, &tk));
-                let fragments_after = rows.div_ceil(MAX_ROWS_PER_FILE as u64) as usize;
+                // Indexes cover every row again: the new files are in no index yet.
+                staged.rebuild_indexes_fully(crate::index::index_specs(&snap.catalog, &tk));
+                let new_files = rewritten_rows.div_ceil(MAX_ROWS_PER_FILE as u64) as usize;
                 tables.push(TableCompaction {
                     table_key: key.clone(),
-                    fragments_before: fragments.len(),
-                    fragments_after,
-                    rows,
+                    fragments_before: sizes.len(),
+                    fragments_after: sizes.len() - rewrite.len() + new_files,
+                    rows: snap.row_count(&tk),
+                    rows_rewritten: rewritten_rows,
                 });
                 change.staged.insert(tk, staged);
             }
@@ -236,19 +326,72 @@ async fn write_chunk(staged: &mut StagedTable, batches: Vec<RecordBatch>) -> Res
 mod tests {
     use super::*;
 
+    fn sizes(rows: &[usize]) -> Vec<FragmentSize> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, &rows)| FragmentSize {
+                id: i as u64,
+                rows,
+                deleted: 0,
+            })
+            .collect()
+    }
+
     #[test]
-    fn tables_with_spare_fragments_or_deletions_are_compacted() {
+    fn small_fragments_are_merged_once_the_table_has_enough() {
         let policy = CompactionPolicy { min_fragments: 8 };
-        assert!(!needs_compaction(1, false, 10, &policy));
+        assert!(plan_rewrite(&sizes(&[10]), &policy).is_empty());
         assert!(
-            !needs_compaction(7, false, 10, &policy),
+            plan_rewrite(&sizes(&[10; 7]), &policy).is_empty(),
             "below the minimum"
         );
-        assert!(needs_compaction(8, false, 10, &policy));
-        assert!(needs_compaction(1, true, 10, &policy), "deletion files");
-        // A big table needs several files: no compaction while it has no more than that.
-        let big = 3 * MAX_ROWS_PER_FILE as u64;
-        assert!(!needs_compaction(3, false, big, &policy));
-        assert!(!needs_compaction(0, false, 0, &policy));
+        assert_eq!(
+            plan_rewrite(&sizes(&[10; 8]), &policy),
+            (0..8).collect::<Vec<_>>()
+        );
+        assert!(plan_rewrite(&[], &policy).is_empty());
+    }
+
+    #[test]
+    fn a_big_fragment_keeps_its_files_while_the_small_ones_beside_it_merge() {
+        let policy = CompactionPolicy { min_fragments: 8 };
+        // 100,000 rows loaded, then single-row writes: only the writes are rewritten.
+        let mut rows = vec![100_000];
+        rows.extend([1; 9]);
+        assert_eq!(
+            plan_rewrite(&sizes(&rows), &policy),
+            (1..10).collect::<Vec<_>>()
+        );
+        // Merged writes climb a tier; a tier is merged once it holds TIER_FANOUT fragments.
+        let mut rows = vec![100_000, 5_000, 6_000, 7_000];
+        rows.extend([1; 5]);
+        assert_eq!(
+            plan_rewrite(&sizes(&rows), &policy),
+            (4..9).collect::<Vec<_>>()
+        );
+        let rows = [5_000; TIER_FANOUT];
+        assert_eq!(plan_rewrite(&sizes(&rows), &policy).len(), TIER_FANOUT);
+        // Full files are never merged: it would not make fewer of them.
+        let full = [MAX_ROWS_PER_FILE; 12];
+        assert!(plan_rewrite(&sizes(&full), &policy).is_empty());
+        // Nor is a tier whose rows need as many files as it has.
+        let big = [MAX_ROWS_PER_FILE - 1; TIER_FANOUT];
+        assert!(plan_rewrite(&sizes(&big), &policy).is_empty());
+    }
+
+    #[test]
+    fn fragments_with_enough_deleted_rows_are_rewritten_without_them() {
+        let policy = CompactionPolicy { min_fragments: 8 };
+        let with = |rows, deleted| FragmentSize {
+            id: 0,
+            rows,
+            deleted,
+        };
+        assert_eq!(plan_rewrite(&[with(3, 1)], &policy), vec![0], "small");
+        assert_eq!(plan_rewrite(&[with(90_000, 10_000)], &policy), vec![0]);
+        assert!(
+            plan_rewrite(&[with(99_000, 1_000)], &policy).is_empty(),
+            "1% deleted: kept with its deletion file"
+        );
     }
 }

@@ -481,7 +481,7 @@ impl<'a> Migration<'a> {
                 !before.contains(&old) || (old.column != s.column && has_index(&old.name()))
             })
             .collect();
-        crate::index::rebuild_indexes(ds, &build, rows).await
+        crate::index::rebuild_indexes(ds, &build, rows, false).await
     }
 
     /// Checks the rows of the table as stored before the migration (`ds`, with the old

@@ -24,8 +24,12 @@ pub struct StagedTable {
     overwrite: bool,
     new_fragments: Vec<Fragment>,
     pub rows_written: u64,
+    /// Fragments of the base dropped whole (compaction: their rows are rewritten).
+    removed_fragments: Vec<u64>,
     /// Columns whose scalar indexes are rebuilt after the commit (bulk loads).
     index_columns: Vec<IndexSpec>,
+    /// Rebuild an index whenever it leaves any row out, not only too many (compaction).
+    index_fully: bool,
 }
 
 impl StagedTable {
@@ -36,7 +40,9 @@ impl StagedTable {
             overwrite: false,
             new_fragments: vec![],
             rows_written: 0,
+            removed_fragments: vec![],
             index_columns: vec![],
+            index_fully: false,
         }
     }
 
@@ -45,9 +51,23 @@ impl StagedTable {
         self.index_columns = specs;
     }
 
+    /// Like [`Self::rebuild_indexes_of`], bringing each index back to cover every row.
+    pub fn rebuild_indexes_fully(&mut self, specs: Vec<IndexSpec>) {
+        self.index_columns = specs;
+        self.index_fully = true;
+    }
+
+    /// Drop these fragments of the base whole (their rows are written again elsewhere).
+    pub fn remove_fragments(&mut self, ids: impl IntoIterator<Item = u64>) {
+        if !self.overwrite {
+            self.removed_fragments.extend(ids);
+        }
+    }
+
     pub fn set_overwrite(&mut self) {
         self.overwrite = true;
         self.deletions.clear();
+        self.removed_fragments.clear();
     }
 
     /// Mark a row of the base (by Lance row address) as deleted.
@@ -61,7 +81,10 @@ impl StagedTable {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.overwrite || !self.deletions.is_empty() || !self.new_fragments.is_empty()
+        self.overwrite
+            || !self.deletions.is_empty()
+            || !self.removed_fragments.is_empty()
+            || !self.new_fragments.is_empty()
     }
 
     /// Write a batch of rows as data files, not yet part of any version.
@@ -83,8 +106,9 @@ impl StagedTable {
     /// Nothing here is visible to anyone until a manifest naming the version is published.
     pub async fn commit(mut self) -> Result<(Arc<Dataset>, u64)> {
         let index_columns = std::mem::take(&mut self.index_columns);
+        let fully = self.index_fully;
         let (ds, rows) = self.commit_data().await?;
-        let ds = rebuild_indexes(ds, &index_columns, rows).await?;
+        let ds = rebuild_indexes(ds, &index_columns, rows, fully).await?;
         Ok((ds, rows))
     }
 
@@ -101,10 +125,13 @@ impl StagedTable {
             let rows = ds.count_rows(None).await? as u64;
             return Ok((ds, rows));
         }
-        if !self.deletions.is_empty() {
+        if !self.deletions.is_empty() || !self.removed_fragments.is_empty() {
             let mut updated = vec![];
-            let mut removed = vec![];
+            let mut removed = self.removed_fragments;
             for (frag_id, offsets) in self.deletions {
+                if removed.contains(&frag_id) {
+                    continue;
+                }
                 let frag = ds
                     .get_fragment(frag_id as usize)
                     .ok_or_else(|| EngineError::Corrupt(format!("fragment {frag_id} missing")))?;

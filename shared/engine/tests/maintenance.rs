@@ -92,6 +92,81 @@ async fn compaction_keeps_every_row_in_fewer_files_and_reindexes() {
     );
 }
 
+/// A table loaded in bulk and then written to one row at a time: compaction merges the
+/// single-row fragments and leaves the loaded one's files alone (they are shared by every
+/// retained version, so a compaction costs the writes' rows, not the table's, on disk).
+#[tokio::test]
+async fn compaction_rewrites_the_small_fragments_and_keeps_the_big_ones_files() {
+    let g = TestGraph::social().await;
+    let person = TableKey::node("Person");
+    let bulk: String = (0..5000)
+        .map(|i| {
+            format!("{{\"type\": \"Person\", \"data\": {{\"name\": \"bulk{i}\", \"age\": 40}}}}\n")
+        })
+        .collect();
+    g.load(&bulk, LoadMode::Append).await;
+    for i in 0..9 {
+        g.mutate(
+            "query add($n: String) { insert Person { name: $n, age: 20 } }",
+            json!({"n": format!("w{i}")}),
+        )
+        .await;
+    }
+    let files = |ds: &lance::Dataset| -> Vec<(u64, Vec<String>)> {
+        ds.fragments()
+            .iter()
+            .map(|f| (f.id, f.files.iter().map(|d| d.path.clone()).collect()))
+            .collect()
+    };
+    let snap = g.graph.snapshot(None).await.expect("snapshot");
+    let before = files(&snap.table(&person).await.expect("table"));
+    assert_eq!(before.len(), 11, "social, bulk load, 9 writes: {before:?}");
+    let bulk_fragment = before[1].clone();
+    let rows_before = export_sorted(&g.graph).await;
+
+    let report = compact(&g.graph, "main", &CompactionPolicy::default())
+        .await
+        .expect("compact");
+    let table = report
+        .tables
+        .iter()
+        .find(|t| t.table_key == "node:Person")
+        .unwrap_or_else(|| panic!("Person compacted: {report:?}"));
+    assert_eq!(table.rows, 5013);
+    assert_eq!(
+        table.rows_rewritten, 13,
+        "the social rows and the writes: {report:?}"
+    );
+    assert_eq!((table.fragments_before, table.fragments_after), (11, 2));
+
+    let snap = g.graph.snapshot(None).await.expect("snapshot");
+    let ds = snap.table(&person).await.expect("table");
+    let after = files(&ds);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after.contains(&bulk_fragment),
+        "the loaded fragment kept its files"
+    );
+    assert_eq!(export_sorted(&g.graph).await, rows_before, "the same rows");
+    use lance::index::DatasetIndexExt;
+    for index in ds.load_indices().await.expect("indices").iter() {
+        let covered = index.fragment_bitmap.as_ref().expect("bitmap");
+        assert!(
+            after.iter().all(|(id, _)| covered.contains(*id as u32)),
+            "{} covers every fragment",
+            index.name
+        );
+    }
+    assert_eq!(
+        g.rows(
+            "query q() { match { $p: Person { name: \"w3\" } } return { $p.age } }",
+            json!({})
+        )
+        .await,
+        json!([{"p.age": 20}])
+    );
+}
+
 /// A reader that says when it is first read and then waits for the go-ahead.
 struct Gated {
     started: Option<mpsc::Sender<()>>,
