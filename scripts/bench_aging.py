@@ -5,7 +5,10 @@ The standard graph (scripts/gen_graph.py, default 100,000 nodes / 500,000 edges)
 and served by one data-plane worker; WRITES single-row inserts go through POST /change one
 after another, and every STEP writes the script measures: insert latency (median / p99 of
 those STEP inserts), point-read and 1-hop-read latency (median / p99 of READS reads each),
-the number of files and the bytes under the graph's directory.
+the number of files and the bytes under the graph's directory. With maintenance on, once the
+writes stop and the worker's rounds settled, it measures reads again and FRESH_INSERTS more
+inserts. Last, a graph freshly loaded with the same rows is served and measured the same way
+(reads, then FRESH_INSERTS inserts): the baseline of the ratios it prints.
 
 It runs twice in one invocation, on the same build and data:
   - `off`: maintenance off (--maintenance-interval-secs 0): what the project did before
@@ -58,8 +61,11 @@ def disk(path):
     files, size = 0, 0
     for dirpath, _, names in os.walk(path):
         for name in names:
+            try:
+                size += os.path.getsize(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue  # deleted by the worker's cleanup while this walked
             files += 1
-            size += os.path.getsize(os.path.join(dirpath, name))
     return files, size
 
 
@@ -159,6 +165,11 @@ def run(mode, args, data_dir, work):
                     last, stable_since = now, time.time()
             inserts.clear()
             checkpoint(args.writes, label="settled")
+            # Then inserts into the settled graph, as on the fresh one (`fresh_load`).
+            after = [worker.post("/change", {"query_source": INSERT,
+                                             "params": {"u": f"settled-{i}", "n": f"Settled {i}"}})
+                     for i in range(args.fresh_inserts)]
+            rows[-1]["insert_after"] = (statistics.median(after), pct(after, 0.99))
         return rows
     finally:
         worker.stop()
@@ -177,7 +188,32 @@ def fresh_load(args, data_dir, work):
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run([BIN, "load", "--data", data, "--mode", "overwrite", "--store", store],
                    check=True, stdout=subprocess.DEVNULL)
-    return disk(store)
+    files, size = disk(store)
+    # Served as the aged graph was (warmed the same way): reads, then inserts, as the
+    # baseline the aged graph's latencies are compared with.
+    worker = Worker(store, work, ["--maintenance-interval-secs", "0"])
+    rng = random.Random(7)
+    try:
+        for _ in range(50):
+            worker.post("/read", {"query_source": POINT, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+            worker.post("/read", {"query_source": HOP, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+        points = [worker.post("/read", {"query_source": POINT, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+                  for _ in range(args.reads)]
+        hops = [worker.post("/read", {"query_source": HOP, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+                for _ in range(args.reads)]
+        inserts = [worker.post("/change", {"query_source": INSERT,
+                                           "params": {"u": f"fresh-{i}", "n": f"Fresh {i}"}})
+                   for i in range(args.fresh_inserts)]
+    finally:
+        worker.stop()
+    return {
+        "writes": f"fresh load of the same rows; then {args.fresh_inserts} inserts",
+        "files": files,
+        "mib": size / (1 << 20),
+        "insert": (statistics.median(inserts), pct(inserts, 0.99)),
+        "point": (statistics.median(points), pct(points, 0.99)),
+        "hop": (statistics.median(hops), pct(hops, 0.99)),
+    }
 
 
 def fmt(pair):
@@ -204,6 +240,8 @@ def main():
     p.add_argument("--modes", default="off,on")
     p.add_argument("--interval", type=int, default=20, help="seconds between maintenance rounds (mode on)")
     p.add_argument("--grace", type=int, default=30, help="cleanup grace in seconds (mode on)")
+    p.add_argument("--fresh-inserts", type=int, default=500,
+                   help="inserts timed on the freshly loaded graph (the baseline)")
     args = p.parse_args()
     if not os.path.exists(BIN) or os.environ.get("BENCH_BUILD", "1") == "1":
         subprocess.run(["cargo", "build", "--workspace", "--all-targets", "--features",
@@ -222,11 +260,20 @@ def main():
         for mode in args.modes.split(","):
             last[mode] = run(mode, args, data_dir, work)[-1]
         fresh = fresh_load(args, data_dir, work)
+        print_row("-", fresh)
         print(f"\nfresh load of the same rows ({args.nodes + args.writes} people, {args.edges} edges): "
-              f"{fresh[0]} files, {fresh[1] / (1 << 20):.1f} MiB")
+              f"{fresh['files']} files, {fresh['mib']:.1f} MiB")
         for mode, row in last.items():
+            ratio = lambda key, i: row[key][i] / fresh[key][i]
             print(f"{mode}, {row['writes']} writes: {row['mib']:.1f} MiB = "
-                  f"{row['mib'] * (1 << 20) / fresh[1]:.2f} x the fresh load")
+                  f"{row['mib'] / fresh['mib']:.2f} x the fresh load; point read median / p99 "
+                  f"{ratio('point', 0):.2f} / {ratio('point', 1):.2f} x, 1-hop {ratio('hop', 0):.2f} / "
+                  f"{ratio('hop', 1):.2f} x the fresh graph's")
+        for mode, row in last.items():
+            if row.get("insert_after"):
+                median, p99 = row["insert_after"]
+                print(f"{mode}: {args.fresh_inserts} inserts after settling: {median:.1f} / {p99:.1f} ms = "
+                      f"{median / fresh['insert'][0]:.2f} / {p99 / fresh['insert'][1]:.2f} x the fresh graph's")
     finally:
         if os.environ.get("KEEP") != "1":
             shutil.rmtree(work, ignore_errors=True)

@@ -88,9 +88,12 @@ def main():
     p.add_argument("--release", action="store_true")
     args = p.parse_args()
     profile = "release" if args.release else "debug"
-    build = ["cargo", "build", "--workspace", "--bins", "--features", FEATURES]
+    # The release build is the images' (deploy/docker/*.Dockerfile: no test features); the dev
+    # build is the tests' (with their features, so their build is reused).
     if args.release:
-        build.append("--release")
+        build = ["cargo", "build", "--release", "--locked", "--workspace", "--bins"]
+    else:
+        build = ["cargo", "build", "--workspace", "--bins", "--features", FEATURES]
     if os.environ.get("BENCH_BUILD", "1") == "1":
         subprocess.run(build, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     binary = os.path.join(TARGET, profile, "omnigraph-data-plane")
