@@ -107,18 +107,20 @@ class Worker:
         self.log.close()
 
 
+def worker_args(mode, args):
+    if mode == "off":
+        return ["--maintenance-interval-secs", "0"]
+    return ["--maintenance-interval-secs", str(args.interval), "--retention-days", "0",
+            "--keep-versions", "100", "--cleanup-grace-secs", str(args.grace)]
+
+
 def run(mode, args, data_dir, work):
     store = os.path.join(work, f"g-{mode}.omni")
     subprocess.run([BIN, "init", "--schema", os.path.join(data_dir, "bench.pg"), store],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run([BIN, "load", "--data", os.path.join(data_dir, "bench.jsonl"), "--mode",
                     "overwrite", "--store", store], check=True, stdout=subprocess.DEVNULL)
-    if mode == "off":
-        extra = ["--maintenance-interval-secs", "0"]
-    else:
-        extra = ["--maintenance-interval-secs", str(args.interval), "--retention-days", "0",
-                 "--keep-versions", "100", "--cleanup-grace-secs", str(args.grace)]
-    worker = Worker(store, work, extra)
+    worker = Worker(store, work, worker_args(mode, args))
     rng = random.Random(7)
     try:
         # Warm the per-version caches as a serving worker would be.
@@ -189,9 +191,9 @@ def fresh_load(args, data_dir, work):
     subprocess.run([BIN, "load", "--data", data, "--mode", "overwrite", "--store", store],
                    check=True, stdout=subprocess.DEVNULL)
     files, size = disk(store)
-    # Served as the aged graph was (warmed the same way): reads, then inserts, as the
-    # baseline the aged graph's latencies are compared with.
-    worker = Worker(store, work, ["--maintenance-interval-secs", "0"])
+    # Served as the aged graph was (the same worker settings as the last mode, warmed the
+    # same way): reads, then inserts, the baseline the aged graph's latencies are compared with.
+    worker = Worker(store, work, worker_args(args.modes.split(",")[-1], args))
     rng = random.Random(7)
     try:
         for _ in range(50):

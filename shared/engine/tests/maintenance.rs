@@ -123,6 +123,14 @@ async fn compaction_rewrites_the_small_fragments_and_keeps_the_big_ones_files() 
     assert_eq!(before.len(), 11, "social, bulk load, 9 writes: {before:?}");
     let bulk_fragment = before[1].clone();
     let rows_before = export_sorted(&g.graph).await;
+    // Cached before the compaction: the key probes of later inserts patch from it.
+    let name_of = |name: &str| {
+        format!("query q() {{ match {{ $p: Person {{ name: \"{name}\" }} }} return {{ $p.age }} }}")
+    };
+    assert_eq!(
+        g.rows(&name_of("w3"), json!({})).await,
+        json!([{"p.age": 20}])
+    );
 
     let report = compact(&g.graph, "main", &CompactionPolicy::default())
         .await
@@ -157,13 +165,22 @@ async fn compaction_rewrites_the_small_fragments_and_keeps_the_big_ones_files() 
             index.name
         );
     }
+    // A key that moved to the new fragment is still taken; a new one is not.
+    let add = "query add($n: String) { insert Person { name: $n, age: 21 } }";
+    let taken = g.try_mutate(add, json!({"n": "w3"})).await;
+    assert!(taken.is_err(), "w3 exists: {taken:?}");
+    g.mutate(add, json!({"n": "w9"})).await;
     assert_eq!(
-        g.rows(
-            "query q() { match { $p: Person { name: \"w3\" } } return { $p.age } }",
-            json!({})
-        )
-        .await,
+        g.rows(&name_of("w3"), json!({})).await,
         json!([{"p.age": 20}])
+    );
+    assert_eq!(
+        g.rows(&name_of("w9"), json!({})).await,
+        json!([{"p.age": 21}])
+    );
+    assert_eq!(
+        g.rows(&name_of("bulk4999"), json!({})).await,
+        json!([{"p.age": 40}])
     );
 }
 

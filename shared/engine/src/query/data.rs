@@ -112,6 +112,13 @@ pub async fn probe_stored_key(
         return Ok(None);
     };
     if !delta.removed_fragments.is_empty() {
+        // A compaction (or a delete of whole fragments) since the cached version. When it
+        // rewrote few rows, patching the cache once is cheap and every later probe patches
+        // from it; a whole table rewritten goes to the key index instead.
+        if delta.appended_rows() <= MAX_PROBED_APPENDED_ROWS {
+            let data = node_data(snap, &node.name).await?;
+            return Ok(Some(data.row_address(key)));
+        }
         return by_index(ds).await;
     }
     if delta.appended_rows() > MAX_PROBED_APPENDED_ROWS {
