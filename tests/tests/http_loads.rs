@@ -1,7 +1,7 @@
 //! The streamed loads (issue 24; data-plane/src/server/handlers/loads.rs): a raw NDJSON
-//! body, plain or gzip, or one type's CSV or Parquet file, into one atomic load with no
-//! 32 MiB cap; bad lines, bodies past the worker's limits and unknown encodings load
-//! nothing.
+//! body, plain or gzip, one type's CSV or Parquet file, or several types' files in one
+//! multipart body, into one atomic load with no 32 MiB cap; bad lines, bodies past the
+//! worker's limits and unknown encodings load nothing.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -432,4 +432,154 @@ fn csv_and_parquet_files_of_one_type_load_over_http() {
         envelope(s, &b, 400, "bad_request");
     }
     assert_eq!(version(&dp), v + 3, "nothing more was published");
+}
+
+/// A multipart/form-data body of `parts` (name, filename, Content-Type, bytes); its
+/// Content-Type header and bytes.
+fn multipart(parts: &[(&str, Option<&str>, Option<&str>, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "omnigraph-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, file_name, content_type, bytes) in parts {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+        )
+        .unwrap();
+        if let Some(f) = file_name {
+            write!(body, "; filename=\"{f}\"").unwrap();
+        }
+        body.extend_from_slice(b"\r\n");
+        if let Some(t) = content_type {
+            write!(body, "Content-Type: {t}\r\n").unwrap();
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    write!(body, "--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn post_files(
+    dp: &DataPlane,
+    content_type: &str,
+    body: Vec<u8>,
+    encoding: Option<&str>,
+) -> (u16, Value) {
+    let mut r = dp
+        .client()
+        .post(format!("{}/load/files?mode=append", dp.url))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(e) = encoding {
+        r = r.header("content-encoding", e);
+    }
+    let response = r.send().expect("POST /load/files");
+    let status = response.status().as_u16();
+    let text = response.text().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}")),
+    )
+}
+
+#[test]
+fn several_types_files_load_over_http_as_one_change_or_not_at_all() {
+    let g = TempGraph::social();
+    let dp = DataPlane::single_mode_open(&g);
+    let (before, v) = (people(&dp), version(&dp));
+    let parquet = std::fs::read(fixture("people.parquet")).expect("fixture");
+    // The edges come first and name people of the later parts; the Parquet part is known
+    // by its filename.
+    let (content_type, body) = multipart(&[
+        (
+            "Knows",
+            Some("knows.csv"),
+            Some("text/csv"),
+            b"from,to\nMulti One,Multi Two\n".to_vec(),
+        ),
+        (
+            "Person",
+            Some("people.csv"),
+            None,
+            b"name,age\nMulti One,30\nMulti Two,31\n".to_vec(),
+        ),
+        ("Person", Some("more.parquet"), None, parquet),
+    ]);
+    let (s, b) = post_files(&dp, &content_type, body, None);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["nodes"],
+        json!([{ "name": "Person", "entities_loaded": 5 }]),
+        "{b}"
+    );
+    assert_eq!(
+        b["edges"],
+        json!([{ "name": "Knows", "entities_loaded": 1 }]),
+        "{b}"
+    );
+    assert_eq!(version(&dp), v + 1, "one change");
+    assert_eq!(people(&dp), before + 5);
+
+    // gzip, as for the other loads.
+    let (content_type, body) =
+        multipart(&[("Person", None, Some("text/csv"), b"name\nZipped\n".to_vec())]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&body).expect("gzip");
+    let (s, b) = post_files(&dp, &content_type, gz.finish().expect("gzip"), Some("gzip"));
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(version(&dp), v + 2);
+
+    // A bad part loads nothing of the others: the good people part is not published, and
+    // the error names the part's file and line.
+    let (content_type, body) = multipart(&[
+        (
+            "Person",
+            Some("ok.csv"),
+            Some("text/csv"),
+            b"name\nNever Loaded\n".to_vec(),
+        ),
+        (
+            "Knows",
+            Some("bad-knows.csv"),
+            Some("text/csv"),
+            b"from,to\nNever Loaded,Nobody\n".to_vec(),
+        ),
+    ]);
+    let (s, b) = post_files(&dp, &content_type, body, None);
+    envelope(s, &b, 400, "bad_request");
+    let message = b["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("bad-knows.csv") && message.contains("line 2"),
+        "{b}"
+    );
+    assert_eq!(version(&dp), v + 2, "nothing published");
+    assert_eq!(people(&dp), before + 6);
+
+    // Bodies refused before anything is loaded.
+    let csv = |name: &str, t: Option<&str>| (name.to_string(), t.map(str::to_string));
+    let bad_parts = [
+        csv("", Some("text/csv")),        // a part with no name
+        csv("Nope", Some("text/csv")),    // an unknown type
+        csv("Person", Some("image/png")), // neither CSV nor Parquet
+    ];
+    for (name, t) in &bad_parts {
+        let (content_type, body) =
+            multipart(&[(name.as_str(), None, t.as_deref(), b"name\nX\n".to_vec())]);
+        let (s, b) = post_files(&dp, &content_type, body, None);
+        envelope(s, &b, 400, "bad_request");
+    }
+    let (content_type, _) = multipart(&[]);
+    let no_parts = b"--omnigraph-test-boundary-7f3a--\r\n".to_vec();
+    let truncated = b"--omnigraph-test-boundary-7f3a\r\nContent-Disposition: form-data; name=\"Person\"\r\n\r\nname\nX\n".to_vec();
+    for (content_type, body) in [
+        (content_type.as_str(), no_parts),
+        (content_type.as_str(), truncated),
+        ("text/csv", b"name\nX\n".to_vec()),
+        ("multipart/form-data", b"name\nX\n".to_vec()),
+    ] {
+        let (s, b) = post_files(&dp, content_type, body, None);
+        envelope(s, &b, 400, "bad_request");
+    }
+    assert_eq!(version(&dp), v + 2, "nothing more was published");
 }

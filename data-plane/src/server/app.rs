@@ -34,6 +34,7 @@ pub fn graph_routes() -> RouteTable<AppState> {
         Route::post("/load/ndjson", loads::load_ndjson).body_limit_disabled(),
         Route::post("/load/csv", loads::load_csv).body_limit_disabled(),
         Route::post("/load/parquet", loads::load_parquet).body_limit_disabled(),
+        Route::post("/load/files", loads::load_files).body_limit_disabled(),
         Route::get("/schema", schema::schema),
         Route::post("/schema/apply", schema::apply),
         Route::get("/snapshot", snapshot::snapshot),

@@ -38,6 +38,7 @@ use super::state::AppState;
         loads::load_ndjson,
         loads::load_csv,
         loads::load_parquet,
+        loads::load_files,
         schema::schema,
         schema::apply,
         snapshot::snapshot,

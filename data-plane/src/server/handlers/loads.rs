@@ -1,7 +1,9 @@
 //! The streamed loads: `POST /load/ndjson` (a raw NDJSON body), `POST /load/csv` and
-//! `POST /load/parquet` (one type's file), optionally gzip, each one atomic load with no
-//! body size cap but the worker's `--max-load-bytes`: the rows are written as they arrive
-//! (server/body_reader.rs), so memory holds the keys, not the body.
+//! `POST /load/parquet` (one type's file) and `POST /load/files` (several types' CSV and
+//! Parquet files as the parts of one multipart body), optionally gzip, each one atomic load
+//! with no body size cap but the worker's `--max-load-bytes`: the rows are written as they
+//! arrive (server/body_reader.rs), or the files spooled to temporary files first, so memory
+//! holds the keys, not the body.
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
@@ -60,7 +62,7 @@ pub async fn load_ndjson(
         mode: q.mode,
         progress: q.progress,
     };
-    stream_load(&access, auth, target, &headers, body, None).await
+    stream_load(&access, auth, target, &headers, body, Input::Ndjson).await
 }
 
 #[utoipa::path(
@@ -141,8 +143,74 @@ async fn load_table(
         mode: q.mode,
         progress: q.progress,
     };
-    let table = Some((format, q.type_name));
-    stream_load(&access, auth, target, &headers, body, table).await
+    let input = Input::Table(format, q.type_name);
+    stream_load(&access, auth, target, &headers, body, input).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/load/files",
+    operation_id = "load_files",
+    tag = "graph",
+    summary = "Load several node and edge types' CSV and Parquet files as one atomic load",
+    description = "The body is `multipart/form-data` (gzip with `Content-Encoding: gzip`): one part per file, the part's name the node or edge type its rows are, its `Content-Type` `text/csv` or `application/vnd.apache.parquet` (without one, a filename ending in `.parquet` is Parquet, any other CSV). The files are those of `POST /load/csv` and `POST /load/parquet`, loaded in the order of the parts as one change: all of them or nothing, errors naming the part's filename (or type) and the line. The body is written to temporary files first (bounded by --max-load-bytes), so edges may name nodes of a later part.",
+    security(("bearer_token" = [])),
+    params(LoadNdjsonQuery),
+    request_body(content = String, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", content((LoadNdjsonResponse = "application/json"), (String = "application/x-ndjson"))),
+        (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `mode`, a body that is not multipart/form-data (or has no boundary, or is malformed), a part without a name, an unknown type, a part that is neither CSV nor Parquet, no part at all, an unknown Content-Encoding, or bad rows (the message names each, with its part and line); nothing was loaded", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
+        (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown graph, or a branch that does not exist (and no `from`), or an unknown `from` branch", body = ErrorBody),
+        (status = 409, description = "A concurrent writer published first (`manifest_conflict`), or a duplicate key in append mode", body = ErrorBody),
+        (status = 413, description = "The body (decompressed) is over the worker's --max-load-bytes; nothing was loaded", body = ErrorBody),
+        (status = 429, description = "The actor has too many writes in flight on this worker (admission control); retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 503, description = "The graph's object store cannot be reached; retry after `Retry-After` seconds", body = ErrorBody),
+    )
+)]
+pub async fn load_files(
+    access: GraphAccess,
+    query: Result<ApiQuery<LoadNdjsonQuery>, ApiError>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    let (auth, q) = access.authorize_body(PolicyAction::Change, query.map(|q| q.0), |q| {
+        RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        ApiError::bad_request(format!(
+            "the body must be multipart/form-data with a boundary (Content-Type: `{content_type}`)"
+        ))
+    })?;
+    let target = Target {
+        branch: q.branch,
+        from: q.from,
+        mode: q.mode,
+        progress: q.progress,
+    };
+    stream_load(
+        &access,
+        auth,
+        target,
+        &headers,
+        body,
+        Input::Files(boundary),
+    )
+    .await
+}
+
+/// What a streamed load's body holds.
+enum Input {
+    Ndjson,
+    /// One type's file.
+    Table(TableFormat, String),
+    /// Several types' files, the parts of a multipart body with this boundary.
+    Files(String),
 }
 
 /// Where a streamed load goes, and how it answers.
@@ -153,16 +221,16 @@ struct Target {
     progress: bool,
 }
 
-/// The body (NDJSON, or one type's CSV or Parquet file when `table` says so) loaded as
-/// one change in a task of its own: the body arrives through this connection's task
-/// (which polls this handler), and the loader waits for it blocking.
+/// The body (NDJSON, one type's CSV or Parquet file, or several in a multipart body, as
+/// `input` says) loaded as one change in a task of its own: the body arrives through this
+/// connection's task (which polls this handler), and the loader waits for it blocking.
 async fn stream_load(
     access: &GraphAccess,
     auth: Authorized,
     target: Target,
     headers: &HeaderMap,
     body: Body,
-    table: Option<(TableFormat, String)>,
+    input_kind: Input,
 ) -> Result<Response, HttpError> {
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
@@ -185,7 +253,7 @@ async fn stream_load(
     }
     // An unknown type is refused before the answer starts (with progress, a later error
     // could only be the answer's last line).
-    if let Some((_, type_name)) = &table {
+    if let Input::Table(_, type_name) = &input_kind {
         let snap = graph.snapshot_on(&branch, None).await?;
         if snap.catalog.node(type_name).is_none() && snap.catalog.edge(type_name).is_none() {
             return Err(ApiError::bad_request(format!(
@@ -208,9 +276,13 @@ async fn stream_load(
         let kind = omnigraph_engine::storage_metrics::current_kind();
         let graph_id = auth.graph.graph_id.clone();
         let work = async move {
-            let loaded = match table {
-                None => load_on(&graph, &branch, input, mode, &actor).await,
-                Some((format, type_name)) => {
+            let loaded = match input_kind {
+                Input::Ndjson => load_on(&graph, &branch, input, mode, &actor).await,
+                Input::Files(boundary) => match multipart_files(input, boundary).await {
+                    Ok(files) => load_files_on(&graph, &branch, files, mode, &actor).await,
+                    Err(e) => Err(e),
+                },
+                Input::Table(format, type_name) => {
                     let source = match format {
                         TableFormat::Csv => TableSource::Reader(Box::new(input)),
                         // Parquet is read from its end: spool the body to a file first.
@@ -259,6 +331,65 @@ fn spool(mut input: Box<dyn std::io::BufRead + Send>) -> Result<std::fs::File, E
     tokio::task::block_in_place(|| std::io::copy(&mut input, &mut file)).map_err(unreadable)?;
     file.rewind()?;
     Ok(file)
+}
+
+/// The parts of a multipart body, each written to a temporary file of its own (the body is
+/// spooled first: it arrives through a blocking reader, with the load's limits).
+async fn multipart_files(
+    input: Box<dyn std::io::BufRead + Send>,
+    boundary: String,
+) -> Result<Vec<TableFile>, EngineError> {
+    use std::io::{Seek, Write};
+    let body = spool(input)?;
+    let mut parts = multer::Multipart::with_reader(tokio::fs::File::from_std(body), boundary);
+    let malformed =
+        |e: multer::Error| EngineError::Invalid(format!("malformed multipart body: {e}"));
+    let mut files = vec![];
+    while let Some(mut part) = parts.next_field().await.map_err(malformed)? {
+        let number = files.len() + 1;
+        let Some(type_name) = part.name().filter(|n| !n.is_empty()).map(str::to_string) else {
+            return Err(EngineError::Invalid(format!(
+                "part {number} has no name: name each part by the node or edge type of its rows"
+            )));
+        };
+        let file_name = part.file_name().map(str::to_string);
+        let format = match (
+            part.content_type().map(|m| m.essence_str().to_string()),
+            &file_name,
+        ) {
+            (Some(m), _) if m == "text/csv" => TableFormat::Csv,
+            (Some(m), _)
+                if m == "application/vnd.apache.parquet" || m == "application/x-parquet" =>
+            {
+                TableFormat::Parquet
+            }
+            (None | Some(_), Some(f)) if f.ends_with(".parquet") => TableFormat::Parquet,
+            (None, _) => TableFormat::Csv,
+            (Some(m), _) if m == "application/octet-stream" || m == "text/plain" => {
+                TableFormat::Csv
+            }
+            (Some(other), _) => return Err(EngineError::Invalid(format!(
+                "part `{type_name}` is `{other}`: send text/csv or application/vnd.apache.parquet"
+            ))),
+        };
+        let mut file = tempfile::tempfile()?;
+        while let Some(bytes) = part.chunk().await.map_err(malformed)? {
+            tokio::task::block_in_place(|| file.write_all(&bytes))?;
+        }
+        file.rewind()?;
+        files.push(TableFile {
+            label: file_name.unwrap_or_else(|| format!("the {type_name} part")),
+            type_name,
+            format,
+            source: TableSource::File(file),
+        });
+    }
+    if files.is_empty() {
+        return Err(EngineError::Invalid(
+            "the multipart body has no part: send one file per node or edge type".into(),
+        ));
+    }
+    Ok(files)
 }
 
 /// What the load task gives back.
