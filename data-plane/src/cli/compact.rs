@@ -16,8 +16,8 @@ pub struct CompactArgs {
     /// Branch (default main).
     #[arg(long, default_value = omnigraph_engine::MAIN)]
     pub branch: String,
-    /// Compact a table once it has at least this many fragments (more than its rows need),
-    /// or any deletion file.
+    /// Merge a table's small fragments (under 4,096 rows) once it has at least this many
+    /// fragments; bigger ones by size tier, and fragments with deleted rows, regardless.
     #[arg(long, default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(2..).map(|n| n as usize))]
     pub min_fragments: usize,

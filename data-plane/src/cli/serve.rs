@@ -83,8 +83,8 @@ pub struct ServeArgs {
         default_value_t = 300
     )]
     pub maintenance_interval_secs: u64,
-    /// A table is compacted once it has at least this many fragments (more than its rows
-    /// need), or any deletion file.
+    /// A table's small fragments (under 4,096 rows) are merged once it has at least this
+    /// many fragments; bigger ones by size tier, and fragments with deleted rows, regardless.
     #[arg(long, env = "OMNIGRAPH_COMPACT_MIN_FRAGMENTS", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(2..).map(|n| n as usize))]
     pub compact_min_fragments: usize,

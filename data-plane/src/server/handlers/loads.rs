@@ -368,9 +368,11 @@ async fn multipart_files(
             (Some(m), _) if m == "application/octet-stream" || m == "text/plain" => {
                 TableFormat::Csv
             }
-            (Some(other), _) => return Err(EngineError::Invalid(format!(
+            (Some(other), _) => {
+                return Err(EngineError::Invalid(format!(
                 "part `{type_name}` is `{other}`: send text/csv or application/vnd.apache.parquet"
-            ))),
+            )))
+            }
         };
         let mut file = tempfile::tempfile()?;
         while let Some(bytes) = part.chunk().await.map_err(malformed)? {
