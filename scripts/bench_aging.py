@@ -172,6 +172,16 @@ def run(mode, args, data_dir, work):
                                              "params": {"u": f"settled-{i}", "n": f"Settled {i}"}})
                      for i in range(args.fresh_inserts)]
             rows[-1]["insert_after"] = (statistics.median(after), pct(after, 0.99))
+            # And in a new worker process on the same storage: whatever grew in the first
+            # worker's memory is gone, what grew in storage is not.
+            worker.stop()
+            worker = Worker(store, work, worker_args(mode, args))
+            for _ in range(50):
+                worker.post("/read", {"query_source": POINT, "params": {"id": f"p{rng.randrange(args.nodes)}"}})
+            restarted = [worker.post("/change", {"query_source": INSERT,
+                                                 "params": {"u": f"restarted-{i}", "n": f"Restarted {i}"}})
+                         for i in range(args.fresh_inserts)]
+            rows[-1]["insert_restarted"] = (statistics.median(restarted), pct(restarted, 0.99))
         return rows
     finally:
         worker.stop()
@@ -276,6 +286,11 @@ def main():
                 median, p99 = row["insert_after"]
                 print(f"{mode}: {args.fresh_inserts} inserts after settling: {median:.1f} / {p99:.1f} ms = "
                       f"{median / fresh['insert'][0]:.2f} / {p99 / fresh['insert'][1]:.2f} x the fresh graph's")
+            if row.get("insert_restarted"):
+                median, p99 = row["insert_restarted"]
+                print(f"{mode}: then {args.fresh_inserts} inserts through a new worker process: "
+                      f"{median:.1f} / {p99:.1f} ms = {median / fresh['insert'][0]:.2f} / "
+                      f"{p99 / fresh['insert'][1]:.2f} x the fresh graph's")
     finally:
         if os.environ.get("KEEP") != "1":
             shutil.rmtree(work, ignore_errors=True)

@@ -341,10 +341,11 @@ fn float_json(f: f64) -> Value {
 
 /// The canonical text of a key value, used to match edge endpoints to node keys
 /// whatever the key's type (`"Alice"`, `42`).
-pub fn key_text(v: &Value) -> Option<String> {
+/// Borrowed for a string key (a load reads millions: no copy each).
+pub fn key_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
         _ => None,
     }
 }
@@ -358,14 +359,15 @@ pub fn cell_key_text(array: &dyn Array, row: usize) -> String {
 }
 
 /// Convert a JSON key (from an edge line or a query) to the JSON the key column expects:
-/// integer keys may arrive as strings (`"42"`).
-pub fn coerce_key(v: &Value, key_type: &PropType) -> Value {
+/// integer keys may arrive as strings (`"42"`). Borrowed when it is already that JSON.
+pub fn coerce_key<'a>(v: &'a Value, key_type: &PropType) -> std::borrow::Cow<'a, Value> {
+    use std::borrow::Cow;
     match (v, key_type) {
         (Value::String(s), PropType::Base(b)) if b.is_numeric() => s
             .parse::<i64>()
-            .map(Value::from)
-            .or_else(|_| s.parse::<u64>().map(Value::from))
-            .unwrap_or_else(|_| v.clone()),
-        _ => v.clone(),
+            .map(|n| Cow::Owned(Value::from(n)))
+            .or_else(|_| s.parse::<u64>().map(|n| Cow::Owned(Value::from(n))))
+            .unwrap_or(Cow::Borrowed(v)),
+        _ => Cow::Borrowed(v),
     }
 }

@@ -16,6 +16,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use omnigraph_lang::{Catalog, PropType};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 mod checks;
 pub mod formats;
@@ -207,14 +208,10 @@ impl TableRows {
                 return Err(format!("missing required property `{}`", col.name));
             }
         }
-        self.rules.check(
-            &self
-                .columns
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>(),
-            values,
-        )?;
+        if !self.rules.is_empty() {
+            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+            self.rules.check(&names, values)?;
+        }
         // A refused value may leave this batch's builders uneven; that is harmless because a
         // load with any refused line never flushes again and never publishes.
         for ((col, v), b) in self
@@ -264,7 +261,10 @@ struct Loader {
     mode: LoadMode,
     tables: BTreeMap<TableKey, TableRows>,
     staged: BTreeMap<TableKey, StagedTable>,
-    keys: HashMap<String, NodeKeys>,
+    keys: foldhash::HashMap<String, NodeKeys>,
+    /// The table key of the line being read, its text reused from line to line (a key made
+    /// for each line was an allocation per row).
+    line_table: TableKey,
     edge_pairs: HashMap<String, HashSet<(String, String)>>,
     unique_values: HashMap<(String, usize), HashMap<String, (String, u64)>>,
     pending: Vec<PendingEndpoint>,
@@ -444,7 +444,8 @@ impl Loader {
             mode,
             tables: BTreeMap::new(),
             staged: BTreeMap::new(),
-            keys: HashMap::new(),
+            keys: Default::default(),
+            line_table: TableKey::node(""),
             edge_pairs: HashMap::new(),
             unique_values: HashMap::new(),
             pending: vec![],
@@ -628,6 +629,38 @@ impl Loader {
         missing.then(|| LineStep::NeedStoredKeys(node_type.to_string()))
     }
 
+    /// The keys of node type `type_name`, made on first use (no key text made per line).
+    fn node_keys(&mut self, type_name: &str) -> &mut NodeKeys {
+        if !self.keys.contains_key(type_name) {
+            self.keys.insert(type_name.to_string(), NodeKeys::default());
+        }
+        self.keys.get_mut(type_name).expect("inserted above")
+    }
+
+    /// Points `line_table` at the table of `kind` and `type_name` and makes sure its rows
+    /// are there.
+    fn set_line_table(&mut self, kind: TableKind, type_name: &str) -> Result<()> {
+        if self.line_table.kind != kind || self.line_table.type_name != type_name {
+            self.line_table.kind = kind;
+            self.line_table.type_name.clear();
+            self.line_table.type_name.push_str(type_name);
+        }
+        if !self.tables.contains_key(&self.line_table) {
+            let tk = self.line_table.clone();
+            self.ensure_table(&tk)?;
+        }
+        Ok(())
+    }
+
+    /// Appends a checked row to the line's table (`set_line_table`).
+    fn push_line_row(&mut self, values: &[&Value]) -> std::result::Result<(), String> {
+        let rows = self
+            .tables
+            .get_mut(&self.line_table)
+            .expect("set_line_table made it");
+        rows.push(values)
+    }
+
     fn node_line(&mut self, line_no: u64, type_name: &str, data: &Map<String, Value>) -> LineStep {
         let refuse = |message: String| LineStep::Done(Err(message));
         // The catalog is shared (an Arc): held apart from `self` so that the node type is
@@ -650,18 +683,14 @@ impl Loader {
         if let Some(need) = self.stored_keys_missing(type_name) {
             return need;
         }
-        let keys = self.keys.entry(type_name.to_string()).or_default();
-        if let Some(first) = keys.file.get(key.as_str()) {
+        let mode = self.mode;
+        let keys = self.node_keys(type_name);
+        if let Some(first) = keys.file.get(&*key) {
             return refuse(format!(
                 "duplicate key `{key}` for {type_name} (first on line {first})"
             ));
         }
-        if self.mode == LoadMode::Append
-            && keys
-                .stored
-                .as_ref()
-                .is_some_and(|s| s.contains_key(key.as_str()))
-        {
+        if mode == LoadMode::Append && keys.stored.as_ref().is_some_and(|s| s.contains_key(&*key)) {
             return refuse(format!(
                 "{type_name} `{key}` already exists (append mode adds new keys only)"
             ));
@@ -679,21 +708,22 @@ impl Loader {
                         set.join(", ")
                     ));
                 }
-                seen.insert(value, (key.clone(), line_no));
+                seen.insert(value, (key.to_string(), line_no));
             }
         }
-        let tk = TableKey::node(type_name);
-        if let Err(e) = self.ensure_table(&tk) {
+        if let Err(e) = self.set_line_table(TableKind::Node, type_name) {
             return LineStep::Failed(e);
         }
-        let embedded = self.embedded.get(&tk).map_or(&[][..], Vec::as_slice);
+        let embedded = self
+            .embedded
+            .get(&self.line_table)
+            .map_or(&[][..], Vec::as_slice);
         if needs_embedding(embedded, |name| data.get(name)) {
             // Checked and appended once its vectors are computed (see `embed_waiting`).
-            self.keys
-                .entry(type_name.to_string())
-                .or_default()
+            self.node_keys(type_name)
                 .file
-                .insert(key.into(), line_no);
+                .insert(smol_str::SmolStr::new(&*key), line_no);
+            let tk = self.line_table.clone();
             let waiting = self.waiting.entry(tk.clone()).or_default();
             waiting.push((line_no, data.clone()));
             if waiting.len() >= EMBED_BATCH_ROWS {
@@ -701,21 +731,18 @@ impl Loader {
             }
             return LineStep::Done(Ok(()));
         }
-        let values: Vec<&Value> = node
+        let values: SmallVec<[&Value; 8]> = node
             .properties
             .iter()
             .map(|p| data.get(&p.name).unwrap_or(&Value::Null))
             .collect();
-        let rows = self.tables.get_mut(&tk).expect("table ensured");
-        if let Err(e) = rows.push(&values) {
+        if let Err(e) = self.push_line_row(&values) {
             return refuse(e);
         }
-        self.keys
-            .entry(type_name.to_string())
-            .or_default()
+        self.node_keys(type_name)
             .file
-            .insert(key.into(), line_no);
-        self.maybe_flush(&tk);
+            .insert(smol_str::SmolStr::new(&*key), line_no);
+        self.maybe_flush_line_table();
         LineStep::Done(Ok(()))
     }
 
@@ -761,14 +788,13 @@ impl Loader {
         }
         if self.mode == LoadMode::Merge {
             let pairs = self.edge_pairs.entry(edge_name.to_string()).or_default();
-            if !pairs.insert((from_key.clone(), to_key.clone())) {
+            if !pairs.insert((from_key.to_string(), to_key.to_string())) {
                 return refuse(format!(
                     "duplicate edge {edge_name} {from_key} -> {to_key} in the file"
                 ));
             }
         }
-        let tk = TableKey::edge(edge_name);
-        if let Err(e) = self.ensure_table(&tk) {
+        if let Err(e) = self.set_line_table(TableKind::Edge, edge_name) {
             return LineStep::Failed(e);
         }
         let string_key = PropType::Base(omnigraph_lang::BaseType::String);
@@ -779,7 +805,7 @@ impl Loader {
         };
         let from_v = coerce_key(from, key_type(&edge.from));
         let to_v = coerce_key(to, key_type(&edge.to));
-        let mut values: Vec<&Value> = Vec::with_capacity(2 + edge.properties.len());
+        let mut values: SmallVec<[&Value; 8]> = SmallVec::new();
         values.push(&from_v);
         values.push(&to_v);
         values.extend(
@@ -787,13 +813,12 @@ impl Loader {
                 .iter()
                 .map(|p| data.get(&p.name).unwrap_or(&Value::Null)),
         );
-        let rows = self.tables.get_mut(&tk).expect("table ensured");
-        if let Err(e) = rows.push(&values) {
+        if let Err(e) = self.push_line_row(&values) {
             return refuse(e);
         }
         if let Some(max) = edge.card.and_then(|c| c.max) {
             let counts = self.src_counts.entry(edge_name.to_string()).or_default();
-            let n = counts.entry(from_key.clone()).or_insert((0, line_no));
+            let n = counts.entry(from_key.to_string()).or_insert((0, line_no));
             n.0 += 1;
             n.1 = line_no;
             if n.0 > max {
@@ -804,21 +829,19 @@ impl Loader {
             }
         }
         // Endpoints last: a refused line leaves none pending.
-        self.check_endpoint(line_no, &edge.from, from_key);
-        self.check_endpoint(line_no, &edge.to, to_key);
-        self.maybe_flush(&tk);
+        self.check_endpoint(line_no, &edge.from, &from_key);
+        self.check_endpoint(line_no, &edge.to, &to_key);
+        self.maybe_flush_line_table();
         LineStep::Done(Ok(()))
     }
 
     /// An endpoint is fine if the file has the node, or storage has it and this load keeps
     /// it (the caller made sure the stored keys are read); otherwise it is checked at the end.
-    fn check_endpoint(&mut self, line: u64, node_type: &str, key: String) {
+    fn check_endpoint(&mut self, line: u64, node_type: &str, key: &str) {
         let known = self.keys.get(node_type).is_some_and(|k| {
-            k.file.contains_key(key.as_str())
+            k.file.contains_key(key)
                 || (self.mode != LoadMode::Overwrite
-                    && k.stored
-                        .as_ref()
-                        .is_some_and(|s| s.contains_key(key.as_str())))
+                    && k.stored.as_ref().is_some_and(|s| s.contains_key(key)))
         });
         if !known {
             // The node may come later in the file (or, in overwrite mode, survive if its
@@ -826,7 +849,7 @@ impl Loader {
             self.pending.push(PendingEndpoint {
                 line,
                 node_type: node_type.to_string(),
-                key,
+                key: key.to_string(),
             });
         }
     }
@@ -922,6 +945,18 @@ impl Loader {
         self.tables
             .insert(tk.clone(), TableRows::new(schema, columns, rules));
         Ok(())
+    }
+
+    /// Marks the line's table to be written out before the next line when its batch is full.
+    fn maybe_flush_line_table(&mut self) {
+        if self.errors.is_empty()
+            && self
+                .tables
+                .get(&self.line_table)
+                .is_some_and(|t| t.rows >= BATCH_ROWS)
+        {
+            self.flush_due = Some(self.line_table.clone());
+        }
     }
 
     /// Marks `tk` to be written out before the next line when its batch is full.

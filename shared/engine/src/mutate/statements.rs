@@ -85,7 +85,8 @@ impl Mutator {
             .key
             .ok_or_else(|| EngineError::Corrupt(format!("{node_type} has no key column")))?;
         let key_type = cols.types[key_index].clone();
-        let given = coerce_key(&self.json(operand)?, &key_type);
+        let operand = self.json(operand)?;
+        let given = coerce_key(&operand, &key_type);
         let key = canonical(&key_type, &given)
             .map_err(|e| EngineError::Constraint(format!("edge endpoint {node_type}: {e}")))?;
         if key.is_null() {
@@ -431,5 +432,5 @@ fn scalar_of(v: &Json, ty: &PropType) -> Result<Scalar> {
 }
 
 fn text(v: &Json) -> String {
-    key_text(v).unwrap_or_else(|| v.to_string())
+    key_text(v).map_or_else(|| v.to_string(), |k| k.into_owned())
 }
