@@ -156,7 +156,7 @@ async fn load_table(
     description = "The body is `multipart/form-data` (gzip with `Content-Encoding: gzip`): one part per file, the part's name the node or edge type its rows are, its `Content-Type` `text/csv` or `application/vnd.apache.parquet` (without one, a filename ending in `.parquet` is Parquet, any other CSV). The files are those of `POST /load/csv` and `POST /load/parquet`, loaded in the order of the parts as one change: all of them or nothing, errors naming the part's filename (or type) and the line. The body is written to temporary files first (bounded by --max-load-bytes), so edges may name nodes of a later part.",
     security(("bearer_token" = [])),
     params(LoadNdjsonQuery),
-    request_body(content = String, content_type = "multipart/form-data"),
+    request_body(content = std::collections::HashMap<String, String>, content_type = "multipart/form-data", description = "One part per file: the part's name is the node or edge type, its content the file."),
     responses(
         (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", content((LoadNdjsonResponse = "application/json"), (String = "application/x-ndjson"))),
         (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `mode`, a body that is not multipart/form-data (or has no boundary, or is malformed), a part without a name, an unknown type, a part that is neither CSV nor Parquet, no part at all, an unknown Content-Encoding, or bad rows (the message names each, with its part and line); nothing was loaded", body = ErrorBody),
