@@ -747,12 +747,39 @@ impl Graph {
         // The versions this change commits, opened: once published they are the next
         // writer's base and the next reader's tables, so the handle keeps them.
         let mut committed = vec![];
-        for (key, staged) in change.staged {
-            if !staged.has_changes() {
-                continue;
+        // The tables are independent datasets: several are committed, and their indexes
+        // built, each in a task of its own, at once (a bulk load's index builds are most of
+        // its end); one is committed here.
+        let staged: Vec<(TableKey, StagedTable)> = change
+            .staged
+            .into_iter()
+            .filter(|(_, staged)| staged.has_changes())
+            .collect();
+        let mut done = Vec::with_capacity(staged.len());
+        if staged.len() <= 1 {
+            for (key, staged) in staged {
+                done.push((key, staged.commit().await));
             }
+        } else {
+            use tracing::Instrument;
+            let kind = crate::storage_metrics::current_kind();
+            let tasks: Vec<_> = staged
+                .into_iter()
+                .map(|(key, staged)| {
+                    let commit = crate::storage_metrics::with_request_kind(kind, staged.commit());
+                    (key, tokio::spawn(commit.in_current_span()))
+                })
+                .collect();
+            for (key, task) in tasks {
+                let outcome = task
+                    .await
+                    .map_err(|e| EngineError::Corrupt(format!("table commit task failed: {e}")))?;
+                done.push((key, outcome));
+            }
+        }
+        for (key, outcome) in done {
             let base_entry = base.entry(&key)?.clone();
-            let (dataset, row_count) = staged.commit().await?;
+            let (dataset, row_count) = outcome?;
             let version = dataset.version().version;
             committed.push(((base_entry.path.clone(), version), dataset));
             // The rows a compacted version holds: those of its base, or of the version its

@@ -35,6 +35,7 @@ use crate::columns::{DST_COLUMN, SRC_COLUMN};
 use crate::error::Result;
 use crate::table::commit_detached;
 use crate::table_key::{TableKey, TableKind};
+use tracing::Instrument;
 
 /// Name of the BTREE index on `column`.
 pub fn index_name(column: &str) -> String {
@@ -142,8 +143,8 @@ fn is_scalar(ty: &PropType) -> bool {
 const MAX_UNINDEXED_SHARE: f64 = 0.25;
 
 /// Builds (replacing any of the same name) each index of `specs` that `ds` lacks or that
-/// covers too little of the table, each committed as a detached version on top of the
-/// previous one; returns the last. `rows` is the table's row count: an empty table gets
+/// covers too little of the table, all at once, committed together as one detached version
+/// on top of `ds`; returns it. `rows` is the table's row count: an empty table gets
 /// none (nothing to train on), a small one no vector index. With `fully`, an index that
 /// leaves any row out is rebuilt (compaction), not only one that leaves out too many.
 pub async fn rebuild_indexes(
@@ -155,41 +156,63 @@ pub async fn rebuild_indexes(
     if specs.is_empty() || rows == 0 {
         return Ok(ds);
     }
-    // Read once: each commit below replaces only the index of its own column.
+    // Each index is built in a task of its own, all at once (a bulk load builds one per
+    // key column), then all are committed as one new version replacing the old ones.
     let existing = ds.load_indices().await?;
-    let mut ds = ds;
+    let kind_label = crate::storage_metrics::current_kind();
+    let max_share = if fully { 0.0 } else { MAX_UNINDEXED_SHARE };
+    let mut builds = vec![];
     for spec in specs {
         let name = spec.name();
-        let current = existing.iter().find(|idx| idx.name == name);
+        let current = existing.iter().find(|idx| idx.name == name).cloned();
         let too_small =
             matches!(spec.kind, IndexKind::Vector { .. }) && rows < MIN_VECTOR_INDEX_ROWS;
-        let max_share = if fully { 0.0 } else { MAX_UNINDEXED_SHARE };
-        if too_small || !needs_rebuild(&ds, current, max_share) {
+        if too_small || !needs_rebuild(&ds, current.as_ref(), max_share) {
             continue;
         }
         let mut building = (*ds).clone();
-        let column = [spec.column.as_str()];
-        let (index_type, params): (IndexType, Box<dyn IndexParams>) = match spec.kind {
-            IndexKind::BTree => (IndexType::BTree, Box::new(ScalarIndexParams::default())),
-            IndexKind::FullText => (IndexType::Inverted, Box::new(full_text_params())),
-            IndexKind::Vector { .. } => (IndexType::Vector, Box::new(vector_params(rows))),
+        let (column, kind) = (spec.column.clone(), spec.kind);
+        let build = async move {
+            let (index_type, params): (IndexType, Box<dyn IndexParams>) = match kind {
+                IndexKind::BTree => (IndexType::BTree, Box::new(ScalarIndexParams::default())),
+                IndexKind::FullText => (IndexType::Inverted, Box::new(full_text_params())),
+                IndexKind::Vector { .. } => (IndexType::Vector, Box::new(vector_params(rows))),
+            };
+            let columns = [column.as_str()];
+            let builder =
+                CreateIndexBuilder::new(&mut building, &columns, index_type, params.as_ref());
+            Ok::<_, crate::error::EngineError>(
+                builder
+                    .name(name)
+                    .replace(true)
+                    .execute_uncommitted()
+                    .await?,
+            )
         };
-        let builder = CreateIndexBuilder::new(&mut building, &column, index_type, params.as_ref());
-        let created = builder
-            .name(name)
-            .replace(true)
-            .execute_uncommitted()
-            .await?;
-        ds = commit_detached(
-            &ds,
-            Operation::CreateIndex {
-                new_indices: vec![created],
-                removed_indices: current.into_iter().cloned().collect(),
-            },
-        )
-        .await?;
+        let task = tokio::spawn(
+            crate::storage_metrics::with_request_kind(kind_label, build).in_current_span(),
+        );
+        builds.push((task, current));
     }
-    Ok(ds)
+    if builds.is_empty() {
+        return Ok(ds);
+    }
+    let (mut new_indices, mut removed_indices) = (vec![], vec![]);
+    for (task, current) in builds {
+        let created = task.await.map_err(|e| {
+            crate::error::EngineError::Corrupt(format!("index build task failed: {e}"))
+        })??;
+        new_indices.push(created);
+        removed_indices.extend(current);
+    }
+    commit_detached(
+        &ds,
+        Operation::CreateIndex {
+            new_indices,
+            removed_indices,
+        },
+    )
+    .await
 }
 
 /// Lower-cased, ASCII-folded, stemmed English words, stop words removed, with positions
