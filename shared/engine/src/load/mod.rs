@@ -265,6 +265,10 @@ struct Loader {
     /// The table key of the line being read, its text reused from line to line (a key made
     /// for each line was an allocation per row).
     line_table: TableKey,
+    /// Whether `line_table` has `@embed` properties.
+    line_embeds: bool,
+    /// `line_table` names a table whose rows exist (false until the first row).
+    line_rows_ready: bool,
     edge_pairs: HashMap<String, HashSet<(String, String)>>,
     unique_values: HashMap<(String, usize), HashMap<String, (String, u64)>>,
     pending: Vec<PendingEndpoint>,
@@ -446,6 +450,8 @@ impl Loader {
             staged: BTreeMap::new(),
             keys: Default::default(),
             line_table: TableKey::node(""),
+            line_embeds: false,
+            line_rows_ready: false,
             edge_pairs: HashMap::new(),
             unique_values: HashMap::new(),
             pending: vec![],
@@ -640,25 +646,40 @@ impl Loader {
     /// Points `line_table` at the table of `kind` and `type_name` and makes sure its rows
     /// are there.
     fn set_line_table(&mut self, kind: TableKind, type_name: &str) -> Result<()> {
-        if self.line_table.kind != kind || self.line_table.type_name != type_name {
+        // Lines of one type usually follow each other: the table is looked up on a change.
+        let same = self.line_rows_ready
+            && self.line_table.kind == kind
+            && self.line_table.type_name == type_name;
+        if !same {
+            self.line_rows_ready = false;
             self.line_table.kind = kind;
             self.line_table.type_name.clear();
             self.line_table.type_name.push_str(type_name);
-        }
-        if !self.tables.contains_key(&self.line_table) {
-            let tk = self.line_table.clone();
-            self.ensure_table(&tk)?;
+            if !self.tables.contains_key(&self.line_table) {
+                let tk = self.line_table.clone();
+                self.ensure_table(&tk)?;
+            }
+            self.line_rows_ready = true;
+            self.line_embeds = self
+                .embedded
+                .get(&self.line_table)
+                .is_some_and(|e| !e.is_empty());
         }
         Ok(())
     }
 
-    /// Appends a checked row to the line's table (`set_line_table`).
+    /// Appends a checked row to the line's table (`set_line_table`) and marks the table to
+    /// be written out before the next line when its batch is full.
     fn push_line_row(&mut self, values: &[&Value]) -> std::result::Result<(), String> {
         let rows = self
             .tables
             .get_mut(&self.line_table)
             .expect("set_line_table made it");
-        rows.push(values)
+        rows.push(values)?;
+        if rows.rows >= BATCH_ROWS && self.errors.is_empty() {
+            self.flush_due = Some(self.line_table.clone());
+        }
+        Ok(())
     }
 
     fn node_line(&mut self, line_no: u64, type_name: &str, data: &Map<String, Value>) -> LineStep {
@@ -714,11 +735,14 @@ impl Loader {
         if let Err(e) = self.set_line_table(TableKind::Node, type_name) {
             return LineStep::Failed(e);
         }
-        let embedded = self
-            .embedded
-            .get(&self.line_table)
-            .map_or(&[][..], Vec::as_slice);
-        if needs_embedding(embedded, |name| data.get(name)) {
+        let embedded = match self.line_embeds {
+            true => self
+                .embedded
+                .get(&self.line_table)
+                .map_or(&[][..], Vec::as_slice),
+            false => &[][..],
+        };
+        if !embedded.is_empty() && needs_embedding(embedded, |name| data.get(name)) {
             // Checked and appended once its vectors are computed (see `embed_waiting`).
             self.node_keys(type_name)
                 .file
@@ -742,7 +766,6 @@ impl Loader {
         self.node_keys(type_name)
             .file
             .insert(smol_str::SmolStr::new(&*key), line_no);
-        self.maybe_flush_line_table();
         LineStep::Done(Ok(()))
     }
 
@@ -831,7 +854,6 @@ impl Loader {
         // Endpoints last: a refused line leaves none pending.
         self.check_endpoint(line_no, &edge.from, &from_key);
         self.check_endpoint(line_no, &edge.to, &to_key);
-        self.maybe_flush_line_table();
         LineStep::Done(Ok(()))
     }
 
@@ -945,18 +967,6 @@ impl Loader {
         self.tables
             .insert(tk.clone(), TableRows::new(schema, columns, rules));
         Ok(())
-    }
-
-    /// Marks the line's table to be written out before the next line when its batch is full.
-    fn maybe_flush_line_table(&mut self) {
-        if self.errors.is_empty()
-            && self
-                .tables
-                .get(&self.line_table)
-                .is_some_and(|t| t.rows >= BATCH_ROWS)
-        {
-            self.flush_due = Some(self.line_table.clone());
-        }
     }
 
     /// Marks `tk` to be written out before the next line when its batch is full.
