@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Load benchmark on the standard generated graph (scripts/gen_graph.py).
 #   scripts/bench_load.sh [NODES] [EDGES]     default 1000000 5000000
+#   BENCH_PROFILE=release scripts/bench_load.sh   the release build (what the images ship)
 # Prints rows/s, peak RSS and size on disk. Not a test: figures go in notes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODES=${1:-1000000}
 EDGES=${2:-5000000}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/omnigraph/target}"
-cargo build --workspace --bins --features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints >/dev/null  # the tests' feature set: reuses their build
-BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
+if [ "${BENCH_PROFILE:-dev}" = release ]; then
+    cargo build --release --locked --workspace --bins >/dev/null  # as deploy/docker/*.Dockerfile
+    BIN="$CARGO_TARGET_DIR/release/omnigraph-data-plane"
+else
+    cargo build --workspace --bins --features omnigraph-control-plane/failpoints,omnigraph-data-plane/failpoints >/dev/null  # the tests' feature set: reuses their build
+    BIN="$CARGO_TARGET_DIR/debug/omnigraph-data-plane"
+fi
+echo "build: ${BENCH_PROFILE:-dev} ($BIN)"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 GEN=${GEN_GRAPH:-scripts/gen_graph.py}
