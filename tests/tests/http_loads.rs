@@ -569,6 +569,20 @@ fn several_types_files_load_over_http_as_one_change_or_not_at_all() {
         let (s, b) = post_files(&dp, &content_type, body, None);
         envelope(s, &b, 400, "bad_request");
     }
+    // More parts than a load keeps open files for.
+    let many: Vec<_> = (0..257)
+        .map(|_| ("Person", None, Some("text/csv"), b"name\n".to_vec()))
+        .collect();
+    let (content_type, body) = multipart(&many);
+    let (s, b) = post_files(&dp, &content_type, body, None);
+    envelope(s, &b, 400, "bad_request");
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("256 parts"),
+        "{b}"
+    );
     let (content_type, _) = multipart(&[]);
     let no_parts = b"--omnigraph-test-boundary-7f3a--\r\n".to_vec();
     let truncated = b"--omnigraph-test-boundary-7f3a\r\nContent-Disposition: form-data; name=\"Person\"\r\n\r\nname\nX\n".to_vec();

@@ -56,13 +56,7 @@ pub async fn load_ndjson(
     let (auth, q) = access.authorize_body(PolicyAction::Change, query.map(|q| q.0), |q| {
         RequestContext::on_branch(branch_or_main(q.branch.as_deref()))
     })?;
-    let target = Target {
-        branch: q.branch,
-        from: q.from,
-        mode: q.mode,
-        progress: q.progress,
-    };
-    stream_load(&access, auth, target, &headers, body, Input::Ndjson).await
+    stream_load(&access, auth, q.into(), &headers, body, Input::Ndjson).await
 }
 
 #[utoipa::path(
@@ -159,7 +153,7 @@ async fn load_table(
     request_body(content = std::collections::HashMap<String, String>, content_type = "multipart/form-data", description = "One part per file: the part's name is the node or edge type, its content the file."),
     responses(
         (status = 200, description = "Rows loaded and published as one new version (with `progress=true`: progress lines, then the outcome)", content((LoadNdjsonResponse = "application/json"), (String = "application/x-ndjson"))),
-        (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `mode`, a body that is not multipart/form-data (or has no boundary, or is malformed), a part without a name, an unknown type, a part that is neither CSV nor Parquet, no part at all, an unknown Content-Encoding, or bad rows (the message names each, with its part and line); nothing was loaded", body = ErrorBody),
+        (status = 400, description = "Invalid graph id in the path (multi mode), a missing or unknown `mode`, a body that is not multipart/form-data (or has no boundary, or is malformed), a part without a name, an unknown type, a part that is neither CSV nor Parquet, no part at all or more than 256, an unknown Content-Encoding, or bad rows (the message names each, with its part and line); nothing was loaded", body = ErrorBody),
         (status = 401, description = "Missing, malformed or unknown bearer token", body = ErrorBody),
         (status = 403, description = "The graph's policy does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown graph, or a branch that does not exist (and no `from`), or an unknown `from` branch", body = ErrorBody),
@@ -187,21 +181,8 @@ pub async fn load_files(
             "the body must be multipart/form-data with a boundary (Content-Type: `{content_type}`)"
         ))
     })?;
-    let target = Target {
-        branch: q.branch,
-        from: q.from,
-        mode: q.mode,
-        progress: q.progress,
-    };
-    stream_load(
-        &access,
-        auth,
-        target,
-        &headers,
-        body,
-        Input::Files(boundary),
-    )
-    .await
+    let input = Input::Files(boundary);
+    stream_load(&access, auth, q.into(), &headers, body, input).await
 }
 
 /// What a streamed load's body holds.
@@ -219,6 +200,17 @@ struct Target {
     from: Option<String>,
     mode: IngestMode,
     progress: bool,
+}
+
+impl From<LoadNdjsonQuery> for Target {
+    fn from(q: LoadNdjsonQuery) -> Self {
+        Target {
+            branch: q.branch,
+            from: q.from,
+            mode: q.mode,
+            progress: q.progress,
+        }
+    }
 }
 
 /// The body (NDJSON, one type's CSV or Parquet file, or several in a multipart body, as
@@ -333,6 +325,10 @@ fn spool(mut input: Box<dyn std::io::BufRead + Send>) -> Result<std::fs::File, E
     Ok(file)
 }
 
+/// Parts a `POST /load/files` body may have: each is an open temporary file until the load
+/// ends, so their number is bounded like the body's size.
+const MAX_FILE_PARTS: usize = 256;
+
 /// The parts of a multipart body, each written to a temporary file of its own (the body is
 /// spooled first: it arrives through a blocking reader, with the load's limits).
 async fn multipart_files(
@@ -347,6 +343,11 @@ async fn multipart_files(
     let mut files = vec![];
     while let Some(mut part) = parts.next_field().await.map_err(malformed)? {
         let number = files.len() + 1;
+        if number > MAX_FILE_PARTS {
+            return Err(EngineError::Invalid(format!(
+                "the multipart body has more than {MAX_FILE_PARTS} parts: send one file per node or edge type"
+            )));
+        }
         let Some(type_name) = part.name().filter(|n| !n.is_empty()).map(str::to_string) else {
             return Err(EngineError::Invalid(format!(
                 "part {number} has no name: name each part by the node or edge type of its rows"
