@@ -75,7 +75,7 @@ class Worker:
         config = os.path.join(work, "omnigraph.yaml")
         with open(config, "w") as f:
             f.write(f"graphs:\n  bench:\n    uri: {store}\n")
-        env = dict(os.environ, OMNIGRAPH_UNAUTHENTICATED="1", RUST_LOG="warn")
+        env = dict(os.environ, OMNIGRAPH_UNAUTHENTICATED="1", RUST_LOG=os.environ.get("WLOG", "warn"))
         self.log = open(os.path.join(work, f"worker-{self.port}.log"), "w")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--config", config, "--bind", f"127.0.0.1:{self.port}"] + extra,

@@ -136,6 +136,31 @@ pub(crate) async fn new_table(
     })
 }
 
+/// MiB of Lance's caches of one graph, unless the environment says otherwise: opened table
+/// metadata (manifests, file footers) and index pages.
+const LANCE_METADATA_CACHE_MB: usize = 256;
+const LANCE_INDEX_CACHE_MB: usize = 1024;
+
+/// Lance's caches of one graph, bounded by `OMNIGRAPH_LANCE_METADATA_CACHE_MB` and
+/// `OMNIGRAPH_LANCE_INDEX_CACHE_MB` (README.md, "Memory"). Lance's own defaults, 1 GiB of
+/// metadata and 6 GiB of index pages per graph, let a worker that takes writes all day
+/// (each write a new version of its tables, each version's metadata cached) or serves
+/// many graphs grow by gigabytes before anything is evicted.
+fn lance_session() -> Session {
+    let mb = |var: &str, default: usize| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+            .saturating_mul(1 << 20)
+    };
+    Session::new(
+        mb("OMNIGRAPH_LANCE_INDEX_CACHE_MB", LANCE_INDEX_CACHE_MB),
+        mb("OMNIGRAPH_LANCE_METADATA_CACHE_MB", LANCE_METADATA_CACHE_MB),
+        Arc::new(lance::io::ObjectStoreRegistry::default()),
+    )
+}
+
 impl Graph {
     /// Create a graph at `uri` with `schema_source`. Refuses a location that already holds one.
     pub async fn init(uri: &str, schema_source: &str, actor: &str) -> Result<Arc<Graph>> {
@@ -219,7 +244,7 @@ impl Graph {
         Graph {
             manifests: ManifestStore::new(loc.clone()),
             loc,
-            session: Arc::new(Session::default()),
+            session: Arc::new(lance_session()),
             datasets: Mutex::new(HashMap::new()),
             catalogs: Mutex::new(HashMap::new()),
             chains: Mutex::new(HashMap::new()),

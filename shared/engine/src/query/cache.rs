@@ -3,7 +3,11 @@
 //! Entries are keyed by table URI and Lance version (and, for adjacency, the versions of the
 //! endpoint node tables whose ids it uses), so an entry can never be stale: a new graph
 //! version names new table versions and therefore new keys. Old entries age out
-//! least-recently-used once the cache holds more than its byte budget.
+//! least-recently-used once the cache holds more than its byte budget, and each table keeps
+//! at most [`VERSIONS_PER_TABLE`] versions: a table that takes writes all day gets a new
+//! version with every write (a patched copy of the last one), and without that cap the
+//! superseded copies filled the budget (2 GiB of one table's old versions after a few
+//! thousand single-row inserts, each lookup slower for the entries it passed).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +22,11 @@ use crate::error::Result;
 
 /// Budget of the cache, in MiB, unless `OMNIGRAPH_QUERY_CACHE_MB` says otherwise.
 const DEFAULT_BUDGET_MB: u64 = 2048;
+
+/// Versions of one table (and id spaces) the cache keeps at most, least recently used out
+/// first: the version reads use now, the ones readers that started just before a write
+/// still use, and the heads of a few branches read at the same time.
+pub const VERSIONS_PER_TABLE: usize = 4;
 
 /// A table version's query data: the table (URI), its Lance version, and for adjacency the
 /// node id spaces (lineages) it is expressed in.
@@ -58,7 +67,12 @@ impl CacheKey {
 
     /// Same table and id spaces, published earlier.
     fn is_earlier_than(&self, other: &CacheKey) -> bool {
-        self.uri == other.uri && self.lineages == other.lineages && self.epoch < other.epoch
+        self.same_table(other) && self.epoch < other.epoch
+    }
+
+    /// Same table and id spaces, any version.
+    fn same_table(&self, other: &CacheKey) -> bool {
+        self.uri == other.uri && self.lineages == other.lineages
     }
 }
 
@@ -182,10 +196,26 @@ impl TableDataCache {
         slot.cell.clone()
     }
 
-    /// Drop least-recently-used entries (never `keep`) until the cache fits its budget.
+    /// Drop least-recently-used entries (never `keep`) until `keep`'s table has at most
+    /// [`VERSIONS_PER_TABLE`] versions and the cache fits its budget.
     fn evict_over_budget(&self, keep: &CacheKey) {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let size = |s: &Slot| s.cell.get().map(|e| e.approx_bytes()).unwrap_or(0);
+        loop {
+            let versions = slots
+                .iter()
+                .filter(|(k, s)| k.same_table(keep) && s.cell.initialized());
+            if versions.clone().count() <= VERSIONS_PER_TABLE {
+                break;
+            }
+            let victim = versions
+                .filter(|(k, _)| *k != keep)
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| k.clone());
+            let Some(victim) = victim else { break };
+            slots.remove(&victim);
+            crate::metrics::CACHE.evictions.inc();
+        }
         let mut total: u64 = slots.values().map(size).sum();
         while total > self.budget_bytes {
             let victim = slots
@@ -202,6 +232,15 @@ impl TableDataCache {
         crate::metrics::CACHE
             .bytes
             .set(i64::try_from(total).unwrap_or(i64::MAX));
+    }
+
+    /// Number of built entries of the tables under `uri_prefix` (a graph's URI; for tests).
+    pub fn entries_under(&self, uri_prefix: &str) -> usize {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .iter()
+            .filter(|(k, s)| k.uri.starts_with(uri_prefix) && s.cell.initialized())
+            .count()
     }
 
     /// Number of built entries (for tests).
