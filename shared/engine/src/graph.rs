@@ -142,7 +142,7 @@ const LANCE_METADATA_CACHE_MB: usize = 256;
 const LANCE_INDEX_CACHE_MB: usize = 1024;
 
 /// Lance's caches of one graph, bounded by `OMNIGRAPH_LANCE_METADATA_CACHE_MB` and
-/// `OMNIGRAPH_LANCE_INDEX_CACHE_MB` (README.md, "Memory"). Lance's own defaults, 1 GiB of
+/// `OMNIGRAPH_LANCE_INDEX_CACHE_MB` (README.md, the table of caches). Lance's own defaults, 1 GiB of
 /// metadata and 6 GiB of index pages per graph, let a worker that takes writes all day
 /// (each write a new version of its tables, each version's metadata cached) or serves
 /// many graphs grow by gigabytes before anything is evicted.
