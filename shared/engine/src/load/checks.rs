@@ -82,7 +82,7 @@ impl Loader {
                 Some(k) => k
                     .file
                     .keys()
-                    .filter_map(|key| k.stored.as_ref()?.get(key))
+                    .filter_map(|key| k.stored.as_ref()?.get(key.as_str()).copied())
                     .collect(),
                 None => vec![],
             };
@@ -145,7 +145,7 @@ impl Loader {
             let file_keys: HashSet<&str> = self
                 .keys
                 .get(&t)
-                .map(|k| k.file.keys().collect())
+                .map(|k| k.file.keys().map(|key| key.as_str()).collect())
                 .unwrap_or_default();
             let values = &self.unique_values[&(t.clone(), i)];
             for batch in scan_columns(&ds, &cols, false).await? {

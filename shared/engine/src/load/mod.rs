@@ -20,7 +20,6 @@ use smallvec::SmallVec;
 
 mod checks;
 pub mod formats;
-mod keys;
 
 use crate::columns::{
     append_json, cell_key_text, coerce_key, edge_schema, key_text, node_schema, DST_COLUMN,
@@ -33,7 +32,6 @@ use crate::graph::{Change, Graph, Snapshot};
 use crate::staged_table::StagedTable;
 use crate::table::{scan_columns, write_fragments};
 use crate::table_key::{TableKey, TableKind};
-use keys::KeyTable;
 
 use crate::table::ROW_ADDR;
 /// Rows per batch handed to Lance.
@@ -241,12 +239,15 @@ impl TableRows {
 /// their line numbers).
 ///
 /// Looked up once per node line and twice per edge line: most of a load's time outside
-/// parsing (see `keys.rs` for how they are kept).
+/// parsing. A key of up to 23 bytes is held inline in the map's slot, so a lookup reads
+/// no second cache line for its text.
 #[derive(Default)]
 struct NodeKeys {
-    stored: Option<KeyTable>,
-    file: KeyTable,
+    stored: Option<KeyMap>,
+    file: KeyMap,
 }
+
+type KeyMap = foldhash::HashMap<smol_str::SmolStr, u64>;
 
 struct PendingEndpoint {
     line: u64,
@@ -705,7 +706,7 @@ impl Loader {
         }
         let mode = self.mode;
         let keys = self.node_keys(type_name);
-        if let Some(first) = keys.file.get(&key) {
+        if let Some(first) = keys.file.get(&*key) {
             return refuse(format!(
                 "duplicate key `{key}` for {type_name} (first on line {first})"
             ));
@@ -743,7 +744,9 @@ impl Loader {
         };
         if !embedded.is_empty() && needs_embedding(embedded, |name| data.get(name)) {
             // Checked and appended once its vectors are computed (see `embed_waiting`).
-            self.node_keys(type_name).file.insert(&key, line_no);
+            self.node_keys(type_name)
+                .file
+                .insert(smol_str::SmolStr::new(&*key), line_no);
             let tk = self.line_table.clone();
             let waiting = self.waiting.entry(tk.clone()).or_default();
             waiting.push((line_no, data.clone()));
@@ -760,7 +763,9 @@ impl Loader {
         if let Err(e) = self.push_line_row(&values) {
             return refuse(e);
         }
-        self.node_keys(type_name).file.insert(&key, line_no);
+        self.node_keys(type_name)
+            .file
+            .insert(smol_str::SmolStr::new(&*key), line_no);
         LineStep::Done(Ok(()))
     }
 
@@ -880,7 +885,7 @@ impl Loader {
             .node(node_type)
             .ok_or_else(|| EngineError::Corrupt(format!("no node type {node_type}")))?;
         let ds = self.snap.table(&TableKey::node(node_type)).await?;
-        let mut stored = KeyTable::default();
+        let mut stored = KeyMap::default();
         for batch in scan_columns(&ds, &[node.key.as_str()], true).await? {
             let keys = batch.column(0);
             let addrs = batch
@@ -891,7 +896,7 @@ impl Loader {
                 .downcast_ref::<arrow::array::UInt64Array>()
                 .ok_or_else(|| EngineError::Corrupt("row address type".into()))?;
             for i in 0..batch.num_rows() {
-                stored.insert(&cell_key_text(keys.as_ref(), i), addrs.value(i));
+                stored.insert(cell_key_text(keys.as_ref(), i).into(), addrs.value(i));
             }
         }
         self.keys.entry(node_type.to_string()).or_default().stored = Some(stored);
