@@ -57,7 +57,7 @@ pub(crate) static CACHE: LazyLock<CacheMetrics> = LazyLock::new(|| CacheMetrics 
     ),
     evictions: counter(
         "omnigraph_query_cache_evictions_total",
-        "Query-cache entries dropped to stay within the byte budget",
+        "Query-cache entries dropped to stay within the byte budget or the versions kept per table",
     ),
 });
 
