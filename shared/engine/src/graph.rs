@@ -138,8 +138,8 @@ pub(crate) async fn new_table(
 
 /// MiB of Lance's caches of one graph, unless the environment says otherwise: opened table
 /// metadata (manifests, file footers) and index pages.
-const LANCE_METADATA_CACHE_MB: usize = 256;
-const LANCE_INDEX_CACHE_MB: usize = 1024;
+const LANCE_METADATA_CACHE_MB: u64 = 256;
+const LANCE_INDEX_CACHE_MB: u64 = 1024;
 
 /// Lance's caches of one graph, bounded by `OMNIGRAPH_LANCE_METADATA_CACHE_MB` and
 /// `OMNIGRAPH_LANCE_INDEX_CACHE_MB` (README.md, the table of caches). Lance's own defaults, 1 GiB of
@@ -147,16 +147,13 @@ const LANCE_INDEX_CACHE_MB: usize = 1024;
 /// (each write a new version of its tables, each version's metadata cached) or serves
 /// many graphs grow by gigabytes before anything is evicted.
 fn lance_session() -> Session {
-    let mb = |var: &str, default: usize| {
-        std::env::var(var)
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(default)
-            .saturating_mul(1 << 20)
+    use crate::query::cache::budget_from_env;
+    let bytes = |var: &str, default_mb: u64| {
+        usize::try_from(budget_from_env(var, default_mb)).unwrap_or(usize::MAX)
     };
     Session::new(
-        mb("OMNIGRAPH_LANCE_INDEX_CACHE_MB", LANCE_INDEX_CACHE_MB),
-        mb("OMNIGRAPH_LANCE_METADATA_CACHE_MB", LANCE_METADATA_CACHE_MB),
+        bytes("OMNIGRAPH_LANCE_INDEX_CACHE_MB", LANCE_INDEX_CACHE_MB),
+        bytes("OMNIGRAPH_LANCE_METADATA_CACHE_MB", LANCE_METADATA_CACHE_MB),
         Arc::new(lance::io::ObjectStoreRegistry::default()),
     )
 }

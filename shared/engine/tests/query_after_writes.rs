@@ -148,7 +148,7 @@ async fn the_cache_keeps_a_few_versions_of_a_table_that_takes_writes() {
         assert_eq!(rows, serde_json::json!([{"p.age": 20}]), "after insert {i}");
     }
     let cached = table_data_cache().entries_under(&uri);
-    // One node table and its edge tables' adjacency (the read touches Person only).
+    // The reads touch the Person table only: its last few versions are all that is cached.
     assert!(
         (1..=VERSIONS_PER_TABLE).contains(&cached),
         "{cached} cached versions of the graph's tables after 40 writes with reads between"
@@ -159,5 +159,14 @@ async fn the_cache_keeps_a_few_versions_of_a_table_that_takes_writes() {
         .try_read_at(get, serde_json::json!({"n": "p5"}), Some(early))
         .await
         .expect("read at an older version");
-    assert_eq!(at_early.rows.len(), 1);
+    assert_eq!(at_early.rows.len(), 1, "{:?}", at_early.rows);
+    assert_eq!(at_early.rows[0]["p.age"], serde_json::json!(20));
+    let absent = g
+        .try_read_at(get, serde_json::json!({"n": "p20"}), Some(early))
+        .await
+        .expect("read at an older version");
+    assert!(
+        absent.rows.is_empty(),
+        "p20 was inserted after version {early}"
+    );
 }

@@ -117,12 +117,25 @@ pub struct CacheCounters {
 pub fn table_data_cache() -> &'static TableDataCache {
     static CACHE: OnceLock<TableDataCache> = OnceLock::new();
     CACHE.get_or_init(|| {
-        let mb = std::env::var("OMNIGRAPH_QUERY_CACHE_MB")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(DEFAULT_BUDGET_MB);
-        TableDataCache::new(mb * 1024 * 1024)
+        TableDataCache::new(budget_from_env(
+            "OMNIGRAPH_QUERY_CACHE_MB",
+            DEFAULT_BUDGET_MB,
+        ))
     })
+}
+
+/// A cache budget in bytes: the MiB the environment variable `var` gives, else
+/// `default_mb` (a value that is not a whole number is reported and ignored). The query
+/// cache's and Lance's caches' budgets (README.md, the table of caches).
+pub(crate) fn budget_from_env(var: &str, default_mb: u64) -> u64 {
+    let mb = match std::env::var(var) {
+        Ok(text) => text.trim().parse::<u64>().unwrap_or_else(|_| {
+            tracing::warn!(var, value = %text, default_mb, "not a number of MiB: the default is used");
+            default_mb
+        }),
+        Err(_) => default_mb,
+    };
+    mb.saturating_mul(1 << 20)
 }
 
 impl TableDataCache {
